@@ -1,0 +1,11 @@
+// Placeholder until its issue lands: the command exists so dispatch and --help work.
+#include "pipeline/commands/commands.hpp"
+#include "pipeline/errors.hpp"
+
+namespace circal {
+
+int sweep_command(MpiContext&, const Args&) {
+  fail(kExitUsage, "circal sweep: not built yet");
+}
+
+}  // namespace circal

@@ -1,0 +1,122 @@
+#pragma once
+// The resolved configuration. The schema (every key, its type, default, range and doc) lives
+// in one table in config.cpp; config/default.yaml states every key with its default.
+#include <string>
+#include <vector>
+
+namespace circal {
+
+struct ModelConfig {
+  std::string path = "data/models/manpages-llama-5m";
+};
+
+struct PromptsConfig {
+  std::string source = "data/prompts.txt";  // all prompts, input of `circal split`
+  std::string calibration = "data/splits/calibration.txt";
+  std::string validation = "data/splits/validation.txt";
+  std::string test = "data/splits/test.txt";
+};
+
+struct SplitConfig {
+  unsigned seed = 20261129;
+  double calibration_fraction = 0.60;
+  double validation_fraction = 0.15;  // test gets the rest
+  std::string output_dir = "data/splits";
+};
+
+struct PatchConfig {
+  std::vector<int> layers;  // resolved: YAML `all` becomes every layer of the model
+  bool all_layers = true;   // true when the YAML said `all`
+  std::vector<std::string> projections = {"gate_proj", "up_proj", "down_proj"};
+};
+
+struct CaptureConfig {
+  std::string logits_format = "full";  // full | topk
+  int logits_topk = 64;                // kept entries per position when logits_format = topk
+  int compression = 1;                 // gzip level for capture datasets, 0 = none
+};
+
+struct ProjectConfig {
+  int block_size = 16;
+  std::string method = "least_squares";  // frobenius | least_squares
+  double ridge = 1e-4;                   // relative to the mean diagonal of the Gram matrices
+  std::string down_inputs = "teacher";   // teacher | student
+  int chunk_tokens = 2048;               // Gram accumulation chunk (bounds memory)
+};
+
+struct CalibrateConfig {
+  bool enabled = true;
+  int steps = 300;
+  int batch_prompts = 16;
+  double lr = 3e-3;
+  std::string schedule = "cosine";  // cosine | constant
+  int warmup_steps = 20;
+  double min_lr_ratio = 0.1;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  double clip_norm = 1.0;  // 0 disables clipping
+  double temperature = 1.0;
+  int eval_every = 25;
+  int patience = 4;  // validations without improvement before stopping, 0 = never stop early
+  int checkpoint_every = 25;
+  int keep_checkpoints = 3;
+  int log_every = 10;
+  unsigned seed = 1234;
+};
+
+struct EvaluateConfig {
+  std::vector<int> topk = {5, 10};
+  int generate_tokens = 16;
+  int bootstrap_samples = 1000;
+  unsigned seed = 4321;
+  std::vector<std::string> students = {"dense", "zeroed", "frobenius", "least_squares",
+                                       "calibrated"};
+};
+
+struct RuntimeConfig {
+  std::string fftw_wisdom;               // file to load/save FFTW wisdom, empty = none
+  std::string fftw_planner = "measure";  // estimate | measure
+};
+
+struct ClusterConfig {
+  int nodes = 1;
+  int tasks = 2;
+  std::string time = "00:30:00";
+  std::string partition;
+  std::string account;
+  std::string launcher = "mpirun";  // mpirun | srun
+  int max_restarts = 3;
+  int array_parallel = 4;
+  int signal_seconds = 60;
+};
+
+struct Config {
+  std::string run_dir = "runs/default";
+  ModelConfig model;
+  PromptsConfig prompts;
+  SplitConfig split;
+  PatchConfig patch;
+  CaptureConfig capture;
+  ProjectConfig project;
+  CalibrateConfig calibrate;
+  EvaluateConfig evaluate;
+  RuntimeConfig runtime;
+  ClusterConfig cluster;
+};
+
+// Loads FILE (empty: defaults only), applies `key=value` overrides in order, validates every
+// key. Throws CircalError(kExitUsage) naming the key and the reason.
+Config load_config(const std::string& file, const std::vector<std::string>& overrides);
+
+// The resolved configuration as YAML text (every key), parseable by load_config.
+std::string to_yaml(const Config& config);
+
+// Fully-qualified key -> its value as YAML scalar/flow text, for fingerprints.
+std::string config_value(const Config& config, const std::string& key);
+
+// Checks that the patch section fits a model with `num_layers` layers and resolves `all`.
+void resolve_layers(Config& config, int num_layers);
+
+}  // namespace circal

@@ -1,0 +1,73 @@
+#pragma once
+// A LLaMA-family model loaded from an HF-style folder: config.json, model.safetensors (or
+// sharded with model.safetensors.index.json; F32/F16/BF16, converted to float32 once) and
+// tokenizer.model. Weights keep the HF layout [out_features, in_features], row-major.
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace circal {
+
+struct LlamaConfig {
+  int hidden_size = 0;
+  int intermediate_size = 0;
+  int num_hidden_layers = 0;
+  int num_attention_heads = 0;
+  int num_key_value_heads = 0;
+  int head_dim = 0;  // hidden_size / num_attention_heads unless config.json says otherwise
+  int vocab_size = 0;
+  int max_position_embeddings = 0;
+  float rms_norm_eps = 1e-6f;
+  float rope_theta = 10000.0f;
+  bool tie_word_embeddings = false;
+  int bos_token_id = 1;
+  int eos_token_id = 2;
+};
+
+struct LayerWeights {
+  const float* input_layernorm;           // [hidden]
+  const float* q_proj;                    // [heads * head_dim, hidden]
+  const float* k_proj;                    // [kv_heads * head_dim, hidden]
+  const float* v_proj;                    // [kv_heads * head_dim, hidden]
+  const float* o_proj;                    // [hidden, heads * head_dim]
+  const float* post_attention_layernorm;  // [hidden]
+  const float* gate_proj;                 // [intermediate, hidden]
+  const float* up_proj;                   // [intermediate, hidden]
+  const float* down_proj;                 // [hidden, intermediate]
+};
+
+struct ModelWeights {
+  LlamaConfig config;
+  const float* embed_tokens = nullptr;  // [vocab, hidden]
+  std::vector<LayerWeights> layers;
+  const float* norm = nullptr;     // [hidden]
+  const float* lm_head = nullptr;  // [vocab, hidden] (embed_tokens when tied)
+  std::vector<float> storage;      // owns every float above
+  std::string weights_hash;        // content hash of the safetensors file(s), for fingerprints
+};
+
+// Reads DIR/config.json and the safetensors file(s); checks every tensor name and shape.
+// Throws CircalError(kExitInput) naming the file and the problem.
+ModelWeights load_model(const std::string& dir);
+
+// The (layer, projection) matrix: projection is gate_proj | up_proj | down_proj.
+const float* mlp_matrix(const ModelWeights& model, int layer, const std::string& projection);
+int mlp_out_features(const LlamaConfig& config, const std::string& projection);
+int mlp_in_features(const LlamaConfig& config, const std::string& projection);
+
+// SentencePiece tokenizer.model of a model folder.
+class Tokenizer {
+ public:
+  explicit Tokenizer(const std::string& dir);  // throws CircalError(kExitInput)
+  ~Tokenizer();
+  // SentencePiece ids of text (no BOS).
+  std::vector<int> encode(const std::string& text) const;
+  std::string decode(const std::vector<int>& ids) const;
+  int vocab_size() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace circal

@@ -1,0 +1,38 @@
+# Test wiring. MPI settings that CI needs (root, 4 ranks on 2 cores) live here, not in the
+# user's shell.
+set(CIRCAL_TEST_ENV
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+  CIRCAL_SOURCE_DIR=${CMAKE_SOURCE_DIR} CIRCAL_BIN=$<TARGET_FILE:circal>
+  CIRCAL_SHARED_DIR=${CMAKE_SOURCE_DIR}/../shared)
+
+# Serial unit tests: one doctest binary, every tests/unit/*.cpp file.
+file(GLOB UNIT_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/*.cpp)
+add_executable(unit_tests ${UNIT_TEST_SOURCES} ${CMAKE_SOURCE_DIR}/tests/doctest_mpi_main.cpp)
+target_link_libraries(unit_tests PRIVATE circal_core doctest::doctest)
+include(doctest)
+doctest_discover_tests(unit_tests EXTRA_ARGS --no-colors PROPERTIES ENVIRONMENT "${CIRCAL_TEST_ENV}" TIMEOUT 600)
+
+# MPI tests: each tests/mpi/NAME.cpp is its own binary, run at 1, 2 and 4 ranks.
+file(GLOB MPI_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/mpi/*.cpp)
+foreach(src ${MPI_TEST_SOURCES})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(mpi_${name} ${src} ${CMAKE_SOURCE_DIR}/tests/doctest_mpi_main.cpp)
+  target_link_libraries(mpi_${name} PRIVATE circal_core doctest::doctest)
+  foreach(np 1 2 4)
+    add_test(NAME mpi_${name}_np${np}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${MPIEXEC_PREFLAGS}
+                     $<TARGET_FILE:mpi_${name}> --no-colors ${MPIEXEC_POSTFLAGS})
+    set_tests_properties(mpi_${name}_np${np} PROPERTIES ENVIRONMENT "${CIRCAL_TEST_ENV}"
+                         RUN_SERIAL TRUE TIMEOUT 600)
+  endforeach()
+endforeach()
+
+# End-to-end tests: each tests/e2e/NAME.sh drives build/circal.
+file(GLOB E2E_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/e2e/*.sh)
+foreach(script ${E2E_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  add_test(NAME e2e_${name} COMMAND bash ${script})
+  set_tests_properties(e2e_${name} PROPERTIES ENVIRONMENT "${CIRCAL_TEST_ENV}"
+                       RUN_SERIAL TRUE TIMEOUT 900 WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+endforeach()
