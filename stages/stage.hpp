@@ -1,0 +1,36 @@
+#pragma once
+// What every stage gets: the MPI context, the resolved config, the run directory and the
+// loaded teacher. Each stage reads earlier stages' HDF5 files and writes its own atomically;
+// its fingerprint (config keys it depends on + input content hashes + upstream fingerprints)
+// decides whether `circal run` can skip it.
+#include <string>
+
+#include "pipeline/config.hpp"
+#include "pipeline/model_weights.hpp"
+#include "pipeline/mpi_context.hpp"
+
+namespace circal {
+
+enum class Stage { Capture, Project, Calibrate, Evaluate };
+
+const char* stage_name(Stage stage);
+
+struct StageContext {
+  MpiContext& mpi;
+  Config config;  // patch.layers resolved against the model
+  const ModelWeights& model;
+
+  // run_dir/capture.h5, run_dir/project.h5, ...
+  std::string output_path(Stage stage) const;
+  // The stage's fingerprint; chained through the stages it reads.
+  std::string fingerprint(Stage stage) const;
+  // The resolved config as YAML, for the files' metadata.
+  std::string config_yaml() const;
+};
+
+void capture_stage(const StageContext& context);
+void project_stage(const StageContext& context);
+void calibrate_stage(const StageContext& context);
+void evaluate_stage(const StageContext& context);
+
+}  // namespace circal
