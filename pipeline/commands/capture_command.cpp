@@ -1,11 +1,7 @@
-// Placeholder until its issue lands: the command exists so dispatch and --help work.
-#include "pipeline/commands/commands.hpp"
-#include "pipeline/errors.hpp"
+#include "stages/stage_runner.hpp"
 
 namespace circal {
 
-int capture_command(MpiContext&, const Args&) {
-  fail(kExitUsage, "circal capture: not built yet");
-}
+int capture_command(MpiContext& mpi, const Args& args) { return stage_command(mpi, args, Stage::Capture); }
 
 }  // namespace circal
