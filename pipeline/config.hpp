@@ -112,6 +112,11 @@ Config load_config(const std::string& file, const std::vector<std::string>& over
 
 // The resolved configuration as YAML text (every key), parseable by load_config.
 std::string to_yaml(const Config& config);
+// The same with each key's doc and type as a trailing comment (config/default.yaml's form).
+std::string to_commented_yaml(const Config& config);
+
+// Every fully-qualified key of the schema, in table order.
+std::vector<std::string> config_keys();
 
 // Fully-qualified key -> its value as YAML scalar/flow text, for fingerprints.
 std::string config_value(const Config& config, const std::string& key);

@@ -1,11 +1,19 @@
-// Placeholder until its issue lands: the command exists so dispatch and --help work.
+// `circal config`: the resolved configuration (defaults, --config file, --set overrides).
+#include "pipeline/commands/cli_options.hpp"
 #include "pipeline/commands/commands.hpp"
-#include "pipeline/errors.hpp"
 
 namespace circal {
 
-int config_command(MpiContext&, const Args&) {
-  fail(kExitUsage, "circal config: not built yet");
+int config_command(MpiContext& mpi, const Args& args) {
+  po::options_description desc("options");
+  add_config_options(desc);
+  desc.add_options()("docs", "print each key's doc and type as a comment");
+  const auto vm = parse_options(mpi, "config", "[--config FILE] [--set key=value ...] [--docs]",
+                                desc, args);
+  if (!vm) return kExitOk;
+  const Config config = config_from_options(*vm);  // every rank validates, so every rank fails alike
+  mpi.log(vm->count("docs") ? to_commented_yaml(config) : to_yaml(config));
+  return kExitOk;
 }
 
 }  // namespace circal
