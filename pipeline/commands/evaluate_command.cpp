@@ -1,11 +1,9 @@
-// Placeholder until its issue lands: the command exists so dispatch and --help work.
-#include "pipeline/commands/commands.hpp"
-#include "pipeline/errors.hpp"
+// `circal evaluate`: the evaluate stage alone. The stage itself refuses a missing or stale
+// project.h5 (CheckpointReader::open with the project fingerprint) before any work.
+#include "stages/stage_runner.hpp"
 
 namespace circal {
 
-int evaluate_command(MpiContext&, const Args&) {
-  fail(kExitUsage, "circal evaluate: not built yet");
-}
+int evaluate_command(MpiContext& mpi, const Args& args) { return stage_command(mpi, args, Stage::Evaluate); }
 
 }  // namespace circal
