@@ -1,11 +1,29 @@
-// Placeholder until its issue lands: the command exists so dispatch and --help work.
-#include "pipeline/commands/commands.hpp"
+// `circal report SWEEP_DIR`: report.md, report.csv and plots of a sweep (stages/sweep_report).
+#include <cstdio>
+#include <iostream>
+
+#include "pipeline/commands/cli_options.hpp"
 #include "pipeline/errors.hpp"
+#include "stages/sweep_report.hpp"
 
 namespace circal {
 
-int report_command(MpiContext&, const Args&) {
-  fail(kExitUsage, "circal report: not built yet");
+int report_command(MpiContext& mpi, const Args& args) {
+  po::options_description desc("options");
+  desc.add_options()("sweep-dir", po::value<std::string>()->required(), "the sweep directory (also positional)");
+  po::positional_options_description positional;
+  positional.add("sweep-dir", 1);
+  const auto vm = parse_options(mpi, "report", "SWEEP_DIR", desc, args, &positional);
+  if (!vm) return kExitOk;
+  const std::string sweep_dir = (*vm)["sweep-dir"].as<std::string>();
+  int failed = 0;
+  if (mpi.is_root()) {
+    const auto rows = write_sweep_report(sweep_dir);
+    for (const auto& row : rows) failed += row.failure.empty() ? 0 : 1;
+    std::cout << "report: " << rows.size() << " points, " << failed << " failed -> " << sweep_dir
+              << "/report.md, report.csv, plots/\n" << std::flush;
+  }
+  return kExitOk;
 }
 
 }  // namespace circal
