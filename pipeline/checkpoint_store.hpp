@@ -94,13 +94,24 @@ class CheckpointReader {
   int64_t attr_int(const std::string& object, const std::string& name) const;
   std::vector<double> attr_doubles(const std::string& object, const std::string& name) const;
 
+  // Generic browsing (circal inspect): what kind of object, element type names like
+  // "float32" / "string", attribute names (sorted) and every attribute as a list of values.
+  bool is_group(const std::string& name) const;
+  std::string dtype_name(const std::string& dataset) const;
+  std::vector<std::string> attr_names(const std::string& object) const;
+  enum class AttrKind { String, Integer, Float, Other };
+  AttrKind attr_kind(const std::string& object, const std::string& name) const;
+  std::vector<std::string> attr_strings(const std::string& object, const std::string& name) const;
+  std::vector<int64_t> attr_ints(const std::string& object, const std::string& name) const;
+
  private:
   CheckpointReader() = default;
   std::string path_;
   hid_t file_ = -1;
 };
 
-// Hex SHA-256-or-similar content hash of a file (stable across runs and machines).
+// Hex content hash of a file (FNV-1a 64 over its bytes: stable across runs and machines).
+// CircalError(kExitInput) naming the file when it cannot be read.
 std::string file_content_hash(const std::string& path);
 
 }  // namespace circal

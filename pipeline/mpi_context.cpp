@@ -1,6 +1,7 @@
 #include "pipeline/mpi_context.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 namespace circal {
@@ -41,9 +42,21 @@ void MpiContext::abort(int exit_code, const std::string& message) const {
   std::string prefix = size_ > 1 ? "[rank " + std::to_string(rank_) + "] " : "";
   std::fprintf(stderr, "circal: error: %s%s\n", prefix.c_str(), message.c_str());
   std::fflush(stderr);
-  if (size_ > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
-  if (owns_) MPI_Finalize();
+  std::cout << std::flush;
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  // Another rank may sit in a collective waiting for this one: only MPI_Abort releases it.
+  if (size_ > 1 && !finalised) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  if (owns_ && !finalised) MPI_Finalize();
   std::exit(exit_code);
+}
+
+std::string broadcast_string(MPI_Comm comm, std::string value, int root) {
+  unsigned long long length = value.size();
+  MPI_Bcast(&length, 1, MPI_UNSIGNED_LONG_LONG, root, comm);
+  value.resize(length);
+  MPI_Bcast(value.data(), static_cast<int>(length), MPI_CHAR, root, comm);
+  return value;
 }
 
 }  // namespace circal

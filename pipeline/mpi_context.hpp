@@ -3,8 +3,11 @@
 // deterministic sharding (item i belongs to rank i mod R).
 #include <mpi.h>
 
+#include <exception>
 #include <string>
 #include <vector>
+
+#include "pipeline/errors.hpp"
 
 namespace circal {
 
@@ -38,5 +41,33 @@ class MpiContext {
   int size_ = 1;
   bool owns_ = false;
 };
+
+// Rank `root`'s value on every rank of comm (collective).
+std::string broadcast_string(MPI_Comm comm, std::string value, int root = 0);
+
+// Collective: runs `action` on rank 0 only (file-system work done once); the error it throws
+// (if any) reaches every rank, and all ranks throw CircalError(code, message) together, so
+// none is left waiting in the next collective.
+template <typename Action>
+void run_on_root_and_agree(MPI_Comm comm, ExitCode code, Action action) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  std::string error;
+  ExitCode error_code = code;
+  if (rank == 0) {
+    try {
+      action();
+    } catch (const CircalError& e) {
+      error = e.what();
+      error_code = e.code();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  int shared_code = error_code;
+  MPI_Bcast(&shared_code, 1, MPI_INT, 0, comm);
+  error = broadcast_string(comm, error);
+  if (!error.empty()) fail(static_cast<ExitCode>(shared_code), error);
+}
 
 }  // namespace circal
