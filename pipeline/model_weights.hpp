@@ -44,7 +44,18 @@ struct ModelWeights {
   const float* lm_head = nullptr;  // [vocab, hidden] (embed_tokens when tied)
   std::vector<float> storage;      // owns every float above
   std::string weights_hash;        // content hash of the safetensors file(s), for fingerprints
+
+  // Move-only: the pointers above point into storage, so a copy would alias the original.
+  ModelWeights() = default;
+  ModelWeights(ModelWeights&&) = default;
+  ModelWeights& operator=(ModelWeights&&) = default;
+  ModelWeights(const ModelWeights&) = delete;
+  ModelWeights& operator=(const ModelWeights&) = delete;
 };
+
+// Parses and checks a config.json (LLaMA only: model_type/architectures, hidden_act silu,
+// no rope_scaling, no biases). Throws CircalError(kExitInput) naming the file and key.
+LlamaConfig read_llama_config(const std::string& config_json_path);
 
 // Reads DIR/config.json and the safetensors file(s); checks every tensor name and shape.
 // Throws CircalError(kExitInput) naming the file and the problem.
@@ -64,10 +75,15 @@ class Tokenizer {
   std::vector<int> encode(const std::string& text) const;
   std::string decode(const std::vector<int>& ids) const;
   int vocab_size() const;
+  const std::string& path() const;  // DIR/tokenizer.model
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The model input for a prompt: BOS (config.json's bos_token_id) then encode(text). Throws
+// CircalError(kExitInput) when the tokenizer yields an id outside the model's vocabulary.
+std::vector<int> prompt_ids(const Tokenizer& tokenizer, const LlamaConfig& config, const std::string& text);
 
 }  // namespace circal
