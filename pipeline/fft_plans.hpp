@@ -1,0 +1,79 @@
+#pragma once
+// FFTW plans for the batched real transforms of the block-circulant operator: made once per
+// layout and reused (a process-wide cache, not thread-safe), and identical on every MPI rank.
+// FFTW_MEASURE picks different plans on different ranks (and runs), so under MPI the plans
+// are measured on rank 0 only, shared as wisdom with fftwf_mpi_broadcast_wisdom, and every
+// rank then plans from that wisdom alone (see plan_collectively).
+#include <mpi.h>
+
+#include <fftw3.h>
+
+#include <complex>
+#include <cstddef>
+#include <functional>
+#include <new>
+#include <string>
+
+namespace circal {
+
+// howmany = n_outer * n_inner transforms of length `length`; transform (o, i) reads its
+// input at o * in_outer + i * in_inner (element stride in_stride) and writes its output at
+// o * out_outer + i * out_inner (element stride out_stride). Strides count elements of the
+// side's own type (float for the real side, complex for the spectrum).
+struct FftBatch {
+  int length = 0;
+  int n_outer = 1, in_outer = 0, out_outer = 0;
+  int n_inner = 1, in_inner = 0, out_inner = 0;
+  int in_stride = 1, out_stride = 1;
+  auto operator<=>(const FftBatch&) const = default;
+};
+
+// Real -> half spectrum (length / 2 + 1 bins per transform), unnormalised. Keeps `in`.
+void fft_r2c(const FftBatch& batch, const float* in, std::complex<float>* out);
+// Half spectrum -> real, unnormalised (a round trip multiplies by length). Destroys `in`.
+void fft_c2r(const FftBatch& batch, std::complex<float>* in, float* out);
+
+// Collective over comm. Initialises FFTW-MPI, chooses the planner (measure: FFTW_MEASURE,
+// else FFTW_ESTIMATE), loads wisdom_file on rank 0 when it exists (empty = none) and
+// broadcasts it. Without a call every plan is FFTW_ESTIMATE (deterministic everywhere).
+void fft_setup(MPI_Comm comm, const std::string& wisdom_file, bool measure);
+// Collective: rank 0 writes the accumulated wisdom to wisdom_file (no-op when empty).
+void fft_save_wisdom(MPI_Comm comm, const std::string& wisdom_file);
+// Collective: rank 0 runs make_plans with the full planner, the wisdom is broadcast, then
+// every other rank runs make_plans from that wisdom, so all ranks hold identical plans.
+// make_plans should execute (or plan) every transform a run needs. Plans first made later by
+// one rank alone use wisdom when it has them, else FFTW_ESTIMATE: never a rank-local measure.
+void plan_collectively(MPI_Comm comm, const std::function<void()>& make_plans);
+// A growable buffer from fftwf_malloc: SIMD-aligned, so every plan made on these buffers is
+// the same plan whatever the allocation (caller arrays of other alignments are staged).
+template <class T>
+class FftwArray {
+ public:
+  FftwArray() = default;
+  ~FftwArray() { fftwf_free(data_); }
+  FftwArray(const FftwArray&) = delete;
+  FftwArray& operator=(const FftwArray&) = delete;
+  // Contents are not kept when it grows.
+  T* ensure(std::size_t count) {
+    if (count > capacity_) {
+      fftwf_free(data_);
+      data_ = static_cast<T*>(fftwf_malloc(count * sizeof(T)));
+      if (!data_) throw std::bad_alloc();
+      capacity_ = count;
+    }
+    return data_;
+  }
+  T* data() const { return data_; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+// True when FFTW would run a plan made on an FftwArray on this pointer.
+bool fftw_aligned(const void* p);
+
+// Number of cached plans (for tests and the benchmark).
+std::size_t fft_plan_count();
+
+}  // namespace circal
