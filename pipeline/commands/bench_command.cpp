@@ -1,5 +1,7 @@
-// `circal bench circulant [--quick] [--csv FILE] [--reps N]`.
+// `circal bench circulant [--quick] [--csv FILE] [--reps N]` and `circal bench model ...`
+// (pipeline/bench_model.hpp).
 #include "pipeline/bench_circulant.hpp"
+#include "pipeline/bench_model.hpp"
 #include "pipeline/commands/cli_options.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/errors.hpp"
@@ -8,10 +10,11 @@
 namespace circal {
 
 int bench_command(MpiContext& mpi, const Args& args) {
+  if (!args.empty() && args[0] == "model") return bench_model(mpi, Args(args.begin() + 1, args.end()));
   po::options_description desc("bench options");
   add_config_options(desc);
   desc.add_options()
-      ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant")
+      ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant | model")
       ("quick", po::bool_switch(), "a subset that runs in under a minute")
       ("csv", po::value<std::string>()->default_value(""), "write the table as CSV to FILE")
       ("reps", po::value<int>()->default_value(5), "timed samples per figure (median)");
