@@ -47,6 +47,9 @@ class Transformer {
   // frozen dense weights get input gradients only; swapped LinearOperators accumulate their
   // parameter gradients (LinearOperator::backward). Runs down to `layer` (inclusive).
   void backward(const float* dlogits);
+  // dL/d(hidden state entering the forward_from layer) [T, hidden_size] of the last
+  // backward(), valid until the next backward().
+  const float* hidden_gradient() const;
 
   // Greedy decoding with a KV cache: prompt ids (with BOS), returns the n appended ids.
   std::vector<int> generate_greedy(const std::vector<int>& prompt, int n);

@@ -1,0 +1,11 @@
+#pragma once
+// Dense projections with HF weights W [out, in] (row-major), X [T, in], Y [T, out].
+namespace circal {
+
+// Y = X W^T.
+void linear_forward(const float* X, const float* W, float* Y, int T, int in, int out);
+// dX = dY W, or dX += dY W when accumulate. Frozen weights: no weight gradient.
+void linear_backward_input(const float* dY, const float* W, float* dX, int T, int in, int out,
+                           bool accumulate = false);
+
+}  // namespace circal

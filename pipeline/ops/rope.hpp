@@ -1,0 +1,30 @@
+#pragma once
+// Rotary position embeddings, HF rotate_half convention: dimension i of a head pairs with
+// i + head_dim/2, rotated by angle pos * theta^(-2i/head_dim).
+#include <vector>
+
+namespace circal {
+
+class RopeTable {
+ public:
+  RopeTable(int head_dim, float theta);
+  // Grow-only: makes positions [0, positions) available.
+  void reserve(int positions);
+  int head_dim() const { return head_dim_; }
+  const float* cos_at(int pos) const { return cos_.data() + static_cast<long>(pos) * half_; }
+  const float* sin_at(int pos) const { return sin_.data() + static_cast<long>(pos) * half_; }
+
+ private:
+  int head_dim_;
+  int half_;
+  double theta_;
+  int positions_ = 0;
+  std::vector<float> cos_, sin_;
+};
+
+// Rotates x [T, n_heads * head_dim] in place; row t sits at position pos0 + t.
+void rope_forward(float* x, int T, int n_heads, int pos0, const RopeTable& table);
+// The rotation is orthogonal: the backward rotates the gradient by the inverse angle.
+void rope_backward(float* dx, int T, int n_heads, int pos0, const RopeTable& table);
+
+}  // namespace circal

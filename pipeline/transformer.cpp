@@ -1,0 +1,320 @@
+#include "pipeline/transformer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+
+#include "pipeline/errors.hpp"
+#include "pipeline/ops/attention.hpp"
+#include "pipeline/ops/linear.hpp"
+#include "pipeline/ops/rmsnorm.hpp"
+#include "pipeline/ops/rope.hpp"
+#include "pipeline/ops/swiglu.hpp"
+
+namespace circal {
+
+namespace {
+
+constexpr int kGate = 0, kUp = 1, kDown = 2;
+
+int projection_index(const std::string& projection) {
+  if (projection == "gate_proj") return kGate;
+  if (projection == "up_proj") return kUp;
+  if (projection == "down_proj") return kDown;
+  fail(kExitUsage, "unknown MLP projection '" + projection +
+                       "' (expected gate_proj, up_proj or down_proj)");
+}
+
+// The teacher's frozen MLP weight behind the LinearOperator interface: input gradient only.
+class FrozenDenseOperator : public LinearOperator {
+ public:
+  FrozenDenseOperator(const float* W, int out, int in) : W_(W), out_(out), in_(in) {}
+  int in_features() const override { return in_; }
+  int out_features() const override { return out_; }
+  void forward(const float* X, float* Y, int T) override {
+    linear_forward(X, W_, Y, T, in_, out_);
+  }
+  void backward(const float*, const float* dY, float* dX, int T) override {
+    linear_backward_input(dY, W_, dX, T, in_, out_);
+  }
+
+ private:
+  const float* W_;
+  int out_, in_;
+};
+
+// Grow-only buffer: reallocates only when a larger shape arrives.
+void ensure(std::vector<float>& buffer, long n) {
+  if (static_cast<long>(buffer.size()) < n) buffer.resize(n);
+}
+
+// Activations of one layer for one pass, kept for the hooks and the backward.
+struct LayerActivations {
+  std::vector<float> x_in, ln1, inv_rms1, q, k, v, probs, att, x_mid, ln2, inv_rms2, gate, up,
+      act;
+};
+
+// Gradient scratch shared by all layers of a backward.
+struct GradientBuffers {
+  std::vector<float> dx, dnorm, dtmp, datt, dq, dk, dv, dscores, dgate, dup, dact;
+};
+
+}  // namespace
+
+struct Transformer::Impl {
+  const ModelWeights& model;
+  const LlamaConfig& cfg;
+  int q_dim, kv_dim;
+  RopeTable rope;
+  std::vector<std::array<std::unique_ptr<FrozenDenseOperator>, 3>> dense;
+  std::vector<std::array<LinearOperator*, 3>> mlp;
+  std::vector<LayerActivations> acts;
+  std::vector<float> x_final, lnf, inv_rms_f, logits;
+  GradientBuffers grads;
+  // KV cache of generate_greedy, [capacity, kv_dim] per layer.
+  std::vector<std::vector<float>> cache_k, cache_v;
+  int T = 0;
+  int first_layer = 0;
+
+  explicit Impl(const ModelWeights& m)
+      : model(m),
+        cfg(m.config),
+        q_dim(cfg.num_attention_heads * cfg.head_dim),
+        kv_dim(cfg.num_key_value_heads * cfg.head_dim),
+        rope(cfg.head_dim, cfg.rope_theta),
+        dense(cfg.num_hidden_layers),
+        mlp(cfg.num_hidden_layers),
+        acts(cfg.num_hidden_layers),
+        cache_k(cfg.num_hidden_layers),
+        cache_v(cfg.num_hidden_layers) {
+    const int I = cfg.intermediate_size, H = cfg.hidden_size;
+    for (int l = 0; l < cfg.num_hidden_layers; ++l) {
+      const LayerWeights& w = model.layers[l];
+      dense[l][kGate] = std::make_unique<FrozenDenseOperator>(w.gate_proj, I, H);
+      dense[l][kUp] = std::make_unique<FrozenDenseOperator>(w.up_proj, I, H);
+      dense[l][kDown] = std::make_unique<FrozenDenseOperator>(w.down_proj, H, I);
+      for (int p = 0; p < 3; ++p) mlp[l][p] = dense[l][p].get();
+    }
+    rope.reserve(std::max(cfg.max_position_embeddings, 1));
+  }
+
+  // Sizes every activation for T queries over S keys.
+  void reserve(int T_, int S) {
+    const long H = cfg.hidden_size, I = cfg.intermediate_size;
+    rope.reserve(S);
+    for (LayerActivations& a : acts) {
+      for (auto* b : {&a.x_in, &a.ln1, &a.x_mid, &a.ln2}) ensure(*b, T_ * H);
+      for (auto* b : {&a.inv_rms1, &a.inv_rms2}) ensure(*b, T_);
+      for (auto* b : {&a.q, &a.att}) ensure(*b, T_ * q_dim);
+      for (auto* b : {&a.k, &a.v}) ensure(*b, T_ * kv_dim);
+      for (auto* b : {&a.gate, &a.up, &a.act}) ensure(*b, T_ * I);
+      ensure(a.probs, static_cast<long>(cfg.num_attention_heads) * T_ * S);
+    }
+    ensure(x_final, T_ * H);
+    ensure(lnf, T_ * H);
+    ensure(inv_rms_f, T_);
+    ensure(logits, T_ * static_cast<long>(cfg.vocab_size));
+  }
+
+  void reserve_gradients() {
+    const long H = cfg.hidden_size, I = cfg.intermediate_size;
+    GradientBuffers& g = grads;
+    for (auto* b : {&g.dx, &g.dnorm, &g.dtmp}) ensure(*b, T * H);
+    for (auto* b : {&g.datt, &g.dq}) ensure(*b, T * q_dim);
+    for (auto* b : {&g.dk, &g.dv}) ensure(*b, T * kv_dim);
+    for (auto* b : {&g.dgate, &g.dup, &g.dact}) ensure(*b, T * I);
+    ensure(g.dscores, static_cast<long>(T) * T);
+  }
+
+  // One decoder layer on T queries at positions pos0..; k/v rows land in kdst/vdst, whose
+  // first pos0 rows already hold the earlier keys (the KV cache) when pos0 > 0.
+  void layer_forward(int l, const float* x, float* out, int T_, int pos0, float* kdst,
+                     float* vdst) {
+    const LayerWeights& w = model.layers[l];
+    LayerActivations& a = acts[l];
+    const int H = cfg.hidden_size, I = cfg.intermediate_size;
+    const long n = static_cast<long>(T_) * H;
+    if (a.x_in.data() != x) std::memcpy(a.x_in.data(), x, n * sizeof(float));
+    float* k_new = kdst + static_cast<long>(pos0) * kv_dim;
+    float* v_new = vdst + static_cast<long>(pos0) * kv_dim;
+    rmsnorm_forward(a.x_in.data(), w.input_layernorm, a.ln1.data(), a.inv_rms1.data(), T_, H,
+                    cfg.rms_norm_eps);
+    linear_forward(a.ln1.data(), w.q_proj, a.q.data(), T_, H, q_dim);
+    linear_forward(a.ln1.data(), w.k_proj, k_new, T_, H, kv_dim);
+    linear_forward(a.ln1.data(), w.v_proj, v_new, T_, H, kv_dim);
+    rope_forward(a.q.data(), T_, cfg.num_attention_heads, pos0, rope);
+    rope_forward(k_new, T_, cfg.num_key_value_heads, pos0, rope);
+    const AttentionShape shape{T_, pos0, cfg.num_attention_heads, cfg.num_key_value_heads,
+                               cfg.head_dim};
+    attention_forward(shape, a.q.data(), kdst, vdst, a.att.data(), a.probs.data());
+    linear_forward(a.att.data(), w.o_proj, a.x_mid.data(), T_, q_dim, H);
+    for (long i = 0; i < n; ++i) a.x_mid[i] += a.x_in[i];
+    rmsnorm_forward(a.x_mid.data(), w.post_attention_layernorm, a.ln2.data(),
+                    a.inv_rms2.data(), T_, H, cfg.rms_norm_eps);
+    mlp[l][kGate]->forward(a.ln2.data(), a.gate.data(), T_);
+    mlp[l][kUp]->forward(a.ln2.data(), a.up.data(), T_);
+    swiglu_forward(a.gate.data(), a.up.data(), a.act.data(), static_cast<long>(T_) * I);
+    mlp[l][kDown]->forward(a.act.data(), out, T_);
+    for (long i = 0; i < n; ++i) out[i] += a.x_mid[i];
+  }
+
+  // Layers first..last on T_ queries, then final norm and lm_head.
+  const float* run(int first, const float* hidden, int T_, int pos0, bool use_cache) {
+    const int L = cfg.num_hidden_layers;
+    const float* x = hidden;
+    for (int l = first; l < L; ++l) {
+      float* out = (l + 1 < L) ? acts[l + 1].x_in.data() : x_final.data();
+      float* kdst = use_cache ? cache_k[l].data() : acts[l].k.data();
+      float* vdst = use_cache ? cache_v[l].data() : acts[l].v.data();
+      layer_forward(l, x, out, T_, pos0, kdst, vdst);
+      x = out;
+    }
+    if (first == L) std::memcpy(x_final.data(), hidden, sizeof(float) * T_ * cfg.hidden_size);
+    rmsnorm_forward(x_final.data(), model.norm, lnf.data(), inv_rms_f.data(), T_,
+                    cfg.hidden_size, cfg.rms_norm_eps);
+    linear_forward(lnf.data(), model.lm_head, logits.data(), T_, cfg.hidden_size,
+                   cfg.vocab_size);
+    T = T_;
+    first_layer = first;
+    return logits.data();
+  }
+
+  void embed(const int* ids, int T_, float* out) const {
+    const int H = cfg.hidden_size;
+    for (int t = 0; t < T_; ++t) {
+      if (ids[t] < 0 || ids[t] >= cfg.vocab_size)
+        fail(kExitInput, "token id " + std::to_string(ids[t]) + " outside the vocabulary of " +
+                             std::to_string(cfg.vocab_size));
+      std::memcpy(out + static_cast<long>(t) * H,
+                  model.embed_tokens + static_cast<long>(ids[t]) * H, sizeof(float) * H);
+    }
+  }
+
+  // dx holds dL/d(layer output) on entry and dL/d(layer input) on exit.
+  void layer_backward(int l) {
+    const LayerWeights& w = model.layers[l];
+    LayerActivations& a = acts[l];
+    GradientBuffers& g = grads;
+    const int H = cfg.hidden_size, I = cfg.intermediate_size;
+    // MLP branch; the residual passes dx through unchanged.
+    mlp[l][kDown]->backward(a.act.data(), g.dx.data(), g.dact.data(), T);
+    swiglu_backward(g.dact.data(), a.gate.data(), a.up.data(), g.dgate.data(), g.dup.data(),
+                    static_cast<long>(T) * I);
+    mlp[l][kGate]->backward(a.ln2.data(), g.dgate.data(), g.dnorm.data(), T);
+    mlp[l][kUp]->backward(a.ln2.data(), g.dup.data(), g.dtmp.data(), T);
+    const long n = static_cast<long>(T) * H;
+    for (long i = 0; i < n; ++i) g.dnorm[i] += g.dtmp[i];
+    rmsnorm_backward(g.dnorm.data(), a.x_mid.data(), w.post_attention_layernorm,
+                     a.inv_rms2.data(), g.dx.data(), T, H);
+    // Attention branch.
+    linear_backward_input(g.dx.data(), w.o_proj, g.datt.data(), T, q_dim, H);
+    const AttentionShape shape{T, 0, cfg.num_attention_heads, cfg.num_key_value_heads,
+                               cfg.head_dim};
+    attention_backward(shape, g.datt.data(), a.q.data(), a.k.data(), a.v.data(),
+                       a.probs.data(), g.dq.data(), g.dk.data(), g.dv.data(),
+                       g.dscores.data());
+    rope_backward(g.dq.data(), T, cfg.num_attention_heads, 0, rope);
+    rope_backward(g.dk.data(), T, cfg.num_key_value_heads, 0, rope);
+    linear_backward_input(g.dq.data(), w.q_proj, g.dnorm.data(), T, H, q_dim);
+    linear_backward_input(g.dk.data(), w.k_proj, g.dnorm.data(), T, H, kv_dim, true);
+    linear_backward_input(g.dv.data(), w.v_proj, g.dnorm.data(), T, H, kv_dim, true);
+    rmsnorm_backward(g.dnorm.data(), a.x_in.data(), w.input_layernorm, a.inv_rms1.data(),
+                     g.dx.data(), T, H);
+  }
+
+  void backward(const float* dlogits) {
+    reserve_gradients();
+    const int H = cfg.hidden_size;
+    linear_backward_input(dlogits, model.lm_head, grads.dnorm.data(), T, H, cfg.vocab_size);
+    std::fill(grads.dx.begin(), grads.dx.begin() + static_cast<long>(T) * H, 0.0f);
+    rmsnorm_backward(grads.dnorm.data(), x_final.data(), model.norm, inv_rms_f.data(),
+                     grads.dx.data(), T, H);
+    for (int l = cfg.num_hidden_layers - 1; l >= first_layer; --l) layer_backward(l);
+  }
+
+  int argmax_last_row(int T_) const {
+    const float* row = logits.data() + static_cast<long>(T_ - 1) * cfg.vocab_size;
+    return static_cast<int>(std::max_element(row, row + cfg.vocab_size) - row);
+  }
+};
+
+Transformer::Transformer(const ModelWeights& model) : impl_(new Impl(model)) {}
+Transformer::~Transformer() { delete impl_; }
+
+const LlamaConfig& Transformer::config() const { return impl_->cfg; }
+
+void Transformer::set_mlp_operator(int layer, const std::string& projection,
+                                   LinearOperator* op) {
+  if (layer < 0 || layer >= impl_->cfg.num_hidden_layers)
+    fail(kExitUsage, "layer " + std::to_string(layer) + " outside the model's " +
+                         std::to_string(impl_->cfg.num_hidden_layers) + " layers");
+  const int p = projection_index(projection);
+  LinearOperator* dense = impl_->dense[layer][p].get();
+  if (op && (op->in_features() != dense->in_features() ||
+             op->out_features() != dense->out_features()))
+    fail(kExitInternal, "operator for layer " + std::to_string(layer) + " " + projection +
+                            " has the wrong shape");
+  impl_->mlp[layer][p] = op ? op : dense;
+}
+
+const float* Transformer::forward(const std::vector<int>& tokens) {
+  const int T = static_cast<int>(tokens.size());
+  if (T == 0) fail(kExitInput, "forward of an empty token sequence");
+  impl_->reserve(T, T);
+  float* x0 = impl_->acts.empty() ? impl_->x_final.data() : impl_->acts[0].x_in.data();
+  impl_->embed(tokens.data(), T, x0);
+  return impl_->run(0, x0, T, 0, false);
+}
+
+const float* Transformer::forward_from(int layer, const float* hidden, int T) {
+  if (layer < 0 || layer > impl_->cfg.num_hidden_layers)
+    fail(kExitUsage, "forward_from layer " + std::to_string(layer) + " outside the model");
+  impl_->reserve(T, T);
+  return impl_->run(layer, hidden, T, 0, false);
+}
+
+const float* Transformer::hidden_in(int layer) const {
+  if (layer == impl_->cfg.num_hidden_layers) return impl_->x_final.data();
+  return impl_->acts.at(layer).x_in.data();
+}
+
+const float* Transformer::mlp_input(int layer, const std::string& projection) const {
+  const LayerActivations& a = impl_->acts.at(layer);
+  return projection_index(projection) == kDown ? a.act.data() : a.ln2.data();
+}
+
+int Transformer::tokens() const { return impl_->T; }
+
+void Transformer::backward(const float* dlogits) { impl_->backward(dlogits); }
+
+const float* Transformer::hidden_gradient() const { return impl_->grads.dx.data(); }
+
+std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, int n) {
+  Impl& m = *impl_;
+  const int T = static_cast<int>(prompt.size());
+  if (T == 0) fail(kExitInput, "greedy decoding needs a non-empty prompt");
+  const int capacity = T + n;
+  m.reserve(T, capacity);
+  for (int l = 0; l < m.cfg.num_hidden_layers; ++l) {
+    ensure(m.cache_k[l], static_cast<long>(capacity) * m.kv_dim);
+    ensure(m.cache_v[l], static_cast<long>(capacity) * m.kv_dim);
+  }
+  float* x0 = m.acts.empty() ? m.x_final.data() : m.acts[0].x_in.data();
+  m.embed(prompt.data(), T, x0);
+  m.run(0, x0, T, 0, true);
+  std::vector<int> out;
+  out.reserve(n);
+  int last_rows = T;
+  for (int step = 0; step < n; ++step) {
+    const int next = m.argmax_last_row(last_rows);
+    out.push_back(next);
+    if (step + 1 == n) break;
+    m.embed(&next, 1, x0);
+    m.run(0, x0, 1, T + step, true);
+    last_rows = 1;
+  }
+  return out;
+}
+
+}  // namespace circal

@@ -1,0 +1,334 @@
+// Finite-difference checks of every op's backward, and of Transformer::backward on a tiny
+// random model. Each check compares the analytic directional derivative <grad, u> with the
+// central difference of a scalar loss L = sum(out . G) along random directions u.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "pipeline/ops/attention.hpp"
+#include "pipeline/ops/kl_divergence.hpp"
+#include "pipeline/ops/linear.hpp"
+#include "pipeline/ops/rmsnorm.hpp"
+#include "pipeline/ops/rope.hpp"
+#include "pipeline/ops/swiglu.hpp"
+#include "pipeline/transformer.hpp"
+
+using namespace circal;
+
+namespace {
+
+using Vec = std::vector<float>;
+
+Vec random_vec(std::mt19937& rng, size_t n, float scale = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  Vec v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+double dot(const Vec& a, const Vec& b) {
+  double s = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+// Central difference of `loss` along u at x (x is restored afterwards).
+double directional_fd(Vec& x, const Vec& u, const std::function<double()>& loss,
+                      float eps = 1e-3f) {
+  const Vec x0 = x;
+  for (size_t i = 0; i < x.size(); ++i) x[i] = x0[i] + eps * u[i];
+  const double plus = loss();
+  for (size_t i = 0; i < x.size(); ++i) x[i] = x0[i] - eps * u[i];
+  const double minus = loss();
+  x = x0;
+  return (plus - minus) / (2.0 * eps);
+}
+
+// The analytic gradient `grad` of `loss` at x agrees with central differences along three
+// random directions.
+void check_gradient(Vec& x, const Vec& grad, const std::function<double()>& loss,
+                    std::mt19937& rng, double rel_tol = 2e-3, float eps = 1e-3f) {
+  for (int trial = 0; trial < 3; ++trial) {
+    const Vec u = random_vec(rng, x.size());
+    const double analytic = dot(grad, u);
+    const double numeric = directional_fd(x, u, loss, eps);
+    const double scale = std::sqrt(dot(grad, grad) * dot(u, u)) + 1e-12;
+    CAPTURE(analytic);
+    CAPTURE(numeric);
+    CHECK(std::abs(analytic - numeric) <= rel_tol * scale);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("rmsnorm backward matches finite differences") {
+  std::mt19937 rng(1);
+  const int T = 3, d = 12;
+  Vec x = random_vec(rng, T * d), w = random_vec(rng, d), G = random_vec(rng, T * d);
+  Vec y(T * d), inv(T), dx(T * d, 0.0f), dw_unused;
+  auto loss = [&] {
+    rmsnorm_forward(x.data(), w.data(), y.data(), inv.data(), T, d, 1e-5f);
+    return dot(y, G);
+  };
+  loss();
+  rmsnorm_backward(G.data(), x.data(), w.data(), inv.data(), dx.data(), T, d);
+  check_gradient(x, dx, loss, rng);
+}
+
+TEST_CASE("rope backward matches finite differences and rope preserves norms") {
+  std::mt19937 rng(2);
+  const int T = 5, heads = 3, D = 8, pos0 = 2;
+  RopeTable table(D, 10000.0f);
+  table.reserve(pos0 + T);
+  Vec x = random_vec(rng, T * heads * D), G = random_vec(rng, x.size());
+  auto loss = [&] {
+    Vec y = x;
+    rope_forward(y.data(), T, heads, pos0, table);
+    return dot(y, G);
+  };
+  Vec dx = G;
+  rope_backward(dx.data(), T, heads, pos0, table);
+  check_gradient(x, dx, loss, rng);
+  Vec y = x;
+  rope_forward(y.data(), T, heads, pos0, table);
+  CHECK(dot(y, y) == doctest::Approx(dot(x, x)).epsilon(1e-5));
+  // Position 0 is the identity; HF rotate_half pairs dimension i with i + D/2.
+  Vec z = random_vec(rng, D), z0 = z;
+  rope_forward(z.data(), 1, 1, 0, table);
+  for (int i = 0; i < D; ++i) CHECK(z[i] == z0[i]);
+  Vec e(D, 0.0f);
+  e[0] = 1.0f;
+  rope_forward(e.data(), 1, 1, 1, table);  // angle 1 rad for i = 0
+  CHECK(e[0] == doctest::Approx(std::cos(1.0)));
+  CHECK(e[D / 2] == doctest::Approx(std::sin(1.0)));
+}
+
+TEST_CASE("swiglu backward matches finite differences") {
+  std::mt19937 rng(3);
+  const int n = 40;
+  Vec gate = random_vec(rng, n, 2.0f), up = random_vec(rng, n), G = random_vec(rng, n);
+  Vec out(n), dgate(n), dup(n);
+  auto loss = [&] {
+    swiglu_forward(gate.data(), up.data(), out.data(), n);
+    return dot(out, G);
+  };
+  swiglu_backward(G.data(), gate.data(), up.data(), dgate.data(), dup.data(), n);
+  check_gradient(gate, dgate, loss, rng);
+  check_gradient(up, dup, loss, rng);
+}
+
+TEST_CASE("linear input gradient is dY W") {
+  std::mt19937 rng(4);
+  const int T = 4, in = 6, out = 5;
+  Vec X = random_vec(rng, T * in), W = random_vec(rng, out * in), G = random_vec(rng, T * out);
+  Vec Y(T * out), dX(T * in);
+  auto loss = [&] {
+    linear_forward(X.data(), W.data(), Y.data(), T, in, out);
+    return dot(Y, G);
+  };
+  loss();
+  CHECK(Y[1 * out + 2] == doctest::Approx(dot(Vec(X.begin() + in, X.begin() + 2 * in),
+                                              Vec(W.begin() + 2 * in, W.begin() + 3 * in))));
+  linear_backward_input(G.data(), W.data(), dX.data(), T, in, out);
+  check_gradient(X, dX, loss, rng);
+}
+
+TEST_CASE("grouped-query causal attention backward matches finite differences") {
+  std::mt19937 rng(5);
+  const AttentionShape s{6, 0, 4, 2, 8};
+  const int qd = s.n_heads * s.head_dim, kvd = s.n_kv_heads * s.head_dim;
+  Vec q = random_vec(rng, s.T * qd), k = random_vec(rng, s.T * kvd),
+      v = random_vec(rng, s.T * kvd), G = random_vec(rng, s.T * qd);
+  Vec out(s.T * qd), probs(s.n_heads * s.T * s.T);
+  auto loss = [&] {
+    attention_forward(s, q.data(), k.data(), v.data(), out.data(), probs.data());
+    return dot(out, G);
+  };
+  loss();
+  Vec dq(q.size()), dk(k.size()), dv(v.size()), scratch(s.T * s.T);
+  attention_backward(s, G.data(), q.data(), k.data(), v.data(), probs.data(), dq.data(),
+                     dk.data(), dv.data(), scratch.data());
+  check_gradient(q, dq, loss, rng);
+  check_gradient(k, dk, loss, rng);
+  check_gradient(v, dv, loss, rng);
+  loss();
+  // Causality: the first query sees only the first key, so its output is v row 0 of its group.
+  for (int h = 0; h < s.n_heads; ++h)
+    for (int i = 0; i < s.head_dim; ++i)
+      CHECK(out[h * s.head_dim + i] == doctest::Approx(v[(h / 2) * s.head_dim + i]));
+}
+
+TEST_CASE("attention over a KV cache equals the last rows of the full pass") {
+  std::mt19937 rng(6);
+  const AttentionShape full{7, 0, 4, 2, 8}, tail{2, 5, 4, 2, 8};
+  const int qd = 32, kvd = 16;
+  Vec q = random_vec(rng, full.T * qd), k = random_vec(rng, full.T * kvd),
+      v = random_vec(rng, full.T * kvd);
+  Vec out_full(full.T * qd), probs_full(4 * 7 * 7), out_tail(tail.T * qd), probs_tail(4 * 2 * 7);
+  attention_forward(full, q.data(), k.data(), v.data(), out_full.data(), probs_full.data());
+  attention_forward(tail, q.data() + 5 * qd, k.data(), v.data(), out_tail.data(),
+                    probs_tail.data());
+  for (int i = 0; i < tail.T * qd; ++i)
+    CHECK(out_tail[i] == doctest::Approx(out_full[5 * qd + i]).epsilon(1e-5));
+}
+
+TEST_CASE("kl divergence: value, gradient and finite differences") {
+  std::mt19937 rng(7);
+  const int T = 3, V = 11;
+  Vec zT = random_vec(rng, T * V, 3.0f), zS = random_vec(rng, T * V, 3.0f);
+  for (float tau : {1.0f, 2.0f}) {
+    Vec dzS(T * V);
+    const double scale = 0.25;
+    const double loss = kl_divergence(zT.data(), zS.data(), dzS.data(), T, V, tau, scale);
+    // Direct double-precision evaluation of tau^2 KL(pT || pS), position by position.
+    double expected = 0.0;
+    for (int t = 0; t < T; ++t) {
+      double sT = 0, sS = 0;
+      for (int i = 0; i < V; ++i) {
+        sT += std::exp(zT[t * V + i] / double(tau));
+        sS += std::exp(zS[t * V + i] / double(tau));
+      }
+      for (int i = 0; i < V; ++i) {
+        const double pt = std::exp(zT[t * V + i] / double(tau)) / sT;
+        const double ps = std::exp(zS[t * V + i] / double(tau)) / sS;
+        expected += double(tau) * tau * pt * std::log(pt / ps);
+      }
+    }
+    CHECK(loss == doctest::Approx(expected).epsilon(1e-10));
+    CHECK(kl_divergence(zT.data(), zT.data(), nullptr, T, V, tau, 1.0f) ==
+          doctest::Approx(0.0).epsilon(1e-12));
+    auto scaled_loss = [&] {
+      return scale * kl_divergence(zT.data(), zS.data(), nullptr, T, V, tau, 1.0f);
+    };
+    check_gradient(zS, dzS, scaled_loss, rng);
+  }
+}
+
+namespace {
+
+// A tiny random LLaMA: hidden 16, 2 layers, 4 query / 2 kv heads, vocab 32.
+ModelWeights tiny_model(std::mt19937& rng) {
+  ModelWeights m;
+  LlamaConfig& c = m.config;
+  c.hidden_size = 16;
+  c.intermediate_size = 24;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 4;
+  c.vocab_size = 32;
+  c.max_position_embeddings = 64;
+  c.rms_norm_eps = 1e-5f;
+  const long H = 16, I = 24, V = 32, Q = 16, KV = 8;
+  const long per_layer = H + Q * H + 2 * KV * H + H * Q + H + 3 * I * H;
+  m.storage = random_vec(rng, 2 * V * H + H + 2 * per_layer, 0.4f);
+  float* p = m.storage.data();
+  auto take = [&](long n) {
+    float* q = p;
+    p += n;
+    return q;
+  };
+  auto norm_weight = [&](long n) {
+    float* w = take(n);
+    for (long i = 0; i < n; ++i) w[i] = 1.0f + 0.2f * w[i];
+    return w;
+  };
+  m.embed_tokens = take(V * H);
+  m.lm_head = take(V * H);
+  m.norm = norm_weight(H);
+  for (int l = 0; l < 2; ++l) {
+    LayerWeights w{};
+    w.input_layernorm = norm_weight(H);
+    w.q_proj = take(Q * H);
+    w.k_proj = take(KV * H);
+    w.v_proj = take(KV * H);
+    w.o_proj = take(H * Q);
+    w.post_attention_layernorm = norm_weight(H);
+    w.gate_proj = take(I * H);
+    w.up_proj = take(I * H);
+    w.down_proj = take(H * I);
+    m.layers.push_back(w);
+  }
+  return m;
+}
+
+// A dense operator whose weight trains: accumulates dW += dY^T X, to check that the
+// transformer hands LinearOperator::backward the right X and dY.
+class TrainableDense : public LinearOperator {
+ public:
+  TrainableDense(Vec w, int out, int in) : W(std::move(w)), dW(W.size(), 0.0f), out_(out), in_(in) {}
+  int in_features() const override { return in_; }
+  int out_features() const override { return out_; }
+  void forward(const float* X, float* Y, int T) override {
+    linear_forward(X, W.data(), Y, T, in_, out_);
+  }
+  void backward(const float* X, const float* dY, float* dX, int T) override {
+    linear_backward_input(dY, W.data(), dX, T, in_, out_);
+    for (int t = 0; t < T; ++t)
+      for (int o = 0; o < out_; ++o)
+        for (int i = 0; i < in_; ++i) dW[o * in_ + i] += dY[t * out_ + o] * X[t * in_ + i];
+  }
+  Vec W, dW;
+
+ private:
+  int out_, in_;
+};
+
+}  // namespace
+
+TEST_CASE("transformer backward matches finite differences on a tiny random model") {
+  std::mt19937 rng(8);
+  const ModelWeights model = tiny_model(rng);
+  Transformer net(model);
+  const int T = 5, H = 16, V = 32;
+  Vec hidden = random_vec(rng, T * H), G = random_vec(rng, T * V);
+  for (int first : {0, 1}) {
+    CAPTURE(first);
+    auto loss = [&] {
+      const float* logits = net.forward_from(first, hidden.data(), T);
+      return dot(Vec(logits, logits + T * V), G);
+    };
+    loss();
+    net.backward(G.data());
+    const Vec dhidden(net.hidden_gradient(), net.hidden_gradient() + T * H);
+    check_gradient(hidden, dhidden, loss, rng, 2e-3, 2e-3f);
+  }
+  SUBCASE("parameter gradients of swapped operators accumulate through the whole model") {
+    TrainableDense gate(Vec(model.layers[0].gate_proj, model.layers[0].gate_proj + 24 * 16), 24,
+                        16);
+    TrainableDense down(Vec(model.layers[1].down_proj, model.layers[1].down_proj + 16 * 24), 16,
+                        24);
+    net.set_mlp_operator(0, "gate_proj", &gate);
+    net.set_mlp_operator(1, "down_proj", &down);
+    auto loss = [&] {
+      const float* logits = net.forward_from(0, hidden.data(), T);
+      return dot(Vec(logits, logits + T * V), G);
+    };
+    loss();
+    net.backward(G.data());
+    check_gradient(gate.W, gate.dW, loss, rng, 2e-3, 2e-3f);
+    check_gradient(down.W, down.dW, loss, rng, 2e-3, 2e-3f);
+    net.set_mlp_operator(0, "gate_proj", nullptr);
+    net.set_mlp_operator(1, "down_proj", nullptr);
+  }
+}
+
+TEST_CASE("greedy decoding with the KV cache equals repeated full forwards") {
+  std::mt19937 rng(9);
+  const ModelWeights model = tiny_model(rng);
+  Transformer net(model);
+  const std::vector<int> prompt{1, 7, 3, 20};
+  const std::vector<int> cached = net.generate_greedy(prompt, 6);
+  std::vector<int> seq = prompt, expected;
+  for (int step = 0; step < 6; ++step) {
+    const float* logits = net.forward(seq);
+    const float* row = logits + (seq.size() - 1) * 32;
+    const int next = static_cast<int>(std::max_element(row, row + 32) - row);
+    expected.push_back(next);
+    seq.push_back(next);
+  }
+  CHECK(cached == expected);
+}
