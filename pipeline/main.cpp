@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include "pipeline/blas_runtime.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/errors.hpp"
 #include "pipeline/mpi_context.hpp"
@@ -24,6 +25,10 @@ void print_usage(const circal::MpiContext& mpi) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // OpenBLAS picks its kernel when it loads: where Debian's build falls back to a generic
+  // kernel on a CPU it does not know, start again with the fastest one the CPU supports
+  // (before MPI_Init, so the MPI runtime never sees the first image).
+  circal::reexec_with_fast_openblas(argv);
   circal::MpiContext mpi(&argc, &argv);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     print_usage(mpi);

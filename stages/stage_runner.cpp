@@ -7,6 +7,7 @@
 #include "pipeline/checkpoint_store.hpp"
 #include "pipeline/commands/cli_options.hpp"
 #include "pipeline/errors.hpp"
+#include "pipeline/fft_plans.hpp"
 #include "pipeline/run_directory.hpp"
 
 namespace circal {
@@ -51,6 +52,7 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
   const ModelWeights model = load_model(config.model.path);
   resolve_layers(config, model.config.num_hidden_layers);
   const StageContext context{mpi, config, model};
+  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
   bool rerun = options.force;
   for (Stage stage : options.stages) {
     if (options.from && *options.from == stage) rerun = true;
@@ -64,6 +66,7 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
     run_one(context, stage);
     mpi.log(std::string(stage_name(stage)) + ": done in " + seconds_since(start) + " -> " + output);
   }
+  fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);
 }
 
 int stage_command(MpiContext& mpi, const Args& args, Stage stage) {
