@@ -33,15 +33,16 @@ std::vector<int> top_k_indices(const float* z, int vocab, int k) {
 
 namespace {
 
-double topk_overlap(const float* zT, const float* zS, int vocab, int k) {
-  std::vector<int> t = top_k_indices(zT, vocab, k);
-  std::vector<int> s = top_k_indices(zS, vocab, k);
-  if (t.empty()) return 0;
-  std::sort(t.begin(), t.end());
-  std::sort(s.begin(), s.end());
+// |first k of t ∩ first k of s| / k, where t and s are top lists at least k long (the top-k
+// list is the prefix of any longer top list, as the order is total).
+double prefix_overlap(const std::vector<int>& t, const std::vector<int>& s, size_t k) {
+  if (k == 0) return 0;
+  std::vector<int> a(t.begin(), t.begin() + k), b(s.begin(), s.begin() + k);
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
   std::vector<int> common;
-  std::set_intersection(t.begin(), t.end(), s.begin(), s.end(), std::back_inserter(common));
-  return double(common.size()) / double(t.size());
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(common));
+  return double(common.size()) / double(k);
 }
 
 // Cosine of two vectors; a zero vector has no direction, so it is 1 against another zero
@@ -72,7 +73,9 @@ PositionMetrics compare_logits(const float* zT, const float* zS, int vocab,
   m.l2 = std::sqrt(diff2);
   m.mse = diff2 / vocab;
   m.top1 = argmax(zT, vocab) == argmax(zS, vocab) ? 1.0 : 0.0;
-  for (int k : ks) m.topk_overlap.push_back(topk_overlap(zT, zS, vocab, k));
+  const int kmax = ks.empty() ? 0 : *std::max_element(ks.begin(), ks.end());
+  const std::vector<int> topT = top_k_indices(zT, vocab, kmax), topS = top_k_indices(zS, vocab, kmax);
+  for (int k : ks) m.topk_overlap.push_back(prefix_overlap(topT, topS, size_t(std::clamp(k, 0, vocab))));
   m.teacher_nll = -logT[reference_token];
   m.student_nll = -logS[reference_token];
   m.delta_p = std::exp(logS[reference_token]) - std::exp(logT[reference_token]);

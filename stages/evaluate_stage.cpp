@@ -3,6 +3,8 @@
 // student's; per-position metrics go to evaluate.h5 (written in parallel), and rank 0 reads
 // the committed file back to compute metrics.json, report.md and the plots, so the
 // aggregates are by construction a function of the stored arrays.
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -156,6 +158,12 @@ void write_reports(const StageContext& context) {
   std::cout << "\n" << headline_table(metrics) << "\nreport: " << (dir / "report.md").string() << "\n" << std::flush;
 }
 
+std::string seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", std::chrono::duration<double>(b - a).count());
+  return text;
+}
+
 }  // namespace
 
 void evaluate_stage(const StageContext& context) {
@@ -166,13 +174,18 @@ void evaluate_stage(const StageContext& context) {
   context.mpi.log("evaluate: " + std::to_string(split.size()) + " test prompts, " +
                   std::to_string(split.offsets.back()) + " positions, " + std::to_string(students.size()) +
                   " students");
+  const auto start = std::chrono::steady_clock::now();
   const LocalEvaluation local = evaluate_shard(context, split, layout, students);
+  const auto computed = std::chrono::steady_clock::now();
   {
     CheckpointWriter file(context.mpi.comm(), context.output_path(Stage::Evaluate),
                           {"evaluate", context.fingerprint(Stage::Evaluate), context.config_yaml()});
     write_evaluation_file(file, context.mpi, split, local);
     file.commit();
   }
+  const auto written = std::chrono::steady_clock::now();
+  context.mpi.log("evaluate: models " + seconds_between(start, computed) + ", evaluate.h5 " +
+                  seconds_between(computed, written));
   run_on_root_and_agree(context.mpi.comm(), kExitIo, [&] { write_reports(context); });
 }
 
