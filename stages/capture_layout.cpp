@@ -5,12 +5,12 @@
 
 namespace circal {
 
-std::vector<std::vector<int>> tokenize_prompt_file(const std::string& path, const std::string& model_dir,
-                                                   const LlamaConfig& model) {
+std::vector<std::vector<int>> tokenize_prompts(const std::vector<Prompt>& prompts, const std::string& path,
+                                               const std::string& model_dir, const LlamaConfig& model) {
   const Tokenizer tokenizer(model_dir);
   std::vector<std::vector<int>> result;
   int line = 0;
-  for (const Prompt& prompt : read_prompts(path)) {
+  for (const Prompt& prompt : prompts) {
     ++line;
     std::vector<int> ids = {model.bos_token_id};
     for (int id : tokenizer.encode(prompt.text)) ids.push_back(id);
@@ -26,9 +26,11 @@ std::vector<std::vector<int>> tokenize_prompt_file(const std::string& path, cons
 CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig& model) {
   check_disjoint_splits({config.prompts.calibration, config.prompts.validation, config.prompts.test});
   CapturePrompts prompts;
-  prompts.tokens = tokenize_prompt_file(config.prompts.calibration, config.model.path, model);
+  prompts.tokens = tokenize_prompts(read_prompts(config.prompts.calibration), config.prompts.calibration,
+                                   config.model.path, model);
   prompts.calibration_count = int(prompts.tokens.size());
-  for (auto& ids : tokenize_prompt_file(config.prompts.validation, config.model.path, model))
+  for (auto& ids : tokenize_prompts(read_prompts(config.prompts.validation), config.prompts.validation,
+                                     config.model.path, model))
     prompts.tokens.push_back(std::move(ids));
   prompts.offsets = {0};
   for (size_t i = 0; i < prompts.tokens.size(); ++i) {

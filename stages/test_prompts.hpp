@@ -1,8 +1,7 @@
 #pragma once
 // The held-out test split as the evaluate stage sees it: each prompt's tokens and the groups
 // the report breaks the metrics down by. The template family is the text before the first
-// ':' (prompts without one, like "Explain in one sentence why ...", take their first four
-// words); German families are listed explicitly, everything else is English.
+// ':' and the language come from pipeline/prompts.hpp, the rules the split stratifies by.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,9 +18,6 @@ struct TestSplit {
   std::vector<int64_t> offsets;             // [P + 1] position rows of each prompt
   int size() const { return int(text.size()); }
 };
-
-std::string prompt_family(const std::string& text);
-std::string family_language(const std::string& family);
 
 // Reads PATH (one prompt per non-empty line) and tokenizes it with the model folder's
 // tokenizer. CircalError(kExitInput) naming the file when it is missing or empty, or when a

@@ -1,22 +1,11 @@
-// The evaluate stage's inputs: prompt families and languages, the zero operator baseline.
+// The evaluate stage's zero-operator baseline.
 #include <doctest/doctest.h>
 
 #include <vector>
 
-#include "stages/test_prompts.hpp"
 #include "stages/zeroed_student.hpp"
 
 using namespace circal;
-
-TEST_CASE("prompt family is the text before the first colon, else the first four words") {
-  CHECK(prompt_family("Continue: The approximation error can accumulate because") == "Continue");
-  CHECK(prompt_family("Complete the sentence: A: B") == "Complete the sentence");
-  CHECK(prompt_family("Explain in one sentence why FFT helps.") == "Explain in one sentence");
-  CHECK(prompt_family(": odd") == "(none)");
-  CHECK(family_language("Fuehre fort") == "DE");
-  CHECK(family_language("Vervollstaendige den Satz") == "DE");
-  CHECK(family_language("Continue") == "EN");
-}
 
 TEST_CASE("ZeroLinear maps everything to zero, forward and backward") {
   ZeroLinear zero(3, 2);
