@@ -147,13 +147,13 @@ std::string gnuplot_script(const fs::path& sweep, const std::vector<SweepRow>& r
      << "set output '" << plots << "/kl_vs_compression.png'\n"
      << "set title 'test KL(teacher||student) vs MLP compression'\n"
      << "set xlabel 'MLP compression ratio (dense / circulant parameters)'\nset ylabel 'test KL mean (nats)'\n"
-     << "set logscale x 2\nplot ";
+     << "plot ";
   int index = 0;
   for (double lr : lrs)
     gp << "'" << plots << "/kl_vs_compression.dat' index " << index++
        << " using 1:2:3:4 with yerrorlines title 'lr " << general(lr) << "', ";
   gp << "'" << plots << "/pareto_front.dat' using 1:2 with lines dashtype 2 lw 2 title 'Pareto front'\n";
-  gp << "unset logscale x\nset output '" << plots << "/loss_curves.png'\n"
+  gp << "set output '" << plots << "/loss_curves.png'\n"
      << "set title 'calibration loss per point'\nset xlabel 'step'\nset ylabel 'training loss (KL)'\n"
      << "set logscale y\nplot ";
   bool first = true;

@@ -1,7 +1,10 @@
 // `circal sweep`: expands a sweep file into points and runs its job DAG through Slurm
 // (--submit), prints the sbatch commands (--dry-run, the default) or runs the same DAG here,
 // in order, in this MPI job (--local; a failed point does not stop the others).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -25,9 +28,29 @@ std::string this_executable() {
   return error ? std::string("circal") : path.string();
 }
 
+// MPI_Init made this process an MPI singleton and put its launch variables (PMIX_*, ORTE_*,
+// OMPI_COMMAND, ...) into the environment; sbatch --export=ALL would hand them to the job,
+// whose mpirun then believes it runs inside another MPI job and fails. User settings such as
+// OMPI_ALLOW_RUN_AS_ROOT and other OMPI_MCA_* keys stay.
+void drop_mpi_launch_environment() {
+  static const char* const prefixes[] = {"PMIX_", "ORTE_", "OMPI_APP_CTX", "OMPI_ARGV", "OMPI_COMMAND",
+                                         "OMPI_MCA_ess", "OMPI_MCA_orte_", "OMPI_MCA_pmix", "OMPI_COMM_WORLD_",
+                                         "OMPI_UNIVERSE_SIZE", "OMPI_FIRST_RANKS", "OMPI_NUM_APP_CTX", "OMPI_FILE_LOCATION"};
+  std::vector<std::string> names;
+  for (char** entry = environ; *entry; ++entry) {
+    const std::string name = std::string(*entry).substr(0, std::string(*entry).find('='));
+    for (const char* prefix : prefixes)
+      if (name.starts_with(prefix)) names.push_back(name);
+  }
+  for (const auto& name : names) unsetenv(name.c_str());
+}
+
 std::string run_sbatch(const std::vector<std::string>& args) {
   std::string command = "sbatch";
-  for (const auto& arg : args) command += " " + shell_word(arg);
+  for (const auto& arg : args) {
+    command += ' ';  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on " " + string
+    command += shell_word(arg);
+  }
   command += " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) fail(kExitIo, "sweep: cannot run sbatch");
@@ -44,6 +67,7 @@ std::string run_sbatch(const std::vector<std::string>& args) {
 
 void submit(const MpiContext& mpi, const SweepPlan& plan, const SbatchSettings& settings) {
   if (!mpi.is_root()) return;
+  drop_mpi_launch_environment();
   std::vector<std::string> ids(plan.jobs.size());
   for (size_t job = 0; job < plan.jobs.size(); ++job) {
     ids[job] = run_sbatch(sbatch_arguments(plan, static_cast<int>(job), settings, ids));
