@@ -3,11 +3,13 @@
 // the checkpointed calibration state (exact round trip, skipping of unusable files, pruning).
 #include <doctest/doctest.h>
 #include <mpi.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
+#include <sstream>
 #include <set>
 
 #include "pipeline/adam_optimizer.hpp"

@@ -1,0 +1,75 @@
+#pragma once
+// The calibration loop (DESIGN section 4) over any communicator: data-parallel KL distillation
+// of the student's circulant vectors with Adam, the schedule, clipping, validation with early
+// stopping, periodic and signal-triggered checkpoints. The stage wraps it; tests run it on
+// MPI_COMM_WORLD and on a one-rank communicator to compare.
+#include <mpi.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/adam_optimizer.hpp"
+#include "pipeline/config.hpp"
+#include "pipeline/lr_schedule.hpp"
+#include "pipeline/progress_log.hpp"
+#include "pipeline/transformer.hpp"
+#include "stages/calibration_checkpoint.hpp"
+#include "stages/calibration_data.hpp"
+#include "stages/student.hpp"
+
+namespace circal {
+
+struct CheckpointPolicy {
+  std::string dir;  // empty: no checkpoints (and no signal stop)
+  CheckpointMeta meta;
+  int every = 0;  // steps; 0 = only on a stop signal
+  int keep = 0;
+};
+
+// One step's reduced outcome.
+struct BatchGradient {
+  double loss = 0.0;        // mean over the global batch's positions
+  int64_t positions = 0;    // of the global batch
+};
+
+class Calibrator {
+ public:
+  // `model` gets the student's operators for the Calibrator's lifetime; params start at
+  // `initial` (layout.total_size values).
+  Calibrator(MPI_Comm comm, Transformer& model, const StudentLayout& layout, CalibrationData& data,
+             const CalibrateConfig& settings, std::vector<float> initial);
+
+  // Runs from `state` (a fresh one: initial_state(); or a loaded checkpoint) to the end: the
+  // configured steps or an early stop. A stop signal writes a checkpoint (when the policy has
+  // a dir) and throws CircalError(kExitPreempted).
+  CalibrationState run(CalibrationState state, ProgressLog& log, const CheckpointPolicy& policy);
+  CalibrationState initial_state() const;
+
+  // Forward + backward over this rank's share of `global_batch` and the allreduce: afterwards
+  // gradients() holds d(mean loss)/d params, the same on every rank.
+  BatchGradient batch_gradient(const std::vector<int>& global_batch);
+  // Mean validation KL of the current parameters (distributed like a batch, forward only).
+  double validation_kl();
+
+  std::vector<float>& parameters() { return params_; }
+  const std::vector<float>& gradients() const { return grads_; }
+
+ private:
+  void evaluate(CalibrationState& state, int step);
+  void restore(const CalibrationState& state);
+  void save(CalibrationState& state, const CheckpointPolicy& policy) const;
+
+  MPI_Comm comm_;
+  int rank_ = 0, ranks_ = 1;
+  Transformer& model_;
+  const StudentLayout& layout_;
+  CalibrationData& data_;
+  CalibrateConfig settings_;
+  std::vector<float> params_, grads_, dlogits_;
+  StudentModel student_;
+  AdamOptimizer adam_;
+  LrSchedule schedule_;
+};
+
+}  // namespace circal

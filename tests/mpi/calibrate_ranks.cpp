@@ -1,0 +1,214 @@
+// The calibration loop across ranks: a few steps on a tiny capture (built here from the
+// bundled teacher) give the same parameters at every rank count as a one-rank run of the same
+// steps; resuming from a checkpoint continues bit for bit; a stop signal on one rank stops
+// every rank after the same step with a checkpoint.
+#include <doctest/doctest.h>
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "pipeline/circulant_projection.hpp"
+#include "pipeline/errors.hpp"
+#include "pipeline/model_weights.hpp"
+#include "pipeline/stop_signal.hpp"
+#include "stages/calibrator.hpp"
+
+using namespace circal;
+namespace fs = std::filesystem;
+
+namespace {
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+const ModelWeights& teacher() {
+  static const ModelWeights weights = [] {
+    const char* env = std::getenv("CIRCAL_SHARED_DIR");
+    const std::string shared = env ? env : CIRCAL_SOURCE_DIR "/../shared";
+    return load_model(shared + "/models/manpages-llama-5m");
+  }();
+  return weights;
+}
+
+// A directory every rank agrees on (rank 0's pid), removed at the end.
+struct SharedTempDir {
+  fs::path path;
+  SharedTempDir() {
+    long pid = ::getpid();
+    MPI_Bcast(&pid, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    path = fs::temp_directory_path() / ("circal_calibrate_ranks_" + std::to_string(pid));
+    if (world_rank() == 0) fs::create_directories(path);
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+  ~SharedTempDir() {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank() == 0) fs::remove_all(path);
+  }
+};
+
+constexpr int kLayer = 3;  // patched: the top layer's gate, up and down
+constexpr int kBlock = 16;
+
+Config tiny_config() {
+  Config config;
+  config.patch.layers = {kLayer};
+  config.project.block_size = kBlock;
+  CalibrateConfig& c = config.calibrate;
+  c.steps = 4;
+  c.batch_prompts = 5;  // uneven shards at 2 and 4 ranks
+  c.lr = 1e-2;
+  c.warmup_steps = 1;
+  c.eval_every = 2;
+  c.patience = 0;
+  c.clip_norm = 0.5;
+  c.temperature = 2.0;
+  c.seed = 99;
+  return config;
+}
+
+// capture.h5 of 7 calibration and 3 validation prompts of pseudo-random tokens, lengths 4..13.
+void write_tiny_capture(const std::string& path) {
+  Transformer model(teacher());
+  const LlamaConfig& cfg = teacher().config;
+  std::vector<int64_t> offsets = {0};
+  std::vector<int32_t> split;
+  std::vector<float> hidden, logits;
+  uint64_t state = 12345;
+  for (int p = 0; p < 10; ++p) {
+    std::vector<int> tokens = {cfg.bos_token_id};
+    const int T = 4 + (p * 7) % 10;
+    while (int(tokens.size()) < T) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      tokens.push_back(3 + int((state >> 33) % uint64_t(cfg.vocab_size - 3)));
+    }
+    const float* z = model.forward(tokens);
+    logits.insert(logits.end(), z, z + size_t(T) * cfg.vocab_size);
+    const float* h = model.hidden_in(kLayer);
+    hidden.insert(hidden.end(), h, h + size_t(T) * cfg.hidden_size);
+    offsets.push_back(offsets.back() + T);
+    split.push_back(p < 7 ? 0 : 1);
+  }
+  const uint64_t N = offsets.back();
+  CheckpointWriter file(MPI_COMM_WORLD, path, {"capture", "tiny", ""});
+  file.write("/prompts/offsets", {offsets.size()}, offsets.data());
+  file.write("/prompts/split", {split.size()}, split.data());
+  file.write("/hidden_in", {N, uint64_t(cfg.hidden_size)}, hidden.data());
+  file.set_attr("/hidden_in", "layer", int64_t(kLayer));
+  file.write("/teacher/logits", {N, uint64_t(cfg.vocab_size)}, logits.data());
+  file.commit();
+}
+
+std::vector<float> frobenius_start(const StudentLayout& layout) {
+  std::vector<float> params(layout.total_size);
+  for (const auto& m : layout.matrices) {
+    const auto c = project_frobenius(mlp_matrix(teacher(), m.layer, m.projection), m.out_features,
+                                     m.in_features, layout.block_size);
+    std::copy(c.begin(), c.end(), params.begin() + m.offset);
+  }
+  return params;
+}
+
+// Runs the configured steps on comm from the Frobenius start (or from `resume_from`).
+CalibrationState calibrate_on(MPI_Comm comm, const std::string& capture, const Config& config,
+                              const CheckpointPolicy& policy = {},
+                              const CalibrationState* resume_from = nullptr) {
+  const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
+  CalibrationData data(capture, "tiny", layout.first_layer(), teacher().config.hidden_size,
+                       float(config.calibrate.temperature));
+  Transformer model(teacher());
+  Calibrator calibrator(comm, model, layout, data, config.calibrate, frobenius_start(layout));
+  std::ostringstream quiet;
+  ProgressLog log(false, "", config.calibrate.log_every, config.calibrate.steps, 0, quiet);
+  return calibrator.run(resume_from ? *resume_from : calibrator.initial_state(), log, policy);
+}
+
+double max_relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0.0, scale = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::abs(double(a[i]) - b[i]));
+    scale = std::max(scale, std::abs(double(b[i])));
+  }
+  return diff / scale;
+}
+
+}  // namespace
+
+TEST_CASE("calibration at R ranks equals the one-rank run of the same steps") {
+  SharedTempDir dir;
+  const std::string capture = (dir.path / "capture.h5").string();
+  write_tiny_capture(capture);
+  const Config config = tiny_config();
+  const CalibrationState distributed = calibrate_on(MPI_COMM_WORLD, capture, config);
+  CHECK(distributed.step == 4);
+  CHECK(distributed.validation_step == std::vector<int64_t>{0, 2, 4});
+  // Batches differ from step to step; the held-out KL is the comparable figure.
+  CHECK(distributed.best_validation < distributed.validation_kl.front());
+
+  if (world_rank() == 0) {
+    const CalibrationState serial = calibrate_on(MPI_COMM_SELF, capture, config);
+    const double params_diff = max_relative_difference(distributed.params, serial.params);
+    const double moment_diff = max_relative_difference(distributed.adam_m, serial.adam_m);
+    MESSAGE("max relative parameter difference vs 1 rank: " << params_diff
+            << std::string(distributed.params == serial.params ? " (bitwise equal)" : ""));
+    CHECK(params_diff <= 1e-5);
+    // The reduction is exact (stages/exact_sum.hpp): any rank count gives the same bits.
+    CHECK(distributed.params == serial.params);
+    CHECK(moment_diff <= 1e-4);
+    for (size_t i = 0; i < serial.train_loss.size(); ++i)
+      CHECK(distributed.train_loss[i] == doctest::Approx(serial.train_loss[i]).epsilon(1e-6));
+    for (size_t i = 0; i < serial.validation_kl.size(); ++i)
+      CHECK(distributed.validation_kl[i] == doctest::Approx(serial.validation_kl[i]).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("resuming from a checkpoint continues bit for bit") {
+  SharedTempDir dir;
+  const std::string capture = (dir.path / "capture.h5").string();
+  write_tiny_capture(capture);
+  const Config config = tiny_config();
+  const CheckpointPolicy policy{(dir.path / "calibrate").string(),
+                                {kCalibrationCheckpointStage, "tiny-fp", ""}, 2, 5};
+  const CalibrationState uninterrupted = calibrate_on(MPI_COMM_WORLD, capture, config, policy);
+  auto halfway = load_calibration_checkpoint(calibration_checkpoint_path(policy.dir, 2), "tiny-fp");
+  CHECK(halfway.step == 2);
+  const CalibrationState resumed =
+      calibrate_on(MPI_COMM_WORLD, capture, config, CheckpointPolicy{}, &halfway);
+  CHECK(resumed.params == uninterrupted.params);
+  CHECK(resumed.adam_v == uninterrupted.adam_v);
+  CHECK(resumed.best_params == uninterrupted.best_params);
+  CHECK(resumed.train_loss == uninterrupted.train_loss);
+  CHECK(resumed.validation_kl == uninterrupted.validation_kl);
+}
+
+TEST_CASE("a stop signal on one rank stops every rank after the same step, with a checkpoint") {
+  SharedTempDir dir;
+  const std::string capture = (dir.path / "capture.h5").string();
+  write_tiny_capture(capture);
+  const CheckpointPolicy policy{(dir.path / "calibrate").string(),
+                                {kCalibrationCheckpointStage, "tiny-fp", ""}, 0, 3};
+  int ranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  StopSignalGuard guard;  // so the raise below is caught, not fatal
+  if (world_rank() == ranks - 1) std::raise(SIGUSR1);
+  int code = 0;
+  try {
+    calibrate_on(MPI_COMM_WORLD, capture, tiny_config(), policy);
+  } catch (const CircalError& error) {
+    code = error.code();
+    CHECK(std::string(error.what()).find("after step 1") != std::string::npos);
+  }
+  clear_stop_request();
+  CHECK(code == kExitPreempted);
+  const auto saved = load_calibration_checkpoint(calibration_checkpoint_path(policy.dir, 1), "tiny-fp");
+  CHECK(saved.step == 1);
+  CHECK(saved.train_loss.size() == 1);
+}
