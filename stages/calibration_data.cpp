@@ -88,7 +88,8 @@ double topk_kl_divergence(const int32_t* ids, const float* topk_logits, const fl
       kept[id] = 1;
     }
     // The tail: every token outside the top-k lumped into one outcome.
-    const double tail_teacher = std::max(0.0, 1.0 - kept_teacher);
+    // Below float32 rounding of the stored logsumexp the tail is noise, not mass.
+    const double tail_teacher = kept_teacher < 1.0 - 1e-6 ? 1.0 - kept_teacher : 0.0;
     const double tail_student = std::max(1e-300, 1.0 - kept_student);
     if (tail_teacher > 0.0) kl += tail_teacher * (std::log(tail_teacher) - std::log(tail_student));
     total += kl;
