@@ -64,6 +64,7 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
     const auto start = std::chrono::steady_clock::now();
     mpi.log(std::string(stage_name(stage)) + ": running");
     run_one(context, stage);
+    rerun = true;  // later stages read what this one just wrote
     mpi.log(std::string(stage_name(stage)) + ": done in " + seconds_since(start) + " -> " + output);
   }
   fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);

@@ -33,12 +33,15 @@ check "block size 32 keeps capture" grep -q 'capture: up to date, skipped' "$WOR
 check "block size 32 reruns project" grep -q 'project: running' "$WORK/b32.log"
 check "block size 32 reruns evaluate" grep -q 'evaluate: running' "$WORK/b32.log"
 
+cp "$WORK/r2/project.h5" "$WORK/b32_project.h5"
 printf 'garbage' > "$WORK/r2/project.h5"
 set +e
-circal_np 1 evaluate --config "$CONFIG" --run-dir "$WORK/r2" --set project.block_size=32 > "$WORK/bad.log" 2>&1
+circal_np 1 evaluate --force --config "$CONFIG" --run-dir "$WORK/r2" --set project.block_size=32 > "$WORK/bad.log" 2>&1
 code=$?
 set -e
 check "evaluate refuses a corrupted project.h5 with exit 4" test "$code" -eq 4
 check "the error names project.h5" grep -q 'project.h5' "$WORK/bad.log"
 circal_np 2 run --config "$CONFIG" --run-dir "$WORK/r2" --set project.block_size=32 > "$WORK/fix.log" 2>&1 || { cat "$WORK/fix.log"; exit 1; }
 check "run recomputes the corrupted project.h5" grep -q 'project: running' "$WORK/fix.log"
+check "and the stages after it" grep -q 'evaluate: running' "$WORK/fix.log"
+check "the recomputed project.h5 equals the first one" same_datasets "$WORK/r2/project.h5" "$WORK/b32_project.h5"
