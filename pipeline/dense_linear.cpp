@@ -1,19 +1,15 @@
 #include "pipeline/dense_linear.hpp"
 
-#include <cblas.h>
+#include "pipeline/ops/linear.hpp"
 
 namespace circal {
 
 void DenseLinear::forward(const float* X, float* Y, int T) {
-  if (T <= 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, m_, n_, 1.f, X, n_, W_, n_, 0.f, Y,
-              m_);
+  if (T > 0) linear_forward(X, W_, Y, T, n_, m_);
 }
 
 void DenseLinear::backward(const float*, const float* dY, float* dX, int T) {
-  if (T <= 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, n_, m_, 1.f, dY, m_, W_, n_, 0.f,
-              dX, n_);
+  if (T > 0) linear_backward_input(dY, W_, dX, T, n_, m_);
 }
 
 }  // namespace circal

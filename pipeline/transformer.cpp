@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "pipeline/dense_linear.hpp"
 #include "pipeline/errors.hpp"
 #include "pipeline/ops/attention.hpp"
 #include "pipeline/ops/linear.hpp"
@@ -25,24 +26,6 @@ int projection_index(const std::string& projection) {
   fail(kExitUsage, "unknown MLP projection '" + projection +
                        "' (expected gate_proj, up_proj or down_proj)");
 }
-
-// The teacher's frozen MLP weight behind the LinearOperator interface: input gradient only.
-class FrozenDenseOperator : public LinearOperator {
- public:
-  FrozenDenseOperator(const float* W, int out, int in) : W_(W), out_(out), in_(in) {}
-  int in_features() const override { return in_; }
-  int out_features() const override { return out_; }
-  void forward(const float* X, float* Y, int T) override {
-    linear_forward(X, W_, Y, T, in_, out_);
-  }
-  void backward(const float*, const float* dY, float* dX, int T) override {
-    linear_backward_input(dY, W_, dX, T, in_, out_);
-  }
-
- private:
-  const float* W_;
-  int out_, in_;
-};
 
 // Grow-only buffer: reallocates only when a larger shape arrives.
 void ensure(std::vector<float>& buffer, long n) {
@@ -67,7 +50,7 @@ struct Transformer::Impl {
   const LlamaConfig& cfg;
   int q_dim, kv_dim;
   RopeTable rope;
-  std::vector<std::array<std::unique_ptr<FrozenDenseOperator>, 3>> dense;
+  std::vector<std::array<std::unique_ptr<DenseLinear>, 3>> dense;
   std::vector<std::array<LinearOperator*, 3>> mlp;
   std::vector<LayerActivations> acts;
   std::vector<float> x_final, lnf, inv_rms_f, logits;
@@ -91,9 +74,9 @@ struct Transformer::Impl {
     const int I = cfg.intermediate_size, H = cfg.hidden_size;
     for (int l = 0; l < cfg.num_hidden_layers; ++l) {
       const LayerWeights& w = model.layers[l];
-      dense[l][kGate] = std::make_unique<FrozenDenseOperator>(w.gate_proj, I, H);
-      dense[l][kUp] = std::make_unique<FrozenDenseOperator>(w.up_proj, I, H);
-      dense[l][kDown] = std::make_unique<FrozenDenseOperator>(w.down_proj, H, I);
+      dense[l][kGate] = std::make_unique<DenseLinear>(I, H, w.gate_proj);
+      dense[l][kUp] = std::make_unique<DenseLinear>(I, H, w.up_proj);
+      dense[l][kDown] = std::make_unique<DenseLinear>(H, I, w.down_proj);
       for (int p = 0; p < 3; ++p) mlp[l][p] = dense[l][p].get();
     }
     rope.reserve(std::max(cfg.max_position_embeddings, 1));

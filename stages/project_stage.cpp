@@ -2,14 +2,13 @@
 // by data-aware least squares on the captured calibration inputs (DESIGN section 3). The
 // Gram accumulation is distributed: rank r reads the inputs of calibration prompts
 // i % R == r, and the per-frequency sums are allreduced, so every rank solves alike.
-#include <cblas.h>
-
 #include <cmath>
 #include <cstdio>
 
 #include "pipeline/checkpoint_store.hpp"
 #include "pipeline/circulant_projection.hpp"
 #include "pipeline/errors.hpp"
+#include "pipeline/ops/linear.hpp"
 #include "pipeline/ops/swiglu.hpp"
 #include "stages/capture_layout.hpp"
 #include "stages/stage.hpp"
@@ -64,8 +63,7 @@ class ProjectionInputs {
       op.forward(x, y, T);
       return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, m, n, 1.0f, x, n,
-                mlp_matrix(context_.model, layer, projection), n, 0.0f, y, m);
+    linear_forward(x, mlp_matrix(context_.model, layer, projection), y, T, n, m);
   }
 
   const CheckpointReader& capture_;
@@ -80,7 +78,7 @@ struct OutputError {
   void add(const float* W, const float* c, const PatchedMatrix& matrix, int b, const float* X, int T) {
     const int m = matrix.out_features, n = matrix.in_features;
     std::vector<float> dense(size_t(T) * m), circulant(size_t(T) * m);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, m, n, 1.0f, X, n, W, n, 0.0f, dense.data(), m);
+    linear_forward(X, W, dense.data(), T, n, m);
     CirculantLinear(m, n, b, c, nullptr).forward(X, circulant.data(), T);
     for (size_t i = 0; i < dense.size(); ++i) {
       reference += double(dense[i]) * dense[i];
