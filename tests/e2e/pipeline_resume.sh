@@ -25,6 +25,14 @@ a, b = (json.load(open(p)) for p in sys.argv[1:])
 walk(a, b)
 PY
 
+check "calibrated test KL is below least squares, least squares not above frobenius" python3 - "$WORK/r1/metrics.json" <<'PY'
+import json, sys
+kl = {name: s["kl"]["mean"] for name, s in json.load(open(sys.argv[1]))["students"].items()}
+print(kl)
+assert kl["dense"] == 0.0
+assert kl["calibrated"] < kl["least_squares"] <= kl["frobenius"], kl
+PY
+
 circal_np 2 run --config "$CONFIG" --run-dir "$WORK/r2" > "$WORK/again.log" 2>&1
 check "a second run skips every stage" test "$(grep -c 'up to date, skipped' "$WORK/again.log")" -eq 4
 
