@@ -5,10 +5,22 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/checkpoint_store.hpp"
+
 namespace circal_test {
 
 inline std::string circulant_reference_path() {
   return std::string(CIRCAL_SOURCE_DIR) + "/../shared/reference/circulant.h5";
+}
+
+// The shape of one case of circulant.h5: W [m, n], block size b, T input rows.
+struct ReferenceShape {
+  int m, n, b, T;
+};
+
+inline ReferenceShape reference_shape(const circal::CheckpointReader& ref, const std::string& name) {
+  return {static_cast<int>(ref.attr_int(name, "m")), static_cast<int>(ref.attr_int(name, "n")),
+          static_cast<int>(ref.attr_int(name, "b")), static_cast<int>(ref.shape(name + "/X")[0])};
 }
 
 inline std::vector<float> random_vector(std::size_t size, unsigned seed, float scale = 1.f) {

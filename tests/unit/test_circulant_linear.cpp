@@ -43,10 +43,7 @@ TEST_CASE("circulant forward, dX and dc match the float64 reference for every ca
   circal::CheckpointReader ref(circal_test::circulant_reference_path());
   for (const std::string& name : ref.children("/")) {
     CAPTURE(name);
-    const int m = static_cast<int>(ref.attr_int(name, "m"));
-    const int n = static_cast<int>(ref.attr_int(name, "n"));
-    const int b = static_cast<int>(ref.attr_int(name, "b"));
-    const int T = static_cast<int>(ref.shape(name + "/X")[0]);
+    const auto [m, n, b, T] = circal_test::reference_shape(ref, name);
     std::vector<float> c = ref.read_float(name + "/c");
     const std::vector<float> X = ref.read_float(name + "/X");
     const std::vector<float> G = ref.read_float(name + "/G");

@@ -35,10 +35,7 @@ TEST_CASE("projections match the float64 reference for every case") {
   circal::CheckpointReader ref(circal_test::circulant_reference_path());
   for (const std::string& name : ref.children("/")) {
     CAPTURE(name);
-    const int m = static_cast<int>(ref.attr_int(name, "m"));
-    const int n = static_cast<int>(ref.attr_int(name, "n"));
-    const int b = static_cast<int>(ref.attr_int(name, "b"));
-    const int T = static_cast<int>(ref.shape(name + "/X")[0]);
+    const auto [m, n, b, T] = circal_test::reference_shape(ref, name);
     const std::vector<float> W = ref.read_float(name + "/W");
     const std::vector<float> X = ref.read_float(name + "/X");
     CHECK(relative_error(circal::project_frobenius(W.data(), m, n, b),
