@@ -4,6 +4,8 @@
 // i % R == r, and the per-frequency sums are allreduced, so every rank solves alike.
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <memory>
 
 #include "pipeline/checkpoint_store.hpp"
 #include "pipeline/circulant_projection.hpp"
@@ -59,8 +61,9 @@ class ProjectionInputs {
     for (size_t i = 0; i < layout_.matrices.size(); ++i) {
       const PatchedMatrix& matrix = layout_.matrices[i];
       if (matrix.layer != layer || matrix.projection != projection) continue;
-      CirculantLinear op(m, n, layout_.block_size, chosen_[i].data(), nullptr);
-      op.forward(x, y, T);
+      auto& op = operators_[i];
+      if (!op) op = std::make_unique<CirculantLinear>(m, n, layout_.block_size, chosen_[i].data(), nullptr);
+      op->forward(x, y, T);
       return;
     }
     linear_forward(x, mlp_matrix(context_.model, layer, projection), y, T, n, m);
@@ -70,16 +73,18 @@ class ProjectionInputs {
   const StageContext& context_;
   const StudentLayout& layout_;
   const std::vector<std::vector<float>>& chosen_;
+  // The student's gate/up operators, made once (their spectra are computed on first use).
+  mutable std::map<size_t, std::unique_ptr<CirculantLinear>> operators_;
 };
 
 // sum ||x W^T||^2 and sum ||x (W - C)^T||^2 over this rank's tokens, then over all ranks.
 struct OutputError {
   double reference = 0, error = 0;
-  void add(const float* W, const float* c, const PatchedMatrix& matrix, int b, const float* X, int T) {
+  void add(const float* W, CirculantLinear& circulant_op, const PatchedMatrix& matrix, const float* X, int T) {
     const int m = matrix.out_features, n = matrix.in_features;
     std::vector<float> dense(size_t(T) * m), circulant(size_t(T) * m);
     linear_forward(X, W, dense.data(), T, n, m);
-    CirculantLinear(m, n, b, c, nullptr).forward(X, circulant.data(), T);
+    circulant_op.forward(X, circulant.data(), T);
     for (size_t i = 0; i < dense.size(); ++i) {
       reference += double(dense[i]) * dense[i];
       error += double(dense[i] - circulant[i]) * (dense[i] - circulant[i]);
@@ -112,10 +117,12 @@ MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext&
   projector.allreduce(context.mpi.comm());
   result.least_squares = projector.solve(context.config.project.ridge);
   OutputError frobenius_output, least_squares_output;
+  CirculantLinear frobenius_op(m, n, b, result.frobenius.data(), nullptr);
+  CirculantLinear least_squares_op(m, n, b, result.least_squares.data(), nullptr);
   for (size_t i = 0; i < shard.ranges.size(); ++i) {
     const int T = int(shard.ranges[i].second);
-    frobenius_output.add(W, result.frobenius.data(), matrix, b, local_inputs[i].data(), T);
-    least_squares_output.add(W, result.least_squares.data(), matrix, b, local_inputs[i].data(), T);
+    frobenius_output.add(W, frobenius_op, matrix, local_inputs[i].data(), T);
+    least_squares_output.add(W, least_squares_op, matrix, local_inputs[i].data(), T);
   }
   result.frobenius_error[0] = relative_frobenius_error(W, result.frobenius.data(), m, n, b);
   result.least_squares_error[0] = relative_frobenius_error(W, result.least_squares.data(), m, n, b);
