@@ -18,6 +18,7 @@
 #include "pipeline/errors.hpp"
 #include "pipeline/hdf5_handle.hpp"
 #include "pipeline/mpi_context.hpp"
+#include "pipeline/version_stamp.hpp"
 
 namespace circal {
 
@@ -156,8 +157,8 @@ struct CheckpointWriter::Impl {
   }
 
   void stamp(const CheckpointMeta& meta, CheckpointWriter& writer) {
-    writer.set_attr("/", "circal_version", std::string(CIRCAL_VERSION));
-    writer.set_attr("/", "git_commit", std::string(CIRCAL_GIT_COMMIT));
+    writer.set_attr("/", "circal_version", std::string(circal_version()));
+    writer.set_attr("/", "git_commit", std::string(circal_git_commit()));
     writer.set_attr("/", "stage", meta.stage);
     writer.set_attr("/", "fingerprint", meta.fingerprint);
     writer.set_attr("/", "config", meta.config_yaml);

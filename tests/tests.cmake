@@ -8,9 +8,6 @@ set(CIRCAL_TEST_ENV
 
 # Serial unit tests: one doctest binary, every tests/unit/*.cpp file.
 file(GLOB UNIT_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/*.cpp)
-# The checkpoint-store test compares the version stamp it reads back.
-set_source_files_properties(${CMAKE_SOURCE_DIR}/tests/unit/test_checkpoint_store.cpp PROPERTIES
-  COMPILE_DEFINITIONS "CIRCAL_VERSION=\"${PROJECT_VERSION}\";CIRCAL_GIT_COMMIT=\"${CIRCAL_GIT_COMMIT}\"")
 add_executable(unit_tests ${UNIT_TEST_SOURCES} ${CMAKE_SOURCE_DIR}/tests/doctest_mpi_main.cpp)
 target_link_libraries(unit_tests PRIVATE circal_core doctest::doctest)
 # One ctest entry per test file (doctest's --source-file filter): test-case names are free
