@@ -16,6 +16,12 @@ int agreed_signal(MPI_Comm comm) {
   return any;
 }
 
+std::string signal_name(int signal_number) {
+  if (signal_number == SIGTERM) return "SIGTERM";
+  if (signal_number == SIGUSR1) return "SIGUSR1";
+  return "signal " + std::to_string(signal_number);
+}
+
 }  // namespace
 
 StopSignalGuard::StopSignalGuard() {
@@ -38,14 +44,15 @@ int stop_signal_number() { return static_cast<int>(received_signal); }
 
 void clear_stop_request() { received_signal = 0; }
 
-bool stop_agreed(MPI_Comm comm) { return agreed_signal(comm) != 0; }
+
+std::string agreed_stop_signal(MPI_Comm comm) {
+  const int signal_number = agreed_signal(comm);
+  return signal_number == 0 ? "" : signal_name(signal_number);
+}
 
 void stop_if_signalled(MPI_Comm comm, const std::string& where, const std::string& what) {
-  const int signal_number = agreed_signal(comm);
-  if (signal_number == 0) return;
-  const std::string name = signal_number == SIGTERM ? "SIGTERM" : signal_number == SIGUSR1 ? "SIGUSR1"
-                                                                    : "signal " + std::to_string(signal_number);
-  fail(kExitPreempted, where + ": stopped by " + name + "; " + what);
+  const std::string name = agreed_stop_signal(comm);
+  if (!name.empty()) fail(kExitPreempted, where + ": stopped by " + name + "; " + what);
 }
 
 }  // namespace circal

@@ -28,8 +28,9 @@ bool stop_requested();
 int stop_signal_number();
 // Forgets a received signal (tests; a new run in the same process).
 void clear_stop_request();
-// Collective over comm: true on every rank when any rank has received a stop signal.
-bool stop_agreed(MPI_Comm comm);
+// Collective over comm: the stop signal any rank has received ("SIGTERM", "SIGUSR1"), or ""
+// on every rank when none has.
+std::string agreed_stop_signal(MPI_Comm comm);
 // Collective over comm: when any rank has received a stop signal, every rank throws
 // CircalError(kExitPreempted, "WHERE: stopped by SIGTERM; WHAT") (the signal any rank got).
 // For stages that hold no resumable state: the throw unwinds their writers, which remove

@@ -40,7 +40,7 @@ for signal in TERM USR1; do
     present capture.h5.tmp
   stop_case $signal project project.h5 "project: stopped by SIG$signal; after .* matrices, project.h5 not written" \
     logged 'project: running'
-  stop_case $signal calibrate calibrate.h5 'calibrate: stopped by signal after step [0-9]+, checkpoint written to .*step-0+[0-9]+\.h5' \
+  stop_case $signal calibrate calibrate.h5 "calibrate: stopped by SIG$signal after step [0-9]+, checkpoint written to .*step-0+[0-9]+\.h5" \
     step_logged 1
   stop_case $signal evaluate evaluate.h5 "evaluate: stopped by SIG$signal; after student .*, evaluate.h5 not written" \
     logged 'evaluate: running'
