@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 8, crashes: kill -9 of the whole job (mpirun and both ranks) at points spread over
 # capture, project, calibrate and evaluate, including the moments between a stage's commit
-# and the next stage; each time a plain rerun completes and its metrics.json equals that of an
-# uninterrupted run. A point the job passes before the kill lands is reported as missed; at
+# and the next stage; each time a plain rerun completes, its metrics.json equals that of an
+# uninterrupted run and report.md and every plot exist. A point the job passes before the kill lands is reported as missed; at
 # least 10 must be hit.
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/micro.bash"
@@ -29,6 +29,8 @@ point() {  # point NAME STAGE CONDITION...: seed for STAGE, run, kill -9 once CO
     || { echo "FAILED: rerun after kill at $name"; cat "$WORK/k$n.rerun.log"; exit 1; }
   local same; same=$(same_metrics "$WORK/ref/metrics.json" "$dir/metrics.json") \
     || { echo "FAILED: metrics after kill at $name: $same"; exit 1; }
+  local missing; missing=$(cd "$WORK/ref" && find report.md plots -type f | while read -r f; do [ -f "$dir/$f" ] || echo "$f"; done)
+  [ -z "$missing" ] || { echo "FAILED: after kill at $name the rerun left out: $missing"; exit 1; }
   echo "ok: kill -9 at $name (left: $left) -> rerun completes, metrics.json $same"
 }
 
