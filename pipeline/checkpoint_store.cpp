@@ -17,6 +17,7 @@
 
 #include "pipeline/errors.hpp"
 #include "pipeline/hdf5_handle.hpp"
+#include "pipeline/io_failure.hpp"
 #include "pipeline/mpi_context.hpp"
 #include "pipeline/version_stamp.hpp"
 
@@ -86,7 +87,8 @@ struct CheckpointWriter::Impl {
   int uncaught_at_start = 0;
 
   [[noreturn]] void fail_on(const std::string& object, const std::string& what) const {
-    fail(kExitIo, tmp_path + ": " + what + (object.empty() ? "" : " '" + object + "'"));
+    const int error = errno;
+    fail(kExitIo, tmp_path + ": " + what + (object.empty() ? "" : " '" + object + "'") + io_failure_reason(tmp_path, error));
   }
 
   // Opens a group or dataset, creating missing groups on the way (collective).
@@ -196,7 +198,10 @@ CheckpointWriter::CheckpointWriter(MPI_Comm comm, const std::string& path, const
     H5PropertyList access(H5Pcreate(H5P_FILE_ACCESS));
     H5Pset_fapl_mpio(access.get(), comm, MPI_INFO_NULL);
     impl_->file = H5File(H5Fcreate(impl_->tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()));
-    if (!impl_->file.valid()) fail(kExitIo, impl_->tmp_path + ": cannot create (directory not writable?)");
+    if (!impl_->file.valid()) {
+      const int error = errno;
+      fail(kExitIo, impl_->tmp_path + ": cannot create" + io_failure_reason(impl_->tmp_path, error));
+    }
     impl_->stamp(meta, *this);
   } catch (...) {
     delete impl_;
@@ -302,15 +307,21 @@ void CheckpointWriter::set_attr(const std::string& object, const std::string& na
 void CheckpointWriter::commit() {
   set_attr("/", "complete", static_cast<int64_t>(1));
   if (H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL) < 0) impl_->fail_on("", "cannot flush");
-  if (impl_->file.reset() < 0) fail(kExitIo, impl_->tmp_path + ": cannot close (disk full?)");
+  if (impl_->file.reset() < 0) {
+    const int error = errno;
+    fail(kExitIo, impl_->tmp_path + ": cannot close" + io_failure_reason(impl_->tmp_path, error));
+  }
   run_on_root_and_agree(impl_->comm, kExitIo, [&] { impl_->publish(); });
   impl_->committed = true;
   MPI_Barrier(impl_->comm);
 }
 
 std::string file_content_hash(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail(kExitInput, path + ": missing");
+  if (!fs::is_regular_file(path, ec)) fail(kExitInput, path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(kExitInput, path + ": cannot read (for its content hash)");
+  if (!in) fail(kExitInput, path + ": cannot open (" + std::strerror(errno) + ")");
   uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
   std::vector<char> block(1 << 20);
   while (in) {
@@ -321,7 +332,7 @@ std::string file_content_hash(const std::string& path) {
       hash *= 0x100000001b3ULL;  // FNV-1a 64 prime
     }
   }
-  if (in.bad()) fail(kExitInput, path + ": read error (for its content hash)");
+  if (in.bad()) fail(kExitInput, path + ": read error (" + std::strerror(errno) + ")");
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
   return hex;

@@ -1,5 +1,6 @@
 // circal driver: `circal <command> [options]`. Dispatches to pipeline/commands/, turns every
 // CircalError into its documented exit code on every rank (MPI_Abort so no rank waits).
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -25,6 +26,9 @@ void print_usage(const circal::MpiContext& mpi) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write should fail with EFBIG and become a one-line
+  // I/O error (exit 5) that removes the temporary file, not kill the rank with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   // OpenBLAS picks its kernel when it loads: where Debian's build falls back to a generic
   // kernel on a CPU it does not know, start again with the fastest one the CPU supports
   // (before MPI_Init, so the MPI runtime never sees the first image).

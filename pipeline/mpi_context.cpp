@@ -1,8 +1,10 @@
 #include "pipeline/mpi_context.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 namespace circal {
 
@@ -46,6 +48,10 @@ void MpiContext::abort(int exit_code, const std::string& message) const {
   int finalised = 0;
   MPI_Finalized(&finalised);
   // Another rank may sit in a collective waiting for this one: only MPI_Abort releases it.
+  // Most errors reach every rank together; rank 0 alone holds the run-directory lock, so the
+  // others give it a moment to finish unwinding (lock and temporary files removed) and end
+  // the job itself, rather than killing it half way.
+  if (size_ > 1 && !finalised && rank_ != 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   if (size_ > 1 && !finalised) MPI_Abort(MPI_COMM_WORLD, exit_code);
   if (owns_ && !finalised) MPI_Finalize();
   std::exit(exit_code);

@@ -1,7 +1,8 @@
 #include "pipeline/run_directory.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -50,8 +51,6 @@ std::optional<LockHolder> read_holder(const std::string& lock) {
   return holder;
 }
 
-bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
-
 void require_writable(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -67,25 +66,8 @@ void require_writable(const std::string& dir) {
   if (!written) fail(kExitIo, dir + ": run directory not writable");
 }
 
-// O_CREAT|O_EXCL: of two processes racing for the lock, exactly one creates it.
-bool try_create_lock(const std::string& dir, const std::string& lock) {
-  const int fd = ::open(lock.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
-  if (fd < 0) {
-    if (errno == EEXIST) return false;
-    fail(kExitIo, dir + ": cannot create lock file " + lock + ": " + std::strerror(errno));
-  }
-  const std::string text = "pid " + std::to_string(::getpid()) + "\nhost " + this_host() + "\n";
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) {
-    std::remove(lock.c_str());
-    fail(kExitIo, dir + ": cannot write lock file " + lock);
-  }
-  return true;
-}
-
 std::optional<LockHolder> read_holder_patiently(const std::string& lock) {
-  // A holder that has just created the file may not have written its pid yet.
+  // A holder that has just taken the lock may not have written its pid yet.
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (auto holder = read_holder(lock)) return holder;
     if (!fs::exists(lock)) return std::nullopt;
@@ -94,18 +76,48 @@ std::optional<LockHolder> read_holder_patiently(const std::string& lock) {
   return std::nullopt;
 }
 
-void acquire_lock(const std::string& dir, const std::string& lock) {
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    if (try_create_lock(dir, lock)) return;
-    const std::optional<LockHolder> holder = read_holder_patiently(lock);
-    if (!holder) {
-      if (!fs::exists(lock)) continue;  // released meanwhile
-      fail(kExitLocked, dir + ": lock file " + lock + " is unreadable (remove it if no circal process runs here)");
+// A releasing holder unlinks the file while still locking it: whoever locked that inode
+// meanwhile holds a lock on a name that no longer exists, and must start again.
+bool still_named(int fd, const std::string& lock) {
+  struct stat opened {}, named {};
+  return ::fstat(fd, &opened) == 0 && ::stat(lock.c_str(), &named) == 0 && opened.st_dev == named.st_dev &&
+         opened.st_ino == named.st_ino;
+}
+
+void write_holder(int fd, const std::string& dir, const std::string& lock) {
+  const std::string text = "pid " + std::to_string(::getpid()) + "\nhost " + this_host() + "\n";
+  const bool ok = ::ftruncate(fd, 0) == 0 &&
+                  ::pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  if (!ok) fail(kExitIo, dir + ": cannot write lock file " + lock + ": " + std::strerror(errno));
+}
+
+// Returns the open, locked file descriptor.
+int acquire_lock(const std::string& dir, const std::string& lock) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) fail(kExitIo, dir + ": cannot create lock file " + lock + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      if (error != EWOULDBLOCK)
+        fail(kExitIo, dir + ": cannot lock " + lock + " (file system without flock?): " + std::strerror(error));
+      if (const auto holder = read_holder_patiently(lock)) fail(kExitLocked, dir + ": in use by " + describe(*holder));
+      fail(kExitLocked, dir + ": in use by another circal process (lock file " + lock + " names none yet)");
     }
-    if (holder->host != this_host() || process_alive(holder->pid)) fail(kExitLocked, dir + ": in use by " + describe(*holder));
-    std::cerr << "circal: notice: " << dir << ": taking over the stale lock of " << describe(*holder)
-              << " (process gone)\n";
-    std::remove(lock.c_str());
+    if (!still_named(fd, lock)) {
+      ::close(fd);
+      continue;
+    }
+    if (const auto previous = read_holder(lock)) {
+      if (previous->host != this_host()) {
+        ::close(fd);
+        fail(kExitLocked, dir + ": in use by " + describe(*previous));
+      }
+      std::cerr << "circal: notice: " << dir << ": taking over the stale lock of " << describe(*previous)
+                << " (no process holds it)\n";
+    }
+    write_holder(fd, dir, lock);
+    return fd;
   }
   fail(kExitLocked, dir + ": cannot take lock file " + lock + " (other processes keep taking it)");
 }
@@ -115,16 +127,15 @@ void acquire_lock(const std::string& dir, const std::string& lock) {
 RunDirectory::RunDirectory(MpiContext& mpi, const std::string& path) : mpi_(mpi), path_(path) {
   run_on_root_and_agree(mpi.comm(), kExitIo, [&] {
     require_writable(path_);
-    acquire_lock(path_, lock_path());
+    lock_fd_ = acquire_lock(path_, lock_path());
   });
-  holds_lock_ = mpi.is_root();
 }
 
 RunDirectory::~RunDirectory() {
-  if (!holds_lock_) return;
-  // Remove only our own lock: never one another process took over meanwhile.
-  const std::optional<LockHolder> holder = read_holder(lock_path());
-  if (holder && holder->pid == ::getpid() && holder->host == this_host()) std::remove(lock_path().c_str());
+  if (lock_fd_ < 0) return;
+  // Unlink before unlocking: a process waiting on this inode then sees it is no longer named.
+  std::remove(lock_path().c_str());
+  ::close(lock_fd_);
 }
 
 }  // namespace circal

@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include <csignal>
+#include <string>
 
 namespace circal {
 
@@ -27,7 +28,13 @@ bool stop_requested();
 int stop_signal_number();
 // Forgets a received signal (tests; a new run in the same process).
 void clear_stop_request();
-// Collective over comm: true on every rank when any rank has received a stop signal.
-bool stop_agreed(MPI_Comm comm);
+// Collective over comm: the stop signal any rank has received ("SIGTERM", "SIGUSR1"), or ""
+// on every rank when none has.
+std::string agreed_stop_signal(MPI_Comm comm);
+// Collective over comm: when any rank has received a stop signal, every rank throws
+// CircalError(kExitPreempted, "WHERE: stopped by SIGTERM; WHAT") (the signal any rank got).
+// For stages that hold no resumable state: the throw unwinds their writers, which remove
+// their temporary files, so nothing a reader would accept is left.
+void stop_if_signalled(MPI_Comm comm, const std::string& where, const std::string& what);
 
 }  // namespace circal

@@ -39,8 +39,7 @@ void calibrate_stage(const StageContext& context) {
   const Config& config = context.config;
   const CalibrateConfig& settings = config.calibrate;
   const StudentLayout layout = StudentLayout::from_config(config, context.model.config);
-  const auto project = CheckpointReader::open(context.output_path(Stage::Project), "project",
-                                              context.fingerprint(Stage::Project));
+  const auto project = context.open_output(Stage::Project);
   CalibrationData data(context.output_path(Stage::Capture), context.fingerprint(Stage::Capture),
                        layout.first_layer(), context.model.config.hidden_size,
                        float(settings.temperature));

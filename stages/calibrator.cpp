@@ -154,13 +154,14 @@ CalibrationState Calibrator::run(CalibrationState state, ProgressLog& log,
                                    : std::nullopt});
     const bool periodic = !policy.dir.empty() && policy.every > 0 && step % policy.every == 0;
     if (periodic) save(state, policy);
-    if (!policy.dir.empty() && stop_agreed(comm_)) {
+    const std::string signal = policy.dir.empty() ? "" : agreed_stop_signal(comm_);
+    if (!signal.empty()) {
       if (!periodic) save(state, policy);
       const std::string file = calibration_checkpoint_path(policy.dir, state.step);
-      log.event("stopped", step, "stopped by signal after step " + std::to_string(step) +
-                                     ", checkpoint written to " + file);
-      fail(kExitPreempted, "calibrate: stopped by signal after step " + std::to_string(step) +
-                               ", checkpoint written to " + file);
+      const std::string what = "stopped by " + signal + " after step " + std::to_string(step) +
+                               ", checkpoint written to " + file;
+      log.event("stopped", step, what);
+      fail(kExitPreempted, "calibrate: " + what);
     }
   }
   if (state.stopped_early)

@@ -10,6 +10,7 @@
 #include "pipeline/checkpoint_store.hpp"
 #include "pipeline/errors.hpp"
 #include "pipeline/prompts.hpp"
+#include "pipeline/stop_signal.hpp"
 #include "pipeline/transformer.hpp"
 #include "stages/capture_layout.hpp"
 #include "stages/stage.hpp"
@@ -129,6 +130,8 @@ void capture_stage(const StageContext& context) {
     for (const auto& column : columns)
       file.write_rows(column.name, row0, nrows, mine ? column.rows(teacher, column.layer, column.projection) : nullptr);
     write_teacher_rows(file, context.config.capture, logits, int(vocab), row0, nrows);
+    stop_if_signalled(mpi.comm(), "capture", "after " + std::to_string(std::min(P, (round + 1) * mpi.size())) +
+                                                 " of " + std::to_string(P) + " prompts, capture.h5 not written; rerun to resume");
     if (mpi.is_root() && (round + 1) % 10 == 0)
       mpi.log("capture: " + std::to_string(std::min(P, (round + 1) * mpi.size())) + "/" + std::to_string(P) + " prompts");
   }

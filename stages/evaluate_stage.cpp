@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "pipeline/checkpoint_store.hpp"
 #include "pipeline/errors.hpp"
 #include "pipeline/logit_metrics.hpp"
+#include "pipeline/stop_signal.hpp"
 #include "stages/atomic_text_file.hpp"
 #include "stages/evaluation_file.hpp"
 #include "stages/evaluation_markdown.hpp"
@@ -41,8 +43,7 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
   const Config& config = context.config;
   // Evaluation depends on the projection even when no listed student uses it (fingerprints
   // chain through it), so a missing or stale project.h5 is refused up front.
-  const CheckpointReader project = CheckpointReader::open(context.output_path(Stage::Project), "project",
-                                                          context.fingerprint(Stage::Project));
+  const CheckpointReader project = context.open_output(Stage::Project);
   std::vector<StudentSpec> students;
   for (const std::string& name : config.evaluate.students) {
     if (name == "dense" || name == "zeroed") {
@@ -56,7 +57,7 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
                         std::string(config.calibrate.enabled ? path + " does not exist" : "calibrate.enabled is false") + ")");
         continue;
       }
-      const CheckpointReader calibrated = CheckpointReader::open(path, "calibrate", context.fingerprint(Stage::Calibrate));
+      const CheckpointReader calibrated = context.open_output(Stage::Calibrate);
       students.push_back({name, read_student_parameters(calibrated, layout, "c")});
     } else {
       fail(kExitUsage, "config: evaluate.students: unknown student '" + name + "'");
@@ -139,6 +140,7 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
       set_drift(out.greedy, model.generate_greedy(split.tokens[i], config.generate_tokens), result);
     }
     local.students.push_back(spec.name);
+    stop_if_signalled(context.mpi.comm(), "evaluate", "after student " + spec.name + ", evaluate.h5 not written; rerun to resume");
   }
   return local;
 }
@@ -152,9 +154,10 @@ void write_reports(const StageContext& context) {
   const EvaluateConfig& config = context.config.evaluate;
   const BootstrapOptions bootstrap{config.bootstrap_samples, config.seed, 0.95};
   const Json metrics = metrics_json(tables, read_compression(file), bootstrap, context.fingerprint(Stage::Evaluate));
-  write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");
   const std::vector<std::string> plots = write_evaluation_plots(tables, metrics, (dir / "plots").string(), std::cerr);
   write_file_atomically((dir / "report.md").string(), report_markdown(metrics, plots));
+  // Last: its fingerprint is what tells a rerun that every report of this evaluate.h5 exists.
+  write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");
   std::cout << "\n" << headline_table(metrics) << "\nreport: " << (dir / "report.md").string() << "\n" << std::flush;
 }
 
@@ -165,6 +168,12 @@ std::string seconds_between(std::chrono::steady_clock::time_point a, std::chrono
 }
 
 }  // namespace
+
+bool evaluation_reports_current(const std::string& evaluate_h5, const std::string& fingerprint) {
+  std::ifstream in(std::filesystem::path(evaluate_h5).parent_path() / "metrics.json");
+  const Json metrics = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return metrics.is_object() && metrics.value("fingerprint", "") == fingerprint;
+}
 
 void evaluate_stage(const StageContext& context) {
   const LlamaConfig& model = context.model.config;

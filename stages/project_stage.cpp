@@ -12,6 +12,7 @@
 #include "pipeline/errors.hpp"
 #include "pipeline/ops/linear.hpp"
 #include "pipeline/ops/swiglu.hpp"
+#include "pipeline/stop_signal.hpp"
 #include "stages/capture_layout.hpp"
 #include "stages/stage.hpp"
 #include "stages/student.hpp"
@@ -157,8 +158,7 @@ void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b
 
 void project_stage(const StageContext& context) {
   const MpiContext& mpi = context.mpi;
-  const CheckpointReader capture = CheckpointReader::open(context.output_path(Stage::Capture), "capture",
-                                                          context.fingerprint(Stage::Capture));
+  const CheckpointReader capture = context.open_output(Stage::Capture);
   const StudentLayout layout = StudentLayout::from_config(context.config, context.model.config);
   const TokenShard shard = calibration_shard(capture, mpi);
   const std::string& method = context.config.project.method;
@@ -180,6 +180,9 @@ void project_stage(const StageContext& context) {
                   projection.frobenius_error[0], projection.frobenius_error[1], projection.least_squares_error[0],
                   projection.least_squares_error[1]);
     mpi.log(line);
+    stop_if_signalled(mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
+                                                 std::to_string(layout.matrices.size()) +
+                                                 " matrices, project.h5 not written; rerun to resume");
   }
   file.set_attr("/", "block_size", int64_t(b));
   file.set_attr("/", "method", method);

@@ -1,6 +1,8 @@
 #include "stages/stage.hpp"
 
+#include "pipeline/errors.hpp"
 #include "pipeline/fingerprint.hpp"
+#include "stages/stale_reason.hpp"
 
 namespace circal {
 
@@ -15,6 +17,23 @@ bool affects_results(const std::string& key) {
 void add_section(Fingerprint& fingerprint, const Config& config, const std::string& section) {
   for (const std::string& key : config_keys())
     if (key.rfind(section + ".", 0) == 0 && affects_results(key)) fingerprint.add_key(config, key);
+}
+
+// The config keys a stage's fingerprint reads, itself and through the stages it chains.
+std::vector<std::string> fingerprint_keys(const Config& config, Stage stage) {
+  std::vector<std::string> keys = {"model.path", "prompts.calibration", "prompts.validation", "patch.layers",
+                                   "patch.projections"};
+  std::vector<std::string> sections = {"capture"};
+  if (stage != Stage::Capture) sections.push_back("project");
+  if (stage == Stage::Calibrate || (stage == Stage::Evaluate && config.calibrate.enabled)) sections.push_back("calibrate");
+  if (stage == Stage::Evaluate) {
+    keys.push_back("prompts.test");
+    sections.push_back("evaluate");
+  }
+  for (const std::string& section : sections)
+    for (const std::string& key : config_keys())
+      if (key.rfind(section + ".", 0) == 0 && affects_results(key)) keys.push_back(key);
+  return keys;
 }
 
 }  // namespace
@@ -34,6 +53,16 @@ std::string StageContext::output_path(Stage stage) const {
 }
 
 std::string StageContext::config_yaml() const { return to_yaml(config); }
+
+CheckpointReader StageContext::open_output(Stage stage) const {
+  const std::string path = output_path(stage);
+  CheckpointReader file = CheckpointReader::open(path, stage_name(stage));
+  const std::string found = file.has_attr("/", "fingerprint") ? file.attr_string("/", "fingerprint") : "";
+  if (found != fingerprint(stage))
+    fail(kExitCheckpoint, path + ": made for another run (" + stale_reason(file, config, fingerprint_keys(config, stage)) +
+                              "); `circal run` recomputes it");
+  return file;
+}
 
 std::string StageContext::fingerprint(Stage stage) const {
   Fingerprint fingerprint;

@@ -9,6 +9,8 @@
 #include "pipeline/errors.hpp"
 #include "pipeline/fft_plans.hpp"
 #include "pipeline/run_directory.hpp"
+#include "pipeline/stop_signal.hpp"
+#include "stages/student.hpp"
 
 namespace circal {
 
@@ -43,14 +45,26 @@ bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage 
       mpi.log(std::string(stage_name(stage)) + ": rerunning, " + e.what());
     }
   }
+  // evaluate.h5 is committed before the reports made from it: a run killed in between must
+  // not skip evaluate and leave metrics.json missing or stale.
+  if (current == 1 && stage == Stage::Evaluate && mpi.is_root() && !evaluation_reports_current(path, fingerprint)) {
+    mpi.log("evaluate: rerunning, metrics.json missing or of another run");
+    current = 0;
+  }
   MPI_Bcast(&current, 1, MPI_INT, 0, mpi.comm());
   return current == 1;
 }
 
 void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
-  const RunDirectory run_directory(mpi, config.run_dir);
+  // From here on SIGTERM/SIGUSR1 stop the run at the next point a stage checks, which unwinds
+  // the writers (their temporary files go) and the lock; left at their default, the signals
+  // would kill the ranks mid-write.
+  const StopSignalGuard signals;
+  // Refusals of the config and the model come before the lock, so they leave nothing behind.
   const ModelWeights model = load_model(config.model.path);
   resolve_layers(config, model.config.num_hidden_layers);
+  StudentLayout::from_config(config, model.config);
+  const RunDirectory run_directory(mpi, config.run_dir);
   const StageContext context{mpi, config, model};
   fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
   bool rerun = options.force;
@@ -61,6 +75,7 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
       mpi.log(std::string(stage_name(stage)) + ": up to date, skipped (" + output + ")");
       continue;
     }
+    stop_if_signalled(mpi.comm(), stage_name(stage), "not started, rerun to resume");
     const auto start = std::chrono::steady_clock::now();
     mpi.log(std::string(stage_name(stage)) + ": running");
     run_one(context, stage);

@@ -28,6 +28,12 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
       if (std::find(chosen.begin(), chosen.end(), projection) == chosen.end()) continue;
       PatchedMatrix matrix{layer, projection, mlp_out_features(model, projection),
                            mlp_in_features(model, projection), layout.total_size, 0};
+      // A block wider than the matrix in either direction is mostly padding: a model that
+      // keeps almost nothing of the matrix, which is never what was meant.
+      if (layout.block_size > std::min(matrix.out_features, matrix.in_features))
+        fail(kExitUsage, "config: project.block_size: " + std::to_string(layout.block_size) + " is larger than layer " +
+                             std::to_string(layer) + " " + projection + " (" + std::to_string(matrix.out_features) +
+                             " x " + std::to_string(matrix.in_features) + ")");
       matrix.size = size_t(blocks(matrix.out_features, layout.block_size)) *
                     blocks(matrix.in_features, layout.block_size) * layout.block_size;
       layout.total_size += matrix.size;

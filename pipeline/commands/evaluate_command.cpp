@@ -1,5 +1,5 @@
 // `circal evaluate`: the evaluate stage alone. The stage itself refuses a missing or stale
-// project.h5 (CheckpointReader::open with the project fingerprint) before any work.
+// project.h5 (StageContext::open_output, naming what differs) before any work.
 #include "stages/stage_runner.hpp"
 
 namespace circal {

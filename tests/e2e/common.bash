@@ -24,3 +24,28 @@ same_datasets() {
     h5diff -q "$a" "$b" "$path" "$path" >/dev/null || { echo "differs: $path"; return 1; }
   done
 }
+
+# same_metrics A B: every value of two metrics.json files but the fingerprint equal, floats to
+# 1e-6 relative (prints "bitwise" or the largest difference).
+same_metrics() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+worst = 0.0
+def walk(a, b, path=""):
+    global worst
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a: walk(a[k], b[k], path + "/" + k)
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)): walk(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        worst = max(worst, abs(a - b) / max(1.0, abs(a)))
+        assert abs(a - b) <= 1e-6 * max(1.0, abs(a)), f"{path}: {a} vs {b}"
+    elif path != "/fingerprint":
+        assert a == b, f"{path}: {a} vs {b}"
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+walk(a, b)
+print("bitwise" if worst == 0 else f"max relative difference {worst:.3g}")
+PY
+}

@@ -1,0 +1,58 @@
+# Background circal jobs for the crash and signal tests (sourced after common.bash): start one,
+# wait until it reaches a point, kill or signal it, and compare what reruns produce.
+
+# start_job DIR LOG ARGS...: `mpirun -np 2 circal run ARGS --run-dir DIR` in the background;
+# sets job (mpirun's pid), job_dir and job_log.
+start_job() {
+  job_dir=$1 job_log=$2; shift 2
+  (cd "$CIRCAL_SOURCE_DIR" && exec mpirun -np 2 "$CIRCAL_BIN" run "$@" --run-dir "$job_dir") > "$job_log" 2>&1 &
+  job=$!
+}
+
+# wait_for CONDITION...: polls every 20 ms; fails when the job ends first or after 60 s.
+wait_for() {
+  local _
+  for _ in $(seq 1 3000); do
+    "$@" && return 0
+    kill -0 "$job" 2>/dev/null || return 1
+    sleep 0.02
+  done
+  return 1
+}
+logged() { grep -q -- "$1" "$job_log" 2>/dev/null; }
+present() { test -e "$job_dir/$1"; }
+step_logged() { grep -q "\"step\":$1," "$job_dir/calibrate/log.jsonl" 2>/dev/null; }
+
+# mpirun and every rank (Open MPI gives the ranks process groups of their own).
+job_tree() { local p; for p in $(ps -o pid= --ppid "$1"); do job_tree "$p"; done; echo "$1"; }
+ranks_of_job() { ps -o pid= --ppid "$job" | tr -d ' '; }
+
+# kill_job: kill -9 of mpirun and every rank at once; waits until all are gone.
+kill_job() {
+  local victims; victims=$(job_tree "$job")
+  kill -9 $victims 2>/dev/null || true
+  wait "$job" 2>/dev/null || true
+  local _; for _ in $(seq 1 150); do ps -p "${victims//$'\n'/,}" > /dev/null || return 0; sleep 0.1; done
+  echo "FAILED: processes survived kill -9: $victims"; exit 1
+}
+
+# wait_job SECONDS: the job's exit code, or 124 when it is still running after SECONDS.
+wait_job() {
+  local _; for _ in $(seq 1 $(($1 * 10))); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$job" 2>/dev/null; then kill_job; return 124; fi
+  local code=0; wait "$job" || code=$?; return "$code"
+}
+
+# seed_run_dir DIR REFERENCE STAGE: DIR holds REFERENCE's outputs of the stages before STAGE, as
+# a run that got as far would (a rerun skips them), so a kill point costs only the stages after.
+seed_run_dir() {
+  local dir=$1 ref=$2 stage=$3 file
+  mkdir -p "$dir"
+  case $stage in
+    capture) return ;;
+    project) file="capture.h5" ;;
+    calibrate) file="capture.h5 project.h5" ;;
+    evaluate) file="capture.h5 project.h5 calibrate.h5 calibrate" ;;
+  esac
+  for f in $file; do cp -r "$ref/$f" "$dir/"; done
+}
