@@ -1,6 +1,7 @@
 // config.json of an HF LLaMA folder -> LlamaConfig. Anything the forward pass would silently
 // get wrong (another architecture, rope scaling, biases, another activation) is refused.
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "pipeline/errors.hpp"
@@ -16,11 +17,9 @@ using nlohmann::json;
   fail(kExitInput, path + ": " + problem);
 }
 
-json parse_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) bad_config(path, "missing or unreadable");
+json parse_json_text(const std::string& text, const std::string& path) {
   try {
-    return json::parse(in);
+    return json::parse(text);
   } catch (const json::exception& e) {
     bad_config(path, std::string("not valid JSON (") + e.what() + ")");
   }
@@ -101,7 +100,15 @@ void refuse_unsupported_features(const json& j, const std::string& path) {
 }  // namespace
 
 LlamaConfig read_llama_config(const std::string& path) {
-  const json j = parse_json_file(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) bad_config(path, "missing or unreadable");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_llama_config(text.str(), path);
+}
+
+LlamaConfig parse_llama_config(const std::string& text, const std::string& path) {
+  const json j = parse_json_text(text, path);
   if (!j.is_object()) bad_config(path, "not a JSON object");
   require_llama(j, path);
   refuse_unsupported_features(j, path);

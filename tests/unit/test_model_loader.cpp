@@ -255,6 +255,18 @@ TEST_CASE("the test's round-to-nearest-even matches the formats' definitions") {
   CHECK(circal::bfloat16_to_float(0xC040) == -3.0f);
 }
 
+TEST_CASE("half_to_float is exact for every finite half, subnormals and signed zeros included") {
+  int mismatches = 0;
+  for (uint32_t bits = 0; bits <= 0xFFFF; ++bits) {
+    if ((bits & 0x7C00) == 0x7C00) continue;  // inf and NaN: checked below
+    mismatches += half_bits(circal::half_to_float(uint16_t(bits))) != bits;
+  }
+  CHECK(mismatches == 0);
+  CHECK(std::signbit(circal::half_to_float(0x8000)));
+  CHECK(std::isinf(circal::half_to_float(0x7C00)));
+  CHECK(std::isnan(circal::half_to_float(0xFE00)));
+}
+
 TEST_CASE("F16 and BF16 copies load to the float32 values round-to-nearest-even predicts") {
   const auto f32 = read_raw_tensors(kTeacherDir / "model.safetensors");
   for (const std::string dtype : {"F16", "BF16"}) {
