@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,8 @@
 namespace circal {
 
 namespace {
+
+using nlohmann::json;
 
 // Header bigger than this is not a model header but a corrupt length field (the format's own
 // reader caps it at 100 MB too).
@@ -30,6 +33,17 @@ TensorDtype parse_dtype(const std::string& path, const std::string& name, const 
   if (text == "F16") return TensorDtype::F16;
   if (text == "BF16") return TensorDtype::BF16;
   bad_file(path, "tensor " + name + " has unsupported dtype " + text + " (supported: F32, F16, BF16)");
+}
+
+// A shape extent or byte offset: a non-negative JSON integer. Converting a float or a
+// negative number instead would be lossy or undefined.
+uint64_t header_count(const std::string& path, const std::string& name, const char* field,
+                      const nlohmann::json& value) {
+  if (value.is_number_integer() && !value.is_number_unsigned())
+    bad_file(path, "tensor " + name + " has a negative " + field + " entry " + value.dump());
+  if (!value.is_number_unsigned())
+    bad_file(path, "tensor " + name + ": " + field + " entry " + value.dump() + " is not an integer");
+  return value.get<uint64_t>();
 }
 
 uint64_t read_le64(const unsigned char* p) {
@@ -133,15 +147,23 @@ std::map<std::string, TensorInfo> parse_safetensors(const unsigned char* bytes, 
     try {
       TensorInfo info{};
       info.dtype = parse_dtype(path, name, entry.at("dtype").get<std::string>());
-      info.shape = entry.at("shape").get<std::vector<int64_t>>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-      if (offsets.size() != 2) bad_file(path, "tensor " + name + ": data_offsets must have 2 entries");
-      int64_t elements = 1;
-      for (int64_t d : info.shape) {
-        if (d < 0) bad_file(path, "tensor " + name + " has a negative dimension");
-        elements *= d;
+      const json& shape = entry.at("shape");
+      if (!shape.is_array()) bad_file(path, "tensor " + name + ": shape is not a list");
+      // The byte count is computed overflow-checked: a product that wraps could otherwise
+      // match a small data range and the conversion would then write past its buffer.
+      uint64_t expected = dtype_bytes(info.dtype);
+      for (const json& d : shape) {
+        const uint64_t extent = header_count(path, name, "shape", d);
+        if (extent > uint64_t(INT64_MAX) || __builtin_mul_overflow(expected, extent, &expected) ||
+            expected > uint64_t(INT64_MAX))
+          bad_file(path, "tensor " + name + ": shape " + shape.dump() + " is too large");
+        info.shape.push_back(static_cast<int64_t>(extent));
       }
-      const uint64_t expected = static_cast<uint64_t>(elements) * dtype_bytes(info.dtype);
+      const json& offsets_entry = entry.at("data_offsets");
+      if (!offsets_entry.is_array() || offsets_entry.size() != 2)
+        bad_file(path, "tensor " + name + ": data_offsets must have 2 entries");
+      const uint64_t offsets[2] = {header_count(path, name, "data_offsets", offsets_entry[0]),
+                                   header_count(path, name, "data_offsets", offsets_entry[1])};
       if (offsets[0] > offsets[1] || offsets[1] - offsets[0] != expected) {
         bad_file(path, "tensor " + name + ": data_offsets [" + std::to_string(offsets[0]) + ", " +
                             std::to_string(offsets[1]) + "] out of range for " +
@@ -176,7 +198,7 @@ void tensor_to_float32(const TensorInfo& info, float* out) {
   // Byte-wise little-endian reads: the format does not promise aligned tensor offsets.
   switch (info.dtype) {
     case TensorDtype::F32:
-      std::memcpy(out, info.bytes, info.nbytes);
+      if (info.nbytes > 0) std::memcpy(out, info.bytes, info.nbytes);  // out may be null then
       break;
     case TensorDtype::F16:
       for (int64_t i = 0; i < n; ++i) out[i] = half_to_float(read_le16(info.bytes + 2 * i));
