@@ -49,15 +49,22 @@ float positive_float(const json& j, const std::string& path, const char* key, fl
   return v.get<float>();
 }
 
-// eos_token_id may be a list in newer configs; the first entry is the model's EOS.
-int token_id(const json& j, const std::string& path, const char* key, int fallback) {
-  if (!present(j, key)) return fallback;
-  const json& v = j.at(key);
-  const json& id = (v.is_array() && !v.empty()) ? v.at(0) : v;
-  if (!id.is_number_integer() || id.get<int64_t>() < 0) {
-    bad_config(path, std::string("key ") + key + " must be a token id, got " + v.dump());
+// eos_token_id may be a list in newer configs; the first entry is the model's EOS. The id,
+// given or the default, must lie inside the vocabulary: BOS indexes the embedding of every
+// prompt.
+int token_id(const json& j, const std::string& path, const char* key, int fallback, int vocab_size) {
+  uint64_t id = static_cast<uint64_t>(fallback);
+  if (present(j, key)) {
+    const json& v = j.at(key);
+    const json& given = (v.is_array() && !v.empty()) ? v.at(0) : v;
+    if (!given.is_number_unsigned()) bad_config(path, std::string("key ") + key + " must be a token id, got " + v.dump());
+    id = given.get<uint64_t>();
   }
-  return id.get<int>();
+  if (id >= static_cast<uint64_t>(vocab_size)) {
+    bad_config(path, std::string("key ") + key + " (" + std::to_string(id) + (present(j, key) ? "" : ", the default") +
+                         ") must be a token id below vocab_size " + std::to_string(vocab_size));
+  }
+  return static_cast<int>(id);
 }
 
 void require_llama(const json& j, const std::string& path) {
@@ -138,8 +145,8 @@ LlamaConfig parse_llama_config(const std::string& text, const std::string& path)
     if (!j.at("tie_word_embeddings").is_boolean()) bad_config(path, "key tie_word_embeddings must be true or false");
     c.tie_word_embeddings = j.at("tie_word_embeddings").get<bool>();
   }
-  c.bos_token_id = token_id(j, path, "bos_token_id", 1);
-  c.eos_token_id = token_id(j, path, "eos_token_id", 2);
+  c.bos_token_id = token_id(j, path, "bos_token_id", 1, c.vocab_size);
+  c.eos_token_id = token_id(j, path, "eos_token_id", 2, c.vocab_size);
   return c;
 }
 
