@@ -1,5 +1,5 @@
-// CalibrationData on capture files whose contents break the layout of stages/FILES.md (found
-// by fuzzing; tests/fuzz/corpus/checkpoint/crash_*): each is refused with a CircalError
+// CalibrationData and the reader on capture files that break the layout of stages/FILES.md (found
+// through the fuzz harness; tests/fuzz/corpus/checkpoint/crash_*): each is refused with a CircalError
 // naming the file and dataset, where it used to read or write out of bounds.
 #include <doctest/doctest.h>
 
@@ -92,4 +92,14 @@ TEST_CASE("top-k datasets without one row per token are refused") {
   CaptureContents missing_rows;
   missing_rows.topk_ids = {0, 1, 2, 3};  // 2 rows for 3 tokens
   CHECK(outcome(missing_rows).find("/teacher/topk_ids") != std::string::npos);
+}
+
+TEST_CASE("a row range that wraps around 2^64 is refused by the reader itself") {
+  testing::ScratchDir dir("capture-layout");
+  const std::string path = write_capture(dir, {});
+  const CheckpointReader file(path);
+  // 2 + (2^64 - 1) wraps to 1, which used to pass the "inside the dataset" check.
+  CHECK_THROWS_AS(file.read_float_rows("/hidden_in", 2, UINT64_MAX), CircalError);
+  CHECK_THROWS_AS(file.read_float_rows("/hidden_in", 4, 0), CircalError);
+  CHECK(file.read_float_rows("/hidden_in", 3, 0).empty());
 }

@@ -1,4 +1,4 @@
-// parse_llama_config on config.json texts found by fuzzing (tests/fuzz/corpus/llama_config/
+// parse_llama_config on config.json texts the fuzz harness refuses to accept (tests/fuzz/corpus/llama_config/
 // crash_*): token ids must lie inside the vocabulary, since BOS indexes the embedding.
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-// parse_safetensors on headers found by fuzzing (tests/fuzz/corpus/safetensors/crash_*):
+// parse_safetensors on headers that crashed the fuzz harness (tests/fuzz/corpus/safetensors/crash_*):
 // each is refused with a CircalError naming the tensor, instead of overflowing or converting
 // a float where an integer belongs.
 #include <doctest/doctest.h>
