@@ -65,13 +65,19 @@ test: build
 bench: build
 	$(BUILD_DIR)/circal bench circulant --quick
 
-fuzz: fuzz-deps
-	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCIRCAL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fuzz: fuzz-deps $(FUZZ_DIR)/Makefile
 	cmake --build $(FUZZ_DIR) -j $(JOBS)
 	$(SANITIZER_ENV) tests/fuzz/run_fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
-test-asan: deps
-	cmake -S . -B $(ASAN_DIR) -DCIRCAL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Configured once, like $(BUILD_DIR): configuring again stamps a new commit into the flags
+# and rebuilds everything.
+$(ASAN_DIR)/Makefile: CMakeLists.txt
+	CC=clang CXX=clang++ cmake -S . -B $(ASAN_DIR) -DCIRCAL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+$(FUZZ_DIR)/Makefile: CMakeLists.txt
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCIRCAL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+test-asan: fuzz-deps $(ASAN_DIR)/Makefile
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && $(SANITIZER_ENV) ctest --output-on-failure -j 1 -E '^e2e_'
 
