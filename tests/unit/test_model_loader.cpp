@@ -144,7 +144,9 @@ const float* tensor_by_name(const circal::ModelWeights& m, const std::string& na
 
 // Every tensor of m equals `expected` bit for bit.
 void check_weights_equal(const circal::ModelWeights& m, const std::map<std::string, std::vector<float>>& expected) {
-  for (const auto& [name, values] : expected) {
+  for (const auto& entry : expected) {  // not a structured binding: INFO captures it, clang 14 cannot
+    const std::string& name = entry.first;
+    const std::vector<float>& values = entry.second;
     INFO(name);
     CHECK(std::memcmp(tensor_by_name(m, name), values.data(), values.size() * sizeof(float)) == 0);
   }
