@@ -23,9 +23,10 @@ FUZZ_PACKAGES := clang libclang-rt-14-dev
 # make test-asan: the unit and MPI tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 ASAN_DIR ?= build-asan
 # No re-exec under ASan (blas_runtime would restart the process with another OpenBLAS core);
-# only the leaks listed in tests/sanitizers/lsan.supp (MPI, HDF5 internals) are forgiven.
+# only the leaks listed in tests/sanitizers/lsan.supp (MPI, HDF5 internals) are forgiven, and
+# those need full allocation stacks (Open MPI has no frame pointers): fast_unwind_on_malloc=0.
 SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
-  ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+  ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:fast_unwind_on_malloc=0:strict_string_checks=1:detect_stack_use_after_return=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
 
