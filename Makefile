@@ -16,18 +16,40 @@ DEB_PACKAGES := build-essential cmake git pkg-config \
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MPIRUN_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
 
-.PHONY: all deps build run test bench clean
+# make fuzz: libFuzzer harnesses (clang) in their own build dir, FUZZ_SECONDS each.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+# make test-asan: the unit and MPI tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+ASAN_DIR ?= build-asan
+# No re-exec under ASan (blas_runtime would restart the process with another OpenBLAS core);
+# only the leaks listed in tests/sanitizers/lsan.supp (MPI, HDF5 internals) are forgiven, and
+# those need full allocation stacks (Open MPI has no frame pointers): fast_unwind_on_malloc=0.
+SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
+  ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:fast_unwind_on_malloc=0:strict_string_checks=1:detect_stack_use_after_return=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
+
+.PHONY: all deps fuzz-deps build run test bench fuzz test-asan clean
 
 all: build
 
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+# $(call install_missing,PACKAGES): apt-get installs whichever of PACKAGES are not installed.
+define install_missing
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing $$missing"; \
+	  echo "make: installing $$missing"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+fuzz-deps: deps
+	$(call install_missing,$(FUZZ_PACKAGES))
 
 $(BUILD_DIR)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -44,5 +66,21 @@ test: build
 bench: build
 	$(BUILD_DIR)/circal bench circulant --quick
 
+fuzz: fuzz-deps $(FUZZ_DIR)/Makefile
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	$(SANITIZER_ENV) tests/fuzz/run_fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+# Configured once, like $(BUILD_DIR): configuring again stamps a new commit into the flags
+# and rebuilds everything.
+$(ASAN_DIR)/Makefile: CMakeLists.txt
+	CC=clang CXX=clang++ cmake -S . -B $(ASAN_DIR) -DCIRCAL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+$(FUZZ_DIR)/Makefile: CMakeLists.txt
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCIRCAL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+test-asan: fuzz-deps $(ASAN_DIR)/Makefile
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	cd $(ASAN_DIR) && $(SANITIZER_ENV) ctest --output-on-failure -j 1 -E '^e2e_'
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR) $(ASAN_DIR)

@@ -158,7 +158,7 @@ std::vector<T> read_selection(hid_t file, const std::string& path, const std::st
   std::vector<uint64_t> dims = extent_of(file_space.get());
   std::vector<hsize_t> count(dims.begin(), dims.end());
   if (row0) {
-    if (dims.empty() || *row0 + nrows > dims[0])
+    if (dims.empty() || *row0 > dims[0] || nrows > dims[0] - *row0)  // no wrap-around
       fail_read(path, dataset, "rows [" + std::to_string(*row0) + ", " + std::to_string(*row0 + nrows) +
                                    ") outside");
     std::vector<hsize_t> start(dims.size(), 0);

@@ -151,18 +151,24 @@ void apply_mapping(Config& config, const YAML::Node& map, const std::string& pre
   }
 }
 
-void apply_file(Config& config, const std::string& file) {
-  if (!std::filesystem::is_regular_file(file))
-    fail(kExitUsage, "config: " + file + ": no such config file");
+// `load` parses the YAML (from a file or from text); `file` names the source in messages.
+template <class Load>
+void apply_yaml(Config& config, const std::string& file, Load load) {
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file);
+    root = load();
   } catch (const YAML::Exception& e) {
     fail(kExitUsage, "config: " + file + ": not valid YAML: " + e.what());
   }
   if (root.IsNull()) return;  // an empty file means all defaults
   if (!root.IsMap()) fail(kExitUsage, "config: " + file + ": top level must be a mapping of keys");
   apply_mapping(config, root, "", file);
+}
+
+void apply_file(Config& config, const std::string& file) {
+  if (!std::filesystem::is_regular_file(file))
+    fail(kExitUsage, "config: " + file + ": no such config file");
+  apply_yaml(config, file, [&] { return YAML::LoadFile(file); });
 }
 
 void apply_override(Config& config, const std::string& assignment) {
@@ -195,6 +201,13 @@ Config load_config(const std::string& file, const std::vector<std::string>& over
   Config config;
   if (!file.empty()) apply_file(config, file);
   for (const auto& assignment : overrides) apply_override(config, assignment);
+  check_combinations(config);
+  return config;
+}
+
+Config load_config_text(const std::string& yaml, const std::string& source) {
+  Config config;
+  apply_yaml(config, source, [&] { return YAML::Load(yaml); });
   check_combinations(config);
   return config;
 }

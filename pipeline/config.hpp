@@ -109,6 +109,8 @@ struct Config {
 // Loads FILE (empty: defaults only), applies `key=value` overrides in order, validates every
 // key. Throws CircalError(kExitUsage) naming the key and the reason.
 Config load_config(const std::string& file, const std::vector<std::string>& overrides);
+// The same for YAML text already in memory, without overrides; `source` names it in messages.
+Config load_config_text(const std::string& yaml, const std::string& source);
 
 // The resolved configuration as YAML text (every key), parseable by load_config.
 std::string to_yaml(const Config& config);

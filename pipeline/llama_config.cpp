@@ -1,6 +1,7 @@
 // config.json of an HF LLaMA folder -> LlamaConfig. Anything the forward pass would silently
 // get wrong (another architecture, rope scaling, biases, another activation) is refused.
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "pipeline/errors.hpp"
@@ -16,11 +17,9 @@ using nlohmann::json;
   fail(kExitInput, path + ": " + problem);
 }
 
-json parse_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) bad_config(path, "missing or unreadable");
+json parse_json_text(const std::string& text, const std::string& path) {
   try {
-    return json::parse(in);
+    return json::parse(text);
   } catch (const json::exception& e) {
     bad_config(path, std::string("not valid JSON (") + e.what() + ")");
   }
@@ -50,15 +49,22 @@ float positive_float(const json& j, const std::string& path, const char* key, fl
   return v.get<float>();
 }
 
-// eos_token_id may be a list in newer configs; the first entry is the model's EOS.
-int token_id(const json& j, const std::string& path, const char* key, int fallback) {
-  if (!present(j, key)) return fallback;
-  const json& v = j.at(key);
-  const json& id = (v.is_array() && !v.empty()) ? v.at(0) : v;
-  if (!id.is_number_integer() || id.get<int64_t>() < 0) {
-    bad_config(path, std::string("key ") + key + " must be a token id, got " + v.dump());
+// eos_token_id may be a list in newer configs; the first entry is the model's EOS. The id,
+// given or the default, must lie inside the vocabulary: BOS indexes the embedding of every
+// prompt.
+int token_id(const json& j, const std::string& path, const char* key, int fallback, int vocab_size) {
+  uint64_t id = static_cast<uint64_t>(fallback);
+  if (present(j, key)) {
+    const json& v = j.at(key);
+    const json& given = (v.is_array() && !v.empty()) ? v.at(0) : v;
+    if (!given.is_number_unsigned()) bad_config(path, std::string("key ") + key + " must be a token id, got " + v.dump());
+    id = given.get<uint64_t>();
   }
-  return id.get<int>();
+  if (id >= static_cast<uint64_t>(vocab_size)) {
+    bad_config(path, std::string("key ") + key + " (" + std::to_string(id) + (present(j, key) ? "" : ", the default") +
+                         ") must be a token id below vocab_size " + std::to_string(vocab_size));
+  }
+  return static_cast<int>(id);
 }
 
 void require_llama(const json& j, const std::string& path) {
@@ -101,7 +107,15 @@ void refuse_unsupported_features(const json& j, const std::string& path) {
 }  // namespace
 
 LlamaConfig read_llama_config(const std::string& path) {
-  const json j = parse_json_file(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) bad_config(path, "missing or unreadable");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_llama_config(text.str(), path);
+}
+
+LlamaConfig parse_llama_config(const std::string& text, const std::string& path) {
+  const json j = parse_json_text(text, path);
   if (!j.is_object()) bad_config(path, "not a JSON object");
   require_llama(j, path);
   refuse_unsupported_features(j, path);
@@ -131,8 +145,8 @@ LlamaConfig read_llama_config(const std::string& path) {
     if (!j.at("tie_word_embeddings").is_boolean()) bad_config(path, "key tie_word_embeddings must be true or false");
     c.tie_word_embeddings = j.at("tie_word_embeddings").get<bool>();
   }
-  c.bos_token_id = token_id(j, path, "bos_token_id", 1);
-  c.eos_token_id = token_id(j, path, "eos_token_id", 2);
+  c.bos_token_id = token_id(j, path, "bos_token_id", 1, c.vocab_size);
+  c.eos_token_id = token_id(j, path, "eos_token_id", 2, c.vocab_size);
   return c;
 }
 

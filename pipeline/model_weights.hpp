@@ -56,6 +56,8 @@ struct ModelWeights {
 // Parses and checks a config.json (LLaMA only: model_type/architectures, hidden_act silu,
 // no rope_scaling, no biases). Throws CircalError(kExitInput) naming the file and key.
 LlamaConfig read_llama_config(const std::string& config_json_path);
+// The same checks on config.json text already in memory; `path` names it in errors.
+LlamaConfig parse_llama_config(const std::string& json_text, const std::string& path);
 
 // Reads DIR/config.json and the safetensors file(s); checks every tensor name and shape.
 // Throws CircalError(kExitInput) naming the file and the problem.
@@ -70,7 +72,12 @@ int mlp_in_features(const LlamaConfig& config, const std::string& projection);
 class Tokenizer {
  public:
   explicit Tokenizer(const std::string& dir);  // throws CircalError(kExitInput)
+  // A tokenizer.model already in memory (serialized SentencePiece model); `path` names it in
+  // errors. Throws CircalError(kExitInput).
+  static Tokenizer from_bytes(const std::string& model_bytes, const std::string& path);
   ~Tokenizer();
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
   // SentencePiece ids of text (no BOS).
   std::vector<int> encode(const std::string& text) const;
   std::string decode(const std::vector<int>& ids) const;
@@ -78,6 +85,8 @@ class Tokenizer {
   const std::string& path() const;  // DIR/tokenizer.model
 
  private:
+  Tokenizer();
+  void load(const std::string& model_bytes);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -7,6 +7,8 @@
 
 #include <bit>
 #include <cerrno>
+#include <climits>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +17,8 @@
 namespace circal {
 
 namespace {
+
+using nlohmann::json;
 
 // Header bigger than this is not a model header but a corrupt length field (the format's own
 // reader caps it at 100 MB too).
@@ -29,6 +33,17 @@ TensorDtype parse_dtype(const std::string& path, const std::string& name, const 
   if (text == "F16") return TensorDtype::F16;
   if (text == "BF16") return TensorDtype::BF16;
   bad_file(path, "tensor " + name + " has unsupported dtype " + text + " (supported: F32, F16, BF16)");
+}
+
+// A shape extent or byte offset: a non-negative JSON integer. Converting a float or a
+// negative number instead would be lossy or undefined.
+uint64_t header_count(const std::string& path, const std::string& name, const char* field,
+                      const nlohmann::json& value) {
+  if (value.is_number_integer() && !value.is_number_unsigned())
+    bad_file(path, "tensor " + name + " has a negative " + field + " entry " + value.dump());
+  if (!value.is_number_unsigned())
+    bad_file(path, "tensor " + name + ": " + field + " entry " + value.dump() + " is not an integer");
+  return value.get<uint64_t>();
 }
 
 uint64_t read_le64(const unsigned char* p) {
@@ -52,7 +67,17 @@ const char* dtype_name(TensorDtype dtype) {
   return "?";
 }
 
-float half_to_float(uint16_t bits) { return static_cast<float>(std::bit_cast<_Float16>(bits)); }
+// By hand rather than through _Float16, which clang < 15 does not offer on x86 (the fuzz and
+// sanitizer builds use clang 14).
+float half_to_float(uint16_t bits) {
+  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
+  const uint32_t exponent = (bits >> 10) & 0x1fu;
+  const uint32_t mantissa = bits & 0x3ffu;
+  if (exponent == 0x1f) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
+  if (exponent != 0) return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  const float subnormal = std::ldexp(static_cast<float>(mantissa), -24);  // exact in float
+  return sign ? -subnormal : subnormal;
+}
 
 float bfloat16_to_float(uint16_t bits) {
   return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16);
@@ -94,58 +119,68 @@ int64_t TensorInfo::elements() const {
   return n;
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path), map_(path) {
-  parse_header();
-}
+SafetensorsFile::SafetensorsFile(const std::string& path)
+    : path_(path), map_(path), tensors_(parse_safetensors(map_.data(), map_.size(), path)) {}
 
-void SafetensorsFile::parse_header() {
-  if (map_.size() < 8) bad_file(path_, "truncated: " + std::to_string(map_.size()) + " bytes, no header length");
-  const uint64_t header_len = read_le64(map_.data());
-  if (header_len > kMaxHeaderBytes || header_len > map_.size() - 8) {
-    bad_file(path_, "header length " + std::to_string(header_len) + " out of range (file has " +
-                        std::to_string(map_.size()) + " bytes)");
+std::map<std::string, TensorInfo> parse_safetensors(const unsigned char* bytes, std::size_t size,
+                                                    const std::string& path) {
+  if (size < 8) bad_file(path, "truncated: " + std::to_string(size) + " bytes, no header length");
+  const uint64_t header_len = read_le64(bytes);
+  if (header_len > kMaxHeaderBytes || header_len > size - 8) {
+    bad_file(path, "header length " + std::to_string(header_len) + " out of range (file has " +
+                        std::to_string(size) + " bytes)");
   }
-  const char* header_begin = reinterpret_cast<const char*>(map_.data() + 8);
+  const char* header_begin = reinterpret_cast<const char*>(bytes + 8);
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(header_begin, header_begin + header_len);
   } catch (const nlohmann::json::exception& e) {
-    bad_file(path_, std::string("header is not valid JSON (") + e.what() + ")");
+    bad_file(path, std::string("header is not valid JSON (") + e.what() + ")");
   }
-  if (!header.is_object()) bad_file(path_, "header is not a JSON object");
+  if (!header.is_object()) bad_file(path, "header is not a JSON object");
 
-  const unsigned char* data = map_.data() + 8 + header_len;
-  const uint64_t data_size = map_.size() - 8 - header_len;
+  const unsigned char* data = bytes + 8 + header_len;
+  const uint64_t data_size = size - 8 - header_len;
+  std::map<std::string, TensorInfo> tensors;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") continue;
     try {
       TensorInfo info{};
-      info.dtype = parse_dtype(path_, name, entry.at("dtype").get<std::string>());
-      info.shape = entry.at("shape").get<std::vector<int64_t>>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-      if (offsets.size() != 2) bad_file(path_, "tensor " + name + ": data_offsets must have 2 entries");
-      int64_t elements = 1;
-      for (int64_t d : info.shape) {
-        if (d < 0) bad_file(path_, "tensor " + name + " has a negative dimension");
-        elements *= d;
+      info.dtype = parse_dtype(path, name, entry.at("dtype").get<std::string>());
+      const json& shape = entry.at("shape");
+      if (!shape.is_array()) bad_file(path, "tensor " + name + ": shape is not a list");
+      // The byte count is computed overflow-checked: a product that wraps could otherwise
+      // match a small data range and the conversion would then write past its buffer.
+      uint64_t expected = dtype_bytes(info.dtype);
+      for (const json& d : shape) {
+        const uint64_t extent = header_count(path, name, "shape", d);
+        if (extent > uint64_t(INT64_MAX) || __builtin_mul_overflow(expected, extent, &expected) ||
+            expected > uint64_t(INT64_MAX))
+          bad_file(path, "tensor " + name + ": shape " + shape.dump() + " is too large");
+        info.shape.push_back(static_cast<int64_t>(extent));
       }
-      const uint64_t expected = static_cast<uint64_t>(elements) * dtype_bytes(info.dtype);
+      const json& offsets_entry = entry.at("data_offsets");
+      if (!offsets_entry.is_array() || offsets_entry.size() != 2)
+        bad_file(path, "tensor " + name + ": data_offsets must have 2 entries");
+      const uint64_t offsets[2] = {header_count(path, name, "data_offsets", offsets_entry[0]),
+                                   header_count(path, name, "data_offsets", offsets_entry[1])};
       if (offsets[0] > offsets[1] || offsets[1] - offsets[0] != expected) {
-        bad_file(path_, "tensor " + name + ": data_offsets [" + std::to_string(offsets[0]) + ", " +
+        bad_file(path, "tensor " + name + ": data_offsets [" + std::to_string(offsets[0]) + ", " +
                             std::to_string(offsets[1]) + "] out of range for " +
                             std::to_string(expected) + " bytes of " + dtype_name(info.dtype));
       }
       if (offsets[1] > data_size) {
-        bad_file(path_, "truncated: tensor " + name + " ends at data byte " + std::to_string(offsets[1]) +
+        bad_file(path, "truncated: tensor " + name + " ends at data byte " + std::to_string(offsets[1]) +
                             " but the file holds " + std::to_string(data_size));
       }
       info.bytes = data + offsets[0];
       info.nbytes = expected;
-      tensors_.emplace(name, std::move(info));
+      tensors.emplace(name, std::move(info));
     } catch (const nlohmann::json::exception& e) {
-      bad_file(path_, "tensor " + name + ": malformed header entry (" + e.what() + ")");
+      bad_file(path, "tensor " + name + ": malformed header entry (" + e.what() + ")");
     }
   }
+  return tensors;
 }
 
 const TensorInfo& SafetensorsFile::tensor(const std::string& name) const {
@@ -155,12 +190,15 @@ const TensorInfo& SafetensorsFile::tensor(const std::string& name) const {
 }
 
 void SafetensorsFile::read_float32(const std::string& name, float* out) const {
-  const TensorInfo& info = tensor(name);
+  tensor_to_float32(tensor(name), out);
+}
+
+void tensor_to_float32(const TensorInfo& info, float* out) {
   const int64_t n = info.elements();
   // Byte-wise little-endian reads: the format does not promise aligned tensor offsets.
   switch (info.dtype) {
     case TensorDtype::F32:
-      std::memcpy(out, info.bytes, info.nbytes);
+      if (info.nbytes > 0) std::memcpy(out, info.bytes, info.nbytes);  // out may be null then
       break;
     case TensorDtype::F16:
       for (int64_t i = 0; i < n; ++i) out[i] = half_to_float(read_le16(info.bytes + 2 * i));

@@ -46,6 +46,16 @@ struct TensorInfo {
   int64_t elements() const;
 };
 
+// The tensors described by the safetensors bytes [data, data + size): the header is validated
+// (see SafetensorsFile) and every TensorInfo points into those bytes. `name` is the file name
+// errors carry. Throws CircalError(kExitInput). Separate from the file so it can be driven
+// from bytes in memory (tests/fuzz).
+std::map<std::string, TensorInfo> parse_safetensors(const unsigned char* data, std::size_t size,
+                                                    const std::string& name);
+
+// The tensor's bytes converted to float32; `out` holds info.elements() floats.
+void tensor_to_float32(const TensorInfo& info, float* out);
+
 // One .safetensors file, header validated on open: every tensor's dtype is supported and its
 // byte range lies inside the file and matches its shape. Errors name the file.
 class SafetensorsFile {
@@ -61,8 +71,6 @@ class SafetensorsFile {
   void read_float32(const std::string& name, float* out) const;
 
  private:
-  void parse_header();
-
   std::string path_;
   MappedFile map_;
   std::map<std::string, TensorInfo> tensors_;

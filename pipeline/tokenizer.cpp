@@ -3,6 +3,8 @@
 #include <sentencepiece_processor.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "pipeline/errors.hpp"
 #include "pipeline/model_weights.hpp"
@@ -14,16 +16,35 @@ struct Tokenizer::Impl {
   sentencepiece::SentencePieceProcessor processor;
 };
 
-Tokenizer::Tokenizer(const std::string& dir) : impl_(std::make_unique<Impl>()) {
+Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
+
+Tokenizer::Tokenizer(const std::string& dir) : Tokenizer() {
   impl_->path = (std::filesystem::path(dir) / "tokenizer.model").string();
   if (!std::filesystem::is_regular_file(impl_->path)) fail(kExitInput, impl_->path + ": missing");
-  const auto status = impl_->processor.Load(impl_->path);
+  std::ifstream in(impl_->path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in) fail(kExitInput, impl_->path + ": unreadable");
+  load(bytes.str());
+}
+
+Tokenizer Tokenizer::from_bytes(const std::string& model_bytes, const std::string& path) {
+  Tokenizer tokenizer;
+  tokenizer.impl_->path = path;
+  tokenizer.load(model_bytes);
+  return tokenizer;
+}
+
+void Tokenizer::load(const std::string& model_bytes) {
+  const auto status = impl_->processor.LoadFromSerializedProto(model_bytes);
   if (!status.ok()) {
     fail(kExitInput, impl_->path + ": not a SentencePiece model (" + status.ToString() + ")");
   }
 }
 
 Tokenizer::~Tokenizer() = default;
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 std::vector<int> Tokenizer::encode(const std::string& text) const {
   std::vector<int> ids;

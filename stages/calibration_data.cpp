@@ -1,12 +1,21 @@
 #include "stages/calibration_data.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "pipeline/errors.hpp"
 #include "pipeline/ops/kl_divergence.hpp"
 
 namespace circal {
+
+namespace {
+
+void require(bool holds, const std::string& path, const std::string& what) {
+  if (!holds) fail(kExitCheckpoint, path + ": " + what + " (corrupt or not a capture file)");
+}
+
+}  // namespace
 
 CalibrationData::CalibrationData(const std::string& capture_path, const std::string& fingerprint,
                                  int first_layer, int hidden_size, float tau)
@@ -17,18 +26,45 @@ CalibrationData::CalibrationData(const std::string& capture_path, const std::str
     fail(kExitCheckpoint, capture_path + ": /hidden_in enters layer " + std::to_string(layer) +
                               ", the config's first patched layer is " + std::to_string(first_layer));
   topk_ = !file_.exists("/teacher/logits");
-  if (topk_) {
-    k_ = int(file_.shape("/teacher/topk_ids").at(1));
-    if (tau != 1.0f)
-      fail(kExitUsage, "config: calibrate.temperature: " + std::to_string(tau) +
-                           " needs full teacher logits (capture.logits_format = full); " +
-                           capture_path + " holds only the top-" + std::to_string(k_) +
-                           " of the tau = 1 distribution");
-  }
   offsets_ = file_.read_int64("/prompts/offsets");
   const std::vector<int32_t> split = file_.read_int32("/prompts/split");
   for (int i = 0; i < int(split.size()); ++i) (split[i] == 0 ? calibration_ : validation_).push_back(i);
   prompts_.resize(split.size());
+  check_layout(capture_path);
+  if (topk_ && tau != 1.0f)
+    fail(kExitUsage, "config: calibrate.temperature: " + std::to_string(tau) +
+                         " needs full teacher logits (capture.logits_format = full); " +
+                         capture_path + " holds only the top-" + std::to_string(k_) +
+                         " of the tau = 1 distribution");
+}
+
+// Every later read indexes by these shapes and offsets, so a file that breaks them is refused
+// here rather than read out of bounds (stages/FILES.md has the layout).
+void CalibrationData::check_layout(const std::string& path) {
+  const std::vector<uint64_t> hidden = file_.shape("/hidden_in");
+  require(hidden.size() == 2 && hidden[1] == uint64_t(hidden_size_) && hidden[0] <= uint64_t(INT32_MAX), path,
+          "/hidden_in is not [tokens, " + std::to_string(hidden_size_) + "]");
+  const uint64_t rows = hidden[0];
+  require(offsets_.size() == prompts_.size() + 1 && offsets_.front() == 0 &&
+              std::is_sorted(offsets_.begin(), offsets_.end()) && uint64_t(offsets_.back()) == rows,
+          path, "/prompts/offsets does not split the " + std::to_string(rows) + " token rows into " +
+                    std::to_string(prompts_.size()) + " prompts");
+  const auto shape_is = [&](const char* name, std::vector<uint64_t> expected) {
+    require(file_.shape(name) == expected, path, std::string(name) + " does not have one row per token");
+  };
+  if (topk_) {
+    const std::vector<uint64_t> ids = file_.shape("/teacher/topk_ids");
+    require(ids.size() == 2 && ids[1] > 0 && ids[1] <= uint64_t(INT32_MAX), path, "/teacher/topk_ids is not [tokens, k]");
+    k_ = int(ids[1]);
+    shape_is("/teacher/topk_ids", {rows, ids[1]});
+    shape_is("/teacher/topk_logits", {rows, ids[1]});
+    shape_is("/teacher/logsumexp", {rows});
+  } else {
+    const std::vector<uint64_t> logits = file_.shape("/teacher/logits");
+    require(logits.size() == 2 && logits[0] == rows && logits[1] <= uint64_t(INT32_MAX), path,
+            "/teacher/logits is not [tokens, vocab]");
+    vocab_ = int(logits[1]);
+  }
 }
 
 int64_t CalibrationData::total_tokens(const std::vector<int>& prompts) const {
@@ -59,9 +95,18 @@ double CalibrationData::distillation_loss(int prompt, const float* student_logit
                                           int vocab, float grad_scale) {
   const Prompt& entry = load(prompt);
   const int T = tokens(prompt);
-  if (topk_)
+  // The ids and widths come from the file, the vocabulary from the model: they must agree
+  // before either indexes the other.
+  if (topk_) {
+    for (int32_t id : entry.topk_ids)
+      require(id >= 0 && id < vocab, file_.path(),
+              "/teacher/topk_ids holds token " + std::to_string(id) + ", outside the model's vocabulary of " +
+                  std::to_string(vocab));
     return topk_kl_divergence(entry.topk_ids.data(), entry.logits.data(), entry.logsumexp.data(),
                               k_, student_logits, dlogits, T, vocab, grad_scale);
+  }
+  require(vocab == vocab_, file_.path(),
+          "/teacher/logits has " + std::to_string(vocab_) + " columns, the model's vocabulary " + std::to_string(vocab));
   return kl_divergence(entry.logits.data(), student_logits, dlogits, T, vocab, tau_, grad_scale);
 }
 

@@ -39,11 +39,13 @@ class CalibrationData {
     std::vector<float> logsumexp;       // [T]
   };
   Prompt& load(int prompt);
+  void check_layout(const std::string& path);
 
   CheckpointReader file_;
   float tau_;
   bool topk_ = false;
-  int k_ = 0;
+  int k_ = 0;      // top-k width
+  int vocab_ = 0;  // full logits width
   int hidden_size_;
   std::vector<int64_t> offsets_;
   std::vector<int> calibration_, validation_;

@@ -43,3 +43,7 @@ foreach(script ${E2E_TESTS})
                        RUN_SERIAL TRUE TIMEOUT 900 WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
                        SKIP_REGULAR_EXPRESSION "^SKIP:")
 endforeach()
+
+# Fuzz corpora (seeds and every crash input found) replayed through the harnesses.
+include(${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz.cmake)
+circal_fuzz_replay_tests()

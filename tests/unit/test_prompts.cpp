@@ -127,7 +127,9 @@ TEST_CASE("split: disjoint, covering all 204, stratified, every family in test a
       {&split.test, test_share}};
   for (const auto& [part, share] : parts) {
     const auto counts = stratum_sizes(*part);
-    for (const auto& [stratum, n] : sizes) {
+    for (const auto& entry : sizes) {  // not a structured binding: CAPTURE captures it, clang 14 cannot
+      const auto& stratum = entry.first;
+      const auto n = entry.second;
       CAPTURE(stratum.first);
       const int got = counts.count(stratum) ? counts.at(stratum) : 0;
       CHECK(std::abs(got - n * share) <= 1.0);  // within rounding of its share
