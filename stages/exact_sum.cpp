@@ -31,8 +31,13 @@ void ExactSum::add(const float* values, double scalar) {
   sums_[n] += to_fixed(scalar);
 }
 
-double ExactSum::allreduce(MPI_Comm comm, float* out) {
+void ExactSum::clear() { std::fill(sums_.begin(), sums_.end(), 0); }
+
+void ExactSum::allreduce(MPI_Comm comm) {
   MPI_Allreduce(MPI_IN_PLACE, sums_.data(), int(sums_.size()), MPI_INT64_T, MPI_SUM, comm);
+}
+
+double ExactSum::result(float* out) const {
   const size_t n = sums_.size() - 1;
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(double(sums_[i]) / kScale);
   return double(sums_[n]) / kScale;
