@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "pipeline/errors.hpp"
-#include "pipeline/ops/kl_divergence.hpp"
 
 namespace circal {
 
@@ -47,7 +46,8 @@ CalibrationData::Prompt& CalibrationData::load(int prompt) {
     entry.topk_ids = file_.read_int32_rows("/teacher/topk_ids", row0, rows);
     entry.logsumexp = file_.read_float_rows("/teacher/logsumexp", row0, rows);
   } else {
-    entry.logits = file_.read_float_rows("/teacher/logits", row0, rows);
+    const std::vector<float> logits = file_.read_float_rows("/teacher/logits", row0, rows);
+    entry.teacher = teacher_rows(logits.data(), int(rows), int(logits.size() / rows), tau_);
   }
   entry.loaded = true;
   return entry;
@@ -62,7 +62,10 @@ double CalibrationData::distillation_loss(int prompt, const float* student_logit
   if (topk_)
     return topk_kl_divergence(entry.topk_ids.data(), entry.logits.data(), entry.logsumexp.data(),
                               k_, student_logits, dlogits, T, vocab, grad_scale);
-  return kl_divergence(entry.logits.data(), student_logits, dlogits, T, vocab, tau_, grad_scale);
+  if (entry.teacher.V != vocab)
+    fail(kExitCheckpoint, "capture.h5: teacher logits of " + std::to_string(entry.teacher.V) +
+                              " entries, the model's vocabulary is " + std::to_string(vocab));
+  return teacher_kl_divergence(entry.teacher, student_logits, dlogits, grad_scale);
 }
 
 double topk_kl_divergence(const int32_t* ids, const float* topk_logits, const float* logsumexp,
