@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -44,9 +45,18 @@ StepPlan first_steps(const CalibrateConfig& settings, CalibrationData& data, int
 }
 
 struct PassResult {
-  std::vector<double> losses, seconds;
+  std::vector<double> losses, seconds, cpu_seconds;
   std::vector<float> params;
 };
+
+// CPU time of this thread (OpenBLAS runs in it at one thread): unlike wall time it does not
+// grow while other processes hold the core, so it shows the work split under a loaded machine.
+// It does include Open MPI's busy-waiting inside MPI_Allreduce.
+double thread_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return double(now.tv_sec) + 1e-9 * double(now.tv_nsec);
+}
 
 // The planned steps from `start`, each timed from the previous step's end on this rank.
 PassResult run_pass(MPI_Comm comm, Calibrator& calibrator, const CalibrationState& start,
@@ -56,7 +66,9 @@ PassResult run_pass(MPI_Comm comm, Calibrator& calibrator, const CalibrationStat
   MPI_Barrier(comm);
   for (size_t s = 0; s < plan.batches.size(); ++s) {
     const auto begin = Clock::now();
+    const double cpu_begin = thread_cpu_seconds();
     result.losses.push_back(calibrator.train_step(plan.batches[s], plan.lrs[s]).gradient.loss);
+    result.cpu_seconds.push_back(thread_cpu_seconds() - cpu_begin);
     result.seconds.push_back(std::chrono::duration<double>(Clock::now() - begin).count());
   }
   result.params = calibrator.parameters();
@@ -128,10 +140,12 @@ int bench_calibrate(MpiContext& mpi, const Args& args) {
   calibrator.attach_timings(nullptr);
   const bool same_bits = timed.losses == warmup.losses && timed.params == warmup.params;
 
-  const double phases[6] = {timings.forward,    timings.loss,      timings.backward,
-                            timings.accumulate, timings.allreduce, timings.optimizer};
-  std::vector<double> all_phases(6 * size_t(mpi.size()));
-  MPI_Gather(phases, 6, MPI_DOUBLE, all_phases.data(), 6, MPI_DOUBLE, 0, mpi.comm());
+  constexpr int kFigures = 7;  // the six phases, then the median CPU time of a step
+  const double figures[kFigures] = {timings.forward,    timings.loss,      timings.backward,
+                                    timings.accumulate, timings.allreduce, timings.optimizer,
+                                    median(timed.cpu_seconds)};
+  std::vector<double> all_figures(kFigures * size_t(mpi.size()));
+  MPI_Gather(figures, kFigures, MPI_DOUBLE, all_figures.data(), kFigures, MPI_DOUBLE, 0, mpi.comm());
   if (!mpi.is_root()) return kExitOk;
 
   double total_seconds = 0.0;
@@ -149,10 +163,10 @@ int bench_calibrate(MpiContext& mpi, const Args& args) {
   static const char* kNames[6] = {"forward", "loss", "backward", "accumulate", "allreduce", "optimizer"};
   std::printf("%-6s", "rank");
   for (const char* name : kNames) std::printf(" %10s", name);
-  std::printf("  ms per step (allreduce share of the step)\n");
+  std::printf("  ms per step (allreduce share of the step), CPU ms per step\n");
   nlohmann::json per_rank = nlohmann::json::array();
   for (int r = 0; r < mpi.size(); ++r) {
-    const double* p = &all_phases[6 * size_t(r)];
+    const double* p = &all_figures[kFigures * size_t(r)];
     double sum = 0.0;
     nlohmann::json entry;
     std::printf("%-6d", r);
@@ -162,7 +176,8 @@ int bench_calibrate(MpiContext& mpi, const Args& args) {
       sum += p[i];
     }
     entry["allreduce_share"] = p[4] / sum;
-    std::printf("  (%.1f%%)\n", 100.0 * p[4] / sum);
+    entry["cpu_ms_median"] = 1e3 * p[6];
+    std::printf("  (%.1f%%) %10.2f\n", 100.0 * p[4] / sum, 1e3 * p[6]);
     per_rank.push_back(entry);
   }
   std::printf("timed pass vs untimed pass: %s\n", same_bits ? "bitwise equal" : "DIFFERENT");
