@@ -49,12 +49,12 @@ struct PassResult {
   std::vector<float> params;
 };
 
-// CPU time of this thread (OpenBLAS runs in it at one thread): unlike wall time it does not
-// grow while other processes hold the core, so it shows the work split under a loaded machine.
-// It does include Open MPI's busy-waiting inside MPI_Allreduce.
-double thread_cpu_seconds() {
+// CPU time of the process (all its threads): unlike wall time it does not grow while other
+// processes hold the core, so it shows the work and its split on a loaded machine. It does
+// include Open MPI's busy-waiting inside MPI_Allreduce.
+double cpu_seconds() {
   timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
   return double(now.tv_sec) + 1e-9 * double(now.tv_nsec);
 }
 
@@ -66,9 +66,9 @@ PassResult run_pass(MPI_Comm comm, Calibrator& calibrator, const CalibrationStat
   MPI_Barrier(comm);
   for (size_t s = 0; s < plan.batches.size(); ++s) {
     const auto begin = Clock::now();
-    const double cpu_begin = thread_cpu_seconds();
+    const double cpu_begin = cpu_seconds();
     result.losses.push_back(calibrator.train_step(plan.batches[s], plan.lrs[s]).gradient.loss);
-    result.cpu_seconds.push_back(thread_cpu_seconds() - cpu_begin);
+    result.cpu_seconds.push_back(cpu_seconds() - cpu_begin);
     result.seconds.push_back(std::chrono::duration<double>(Clock::now() - begin).count());
   }
   result.params = calibrator.parameters();
