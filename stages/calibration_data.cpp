@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "pipeline/errors.hpp"
-#include "pipeline/ops/kl_divergence.hpp"
 
 namespace circal {
 
@@ -83,7 +82,8 @@ CalibrationData::Prompt& CalibrationData::load(int prompt) {
     entry.topk_ids = file_.read_int32_rows("/teacher/topk_ids", row0, rows);
     entry.logsumexp = file_.read_float_rows("/teacher/logsumexp", row0, rows);
   } else {
-    entry.logits = file_.read_float_rows("/teacher/logits", row0, rows);
+    const std::vector<float> logits = file_.read_float_rows("/teacher/logits", row0, rows);
+    entry.teacher = teacher_rows(logits.data(), int(rows), int(logits.size() / rows), tau_);
   }
   entry.loaded = true;
   return entry;
@@ -105,9 +105,10 @@ double CalibrationData::distillation_loss(int prompt, const float* student_logit
     return topk_kl_divergence(entry.topk_ids.data(), entry.logits.data(), entry.logsumexp.data(),
                               k_, student_logits, dlogits, T, vocab, grad_scale);
   }
-  require(vocab == vocab_, file_.path(),
-          "/teacher/logits has " + std::to_string(vocab_) + " columns, the model's vocabulary " + std::to_string(vocab));
-  return kl_divergence(entry.logits.data(), student_logits, dlogits, T, vocab, tau_, grad_scale);
+  require(entry.teacher.V == vocab, file_.path(),
+          "/teacher/logits has " + std::to_string(entry.teacher.V) + " columns, the model's vocabulary " +
+              std::to_string(vocab));
+  return teacher_kl_divergence(entry.teacher, student_logits, dlogits, grad_scale);
 }
 
 double topk_kl_divergence(const int32_t* ids, const float* topk_logits, const float* logsumexp,

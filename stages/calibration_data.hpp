@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pipeline/checkpoint_store.hpp"
+#include "pipeline/ops/teacher_kl.hpp"
 
 namespace circal {
 
@@ -34,7 +35,9 @@ class CalibrationData {
  private:
   struct Prompt {
     bool loaded = false;
-    std::vector<float> hidden, logits;  // logits: full [T, V] or top-k values [T, k]
+    std::vector<float> hidden;
+    TeacherRows teacher;                // full logits: their softmax, computed once
+    std::vector<float> logits;          // top-k values [T, k]
     std::vector<int32_t> topk_ids;      // [T, k]
     std::vector<float> logsumexp;       // [T]
   };

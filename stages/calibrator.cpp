@@ -40,7 +40,8 @@ Calibrator::Calibrator(MPI_Comm comm, Transformer& model, const StudentLayout& l
       grads_(params_.size(), 0.0f), student_(model, layout, params_.data(), grads_.data()),
       adam_(params_.size(), adam_settings(settings)),
       schedule_(settings.lr, settings.schedule, settings.warmup_steps, settings.steps,
-                settings.min_lr_ratio) {
+                settings.min_lr_ratio),
+      gradient_sum_(params_.size(), size_t(std::max(1, settings.batch_prompts))) {
   if (params_.size() != layout.total_size)
     fail(kExitInternal, "calibrate: " + std::to_string(params_.size()) +
                             " initial parameters for a student of " +
@@ -60,18 +61,49 @@ BatchGradient Calibrator::batch_gradient(const std::vector<int>& global_batch) {
   const int64_t positions = data_.total_tokens(global_batch);
   const float scale = 1.0f / float(positions);
   const int vocab = model_.config().vocab_size, first = layout_.first_layer();
-  ExactSum sum(grads_.size(), global_batch.size());
+  if (global_batch.size() > size_t(std::max(1, settings_.batch_prompts)))
+    gradient_sum_ = ExactSum(grads_.size(), global_batch.size());
+  gradient_sum_.clear();
   for (int prompt : rank_share(global_batch, rank_, ranks_)) {
     const int T = data_.tokens(prompt);
     dlogits_.resize(size_t(T) * vocab);
-    std::fill(grads_.begin(), grads_.end(), 0.0f);
-    const float* logits = model_.forward_from(first, data_.hidden(prompt), T);
-    const double loss = data_.distillation_loss(prompt, logits, dlogits_.data(), vocab, scale);
-    model_.backward(dlogits_.data());
-    sum.add(grads_.data(), loss / double(positions));
+    {
+      PhaseTimer timer(phase(&StepTimings::accumulate));
+      std::fill(grads_.begin(), grads_.end(), 0.0f);
+    }
+    const float* logits;
+    {
+      PhaseTimer timer(phase(&StepTimings::forward));
+      logits = model_.forward_from(first, data_.hidden(prompt), T);
+    }
+    double loss;
+    {
+      PhaseTimer timer(phase(&StepTimings::loss));
+      loss = data_.distillation_loss(prompt, logits, dlogits_.data(), vocab, scale);
+    }
+    {
+      PhaseTimer timer(phase(&StepTimings::backward));
+      model_.backward(dlogits_.data());
+    }
+    PhaseTimer timer(phase(&StepTimings::accumulate));
+    gradient_sum_.add(grads_.data(), loss / double(positions));
   }
-  const double loss = sum.allreduce(comm_, grads_.data());
-  return BatchGradient{loss, positions};
+  {
+    PhaseTimer timer(phase(&StepTimings::allreduce));
+    gradient_sum_.allreduce(comm_);
+  }
+  PhaseTimer timer(phase(&StepTimings::accumulate));
+  return BatchGradient{gradient_sum_.result(grads_.data()), positions};
+}
+
+StepOutcome Calibrator::train_step(const std::vector<int>& global_batch, double lr) {
+  StepOutcome outcome;
+  outcome.gradient = batch_gradient(global_batch);
+  PhaseTimer timer(phase(&StepTimings::optimizer));
+  outcome.grad_norm = clip_global_norm(grads_.data(), grads_.size(), settings_.clip_norm);
+  adam_.step(params_.data(), grads_.data(), lr);
+  student_.parameters_changed();
+  return outcome;
 }
 
 double Calibrator::validation_kl() {
@@ -83,7 +115,8 @@ double Calibrator::validation_kl() {
     const float* logits = model_.forward_from(first, data_.hidden(prompt), data_.tokens(prompt));
     sum.add(nullptr, data_.distillation_loss(prompt, logits, nullptr, vocab, 1.0f) / positions);
   }
-  return sum.allreduce(comm_, nullptr);
+  sum.allreduce(comm_);
+  return sum.result(nullptr);
 }
 
 void Calibrator::restore(const CalibrationState& state) {
@@ -135,11 +168,9 @@ CalibrationState Calibrator::run(CalibrationState state, ProgressLog& log,
   while (state.step < settings_.steps && !state.stopped_early) {
     const auto started = std::chrono::steady_clock::now();
     const auto prompts = next_global_batch(n, settings_.seed, batch, cursor);
-    const BatchGradient gradient = batch_gradient(prompts);
-    const double norm = clip_global_norm(grads_.data(), grads_.size(), settings_.clip_norm);
     const double lr = schedule_.at(int(state.step));
-    adam_.step(params_.data(), grads_.data(), lr);
-    student_.parameters_changed();
+    const StepOutcome outcome = train_step(prompts, lr);
+    const BatchGradient& gradient = outcome.gradient;
     ++state.step;
     state.epoch = cursor.epoch;
     state.epoch_position = cursor.position;
@@ -149,7 +180,7 @@ CalibrationState Calibrator::run(CalibrationState state, ProgressLog& log,
     if (eval_now) evaluate(state, step);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    log.record(StepRecord{step, gradient.loss, lr, norm, gradient.positions, seconds,
+    log.record(StepRecord{step, gradient.loss, lr, outcome.grad_norm, gradient.positions, seconds,
                           eval_now ? std::optional<double>(state.validation_kl.back())
                                    : std::nullopt});
     const bool periodic = !policy.dir.empty() && policy.every > 0 && step % policy.every == 0;

@@ -16,6 +16,8 @@
 #include "pipeline/transformer.hpp"
 #include "stages/calibration_checkpoint.hpp"
 #include "stages/calibration_data.hpp"
+#include "stages/exact_sum.hpp"
+#include "stages/step_timings.hpp"
 #include "stages/student.hpp"
 
 namespace circal {
@@ -31,6 +33,11 @@ struct CheckpointPolicy {
 struct BatchGradient {
   double loss = 0.0;        // mean over the global batch's positions
   int64_t positions = 0;    // of the global batch
+};
+
+struct StepOutcome {
+  BatchGradient gradient;
+  double grad_norm = 0.0;  // global norm before clipping
 };
 
 class Calibrator {
@@ -49,16 +56,25 @@ class Calibrator {
   // Forward + backward over this rank's share of `global_batch` and the allreduce: afterwards
   // gradients() holds d(mean loss)/d params, the same on every rank.
   BatchGradient batch_gradient(const std::vector<int>& global_batch);
+  // One optimizer update on `global_batch` at learning rate lr: batch_gradient, clipping,
+  // Adam. What run() does per step, without validation, logging or checkpoints.
+  StepOutcome train_step(const std::vector<int>& global_batch, double lr);
   // Mean validation KL of the current parameters (distributed like a batch, forward only).
   double validation_kl();
+
+  // Puts parameters, Adam state and step back to `state`'s.
+  void restore(const CalibrationState& state);
+  // From now on adds each step's phase times to *timings (null: stop timing).
+  void attach_timings(StepTimings* timings) { timings_ = timings; }
 
   std::vector<float>& parameters() { return params_; }
   const std::vector<float>& gradients() const { return grads_; }
 
  private:
   void evaluate(CalibrationState& state, int step);
-  void restore(const CalibrationState& state);
   void save(CalibrationState& state, const CheckpointPolicy& policy) const;
+  // The timing sink of one phase, null when untimed.
+  double* phase(double StepTimings::*member) { return timings_ ? &(timings_->*member) : nullptr; }
 
   MPI_Comm comm_;
   int rank_ = 0, ranks_ = 1;
@@ -70,6 +86,8 @@ class Calibrator {
   StudentModel student_;
   AdamOptimizer adam_;
   LrSchedule schedule_;
+  ExactSum gradient_sum_;  // kept across steps: no 8-byte-per-parameter allocation per step
+  StepTimings* timings_ = nullptr;
 };
 
 }  // namespace circal

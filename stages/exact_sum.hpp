@@ -16,12 +16,15 @@ class ExactSum {
   // `size` vector entries plus one scalar; `max_terms` bounds the terms so the sum of
   // in-range terms cannot overflow.
   ExactSum(size_t size, size_t max_terms);
+  // Back to zero terms, keeping the buffer (a calibration step reuses one sum).
+  void clear();
   // Adds one term: values[size] (may be null when size is 0) and a scalar. A value beyond the
   // representable range is a CircalError(kExitInternal) (a diverged calibration).
   void add(const float* values, double scalar);
-  // Collective: the sum over every rank's terms into out[size] (may be null when size is 0);
-  // returns the scalar sum.
-  double allreduce(MPI_Comm comm, float* out);
+  // Collective: sums every rank's terms, so that result() is the global sum on every rank.
+  void allreduce(MPI_Comm comm);
+  // The sum into out[size] (may be null when size is 0); returns the scalar sum.
+  double result(float* out) const;
 
  private:
   int64_t to_fixed(double value) const;

@@ -1,5 +1,6 @@
-// `circal bench circulant [--quick] [--csv FILE] [--reps N]` and `circal bench model ...`
-// (pipeline/bench_model.hpp).
+// `circal bench circulant [--quick] [--csv FILE] [--reps N]`, `circal bench model ...`
+// (pipeline/bench_model.hpp) and `circal bench calibrate ...` (pipeline/bench_calibrate.hpp).
+#include "pipeline/bench_calibrate.hpp"
 #include "pipeline/bench_circulant.hpp"
 #include "pipeline/bench_model.hpp"
 #include "pipeline/commands/cli_options.hpp"
@@ -11,10 +12,12 @@ namespace circal {
 
 int bench_command(MpiContext& mpi, const Args& args) {
   if (!args.empty() && args[0] == "model") return bench_model(mpi, Args(args.begin() + 1, args.end()));
+  if (!args.empty() && args[0] == "calibrate")
+    return bench_calibrate(mpi, Args(args.begin() + 1, args.end()));
   po::options_description desc("bench options");
   add_config_options(desc);
   desc.add_options()
-      ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant | model")
+      ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant | model | calibrate")
       ("quick", po::bool_switch(), "a subset that runs in under a minute")
       ("csv", po::value<std::string>()->default_value(""), "write the table as CSV to FILE")
       ("reps", po::value<int>()->default_value(5), "timed samples per figure (median)");

@@ -11,7 +11,7 @@ const std::vector<CommandEntry>& command_table() {
       {"evaluate", evaluate_command, "held-out metrics, report.md, metrics.json, plots"},
       {"logits", logits_command, "write teacher (and student) logits of a prompts file"},
       {"generate", generate_command, "greedy continuation of a prompt"},
-      {"bench", bench_command, "benchmarks (circulant, model)"},
+      {"bench", bench_command, "benchmarks (circulant, model, calibrate)"},
       {"sweep", sweep_command, "block size x learning rate sweep as a Slurm job DAG"},
       {"report", report_command, "report of a sweep directory"},
       {"inspect", inspect_command, "print groups, datasets and attributes of a circal file"},

@@ -14,6 +14,7 @@
 #include "pipeline/ops/rmsnorm.hpp"
 #include "pipeline/ops/rope.hpp"
 #include "pipeline/ops/swiglu.hpp"
+#include "pipeline/ops/teacher_kl.hpp"
 #include "pipeline/transformer.hpp"
 
 using namespace circal;
@@ -204,6 +205,25 @@ TEST_CASE("kl divergence: value, gradient and finite differences") {
       return scale * kl_divergence(zT.data(), zS.data(), nullptr, T, V, tau, 1.0f);
     };
     check_gradient(zS, dzS, scaled_loss, rng);
+  }
+}
+
+TEST_CASE("kl divergence against cached teacher rows equals the direct one") {
+  std::mt19937 rng(11);
+  const int T = 4, V = 301;
+  Vec zT = random_vec(rng, T * V, 6.0f), zS = random_vec(rng, T * V, 6.0f);
+  for (float tau : {1.0f, 2.0f}) {
+    const TeacherRows teacher = teacher_rows(zT.data(), T, V, tau);
+    const float scale = 0.25f;
+    Vec direct(T * V), cached(T * V);
+    const double expected = kl_divergence(zT.data(), zS.data(), direct.data(), T, V, tau, scale);
+    const double loss = teacher_kl_divergence(teacher, zS.data(), cached.data(), scale);
+    // The teacher probabilities are rounded to float: agreement to float precision.
+    CHECK(loss == doctest::Approx(expected).epsilon(1e-6));
+    for (int i = 0; i < T * V; ++i) CHECK(cached[i] == doctest::Approx(direct[i]).epsilon(1e-5).scale(1e-6));
+    CHECK(std::abs(teacher_kl_divergence(teacher, zT.data(), nullptr, 1.0f)) < 1e-6);
+    auto scaled_loss = [&] { return double(scale) * teacher_kl_divergence(teacher, zS.data(), nullptr, 1.0f); };
+    check_gradient(zS, cached, scaled_loss, rng);
   }
 }
 
