@@ -26,12 +26,17 @@ step_logged() { grep -q "\"step\":$1," "$job_dir/calibrate/log.jsonl" 2>/dev/nul
 # mpirun and every rank (Open MPI gives the ranks process groups of their own).
 job_tree() { local p; for p in $(ps -o pid= --ppid "$1"); do job_tree "$p"; done; echo "$1"; }
 ranks_of_job() { ps -o pid= --ppid "$job" | tr -d ' '; }
+# A tiny run can finish in a second: freezing the ranks holds the job at the point reached
+# while the test looks at it.
+freeze_job() { kill -STOP $(ranks_of_job); }
+thaw_job() { kill -CONT $(ranks_of_job); }
 
-# kill_job: kill -9 of mpirun and every rank at once; waits until all are gone.
+# kill_job: kill -9 of mpirun and every rank at once; waits until all are gone. job_code is
+# mpirun's exit code: 0 when the job finished before the kill landed.
 kill_job() {
   local victims; victims=$(job_tree "$job")
   kill -9 $victims 2>/dev/null || true
-  wait "$job" 2>/dev/null || true
+  job_code=0; wait "$job" 2>/dev/null || job_code=$?
   local _; for _ in $(seq 1 150); do ps -p "${victims//$'\n'/,}" > /dev/null || return 0; sleep 0.1; done
   echo "FAILED: processes survived kill -9: $victims"; exit 1
 }

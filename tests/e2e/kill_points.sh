@@ -23,6 +23,11 @@ point() {  # point NAME STAGE CONDITION...: seed for STAGE, run, kill -9 once CO
     return
   fi
   kill_job
+  if [ "$job_code" -eq 0 ]; then
+    missed=$((missed + 1))
+    echo "missed: $name (the job finished before the kill landed)"
+    return
+  fi
   hit=$((hit + 1))
   local left; left=$(cd "$dir" && ls -A | tr '\n' ' ')
   circal_np 2 run --config "$CFG" --run-dir "$dir" > "$WORK/k$n.rerun.log" 2>&1 \
