@@ -163,35 +163,45 @@ class Llama:
         return out
 
 
+def now():
+    """(wall, process CPU) seconds: on a shared machine the CPU seconds are what the benchmark
+    really used, the wall seconds also count the time it waited for a core."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
 def per_prompt_pass(model, prompts):
-    start = time.perf_counter()
+    start = now()
     for ids in prompts:
         model.forward(ids)
-    return time.perf_counter() - start
+    return now() - start
 
 
 def batched_pass(model, groups):
-    start = time.perf_counter()
+    start = now()
     for group in groups:
         model.forward_batch(group)
-    return time.perf_counter() - start
+    return now() - start
 
 
 def decode_pass(model, prompts, decode_tokens):
-    decode = 0.0
+    decode = np.zeros(2)
     for ids in prompts:
-        start = time.perf_counter()
+        start = now()
         model.generate_greedy(ids, 1)
-        first = time.perf_counter() - start
-        start = time.perf_counter()
+        first = now() - start
+        start = now()
         model.generate_greedy(ids, decode_tokens)
-        decode += time.perf_counter() - start - first
+        decode += now() - start - first
     return decode
 
 
 def median_of(repeats, timed):
     timed()  # warm-up
-    return statistics.median(timed() for _ in range(repeats))
+    return np.median([timed() for _ in range(repeats)], axis=0)
+
+
+def rate(what, tokens, seconds):
+    print(f"{what}: {tokens / seconds[0]:.0f} tokens/s wall, {tokens / seconds[1]:.0f} tokens/s CPU time")
 
 
 def main():
@@ -232,9 +242,9 @@ def main():
           f"{worst:.2e} per prompt, {worst_batched:.2e} batched")
     print(f"prompts: {len(prompts)}, prompt tokens: {prompt_tokens}, decode steps: {decode_steps}, "
           f"repeats: {args.repeats} (median)")
-    print(f"prompt processing, one prompt per forward: {prompt_tokens / per_prompt:.0f} tokens/s")
-    print(f"prompt processing, {group} prompts per forward: {prompt_tokens / batched:.0f} tokens/s")
-    print(f"decode: {decode_steps / decode:.0f} tokens/s")
+    rate("prompt processing, one prompt per forward", prompt_tokens, per_prompt)
+    rate(f"prompt processing, {group} prompts per forward", prompt_tokens, batched)
+    rate("decode", decode_steps, decode)
 
 
 if __name__ == "__main__":
