@@ -1,8 +1,7 @@
 // `circal logits --model DIR --prompts FILE --out OUT.h5 [--student CHECKPOINT]`: the
 // teacher's tokens and logits of every prompt (and a student's logits beside them), one HDF5
-// file. Prompts go in batches of B consecutive ones, batch k on rank k % R: a batch's rows
-// share GEMMs, whose rounding depends on the rows stacked together, so fixing the batches
-// independently of R keeps the file bit-identical at any rank count.
+// file. Prompts run in batches shared among ranks as pipeline/prompt_batches.hpp says, so the
+// file is bit-identical at any rank count.
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +10,7 @@
 #include "pipeline/commands/cli_options.hpp"
 #include "pipeline/commands/commands.hpp"
 #include "pipeline/errors.hpp"
+#include "pipeline/prompt_batches.hpp"
 #include "pipeline/model_weights.hpp"
 #include "pipeline/prompts.hpp"
 #include "pipeline/transformer.hpp"
@@ -99,23 +99,18 @@ int logits_command(MpiContext& mpi, const Args& args) {
   out.set_attr("/", "vocab_size", static_cast<int64_t>(model.config.vocab_size));
   if (!options->student.empty()) out.set_attr("/", "student", options->student);
 
-  const int ranks = mpi.size(), count = static_cast<int>(prompts.size());
+  const int count = static_cast<int>(prompts.size());
   const auto vocab = static_cast<uint64_t>(model.config.vocab_size);
-  // Rounds of R batches: every rank computes its batch in one forward, then all write the
-  // round collectively, so no rank idles in a collective while another computes the lot.
-  const int B = options->batch;
   RoundLogits mine;
-  for (int round0 = 0; round0 < count; round0 += ranks * B) {
-    const int round_end = std::min(round0 + ranks * B, count);
-    const int first = round0 + mpi.rank() * B;
+  for (const PromptRound& round : prompt_rounds(count, mpi.size(), mpi.rank(), options->batch)) {
     mine.prompts.clear();
-    for (int i = first; i < std::min(first + B, round_end); ++i) mine.prompts.push_back(i);
+    for (int i = round.mine_begin; i < round.mine_end; ++i) mine.prompts.push_back(i);
     run_round(teacher, student.get(), tokens, mine);
-    for (int i = round0; i < round_end; ++i) {
+    for (int i = round.begin; i < round.end; ++i) {
       const auto& ids = tokens[static_cast<std::size_t>(i)];
       const uint64_t T = ids.size();
-      const bool own = i >= first && i < first + B;
-      const long row0 = own ? mine.row0[static_cast<std::size_t>(i - first)] : 0;
+      const bool own = round.mine(i);
+      const long row0 = own ? mine.row0[static_cast<std::size_t>(i - round.mine_begin)] : 0;
       const std::vector<int32_t> ids32(ids.begin(), ids.end());
       out.write(group_of(i) + "/tokens", {T}, ids32.data());
       out.create(group_of(i) + "/logits", H5Type::Float32, {T, vocab});

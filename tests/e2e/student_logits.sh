@@ -49,7 +49,7 @@ with h5py.File(evaluate, "r") as ev, h5py.File(f"{work}/teacher.h5", "r") as alo
 PY
 
 # generate --student: same first divergence as evaluate's greedy drift of test prompt 0.
-prompt0=$(grep -m1 . data/splits/test.txt)
+prompt0=$(grep -m1 . "$CIRCAL_SOURCE_DIR/data/splits/test.txt")
 tokens=$(h5dump -a /generate_tokens "$run/evaluate.h5" | sed -n 's/.*(0): \([0-9]*\).*/\1/p')
 "$CIRCAL_BIN" generate --model "$CIRCAL_SOURCE_DIR/$model" --prompt "$prompt0" --tokens "$tokens" --student "$run/calibrate.h5" >"$WORK/gen.txt"
 cat "$WORK/gen.txt"
