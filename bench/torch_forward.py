@@ -12,7 +12,8 @@ Token ids come from a `circal logits` file of the same prompts (Debian has no py
 and its logits double as a correctness check of this script:
 
     circal logits --model data/models/manpages-llama-5m --prompts data/prompts.txt --out /tmp/seed.h5
-    OPENBLAS_NUM_THREADS=1 python3 bench/torch_forward.py --logits /tmp/seed.h5
+    OPENBLAS_NUM_THREADS=1 python3 bench/torch_forward.py --logits /tmp/seed.h5 --batch 64
+    OPENBLAS_NUM_THREADS=1 circal bench model --batch 64
 
 Needs Debian's python3-torch, python3-h5py and python3-numpy (run with /usr/bin/python3).
 """
