@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """PyTorch baseline for `circal bench model`: the same float32 LLaMA forward on the same weights,
-1 thread, prompt processing (whole prompt at once, logits for every position) and greedy decoding
-with a KV cache, in tokens/s, timed the same way as pipeline/bench_model.cpp.
+1 thread, prompt processing (logits for every position) one prompt per forward and a batch of
+prompts per forward, and greedy decoding with a KV cache, in tokens/s, timed the same way as
+pipeline/bench_model.cpp.
+
+The batched forward gets the same opportunity as circal's: the prompts' rows are concatenated
+into one [sum T, hidden] matrix for every projection (no padded rows in any GEMM), and
+attention runs as one masked batched matmul over the prompts padded to the longest.
 
 Token ids come from a `circal logits` file of the same prompts (Debian has no python3-sentencepiece),
 and its logits double as a correctness check of this script:
 
     circal logits --model data/models/manpages-llama-5m --prompts data/prompts.txt --out /tmp/seed.h5
-    OPENBLAS_NUM_THREADS=1 python3 bench/torch_forward.py --logits /tmp/seed.h5
+    OPENBLAS_NUM_THREADS=1 python3 bench/torch_forward.py --logits /tmp/seed.h5 --batch 64
+    OPENBLAS_NUM_THREADS=1 circal bench model --batch 64
 
 Needs Debian's python3-torch, python3-h5py and python3-numpy (run with /usr/bin/python3).
 """
@@ -119,6 +125,35 @@ class Llama:
             h = h + self.mlp(self.rms(h, f"model.layers.{i}.post_attention_layernorm.weight"), i)
         return self.rms(h, "model.norm.weight") @ self.w["lm_head.weight"].T
 
+    def forward_batch(self, prompts):
+        """Logits [sum T, vocab] of several prompts, prompt after prompt."""
+        lengths = torch.tensor([len(p) for p in prompts])
+        B, Tmax = len(prompts), int(lengths.max())
+        valid = torch.arange(Tmax)[None, :] < lengths[:, None]  # [B, Tmax]: real rows of the padded layout
+        pos = torch.arange(Tmax)
+        blocked = (pos[None, :] > pos[:, None])[None, None] | ~valid[:, None, None, :]  # future or padding key
+        group = self.heads // self.kv_heads
+
+        def padded(x, heads):  # [N, heads*D] rows -> [B, heads, Tmax, D]
+            out = x.new_zeros(B, Tmax, heads * self.head_dim)
+            out[valid] = x
+            return out.view(B, Tmax, heads, self.head_dim).transpose(1, 2)
+
+        h = self.w["model.embed_tokens.weight"][torch.tensor([t for p in prompts for t in p])]
+        for i in range(self.layers):
+            a = f"model.layers.{i}.self_attn."
+            x = self.rms(h, f"model.layers.{i}.input_layernorm.weight")
+            q = self.rope(padded(x @ self.w[a + "q_proj.weight"].T, self.heads), pos)
+            k = self.rope(padded(x @ self.w[a + "k_proj.weight"].T, self.kv_heads), pos)
+            v = padded(x @ self.w[a + "v_proj.weight"].T, self.kv_heads)
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+            scores = (q @ k.transpose(2, 3)) / math.sqrt(self.head_dim)
+            out = torch.softmax(scores.masked_fill(blocked, float("-inf")), dim=-1) @ v
+            att = out.transpose(1, 2).reshape(B, Tmax, self.heads * self.head_dim)[valid]
+            h = h + att @ self.w[a + "o_proj.weight"].T
+            h = h + self.mlp(self.rms(h, f"model.layers.{i}.post_attention_layernorm.weight"), i)
+        return self.rms(h, "model.norm.weight") @ self.w["lm_head.weight"].T
+
     def generate_greedy(self, ids, n):
         cache = {}
         logits = self.forward(ids, 0, cache)
@@ -129,19 +164,45 @@ class Llama:
         return out
 
 
-def timed_pass(model, prompts, decode_tokens):
-    prefill = decode = 0.0
+def now():
+    """(wall, process CPU) seconds: on a shared machine the CPU seconds are what the benchmark
+    really used, the wall seconds also count the time it waited for a core."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
+def per_prompt_pass(model, prompts):
+    start = now()
     for ids in prompts:
-        start = time.perf_counter()
         model.forward(ids)
-        prefill += time.perf_counter() - start
-        start = time.perf_counter()
+    return now() - start
+
+
+def batched_pass(model, groups):
+    start = now()
+    for group in groups:
+        model.forward_batch(group)
+    return now() - start
+
+
+def decode_pass(model, prompts, decode_tokens):
+    decode = np.zeros(2)
+    for ids in prompts:
+        start = now()
         model.generate_greedy(ids, 1)
-        first = time.perf_counter() - start
-        start = time.perf_counter()
+        first = now() - start
+        start = now()
         model.generate_greedy(ids, decode_tokens)
-        decode += time.perf_counter() - start - first
-    return prefill, decode
+        decode += now() - start - first
+    return decode
+
+
+def median_of(repeats, timed):
+    timed()  # warm-up
+    return np.median([timed() for _ in range(repeats)], axis=0)
+
+
+def rate(what, tokens, seconds):
+    print(f"{what}: {tokens / seconds[0]:.0f} tokens/s wall, {tokens / seconds[1]:.0f} tokens/s CPU time")
 
 
 def main():
@@ -149,6 +210,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=os.path.join(here, "..", "data", "models", "manpages-llama-5m"))
     parser.add_argument("--logits", required=True, help="`circal logits` output for the prompts (token ids, logits)")
+    parser.add_argument("--batch", type=int, default=0, help="prompts per batched forward (0: all of them in one)")
     parser.add_argument("--decode-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -162,21 +224,28 @@ def main():
             prompts.append([int(t) for t in f[name]["tokens"][()]])
             circal_logits.append(f[name]["logits"][()])
 
+    group = args.batch or len(prompts)
+    groups = [prompts[i : i + group] for i in range(0, len(prompts), group)]
+    reference = np.concatenate(circal_logits)
     with torch.inference_mode():
         worst = max(
             float(np.abs(model.forward(ids).numpy() - ref).max(axis=1).max() / np.abs(ref).max())
             for ids, ref in zip(prompts, circal_logits)
         )
-        timed_pass(model, prompts, args.decode_tokens)  # warm-up
-        passes = [timed_pass(model, prompts, args.decode_tokens) for _ in range(args.repeats)]
+        batch_logits = torch.cat([model.forward_batch(g) for g in groups]).numpy()
+        worst_batched = float(np.abs(batch_logits - reference).max() / np.abs(reference).max())
+        per_prompt = median_of(args.repeats, lambda: per_prompt_pass(model, prompts))
+        batched = median_of(args.repeats, lambda: batched_pass(model, groups))
+        decode = median_of(args.repeats, lambda: decode_pass(model, prompts, args.decode_tokens))
     prompt_tokens = sum(len(p) for p in prompts)
     decode_steps = len(prompts) * (args.decode_tokens - 1)
-    print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, "
-          f"max |torch - circal| / max|logit|: {worst:.2e}")
+    print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, max |torch - circal| / max|logit|: "
+          f"{worst:.2e} per prompt, {worst_batched:.2e} batched")
     print(f"prompts: {len(prompts)}, prompt tokens: {prompt_tokens}, decode steps: {decode_steps}, "
           f"repeats: {args.repeats} (median)")
-    print(f"prompt processing: {prompt_tokens / statistics.median(p for p, _ in passes):.0f} tokens/s")
-    print(f"decode: {decode_steps / statistics.median(d for _, d in passes):.0f} tokens/s")
+    rate("prompt processing, one prompt per forward", prompt_tokens, per_prompt)
+    rate(f"prompt processing, {group} prompts per forward", prompt_tokens, batched)
+    rate("decode", decode_steps, decode)
 
 
 if __name__ == "__main__":

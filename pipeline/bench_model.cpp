@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <string>
 
 #include "pipeline/commands/cli_options.hpp"
 #include "pipeline/errors.hpp"
@@ -19,31 +21,82 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+// Wall seconds and the process's CPU seconds. On a shared machine the CPU seconds are what
+// the benchmark really used; the wall seconds also count the time it waited for a core.
+struct Seconds {
+  double wall = 0.0, cpu = 0.0;
+  Seconds& operator+=(const Seconds& o) { wall += o.wall, cpu += o.cpu; return *this; }
+  Seconds operator-(const Seconds& o) const { return {wall - o.wall, cpu - o.cpu}; }
+};
+
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
+
+class Stopwatch {
+ public:
+  Seconds elapsed() const {
+    return {std::chrono::duration<double>(Clock::now() - wall0_).count(), cpu_seconds() - cpu0_};
+  }
+
+ private:
+  Clock::time_point wall0_ = Clock::now();
+  double cpu0_ = cpu_seconds();
+};
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
 
-// One timed pass: (prefill seconds over all prompts, decode seconds of decode_tokens - 1 steps
-// per prompt). Decode time is generate(N) - generate(1), i.e. without the prompt's prefill.
-std::pair<double, double> timed_pass(Transformer& model, const std::vector<std::vector<int>>& prompts, int decode_tokens) {
-  double prefill = 0.0, decode = 0.0;
+// One forward per prompt, over all prompts.
+Seconds per_prompt_pass(Transformer& model, const std::vector<std::vector<int>>& prompts) {
+  const Stopwatch watch;
+  for (const auto& ids : prompts) model.forward(ids);
+  return watch.elapsed();
+}
+
+// forward_batch over consecutive groups of prompts, over all prompts.
+Seconds batched_pass(Transformer& model, const std::vector<std::vector<std::vector<int>>>& groups) {
+  const Stopwatch watch;
+  for (const auto& group : groups) model.forward_batch(group);
+  return watch.elapsed();
+}
+
+// decode_tokens - 1 greedy steps per prompt: generate(N) - generate(1), i.e. without the
+// prompt's prefill.
+Seconds decode_pass(Transformer& model, const std::vector<std::vector<int>>& prompts, int decode_tokens) {
+  Seconds decode;
   for (const auto& ids : prompts) {
-    auto start = Clock::now();
-    model.forward(ids);
-    prefill += seconds_since(start);
-    start = Clock::now();
+    const Stopwatch first;
     model.generate_greedy(ids, 1);
-    const double first = seconds_since(start);
-    start = Clock::now();
+    const Seconds prefill = first.elapsed();
+    const Stopwatch full;
     model.generate_greedy(ids, decode_tokens);
-    decode += seconds_since(start) - first;
+    decode += full.elapsed() - prefill;
   }
-  return {prefill, decode};
+  return decode;
+}
+
+// Medians (wall and CPU separately) of `repeats` timed calls after one untimed warm-up
+// (buffers, page faults).
+template <typename Pass>
+Seconds median_of(int repeats, Pass pass) {
+  pass();
+  std::vector<double> wall, cpu;
+  for (int r = 0; r < repeats; ++r) {
+    const Seconds s = pass();
+    wall.push_back(s.wall);
+    cpu.push_back(s.cpu);
+  }
+  return {median(wall), median(cpu)};
+}
+
+void print_rate(const std::string& what, long tokens, const Seconds& s) {
+  std::printf("%s: %.0f tokens/s wall, %.0f tokens/s CPU time\n", what.c_str(), static_cast<double>(tokens) / s.wall,
+              static_cast<double>(tokens) / s.cpu);
 }
 
 }  // namespace
@@ -53,12 +106,15 @@ int bench_model(MpiContext& mpi, const Args& args) {
   desc.add_options()
       ("model", po::value<std::string>()->default_value(std::string(CIRCAL_SOURCE_DIR) + "/data/models/manpages-llama-5m"), "model folder")
       ("prompts", po::value<std::string>()->default_value(std::string(CIRCAL_SOURCE_DIR) + "/data/prompts.txt"), "prompts file")
+      ("batch", po::value<int>()->default_value(0), "prompts per batched forward (0: all of them in one)")
       ("decode-tokens", po::value<int>()->default_value(32), "greedy tokens per prompt for the decode rate")
       ("repeats", po::value<int>()->default_value(3), "timed passes (the median is reported)");
-  const auto vm = parse_options(mpi, "bench model", "[--model DIR] [--prompts FILE] [--decode-tokens N] [--repeats R]", desc, args);
+  const auto vm = parse_options(mpi, "bench model", "[--model DIR] [--prompts FILE] [--batch B] [--decode-tokens N] [--repeats R]", desc, args);
   if (!vm) return kExitOk;
   const int decode_tokens = (*vm)["decode-tokens"].as<int>();
   const int repeats = (*vm)["repeats"].as<int>();
+  const int batch = (*vm)["batch"].as<int>();
+  if (batch < 0) fail(kExitUsage, "circal bench model: --batch must be at least 0");
   if (decode_tokens < 2) fail(kExitUsage, "circal bench model: --decode-tokens must be at least 2");
   if (repeats < 1) fail(kExitUsage, "circal bench model: --repeats must be at least 1");
   if (!mpi.is_root()) return kExitOk;  // a single-process benchmark
@@ -72,23 +128,24 @@ int bench_model(MpiContext& mpi, const Args& args) {
     prompts.push_back(prompt_ids(tokenizer, weights.config, p.text));
     prompt_tokens += static_cast<long>(prompts.back().size());
   }
-  Transformer model(weights);
-  timed_pass(model, prompts, decode_tokens);  // warm-up: buffers, page faults, BLAS threads
+  const std::size_t group = batch == 0 ? prompts.size() : static_cast<std::size_t>(batch);
+  std::vector<std::vector<std::vector<int>>> groups;
+  for (std::size_t i = 0; i < prompts.size(); i += group)
+    groups.emplace_back(prompts.begin() + i, prompts.begin() + std::min(prompts.size(), i + group));
 
-  std::vector<double> prefill, decode;
-  for (int r = 0; r < repeats; ++r) {
-    const auto [p, d] = timed_pass(model, prompts, decode_tokens);
-    prefill.push_back(p);
-    decode.push_back(d);
-  }
+  Transformer model(weights);
+  const Seconds per_prompt = median_of(repeats, [&] { return per_prompt_pass(model, prompts); });
+  const Seconds batched = median_of(repeats, [&] { return batched_pass(model, groups); });
+  const Seconds decode = median_of(repeats, [&] { return decode_pass(model, prompts, decode_tokens); });
   const long decode_steps = static_cast<long>(prompts.size()) * (decode_tokens - 1);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("openblas core: %s (OPENBLAS_CORETYPE=%s), threads: %d\n", openblas_get_corename(),
               coretype ? coretype : "unset", openblas_get_num_threads());
   std::printf("prompts: %zu, prompt tokens: %ld, decode steps: %ld, repeats: %d (median)\n", prompts.size(),
               prompt_tokens, decode_steps, repeats);
-  std::printf("prompt processing: %.0f tokens/s\n", static_cast<double>(prompt_tokens) / median(prefill));
-  std::printf("decode: %.0f tokens/s\n", static_cast<double>(decode_steps) / median(decode));
+  print_rate("prompt processing, one prompt per forward", prompt_tokens, per_prompt);
+  print_rate("prompt processing, " + std::to_string(group) + " prompts per forward", prompt_tokens, batched);
+  print_rate("decode", decode_steps, decode);
   std::fflush(stdout);
   return kExitOk;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // `circal bench model`: teacher throughput, 1 process, over a prompts file: prompt processing
-// (batched forward of whole prompts) and greedy decoding with the KV cache, in tokens/s.
+// with one prompt per forward and with --batch prompts per forward (rows stacked), and greedy
+// decoding with the KV cache, in tokens/s of wall-clock and of CPU time.
 // bench/torch_forward.py measures the same with PyTorch for the ratio.
 //
 // OpenBLAS kernel: Debian's DYNAMIC_ARCH OpenBLAS picks its core once, when the library loads,
@@ -14,7 +15,8 @@
 
 namespace circal {
 
-// args: the words after `bench model` (--model DIR --prompts FILE --decode-tokens N --repeats R).
+// args: the words after `bench model` (--model DIR --prompts FILE --batch B --decode-tokens N
+// --repeats R).
 int bench_model(MpiContext& mpi, const Args& args);
 
 }  // namespace circal

@@ -57,6 +57,12 @@ struct Transformer::Impl {
   GradientBuffers grads;
   // KV cache of generate_greedy, [capacity, kv_dim] per layer.
   std::vector<std::vector<float>> cache_k, cache_v;
+  // The prompts of the current pass: prompt s owns rows [offsets[s], offsets[s+1]) and
+  // attention probabilities from probs_offsets[s]. pos0 > 0 only for a single prompt
+  // continuing from the KV cache.
+  std::vector<int> lengths;
+  std::vector<long> offsets{0}, probs_offsets{0};
+  int pos0 = 0;
   int T = 0;
   int first_layer = 0;
 
@@ -82,22 +88,40 @@ struct Transformer::Impl {
     rope.reserve(std::max(cfg.max_position_embeddings, 1));
   }
 
-  // Sizes every activation for T queries over S keys.
-  void reserve(int T_, int S) {
+  // Sets the prompts of the next pass (their lengths, the first one's position) and sizes
+  // every activation for them; `keys` is the KV-cache capacity when decoding.
+  template <typename Lengths>
+  void begin_pass(const Lengths& prompt_lengths, int first_pos, int keys) {
+    lengths.assign(prompt_lengths.begin(), prompt_lengths.end());
+    pos0 = first_pos;
+    offsets.resize(1);
+    probs_offsets.resize(1);
+    int longest = 0;
+    for (int n : lengths) {
+      if (n <= 0) fail(kExitInput, "forward of an empty token sequence");
+      longest = std::max(longest, n);
+      offsets.push_back(offsets.back() + n);
+      probs_offsets.push_back(probs_offsets.back() +
+                              static_cast<long>(cfg.num_attention_heads) * n * (pos0 + n));
+    }
+    reserve(offsets.back(), std::max(keys, pos0 + longest));
+  }
+
+  void reserve(long rows, int S) {
     const long H = cfg.hidden_size, I = cfg.intermediate_size;
     rope.reserve(S);
     for (LayerActivations& a : acts) {
-      for (auto* b : {&a.x_in, &a.ln1, &a.x_mid, &a.ln2}) ensure(*b, T_ * H);
-      for (auto* b : {&a.inv_rms1, &a.inv_rms2}) ensure(*b, T_);
-      for (auto* b : {&a.q, &a.att}) ensure(*b, T_ * q_dim);
-      for (auto* b : {&a.k, &a.v}) ensure(*b, T_ * kv_dim);
-      for (auto* b : {&a.gate, &a.up, &a.act}) ensure(*b, T_ * I);
-      ensure(a.probs, static_cast<long>(cfg.num_attention_heads) * T_ * S);
+      for (auto* b : {&a.x_in, &a.ln1, &a.x_mid, &a.ln2}) ensure(*b, rows * H);
+      for (auto* b : {&a.inv_rms1, &a.inv_rms2}) ensure(*b, rows);
+      for (auto* b : {&a.q, &a.att}) ensure(*b, rows * q_dim);
+      for (auto* b : {&a.k, &a.v}) ensure(*b, rows * kv_dim);
+      for (auto* b : {&a.gate, &a.up, &a.act}) ensure(*b, rows * I);
+      ensure(a.probs, probs_offsets.back());
     }
-    ensure(x_final, T_ * H);
-    ensure(lnf, T_ * H);
-    ensure(inv_rms_f, T_);
-    ensure(logits, T_ * static_cast<long>(cfg.vocab_size));
+    ensure(x_final, rows * H);
+    ensure(lnf, rows * H);
+    ensure(inv_rms_f, rows);
+    ensure(logits, rows * cfg.vocab_size);
   }
 
   void reserve_gradients() {
@@ -107,16 +131,22 @@ struct Transformer::Impl {
     for (auto* b : {&g.datt, &g.dq}) ensure(*b, T * q_dim);
     for (auto* b : {&g.dk, &g.dv}) ensure(*b, T * kv_dim);
     for (auto* b : {&g.dgate, &g.dup, &g.dact}) ensure(*b, T * I);
-    ensure(g.dscores, static_cast<long>(T) * T);
+    const int longest = *std::max_element(lengths.begin(), lengths.end());
+    ensure(g.dscores, static_cast<long>(longest) * longest);
   }
 
-  // One decoder layer on T queries at positions pos0..; k/v rows land in kdst/vdst, whose
-  // first pos0 rows already hold the earlier keys (the KV cache) when pos0 > 0.
-  void layer_forward(int l, const float* x, float* out, int T_, int pos0, float* kdst,
-                     float* vdst) {
+  AttentionShape attention_shape(int s) const {
+    return {lengths[s], pos0, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim};
+  }
+
+  // One decoder layer on all rows of the pass; prompt s's k/v rows land at row
+  // offsets[s] + pos0 of kdst/vdst, whose first pos0 rows already hold the earlier keys (the
+  // KV cache) when pos0 > 0.
+  void layer_forward(int l, const float* x, float* out, float* kdst, float* vdst) {
     const LayerWeights& w = model.layers[l];
     LayerActivations& a = acts[l];
     const int H = cfg.hidden_size, I = cfg.intermediate_size;
+    const int T_ = static_cast<int>(offsets.back());
     const long n = static_cast<long>(T_) * H;
     if (a.x_in.data() != x) std::memcpy(a.x_in.data(), x, n * sizeof(float));
     float* k_new = kdst + static_cast<long>(pos0) * kv_dim;
@@ -126,11 +156,14 @@ struct Transformer::Impl {
     linear_forward(a.ln1.data(), w.q_proj, a.q.data(), T_, H, q_dim);
     linear_forward(a.ln1.data(), w.k_proj, k_new, T_, H, kv_dim);
     linear_forward(a.ln1.data(), w.v_proj, v_new, T_, H, kv_dim);
-    rope_forward(a.q.data(), T_, cfg.num_attention_heads, pos0, rope);
-    rope_forward(k_new, T_, cfg.num_key_value_heads, pos0, rope);
-    const AttentionShape shape{T_, pos0, cfg.num_attention_heads, cfg.num_key_value_heads,
-                               cfg.head_dim};
-    attention_forward(shape, a.q.data(), kdst, vdst, a.att.data(), a.probs.data());
+    for (int s = 0; s < static_cast<int>(lengths.size()); ++s) {
+      const long r = offsets[s];
+      rope_forward(a.q.data() + r * q_dim, lengths[s], cfg.num_attention_heads, pos0, rope);
+      rope_forward(k_new + r * kv_dim, lengths[s], cfg.num_key_value_heads, pos0, rope);
+      attention_forward(attention_shape(s), a.q.data() + r * q_dim, kdst + r * kv_dim,
+                        vdst + r * kv_dim, a.att.data() + r * q_dim,
+                        a.probs.data() + probs_offsets[s]);
+    }
     linear_forward(a.att.data(), w.o_proj, a.x_mid.data(), T_, q_dim, H);
     for (long i = 0; i < n; ++i) a.x_mid[i] += a.x_in[i];
     rmsnorm_forward(a.x_mid.data(), w.post_attention_layernorm, a.ln2.data(),
@@ -142,15 +175,16 @@ struct Transformer::Impl {
     for (long i = 0; i < n; ++i) out[i] += a.x_mid[i];
   }
 
-  // Layers first..last on T_ queries, then final norm and lm_head.
-  const float* run(int first, const float* hidden, int T_, int pos0, bool use_cache) {
+  // Layers first..last on the rows set by begin_pass, then final norm and lm_head.
+  const float* run(int first, const float* hidden, bool use_cache) {
     const int L = cfg.num_hidden_layers;
+    const int T_ = static_cast<int>(offsets.back());
     const float* x = hidden;
     for (int l = first; l < L; ++l) {
       float* out = (l + 1 < L) ? acts[l + 1].x_in.data() : x_final.data();
       float* kdst = use_cache ? cache_k[l].data() : acts[l].k.data();
       float* vdst = use_cache ? cache_v[l].data() : acts[l].v.data();
-      layer_forward(l, x, out, T_, pos0, kdst, vdst);
+      layer_forward(l, x, out, kdst, vdst);
       x = out;
     }
     if (first == L) std::memcpy(x_final.data(), hidden, sizeof(float) * T_ * cfg.hidden_size);
@@ -192,13 +226,15 @@ struct Transformer::Impl {
                      a.inv_rms2.data(), g.dx.data(), T, H);
     // Attention branch.
     linear_backward_input(g.dx.data(), w.o_proj, g.datt.data(), T, q_dim, H);
-    const AttentionShape shape{T, 0, cfg.num_attention_heads, cfg.num_key_value_heads,
-                               cfg.head_dim};
-    attention_backward(shape, g.datt.data(), a.q.data(), a.k.data(), a.v.data(),
-                       a.probs.data(), g.dq.data(), g.dk.data(), g.dv.data(),
-                       g.dscores.data());
-    rope_backward(g.dq.data(), T, cfg.num_attention_heads, 0, rope);
-    rope_backward(g.dk.data(), T, cfg.num_key_value_heads, 0, rope);
+    for (int s = 0; s < static_cast<int>(lengths.size()); ++s) {
+      const long r = offsets[s];
+      attention_backward(attention_shape(s), g.datt.data() + r * q_dim, a.q.data() + r * q_dim,
+                         a.k.data() + r * kv_dim, a.v.data() + r * kv_dim,
+                         a.probs.data() + probs_offsets[s], g.dq.data() + r * q_dim,
+                         g.dk.data() + r * kv_dim, g.dv.data() + r * kv_dim, g.dscores.data());
+      rope_backward(g.dq.data() + r * q_dim, lengths[s], cfg.num_attention_heads, 0, rope);
+      rope_backward(g.dk.data() + r * kv_dim, lengths[s], cfg.num_key_value_heads, 0, rope);
+    }
     linear_backward_input(g.dq.data(), w.q_proj, g.dnorm.data(), T, H, q_dim);
     linear_backward_input(g.dk.data(), w.k_proj, g.dnorm.data(), T, H, kv_dim, true);
     linear_backward_input(g.dv.data(), w.v_proj, g.dnorm.data(), T, H, kv_dim, true);
@@ -215,6 +251,9 @@ struct Transformer::Impl {
                      grads.dx.data(), T, H);
     for (int l = cfg.num_hidden_layers - 1; l >= first_layer; --l) layer_backward(l);
   }
+
+  // Where the embeddings go: the input of layer 0 (or of the final norm in a 0-layer model).
+  float* first_input() { return acts.empty() ? x_final.data() : acts[0].x_in.data(); }
 
   int argmax_last_row(int T_) const {
     const float* row = logits.data() + static_cast<long>(T_ - 1) * cfg.vocab_size;
@@ -242,20 +281,42 @@ void Transformer::set_mlp_operator(int layer, const std::string& projection,
 }
 
 const float* Transformer::forward(const std::vector<int>& tokens) {
-  const int T = static_cast<int>(tokens.size());
-  if (T == 0) fail(kExitInput, "forward of an empty token sequence");
-  impl_->reserve(T, T);
-  float* x0 = impl_->acts.empty() ? impl_->x_final.data() : impl_->acts[0].x_in.data();
-  impl_->embed(tokens.data(), T, x0);
-  return impl_->run(0, x0, T, 0, false);
+  const std::array<int, 1> length{static_cast<int>(tokens.size())};
+  impl_->begin_pass(length, 0, 0);
+  float* x0 = impl_->first_input();
+  impl_->embed(tokens.data(), length[0], x0);
+  return impl_->run(0, x0, false);
 }
 
 const float* Transformer::forward_from(int layer, const float* hidden, int T) {
+  return forward_from(layer, hidden, std::vector<int>{T});
+}
+
+const float* Transformer::forward_batch(const std::vector<std::vector<int>>& prompts) {
+  if (prompts.empty()) fail(kExitInput, "forward of an empty batch of prompts");
+  std::vector<int> lengths;
+  lengths.reserve(prompts.size());
+  for (const auto& ids : prompts) lengths.push_back(static_cast<int>(ids.size()));
+  impl_->begin_pass(lengths, 0, 0);
+  float* x0 = impl_->first_input();
+  for (std::size_t s = 0; s < prompts.size(); ++s)
+    impl_->embed(prompts[s].data(), lengths[s],
+                 x0 + impl_->offsets[s] * static_cast<long>(impl_->cfg.hidden_size));
+  return impl_->run(0, x0, false);
+}
+
+const float* Transformer::forward_from(int layer, const float* hidden,
+                                       const std::vector<int>& lengths) {
   if (layer < 0 || layer > impl_->cfg.num_hidden_layers)
     fail(kExitUsage, "forward_from layer " + std::to_string(layer) + " outside the model");
-  impl_->reserve(T, T);
-  return impl_->run(layer, hidden, T, 0, false);
+  if (lengths.empty()) fail(kExitInput, "forward_from of an empty batch of prompts");
+  impl_->begin_pass(lengths, 0, 0);
+  return impl_->run(layer, hidden, false);
 }
+
+int Transformer::batch_size() const { return static_cast<int>(impl_->lengths.size()); }
+
+long Transformer::row_offset(int prompt) const { return impl_->offsets.at(prompt); }
 
 const float* Transformer::hidden_in(int layer) const {
   if (layer == impl_->cfg.num_hidden_layers) return impl_->x_final.data();
@@ -278,14 +339,14 @@ std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, in
   const int T = static_cast<int>(prompt.size());
   if (T == 0) fail(kExitInput, "greedy decoding needs a non-empty prompt");
   const int capacity = T + n;
-  m.reserve(T, capacity);
   for (int l = 0; l < m.cfg.num_hidden_layers; ++l) {
     ensure(m.cache_k[l], static_cast<long>(capacity) * m.kv_dim);
     ensure(m.cache_v[l], static_cast<long>(capacity) * m.kv_dim);
   }
-  float* x0 = m.acts.empty() ? m.x_final.data() : m.acts[0].x_in.data();
+  m.begin_pass(std::array<int, 1>{T}, 0, capacity);
+  float* x0 = m.first_input();
   m.embed(prompt.data(), T, x0);
-  m.run(0, x0, T, 0, true);
+  m.run(0, x0, true);
   std::vector<int> out;
   out.reserve(n);
   int last_rows = T;
@@ -293,8 +354,9 @@ std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, in
     const int next = m.argmax_last_row(last_rows);
     out.push_back(next);
     if (step + 1 == n) break;
+    m.begin_pass(std::array<int, 1>{1}, T + step, capacity);
     m.embed(&next, 1, x0);
-    m.run(0, x0, 1, T + step, true);
+    m.run(0, x0, true);
     last_rows = 1;
   }
   return out;

@@ -1,6 +1,7 @@
 #pragma once
-// LLaMA forward (and, for calibration, backward) over all tokens of one prompt at once.
-// Float32, OpenBLAS sgemm for every projection, buffers allocated once per shape and reused.
+// LLaMA forward (and, for calibration, backward) over all tokens of one prompt at once, or of
+// a batch of prompts whose rows are stacked. Float32, OpenBLAS sgemm for every projection,
+// buffers allocated once per shape and reused.
 // The MLP matrices are called through LinearOperator so a layer's gate/up/down can be
 // swapped for a block-circulant (or zero) operator.
 //
@@ -35,13 +36,25 @@ class Transformer {
   // positions 0..T-1); layers below are not run. Returns logits [T, vocab].
   const float* forward_from(int layer, const float* hidden, int T);
 
+  // Several prompts in one pass: their rows are stacked into one [sum T, hidden] activation
+  // matrix, so every projection is one GEMM over all of them (for ~20-token prompts OpenBLAS
+  // spends most of a per-prompt pass packing the weights; here it packs each weight once per
+  // batch). RoPE positions and causal attention restart at every prompt, so prompt i's rows
+  // equal its own forward() to float rounding. Returns logits [sum T, vocab]; prompt i's rows
+  // start at row_offset(i). The hooks and backward() then cover all rows in the same order.
+  const float* forward_batch(const std::vector<std::vector<int>>& prompts);
+  // forward_from over a batch: hidden [sum lengths, hidden_size], prompt after prompt.
+  const float* forward_from(int layer, const float* hidden, const std::vector<int>& lengths);
+  int batch_size() const;             // prompts in the last pass (1 after forward())
+  long row_offset(int prompt) const;  // first row of `prompt` in the last pass
+
   // Hooks, valid after forward()/forward_from() until the next call:
   // the hidden state entering `layer` [T, hidden_size];
   const float* hidden_in(int layer) const;
   // the input of an MLP matrix [T, in_features]: gate_proj and up_proj share the
   // post-attention-RMSNorm state, down_proj sees silu(gate x) * up x.
   const float* mlp_input(int layer, const std::string& projection) const;
-  int tokens() const;  // T of the last pass
+  int tokens() const;  // rows of the last pass (sum of the prompts' T for a batch)
 
   // Backward of the last forward_from(layer, ...) pass given dL/dlogits [T, vocab]:
   // frozen dense weights get input gradients only; swapped LinearOperators accumulate their

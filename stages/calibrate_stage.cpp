@@ -9,6 +9,7 @@
 #include "pipeline/errors.hpp"
 #include "stages/calibrator.hpp"
 #include "stages/stage.hpp"
+#include "stages/student_checkpoint.hpp"
 
 namespace circal {
 
@@ -30,6 +31,7 @@ void write_calibration_result(const StageContext& context, const StudentLayout& 
   file.set_attr("/history", "best_validation_kl", state.best_validation);
   file.set_attr("/history", "stopped_early", int64_t(state.stopped_early));
   file.set_attr("/history", "block_size", int64_t(layout.block_size));
+  stamp_student_model(file, context.model);
   file.commit();
 }
 

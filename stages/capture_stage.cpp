@@ -1,7 +1,9 @@
 // capture: run the teacher on the calibration and validation prompts and store what the
 // later stages need (stages/FILES.md): MLP inputs of every patched matrix, the hidden state
-// entering the first patched layer, teacher logits. Prompt i is computed by rank i % R and
-// written into its own rows of shared datasets with collective parallel-HDF5 writes.
+// entering the first patched layer, teacher logits. Prompts run in batches (one forward with
+// the prompts' rows stacked) shared among ranks as pipeline/prompt_batches.hpp says, so
+// capture.h5 is bit-identical at any rank count; every prompt is written into its own rows
+// of shared datasets with collective parallel-HDF5 writes.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +11,7 @@
 
 #include "pipeline/checkpoint_store.hpp"
 #include "pipeline/errors.hpp"
+#include "pipeline/prompt_batches.hpp"
 #include "pipeline/prompts.hpp"
 #include "pipeline/stop_signal.hpp"
 #include "pipeline/transformer.hpp"
@@ -91,6 +94,10 @@ void create_teacher_datasets(CheckpointWriter& file, const CaptureConfig& captur
   file.create("/teacher/logsumexp", H5Type::Float32, {tokens}, gzip, 4096);
 }
 
+// Prompts per batched forward: enough rows (~300) that OpenBLAS packs each weight once for
+// many tokens, few enough that a batch's activations stay a few MB.
+constexpr int kBatch = 16;
+
 }  // namespace
 
 void capture_stage(const StageContext& context) {
@@ -120,20 +127,29 @@ void capture_stage(const StageContext& context) {
   create_teacher_datasets(file, context.config.capture, N, vocab);
 
   Transformer teacher(context.model);
-  const int rounds = (P + mpi.size() - 1) / mpi.size();
-  for (int round = 0; round < rounds; ++round) {
-    const int prompt = round * mpi.size() + mpi.rank();
-    const bool mine = prompt < P;
-    const float* logits = mine ? teacher.forward(prompts.tokens[prompt]) : nullptr;
-    const uint64_t row0 = mine ? prompts.offsets[prompt] : 0;
-    const uint64_t nrows = mine ? prompts.tokens[prompt].size() : 0;
-    for (const auto& column : columns)
-      file.write_rows(column.name, row0, nrows, mine ? column.rows(teacher, column.layer, column.projection) : nullptr);
-    write_teacher_rows(file, context.config.capture, logits, int(vocab), row0, nrows);
-    stop_if_signalled(mpi.comm(), "capture", "after " + std::to_string(std::min(P, (round + 1) * mpi.size())) +
-                                                 " of " + std::to_string(P) + " prompts, capture.h5 not written; rerun to resume");
-    if (mpi.is_root() && (round + 1) % 10 == 0)
-      mpi.log("capture: " + std::to_string(std::min(P, (round + 1) * mpi.size())) + "/" + std::to_string(P) + " prompts");
+  std::vector<std::vector<int>> batch;
+  for (const PromptRound& round : prompt_rounds(P, mpi.size(), mpi.rank(), kBatch)) {
+    const int first = round.mine_begin;
+    batch.assign(prompts.tokens.begin() + first, prompts.tokens.begin() + round.mine_end);
+    const float* logits = batch.empty() ? nullptr : teacher.forward_batch(batch);
+    // Every rank makes the same sequence of collective writes, one per prompt slot of the
+    // round; a rank with fewer prompts writes empty ranges for the rest.
+    for (int slot = 0; slot < kBatch; ++slot) {
+      const bool mine = round.mine(first + slot);
+      const int prompt = first + slot;
+      const uint64_t row0 = mine ? prompts.offsets[prompt] : 0;
+      const uint64_t nrows = mine ? prompts.tokens[prompt].size() : 0;
+      const long batch_row = mine ? teacher.row_offset(slot) : 0;
+      for (const auto& column : columns)
+        file.write_rows(column.name, row0, nrows,
+                        mine ? column.rows(teacher, column.layer, column.projection) + batch_row * column.width : nullptr);
+      write_teacher_rows(file, context.config.capture, mine ? logits + batch_row * long(vocab) : nullptr, int(vocab), row0,
+                         nrows);
+    }
+    stop_if_signalled(mpi.comm(), "capture", "after " + std::to_string(round.end) + " of " + std::to_string(P) +
+                                                 " prompts, capture.h5 not written; rerun to resume");
+    if (mpi.is_root())
+      mpi.log("capture: " + std::to_string(round.end) + "/" + std::to_string(P) + " prompts");
   }
   file.commit();
   const double bytes = double(context.config.capture.logits_format == "full" ? vocab : 3 * context.config.capture.logits_topk + 1) * 4 +

@@ -16,6 +16,7 @@
 #include "stages/capture_layout.hpp"
 #include "stages/stage.hpp"
 #include "stages/student.hpp"
+#include "stages/student_checkpoint.hpp"
 
 namespace circal {
 
@@ -188,6 +189,7 @@ void project_stage(const StageContext& context) {
   file.set_attr("/", "method", method);
   file.set_attr("/", "mlp_params_dense", int64_t(layout.dense_parameters()));
   file.set_attr("/", "mlp_params_circulant", int64_t(layout.total_size));
+  stamp_student_model(file, context.model);
   file.commit();
 }
 

@@ -51,6 +51,15 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
   for (int h = 0; h < s.n_heads; ++h) {
     const int g = h / group;
     float* p = probs + static_cast<long>(h) * s.T * S;
+    // One query (a decode step): sgemv reads the cached keys/values once without packing.
+    if (s.T == 1) {
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, S, D, 1.0f, k + g * D, kv_stride, q + h * D, 1,
+                  0.0f, p, 1);
+      masked_softmax_rows(p, s, scale);
+      cblas_sgemv(CblasRowMajor, CblasTrans, S, D, 1.0f, v + g * D, kv_stride, p, 1, 0.0f,
+                  out + h * D, 1);
+      continue;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.T, S, D, 1.0f, q + h * D, q_stride,
                 k + g * D, kv_stride, 0.0f, p, S);
     masked_softmax_rows(p, s, scale);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `circal logits` on 3 prompts at 1 and 2 ranks: identical tokens, text and logits (h5diff,
+# `circal logits` on 3 prompts at 1, 2 and 4 ranks: identical tokens, text and logits (h5diff,
 # exact), the layout the issue fixes, and the documented refusals. `circal generate` runs.
 set -euo pipefail
 : "${CIRCAL_BIN:?}" "${CIRCAL_SOURCE_DIR:?}"
@@ -9,10 +9,11 @@ trap 'rm -rf "$work"' EXIT
 { sed -n 1p "$CIRCAL_SOURCE_DIR/data/prompts.txt"; echo; grep -m2 -i ' die \| der ' "$CIRCAL_SOURCE_DIR/data/prompts.txt"; } > "$work/prompts.txt"
 [ "$(grep -c . "$work/prompts.txt")" = 3 ]
 
-"$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/np1.h5"
-mpirun -np 2 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/np2.h5"
-# More ranks than prompts: rank 3 owns nothing but still joins every collective.
-mpirun -np 4 --oversubscribe "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/np4.h5"
+# Batches of 2 prompts: at 2 ranks rank 0 stacks prompts 0 and 1, rank 1 computes prompt 2.
+"$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/np1.h5" --batch 2
+mpirun -np 2 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/np2.h5" --batch 2
+# More ranks than batches: ranks 2 and 3 own nothing but still join every collective.
+mpirun -np 4 --oversubscribe "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/np4.h5" --batch 2
 
 for i in 0 1 2; do
   # Shapes: tokens [T], logits [T, 4096] with the same T.
@@ -36,8 +37,10 @@ expect_exit() {  # CODE, then the command
 }
 expect_exit 3 "$CIRCAL_BIN" logits --model "$work/no-model" --prompts "$work/prompts.txt" --out "$work/x.h5"
 grep -q "$work/no-model" "$work/out"
-expect_exit 2 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/x.h5" --student s.h5
+expect_exit 4 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/x.h5" --student "$work/s.h5"
+grep -q "$work/s.h5: missing" "$work/out"  # student checkpoints: tests/e2e/student_logits.sh
 expect_exit 2 "$CIRCAL_BIN" logits --model "$model" --out "$work/x.h5"
+expect_exit 2 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/x.h5" --batch 0
 [ ! -e "$work/x.h5" ]
 
 "$CIRCAL_BIN" generate --model "$model" --prompt "The fast Fourier transform turns a circular convolution into" --tokens 8 > "$work/gen.txt"
