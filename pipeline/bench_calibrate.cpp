@@ -153,9 +153,10 @@ int bench_calibrate(MpiContext& mpi, const Args& args) {
   const double step_ms = 1e3 * median(timed.seconds);
   const double tokens_per_second = double(plan.positions) / total_seconds;
   const std::string core = openblas_core_name(), load = load_average();
-  std::printf("bench calibrate: %d steps of %zu prompts (%lld positions), %zu matrices at block size %d, "
-              "%d rank(s), openblas core %s (%d thread(s)), load average %s\n",
-              steps, plan.batches.front().size(), static_cast<long long>(plan.positions),
+  std::printf("bench calibrate: %d steps of %zu prompts in groups of %d (%lld positions), %zu matrices "
+              "at block size %d, %d rank(s), openblas core %s (%d thread(s)), load average %s\n",
+              steps, plan.batches.front().size(), settings.group_prompts,
+              static_cast<long long>(plan.positions),
               layout.matrices.size(), layout.block_size, mpi.size(), core.c_str(), blas_threads(),
               load.c_str());
   std::printf("step: %.1f ms median, %.1f ms mean, %.0f tok/s; first-step loss %.9g\n", step_ms,
@@ -192,7 +193,8 @@ int bench_calibrate(MpiContext& mpi, const Args& args) {
       {"first_layer", layout.first_layer()}, {"matrices", matrices_json(layout)},
       {"temperature", settings.temperature}, {"beta1", settings.beta1}, {"beta2", settings.beta2},
       {"eps", settings.eps}, {"weight_decay", settings.weight_decay},
-      {"clip_norm", settings.clip_norm}, {"batches", plan.batches}, {"lr", plan.lrs},
+      {"clip_norm", settings.clip_norm}, {"group_prompts", settings.group_prompts},
+      {"batches", plan.batches}, {"lr", plan.lrs},
       {"losses", timed.losses}, {"step_seconds", timed.seconds}};
   std::ofstream out(json_path, std::ios::app);
   out << line.dump() << '\n';

@@ -1,5 +1,6 @@
 #include "stages/calibration_batches.hpp"
 
+#include <algorithm>
 #include <numeric>
 #include <random>
 #include <utility>
@@ -36,6 +37,23 @@ std::vector<int> next_global_batch(int n, uint64_t seed, int batch, BatchCursor&
 std::vector<int> rank_share(const std::vector<int>& global_batch, int rank, int ranks) {
   std::vector<int> mine;
   for (size_t j = rank; j < global_batch.size(); j += ranks) mine.push_back(global_batch[j]);
+  return mine;
+}
+
+std::vector<std::vector<int>> prompt_groups(const std::vector<int>& global_batch, int group) {
+  const size_t size = size_t(std::max(1, group));
+  std::vector<std::vector<int>> groups;
+  for (size_t start = 0; start < global_batch.size(); start += size)
+    groups.emplace_back(global_batch.begin() + long(start),
+                        global_batch.begin() + long(std::min(global_batch.size(), start + size)));
+  return groups;
+}
+
+std::vector<std::vector<int>> rank_groups(const std::vector<int>& global_batch, int group,
+                                          int rank, int ranks) {
+  std::vector<std::vector<int>> groups = prompt_groups(global_batch, group), mine;
+  for (size_t k = size_t(rank); k < groups.size(); k += size_t(std::max(1, ranks)))
+    mine.push_back(std::move(groups[k]));
   return mine;
 }
 

@@ -23,4 +23,13 @@ std::vector<int> next_global_batch(int n, uint64_t seed, int batch, BatchCursor&
 // j % ranks == rank, in order.
 std::vector<int> rank_share(const std::vector<int>& global_batch, int rank, int ranks);
 
+// The fixed groups of a global batch: runs of `group` consecutive entries (the last one may
+// be shorter), independent of the rank count. Calibration runs a group through the
+// transformer as one stacked pass and adds its gradient to the exact sum as one term, so
+// the grouping, not the rank count, decides the float arithmetic.
+std::vector<std::vector<int>> prompt_groups(const std::vector<int>& global_batch, int group);
+// The groups that rank `rank` of `ranks` handles: group k with k % ranks == rank, in order.
+std::vector<std::vector<int>> rank_groups(const std::vector<int>& global_batch, int group,
+                                          int rank, int ranks);
+
 }  // namespace circal

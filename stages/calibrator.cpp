@@ -57,16 +57,42 @@ CalibrationState Calibrator::initial_state() const {
   return state;
 }
 
+const float* Calibrator::forward_group(const std::vector<int>& group) {
+  const int first = layout_.first_layer();
+  if (group.size() == 1)
+    return model_.forward_from(first, data_.hidden(group[0]), data_.tokens(group[0]));
+  const size_t width = size_t(model_.config().hidden_size);
+  lengths_.clear();
+  stacked_hidden_.clear();
+  for (int prompt : group) {
+    const int T = data_.tokens(prompt);
+    const float* h = data_.hidden(prompt);
+    lengths_.push_back(T);
+    stacked_hidden_.insert(stacked_hidden_.end(), h, h + size_t(T) * width);
+  }
+  return model_.forward_from(first, stacked_hidden_.data(), lengths_);
+}
+
+double Calibrator::group_loss(const std::vector<int>& group, const float* logits, float* dlogits,
+                              float grad_scale) {
+  const int vocab = model_.config().vocab_size;
+  double loss = 0.0;
+  for (size_t i = 0; i < group.size(); ++i) {
+    const long row = model_.row_offset(int(i));
+    loss += data_.distillation_loss(group[i], logits + row * vocab,
+                                    dlogits ? dlogits + row * vocab : nullptr, vocab, grad_scale);
+  }
+  return loss;
+}
+
 BatchGradient Calibrator::batch_gradient(const std::vector<int>& global_batch) {
   const int64_t positions = data_.total_tokens(global_batch);
   const float scale = 1.0f / float(positions);
-  const int vocab = model_.config().vocab_size, first = layout_.first_layer();
+  const int vocab = model_.config().vocab_size;
   if (global_batch.size() > size_t(std::max(1, settings_.batch_prompts)))
     gradient_sum_ = ExactSum(grads_.size(), global_batch.size());
   gradient_sum_.clear();
-  for (int prompt : rank_share(global_batch, rank_, ranks_)) {
-    const int T = data_.tokens(prompt);
-    dlogits_.resize(size_t(T) * vocab);
+  for (const auto& group : rank_groups(global_batch, settings_.group_prompts, rank_, ranks_)) {
     {
       PhaseTimer timer(phase(&StepTimings::accumulate));
       std::fill(grads_.begin(), grads_.end(), 0.0f);
@@ -74,12 +100,13 @@ BatchGradient Calibrator::batch_gradient(const std::vector<int>& global_batch) {
     const float* logits;
     {
       PhaseTimer timer(phase(&StepTimings::forward));
-      logits = model_.forward_from(first, data_.hidden(prompt), T);
+      logits = forward_group(group);
     }
     double loss;
     {
       PhaseTimer timer(phase(&StepTimings::loss));
-      loss = data_.distillation_loss(prompt, logits, dlogits_.data(), vocab, scale);
+      dlogits_.resize(size_t(model_.tokens()) * vocab);
+      loss = group_loss(group, logits, dlogits_.data(), scale);
     }
     {
       PhaseTimer timer(phase(&StepTimings::backward));
@@ -108,13 +135,10 @@ StepOutcome Calibrator::train_step(const std::vector<int>& global_batch, double 
 
 double Calibrator::validation_kl() {
   const auto& prompts = data_.validation();
-  const int vocab = model_.config().vocab_size, first = layout_.first_layer();
   const double positions = double(data_.total_tokens(prompts));
   ExactSum sum(0, prompts.size());
-  for (int prompt : rank_share(prompts, rank_, ranks_)) {
-    const float* logits = model_.forward_from(first, data_.hidden(prompt), data_.tokens(prompt));
-    sum.add(nullptr, data_.distillation_loss(prompt, logits, nullptr, vocab, 1.0f) / positions);
-  }
+  for (const auto& group : rank_groups(prompts, settings_.group_prompts, rank_, ranks_))
+    sum.add(nullptr, group_loss(group, forward_group(group), nullptr, 1.0f) / positions);
   sum.allreduce(comm_);
   return sum.result(nullptr);
 }

@@ -53,13 +53,17 @@ class Calibrator {
   CalibrationState run(CalibrationState state, ProgressLog& log, const CheckpointPolicy& policy);
   CalibrationState initial_state() const;
 
-  // Forward + backward over this rank's share of `global_batch` and the allreduce: afterwards
-  // gradients() holds d(mean loss)/d params, the same on every rank.
+  // Forward + backward over this rank's groups of `global_batch` and the allreduce: afterwards
+  // gradients() holds d(mean loss)/d params, the same on every rank. The batch splits into
+  // fixed groups of settings.group_prompts consecutive prompts (prompt_groups), group k on
+  // rank k % ranks; each group is one stacked forward/backward pass whose gradient and loss
+  // enter the exact sum as one term, so the result has the same bits at any rank count.
   BatchGradient batch_gradient(const std::vector<int>& global_batch);
   // One optimizer update on `global_batch` at learning rate lr: batch_gradient, clipping,
   // Adam. What run() does per step, without validation, logging or checkpoints.
   StepOutcome train_step(const std::vector<int>& global_batch, double lr);
-  // Mean validation KL of the current parameters (distributed like a batch, forward only).
+  // Mean validation KL of the current parameters (grouped and distributed like a batch,
+  // forward only).
   double validation_kl();
 
   // Puts parameters, Adam state and step back to `state`'s.
@@ -73,6 +77,13 @@ class Calibrator {
  private:
   void evaluate(CalibrationState& state, int step);
   void save(CalibrationState& state, const CheckpointPolicy& policy) const;
+  // The student's forward over `group`, its hidden states stacked into one pass; returns the
+  // logits [sum T, vocab] (prompt i's rows from model_.row_offset(i)).
+  const float* forward_group(const std::vector<int>& group);
+  // Sum over the group's prompts of the distillation loss of `logits` (forward_group's);
+  // writes the rows of dL/dlogits (times grad_scale) unless dlogits is null.
+  double group_loss(const std::vector<int>& group, const float* logits, float* dlogits,
+                    float grad_scale);
   // The timing sink of one phase, null when untimed.
   double* phase(double StepTimings::*member) { return timings_ ? &(timings_->*member) : nullptr; }
 
@@ -83,6 +94,8 @@ class Calibrator {
   CalibrationData& data_;
   CalibrateConfig settings_;
   std::vector<float> params_, grads_, dlogits_;
+  std::vector<float> stacked_hidden_;  // a group's hidden states, prompt after prompt
+  std::vector<int> lengths_;           // and their token counts
   StudentModel student_;
   AdamOptimizer adam_;
   LrSchedule schedule_;

@@ -17,6 +17,7 @@
 #include "pipeline/errors.hpp"
 #include "pipeline/model_weights.hpp"
 #include "pipeline/stop_signal.hpp"
+#include "stages/calibration_batches.hpp"
 #include "stages/calibrator.hpp"
 
 using namespace circal;
@@ -64,7 +65,8 @@ Config tiny_config() {
   config.project.block_size = kBlock;
   CalibrateConfig& c = config.calibrate;
   c.steps = 4;
-  c.batch_prompts = 5;  // uneven shards at 2 and 4 ranks
+  c.batch_prompts = 5;  // groups of 2, 2, 1: uneven shards at 2 ranks, an idle rank at 4
+  c.group_prompts = 2;
   c.lr = 1e-2;
   c.warmup_steps = 1;
   c.eval_every = 2;
@@ -140,7 +142,83 @@ double max_relative_difference(const std::vector<float>& a, const std::vector<fl
   return diff / scale;
 }
 
+// The slow twin of Calibrator::batch_gradient on one rank: one forward/backward per prompt,
+// each prompt's gradient and loss one term of the exact sum. Returns the loss; *grads gets
+// d(mean loss)/d params.
+double per_prompt_gradient(const std::string& capture, const Config& config,
+                           const std::vector<int>& batch, std::vector<float>* grads) {
+  const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
+  CalibrationData data(capture, "tiny", layout.first_layer(), teacher().config.hidden_size,
+                       float(config.calibrate.temperature));
+  Transformer model(teacher());
+  std::vector<float> params = frobenius_start(layout), g(params.size());
+  StudentModel student(model, layout, params.data(), g.data());
+  const int vocab = teacher().config.vocab_size;
+  const int64_t positions = data.total_tokens(batch);
+  ExactSum sum(g.size(), batch.size());
+  std::vector<float> dlogits;
+  for (int prompt : batch) {
+    std::fill(g.begin(), g.end(), 0.0f);
+    const int T = data.tokens(prompt);
+    const float* logits = model.forward_from(layout.first_layer(), data.hidden(prompt), T);
+    dlogits.resize(size_t(T) * vocab);
+    const double loss =
+        data.distillation_loss(prompt, logits, dlogits.data(), vocab, 1.0f / float(positions));
+    model.backward(dlogits.data());
+    sum.add(g.data(), loss / double(positions));
+  }
+  grads->resize(g.size());
+  return sum.result(grads->data());
+}
+
+// Calibrator::batch_gradient of `batch` on one rank with groups of `group` prompts.
+double grouped_gradient(const std::string& capture, Config config, int group,
+                        const std::vector<int>& batch, std::vector<float>* grads) {
+  config.calibrate.group_prompts = group;
+  const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
+  CalibrationData data(capture, "tiny", layout.first_layer(), teacher().config.hidden_size,
+                       float(config.calibrate.temperature));
+  Transformer model(teacher());
+  Calibrator calibrator(MPI_COMM_SELF, model, layout, data, config.calibrate, frobenius_start(layout));
+  const double loss = calibrator.batch_gradient(batch).loss;
+  *grads = calibrator.gradients();
+  return loss;
+}
+
 }  // namespace
+
+TEST_CASE("prompt groups are fixed runs of the global batch, dealt round robin to ranks") {
+  const std::vector<int> batch = {9, 3, 7, 1, 4};
+  CHECK(prompt_groups(batch, 2) == std::vector<std::vector<int>>{{9, 3}, {7, 1}, {4}});
+  CHECK(prompt_groups(batch, 8) == std::vector<std::vector<int>>{{9, 3, 7, 1, 4}});
+  CHECK(rank_groups(batch, 2, 0, 2) == std::vector<std::vector<int>>{{9, 3}, {4}});
+  CHECK(rank_groups(batch, 2, 1, 2) == std::vector<std::vector<int>>{{7, 1}});
+  CHECK(rank_groups(batch, 2, 3, 4).empty());
+  CHECK(rank_groups(batch, 1, 1, 4) == std::vector<std::vector<int>>{{3}});
+}
+
+TEST_CASE("a group's stacked pass gives the summed per-prompt gradients; groups of 1 are the per-prompt path") {
+  SharedTempDir dir;
+  const std::string capture = (dir.path / "capture.h5").string();
+  write_tiny_capture(capture);
+  const Config config = tiny_config();
+  const std::vector<int> batch = {6, 0, 3, 5, 1};  // calibration prompts of 4 to 9 tokens
+  std::vector<float> twin, grouped;
+  const double twin_loss = per_prompt_gradient(capture, config, batch, &twin);
+  REQUIRE(twin_loss > 0.0);
+  // Groups of one prompt: the old per-prompt calibration, bit for bit.
+  CHECK(grouped_gradient(capture, config, 1, batch, &grouped) == twin_loss);
+  CHECK(grouped == twin);
+  for (int group : {2, 3, 5}) {
+    CAPTURE(group);
+    const double loss = grouped_gradient(capture, config, group, batch, &grouped);
+    CHECK(loss == doctest::Approx(twin_loss).epsilon(1e-6));
+    const double diff = max_relative_difference(grouped, twin);
+    MESSAGE("groups of " << group << ": max relative gradient difference vs per prompt " << diff);
+    CHECK(diff <= 1e-5);
+    CHECK(diff > 0.0);  // the grouping really changed the float arithmetic
+  }
+}
 
 TEST_CASE("calibration at R ranks equals the one-rank run of the same steps") {
   SharedTempDir dir;
