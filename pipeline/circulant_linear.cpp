@@ -120,6 +120,8 @@ void CirculantLinear::forward(const float* X, float* Y, int T) {
   cfloat* xf = in_spec_.ensure(std::size_t(bins()) * bin_stride(T * q_));
   cfloat* yf = out_spec_.ensure(std::size_t(bins()) * bin_stride(T * p_));
   spectrum_of_rows(X, n_, q_, T, xf);
+  spectrum_rows_of_ = X;
+  spectrum_rows_ = T;
   // FFTW is unnormalised: the 1/b of the inverse transform rides on alpha.
   const cfloat alpha(1.f / b_), beta(0.f);
   for (int k = 0; k < bins(); ++k)
@@ -134,11 +136,14 @@ void CirculantLinear::backward(const float* X, const float* dY, float* dX, int T
   if (spectrum_stale_) refresh_spectrum();
   cfloat* dyf = out_spec_.ensure(std::size_t(bins()) * bin_stride(T * p_));
   cfloat* xf = in_spec_.ensure(std::size_t(bins()) * bin_stride(T * q_));
+  const bool have_x_spectrum = X == spectrum_rows_of_ && T == spectrum_rows_;
+  spectrum_rows_of_ = nullptr;  // xf is about to hold dX's spectrum
   spectrum_of_rows(dY, m_, p_, T, dyf);
   if (dc_) {
-    spectrum_of_rows(X, n_, q_, T, xf);
+    if (!have_x_spectrum) spectrum_of_rows(X, n_, q_, T, xf);
     accumulate_parameter_gradient(dyf, xf, T);
   }
+  if (!dX) return;
   const cfloat alpha(1.f / b_), beta(0.f);
   for (int k = 0; k < bins(); ++k)
     cblas_cgemm(CblasColMajor, CblasConjTrans, CblasNoTrans, q_, T, p_, &alpha,

@@ -55,6 +55,10 @@ class CirculantLinear : public LinearOperator {
   bool spectrum_stale_ = true;
   FftwArray<cfloat> cf_;         // [bins][q][p]: per bin a column-major p x q matrix
   FftwArray<cfloat> in_spec_;    // [bins][T][q]
+  // in_spec_ holds the spectrum of these rows (the latest forward's X) until backward
+  // reuses the buffer; the parameter gradient needs that spectrum again.
+  const float* spectrum_rows_of_ = nullptr;
+  int spectrum_rows_ = 0;
   FftwArray<cfloat> out_spec_;   // [bins][T][p]
   FftwArray<cfloat> grad_spec_;  // [bins][q][p]
   FftwArray<float> staging_;     // padded or realigned rows

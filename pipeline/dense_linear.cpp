@@ -9,7 +9,7 @@ void DenseLinear::forward(const float* X, float* Y, int T) {
 }
 
 void DenseLinear::backward(const float*, const float* dY, float* dX, int T) {
-  if (T > 0) linear_backward_input(dY, W_, dX, T, n_, m_);
+  if (T > 0 && dX) linear_backward_input(dY, W_, dX, T, n_, m_);
 }
 
 }  // namespace circal

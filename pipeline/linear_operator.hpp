@@ -11,8 +11,11 @@ class LinearOperator {
   virtual int out_features() const = 0;
   // Y[T, out] = X[T, in] A^T (row-major, overwrites Y).
   virtual void forward(const float* X, float* Y, int T) = 0;
-  // dX[T, in] = dY[T, out] A (overwrites dX). Operators with trainable parameters also
-  // accumulate (+=) their parameter gradient into their own gradient buffer, from X and dY.
+  // dX[T, in] = dY[T, out] A (overwrites dX; nullptr when nobody needs it, e.g. below the
+  // first trained layer). Operators with trainable parameters also accumulate (+=) their
+  // parameter gradient into their own gradient buffer, from X and dY. X must be the X of
+  // the latest forward(), unchanged since: like autograd's saved tensors, an operator may
+  // reuse what it derived from X then (the circulant keeps X's spectrum).
   virtual void backward(const float* X, const float* dY, float* dX, int T) = 0;
 };
 

@@ -208,8 +208,9 @@ struct Transformer::Impl {
     }
   }
 
-  // dx holds dL/d(layer output) on entry and dL/d(layer input) on exit.
-  void layer_backward(int l) {
+  // dx holds dL/d(layer output) on entry and dL/d(layer input) on exit, unless
+  // mlp_parameters_only: then only the MLP operators' parameter gradients are accumulated.
+  void layer_backward(int l, bool mlp_parameters_only) {
     const LayerWeights& w = model.layers[l];
     LayerActivations& a = acts[l];
     GradientBuffers& g = grads;
@@ -218,8 +219,11 @@ struct Transformer::Impl {
     mlp[l][kDown]->backward(a.act.data(), g.dx.data(), g.dact.data(), T);
     swiglu_backward(g.dact.data(), a.gate.data(), a.up.data(), g.dgate.data(), g.dup.data(),
                     static_cast<long>(T) * I);
-    mlp[l][kGate]->backward(a.ln2.data(), g.dgate.data(), g.dnorm.data(), T);
-    mlp[l][kUp]->backward(a.ln2.data(), g.dup.data(), g.dtmp.data(), T);
+    mlp[l][kGate]->backward(a.ln2.data(), g.dgate.data(),
+                            mlp_parameters_only ? nullptr : g.dnorm.data(), T);
+    mlp[l][kUp]->backward(a.ln2.data(), g.dup.data(),
+                          mlp_parameters_only ? nullptr : g.dtmp.data(), T);
+    if (mlp_parameters_only) return;
     const long n = static_cast<long>(T) * H;
     for (long i = 0; i < n; ++i) g.dnorm[i] += g.dtmp[i];
     rmsnorm_backward(g.dnorm.data(), a.x_mid.data(), w.post_attention_layernorm,
@@ -242,14 +246,15 @@ struct Transformer::Impl {
                      g.dx.data(), T, H);
   }
 
-  void backward(const float* dlogits) {
+  void backward(const float* dlogits, bool input_gradient) {
     reserve_gradients();
     const int H = cfg.hidden_size;
     linear_backward_input(dlogits, model.lm_head, grads.dnorm.data(), T, H, cfg.vocab_size);
     std::fill(grads.dx.begin(), grads.dx.begin() + static_cast<long>(T) * H, 0.0f);
     rmsnorm_backward(grads.dnorm.data(), x_final.data(), model.norm, inv_rms_f.data(),
                      grads.dx.data(), T, H);
-    for (int l = cfg.num_hidden_layers - 1; l >= first_layer; --l) layer_backward(l);
+    for (int l = cfg.num_hidden_layers - 1; l >= first_layer; --l)
+      layer_backward(l, !input_gradient && l == first_layer);
   }
 
   // Where the embeddings go: the input of layer 0 (or of the final norm in a 0-layer model).
@@ -330,7 +335,9 @@ const float* Transformer::mlp_input(int layer, const std::string& projection) co
 
 int Transformer::tokens() const { return impl_->T; }
 
-void Transformer::backward(const float* dlogits) { impl_->backward(dlogits); }
+void Transformer::backward(const float* dlogits, bool input_gradient) {
+  impl_->backward(dlogits, input_gradient);
+}
 
 const float* Transformer::hidden_gradient() const { return impl_->grads.dx.data(); }
 

@@ -110,7 +110,7 @@ BatchGradient Calibrator::batch_gradient(const std::vector<int>& global_batch) {
     }
     {
       PhaseTimer timer(phase(&StepTimings::backward));
-      model_.backward(dlogits_.data());
+      model_.backward(dlogits_.data(), /*input_gradient=*/false);
     }
     PhaseTimer timer(phase(&StepTimings::accumulate));
     gradient_sum_.add(grads_.data(), loss / double(positions));

@@ -7,7 +7,7 @@ namespace circal {
 void ZeroLinear::forward(const float*, float* Y, int T) { std::fill(Y, Y + size_t(T) * out_, 0.0f); }
 
 void ZeroLinear::backward(const float*, const float*, float* dX, int T) {
-  std::fill(dX, dX + size_t(T) * in_, 0.0f);
+  if (dX) std::fill(dX, dX + size_t(T) * in_, 0.0f);
 }
 
 ZeroedStudent::ZeroedStudent(Transformer& model, const StudentLayout& layout) : model_(model), layout_(layout) {
