@@ -90,11 +90,28 @@ class Student:
         return self.rms(h, "model.norm.weight") @ self.m.w["lm_head.weight"].T
 
 
-def kl_sum(z_teacher, z_student, tau, mask=None):
+class Teacher:
+    """The teacher side of the KL: its log-softmax either computed once before the timed steps
+    (as circal caches it; the default, the stronger baseline) or from the logits every step."""
+
+    def __init__(self, z, tau, cached):
+        self.z, self.tau = z, tau
+        self.log_p = self.p = None
+        if cached:
+            self.log_p, self.p = self.log_softmax_and_p()
+
+    def log_softmax_and_p(self):
+        if self.log_p is not None:
+            return self.log_p, self.p
+        log_p = torch.log_softmax(self.z / self.tau, dim=-1)
+        return log_p, log_p.exp()
+
+
+def kl_sum(teacher, z_student, tau, mask=None):
     """Sum over positions of tau^2 KL(softmax(zT/tau) || softmax(zS/tau))."""
-    log_pt = torch.log_softmax(z_teacher / tau, dim=-1)
+    log_pt, pt = teacher.log_softmax_and_p()
     log_ps = torch.log_softmax(z_student / tau, dim=-1)
-    kl = (log_pt.exp() * (log_pt - log_ps)).sum(-1)
+    kl = (pt * (log_pt - log_ps)).sum(-1)
     if mask is not None:
         kl = kl * mask
     return tau * tau * kl.sum()
@@ -103,27 +120,28 @@ def kl_sum(z_teacher, z_student, tau, mask=None):
 class Batches:
     """The timed steps' prompts from capture.h5, as per-prompt and right-padded tensors."""
 
-    def __init__(self, capture, batches):
+    def __init__(self, capture, batches, tau, cached_teacher):
         with h5py.File(capture, "r") as f:
             offsets = f["/prompts/offsets"][()]
             hidden, logits = f["/hidden_in"], f["/teacher/logits"]
             cache = {}
             for prompt in sorted({p for b in batches for p in b}):
                 rows = slice(int(offsets[prompt]), int(offsets[prompt + 1]))
-                cache[prompt] = (torch.from_numpy(hidden[rows]), torch.from_numpy(logits[rows]))
+                cache[prompt] = (torch.from_numpy(hidden[rows]),
+                                 Teacher(torch.from_numpy(logits[rows]), tau, cached_teacher))
         self.loop, self.padded = [], []
         for batch in batches:
             items = [cache[p] for p in batch]
             positions = sum(h.shape[0] for h, _ in items)
             self.loop.append((items, positions))
             T = max(h.shape[0] for h, _ in items)
-            H, V = items[0][0].shape[1], items[0][1].shape[1]
+            H, V = items[0][0].shape[1], items[0][1].z.shape[1]
             h = torch.zeros(len(items), T, H)
             z = torch.zeros(len(items), T, V)
             mask = torch.zeros(len(items), T)
-            for j, (hj, zj) in enumerate(items):
-                h[j, : hj.shape[0]], z[j, : zj.shape[0]], mask[j, : hj.shape[0]] = hj, zj, 1.0
-            self.padded.append((h, z, mask, positions))
+            for j, (hj, tj) in enumerate(items):
+                h[j, : hj.shape[0]], z[j, : hj.shape[0]], mask[j, : hj.shape[0]] = hj, tj.z, 1.0
+            self.padded.append((h, Teacher(z, tau, cached_teacher), mask, positions))
 
 
 def loss_of(student, batch, mode, tau):
@@ -174,6 +192,8 @@ def main():
     parser.add_argument("--circal", required=True, help="JSON-lines file of `circal bench calibrate` (last line used)")
     parser.add_argument("--model", default=os.path.join(here, "..", "data", "models", "manpages-llama-5m"))
     parser.add_argument("--modes", default="loop,padded", help="comma-separated: loop, padded")
+    parser.add_argument("--recompute-teacher", action="store_true",
+                        help="recompute the teacher's log-softmax every step (default: once, as circal does)")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="relative first-step loss tolerance")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -188,11 +208,13 @@ def main():
             initial[key] = torch.from_numpy(f[f"/layers/{key[0]}/{key[1]}/c"][()])
             if initial[key].shape[2] != setup["block_size"]:
                 sys.exit(f"project.h5 holds block size {initial[key].shape[2]}, circal ran {setup['block_size']}")
-    data = Batches(os.path.join(setup["run_dir"], "capture.h5"), setup["batches"])
+    data = Batches(os.path.join(setup["run_dir"], "capture.h5"), setup["batches"], setup["temperature"],
+                   not args.recompute_teacher)
 
     ok = True
     print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, "
-          f"{len(setup['batches'])} steps of {len(setup['batches'][0])} prompts")
+          f"{len(setup['batches'])} steps of {len(setup['batches'][0])} prompts, teacher log-softmax "
+          f"{'every step' if args.recompute_teacher else 'computed once'}")
     circal_ms = setup["step_ms_median"]
     circal_cpu_ms = setup["phases"][0]["cpu_ms_median"]
     for mode in args.modes.split(","):
