@@ -14,7 +14,7 @@ function(circal_fuzz_sources var)
   set(reached pipeline/safetensors.cpp pipeline/llama_config.cpp pipeline/config.cpp
       pipeline/config_fields.cpp pipeline/checkpoint_reader.cpp pipeline/hdf5_tree.cpp
       pipeline/tokenizer.cpp stages/calibration_data.cpp pipeline/ops/kl_divergence.cpp
-      pipeline/ops/teacher_kl.cpp)
+      pipeline/ops/teacher_kl.cpp pipeline/ops/vector_exp.cpp)
   list(TRANSFORM reached PREPEND ${CMAKE_SOURCE_DIR}/)
   set(${var} ${reached} PARENT_SCOPE)
   add_compile_options(-fsanitize=fuzzer-no-link)
