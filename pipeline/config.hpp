@@ -48,7 +48,7 @@ struct CalibrateConfig {
   bool enabled = true;
   int steps = 300;
   int batch_prompts = 16;
-  int group_prompts = 4;  // prompts per forward/backward pass (fixed groups of the global batch)
+  int group_prompts = 8;  // prompts per forward/backward pass (fixed groups of the global batch)
   double lr = 3e-3;
   std::string schedule = "cosine";  // cosine | constant
   int warmup_steps = 20;
