@@ -60,7 +60,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(calibrate.enabled), any_value, "run KL calibration after projection"),
       field(CIRCAL_FIELD(calibrate.steps), at_least(1), "optimizer steps"),
       field(CIRCAL_FIELD(calibrate.batch_prompts), at_least(1), "prompts per global batch (shared by all ranks)"),
-      field(CIRCAL_FIELD(calibrate.group_prompts), at_least(1), "prompts per forward/backward pass: the global batch splits into groups of this many consecutive prompts, group k on rank k mod ranks; fastest at batch_prompts / ranks"),
+      field(CIRCAL_FIELD(calibrate.group_prompts), at_least(1), "prompts per forward/backward pass: the global batch splits into ceil(batch_prompts / this) groups of at most this many prompts with even token totals, group k on rank k mod ranks; fastest at batch_prompts / ranks"),
       field(CIRCAL_FIELD(calibrate.lr), positive, "peak Adam learning rate"),
       field(CIRCAL_FIELD(calibrate.schedule), one_of({"cosine", "constant"}), "learning-rate schedule after warm-up: cosine or constant"),
       field(CIRCAL_FIELD(calibrate.warmup_steps), at_least(0), "linear warm-up steps"),

@@ -40,18 +40,36 @@ std::vector<int> rank_share(const std::vector<int>& global_batch, int rank, int 
   return mine;
 }
 
-std::vector<std::vector<int>> prompt_groups(const std::vector<int>& global_batch, int group) {
-  const size_t size = size_t(std::max(1, group));
-  std::vector<std::vector<int>> groups;
-  for (size_t start = 0; start < global_batch.size(); start += size)
-    groups.emplace_back(global_batch.begin() + long(start),
-                        global_batch.begin() + long(std::min(global_batch.size(), start + size)));
+std::vector<std::vector<int>> prompt_groups(const std::vector<int>& global_batch, int group,
+                                            const PromptTokens& tokens) {
+  const size_t n = global_batch.size(), size = size_t(std::max(1, group));
+  std::vector<int64_t> length(n);
+  for (size_t j = 0; j < n; ++j) length[j] = tokens(global_batch[j]);
+  std::vector<size_t> by_length(n);
+  std::iota(by_length.begin(), by_length.end(), size_t(0));
+  std::stable_sort(by_length.begin(), by_length.end(),
+                   [&](size_t a, size_t b) { return length[a] > length[b]; });
+  const size_t count = (n + size - 1) / size;
+  std::vector<std::vector<size_t>> members(count);
+  std::vector<int64_t> load(count, 0);
+  for (size_t j : by_length) {
+    size_t best = count;
+    for (size_t k = 0; k < count; ++k)
+      if (members[k].size() < size && (best == count || load[k] < load[best])) best = k;
+    members[best].push_back(j);
+    load[best] += length[j];
+  }
+  std::vector<std::vector<int>> groups(count);
+  for (size_t k = 0; k < count; ++k) {
+    std::sort(members[k].begin(), members[k].end());
+    for (size_t j : members[k]) groups[k].push_back(global_batch[j]);
+  }
   return groups;
 }
 
 std::vector<std::vector<int>> rank_groups(const std::vector<int>& global_batch, int group,
-                                          int rank, int ranks) {
-  std::vector<std::vector<int>> groups = prompt_groups(global_batch, group), mine;
+                                          const PromptTokens& tokens, int rank, int ranks) {
+  std::vector<std::vector<int>> groups = prompt_groups(global_batch, group, tokens), mine;
   for (size_t k = size_t(rank); k < groups.size(); k += size_t(std::max(1, ranks)))
     mine.push_back(std::move(groups[k]));
   return mine;

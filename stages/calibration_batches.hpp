@@ -3,6 +3,7 @@
 // machine and standard library: mt19937_64 and a Fisher-Yates with explicit modulo), consumed
 // in global batches that continue into the next epoch's permutation when one runs out.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace circal {
@@ -23,13 +24,21 @@ std::vector<int> next_global_batch(int n, uint64_t seed, int batch, BatchCursor&
 // j % ranks == rank, in order.
 std::vector<int> rank_share(const std::vector<int>& global_batch, int rank, int ranks);
 
-// The fixed groups of a global batch: runs of `group` consecutive entries (the last one may
-// be shorter), independent of the rank count. Calibration runs a group through the
-// transformer as one stacked pass and adds its gradient to the exact sum as one term, so
-// the grouping, not the rank count, decides the float arithmetic.
-std::vector<std::vector<int>> prompt_groups(const std::vector<int>& global_batch, int group);
+// Tokens of a prompt (its positions in the loss).
+using PromptTokens = std::function<int(int prompt)>;
+
+// The fixed groups of a global batch, independent of the rank count: ceil(n / group) groups
+// of at most `group` entries whose token totals are as even as a greedy makes them, since
+// every rank waits at the allreduce for the one with the most tokens. Entries by decreasing
+// tokens (ties: batch order) each join the group with the fewest tokens that has room (ties:
+// the lower index); a group lists its entries in batch order. Calibration runs a group through
+// the transformer as one stacked pass and adds its gradient to the exact sum as one term, so
+// the grouping, a function of the batch and the token counts alone, decides the float
+// arithmetic, not the rank count.
+std::vector<std::vector<int>> prompt_groups(const std::vector<int>& global_batch, int group,
+                                            const PromptTokens& tokens);
 // The groups that rank `rank` of `ranks` handles: group k with k % ranks == rank, in order.
 std::vector<std::vector<int>> rank_groups(const std::vector<int>& global_batch, int group,
-                                          int rank, int ranks);
+                                          const PromptTokens& tokens, int rank, int ranks);
 
 }  // namespace circal

@@ -92,7 +92,7 @@ BatchGradient Calibrator::batch_gradient(const std::vector<int>& global_batch) {
   if (global_batch.size() > size_t(std::max(1, settings_.batch_prompts)))
     gradient_sum_ = ExactSum(grads_.size(), global_batch.size());
   gradient_sum_.clear();
-  for (const auto& group : rank_groups(global_batch, settings_.group_prompts, rank_, ranks_)) {
+  for (const auto& group : rank_groups(global_batch, settings_.group_prompts, prompt_tokens(), rank_, ranks_)) {
     {
       PhaseTimer timer(phase(&StepTimings::accumulate));
       std::fill(grads_.begin(), grads_.end(), 0.0f);
@@ -137,7 +137,7 @@ double Calibrator::validation_kl() {
   const auto& prompts = data_.validation();
   const double positions = double(data_.total_tokens(prompts));
   ExactSum sum(0, prompts.size());
-  for (const auto& group : rank_groups(prompts, settings_.group_prompts, rank_, ranks_))
+  for (const auto& group : rank_groups(prompts, settings_.group_prompts, prompt_tokens(), rank_, ranks_))
     sum.add(nullptr, group_loss(group, forward_group(group), nullptr, 1.0f) / positions);
   sum.allreduce(comm_);
   return sum.result(nullptr);

@@ -14,6 +14,7 @@
 #include "pipeline/lr_schedule.hpp"
 #include "pipeline/progress_log.hpp"
 #include "pipeline/transformer.hpp"
+#include "stages/calibration_batches.hpp"
 #include "stages/calibration_checkpoint.hpp"
 #include "stages/calibration_data.hpp"
 #include "stages/exact_sum.hpp"
@@ -55,7 +56,7 @@ class Calibrator {
 
   // Forward + backward over this rank's groups of `global_batch` and the allreduce: afterwards
   // gradients() holds d(mean loss)/d params, the same on every rank. The batch splits into
-  // fixed groups of settings.group_prompts consecutive prompts (prompt_groups), group k on
+  // fixed groups of at most settings.group_prompts prompts, balanced by tokens (prompt_groups), group k on
   // rank k % ranks; each group is one stacked forward/backward pass whose gradient and loss
   // enter the exact sum as one term, so the result has the same bits at any rank count.
   BatchGradient batch_gradient(const std::vector<int>& global_batch);
@@ -84,6 +85,9 @@ class Calibrator {
   // writes the rows of dL/dlogits (times grad_scale) unless dlogits is null.
   double group_loss(const std::vector<int>& group, const float* logits, float* dlogits,
                     float grad_scale);
+  PromptTokens prompt_tokens() const {
+    return [this](int prompt) { return data_.tokens(prompt); };
+  }
   // The timing sink of one phase, null when untimed.
   double* phase(double StepTimings::*member) { return timings_ ? &(timings_->*member) : nullptr; }
 

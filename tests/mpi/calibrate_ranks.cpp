@@ -11,6 +11,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <numeric>
+#include <random>
 #include <sstream>
 
 #include "pipeline/circulant_projection.hpp"
@@ -187,14 +190,43 @@ double grouped_gradient(const std::string& capture, Config config, int group,
 
 }  // namespace
 
-TEST_CASE("prompt groups are fixed runs of the global batch, dealt round robin to ranks") {
+TEST_CASE("prompt groups balance tokens, hold at most group_prompts, go round robin to ranks") {
   const std::vector<int> batch = {9, 3, 7, 1, 4};
-  CHECK(prompt_groups(batch, 2) == std::vector<std::vector<int>>{{9, 3}, {7, 1}, {4}});
-  CHECK(prompt_groups(batch, 8) == std::vector<std::vector<int>>{{9, 3, 7, 1, 4}});
-  CHECK(rank_groups(batch, 2, 0, 2) == std::vector<std::vector<int>>{{9, 3}, {4}});
-  CHECK(rank_groups(batch, 2, 1, 2) == std::vector<std::vector<int>>{{7, 1}});
-  CHECK(rank_groups(batch, 2, 3, 4).empty());
-  CHECK(rank_groups(batch, 1, 1, 4) == std::vector<std::vector<int>>{{3}});
+  const std::map<int, int> length = {{9, 30}, {3, 10}, {7, 25}, {1, 5}, {4, 20}};
+  const PromptTokens tokens = [&](int prompt) { return length.at(prompt); };
+  // 9, 7, 4 open the three groups; 3 joins 4 (20 tokens), 1 joins 7 (25): 30 tokens each.
+  CHECK(prompt_groups(batch, 2, tokens) == std::vector<std::vector<int>>{{9}, {7, 1}, {3, 4}});
+  CHECK(prompt_groups(batch, 8, tokens) == std::vector<std::vector<int>>{{9, 3, 7, 1, 4}});
+  CHECK(rank_groups(batch, 2, tokens, 0, 2) == std::vector<std::vector<int>>{{9}, {3, 4}});
+  CHECK(rank_groups(batch, 2, tokens, 1, 2) == std::vector<std::vector<int>>{{7, 1}});
+  CHECK(rank_groups(batch, 2, tokens, 3, 4).empty());
+  CHECK(rank_groups(batch, 1, tokens, 1, 4) == std::vector<std::vector<int>>{{7}});
+  // Equal lengths: round robin over the groups, each in batch order.
+  CHECK(prompt_groups(batch, 2, [](int) { return 4; }) ==
+        std::vector<std::vector<int>>{{9, 1}, {3, 4}, {7}});
+  // A random batch: every prompt once, no group over the limit, totals within one prompt.
+  std::mt19937 rng(5);
+  std::vector<int> big(37);
+  std::iota(big.begin(), big.end(), 0);
+  std::vector<int> random_length(big.size());
+  for (int& n : random_length) n = 3 + int(rng() % 40);
+  const PromptTokens random_tokens = [&](int prompt) { return random_length[prompt]; };
+  const auto groups = prompt_groups(big, 8, random_tokens);
+  CHECK(groups.size() == 5);
+  std::vector<int> seen;
+  int lightest = 1 << 30, heaviest = 0;
+  for (const auto& g : groups) {
+    CHECK(g.size() <= 8);
+    CHECK(std::is_sorted(g.begin(), g.end()));
+    int total = 0;
+    for (int p : g) total += random_length[p];
+    lightest = std::min(lightest, total);
+    heaviest = std::max(heaviest, total);
+    seen.insert(seen.end(), g.begin(), g.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == big);
+  CHECK(heaviest - lightest <= *std::max_element(random_length.begin(), random_length.end()));
 }
 
 TEST_CASE("a group's stacked pass gives the summed per-prompt gradients; groups of 1 are the per-prompt path") {
