@@ -60,8 +60,8 @@ class Transformer {
   // frozen dense weights get input gradients only; swapped LinearOperators accumulate their
   // parameter gradients (LinearOperator::backward). Runs down to `layer` (inclusive).
   // With input_gradient false it stops once that layer's MLP parameter gradients are in:
-  // calibration never needs the gradient of the cached hidden state, and skipping the
-  // bottom layer's attention and MLP input gradients saves about a tenth of the backward.
+  // calibration never needs the gradient of the cached hidden state, so the bottom layer's
+  // attention and MLP input gradients are not computed.
   void backward(const float* dlogits, bool input_gradient = true);
   // dL/d(hidden state entering the forward_from layer) [T, hidden_size] of the last
   // backward() with input_gradient, valid until the next backward().

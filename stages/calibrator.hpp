@@ -56,8 +56,8 @@ class Calibrator {
 
   // Forward + backward over this rank's groups of `global_batch` and the allreduce: afterwards
   // gradients() holds d(mean loss)/d params, the same on every rank. The batch splits into
-  // fixed groups of at most settings.group_prompts prompts, balanced by tokens (prompt_groups), group k on
-  // rank k % ranks; each group is one stacked forward/backward pass whose gradient and loss
+  // fixed groups of at most settings.group_prompts prompts, balanced by tokens
+  // (prompt_groups), group k on rank k % ranks; each group is one stacked forward/backward pass whose gradient and loss
   // enter the exact sum as one term, so the result has the same bits at any rank count.
   BatchGradient batch_gradient(const std::vector<int>& global_batch);
   // One optimizer update on `global_batch` at learning rate lr: batch_gradient, clipping,
