@@ -4,7 +4,7 @@
 #include <string>
 
 #include "pipeline/errors.hpp"
-#include "pipeline/ops/vector_exp.hpp"  // CIRCAL_SIMD_CLONES
+#include "pipeline/simd_clones.hpp"
 
 namespace circal {
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "pipeline/ops/vector_exp.hpp"  // CIRCAL_SIMD_CLONES
+#include "pipeline/simd_clones.hpp"
 
 // The double sums are simd reductions (this file is compiled with -fopenmp-simd): a serial
 // double chain per row made both passes latency-bound.

@@ -3,6 +3,8 @@
 // has it, SSE otherwise): the softmax of the distillation loss and SwiGLU's sigmoid spend most
 // of their time in exp. Accuracy: libmvec's expf is within a few float ulps (at worst 2.1e-7
 // relative); tests/unit/test_vector_exp.cpp pins it against std::exp in double.
+#include "pipeline/simd_clones.hpp"
+
 namespace circal {
 
 // e[i] = exp((x[i] - shift) * scale) for i < n, the argument rounded to float; returns the sum
@@ -13,15 +15,3 @@ double exp_shifted_sum(const float* x, float shift, float scale, float* e, long 
 void sigmoid(const float* x, float* s, long n);
 
 }  // namespace circal
-
-// Put before a function whose loops should use AVX2 + FMA where the CPU has them: GCC builds
-// the function twice, for x86-64-v3 and for the x86-64 baseline, and the loader picks one at
-// start-up by CPU features. ("arch=haswell" would be picked by CPU model, so never on AMD
-// processors: measured on an EPYC, the baseline clone ran.) The two clones may round
-// differently (FMA contraction): results are reproducible on one machine, not across CPUs.
-// Clang builds (fuzz, sanitizers) get the baseline only.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define CIRCAL_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CIRCAL_SIMD_CLONES
-#endif
