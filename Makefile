@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CONFIG ?= config/default.yaml
 RANKS ?= 2
 # Debian's OpenBLAS 0.3.21 does not recognise recent Intel CPUs and falls back to a slow
-# generic kernel; pipeline/blas_runtime picks a faster verified core when none is set.
+# generic kernel; pipeline/runtime/blas_runtime picks a faster verified core when none is set.
 export OMP_NUM_THREADS ?= 1
 
 DEB_PACKAGES := build-essential cmake git pkg-config \

@@ -2,7 +2,7 @@
 """PyTorch baseline for `circal bench model`: the same float32 LLaMA forward on the same weights,
 1 thread, prompt processing (logits for every position) one prompt per forward and a batch of
 prompts per forward, and greedy decoding with a KV cache, in tokens/s, timed the same way as
-pipeline/bench_model.cpp.
+bench/bench_model.cpp.
 
 The batched forward gets the same opportunity as circal's: the prompts' rows are concatenated
 into one [sum T, hidden] matrix for every projection (no padded rows in any GEMM), and

@@ -1,6 +1,6 @@
 #!/bin/bash
 # slurm-local.sh - run a private single-node Slurm (munged + slurmctld + slurmd)
-# circal copy of ../shared/tools/slurm-local.sh: proctrack/pgid by default (SLURM-FACTS.md).
+# Private one-node Slurm for tests and trials: proctrack/pgid by default (jobs/README.md).
 # out of one directory, for CI.  Tested with Debian 12 packages slurm-wlm 22.05.8,
 # munge 0.5.15, as root, without systemd and without cgroups.
 #

@@ -59,6 +59,6 @@ check "the stop message names the checkpoint" grep -q 'checkpoint written to .*s
 run_or_show "$WORK/d2.log" 2 calibrate --config "$CONFIG" --run-dir "$WORK/d" "${SETS[@]}"
 check "SIGUSR1 and resume: calibrate.h5 bitwise equal" same_datasets "$WORK/a/calibrate.h5" "$WORK/d/calibrate.h5"
 
-# Another rank count: the reduction is exact (stages/exact_sum.hpp), so the bits agree too.
+# Another rank count: the reduction is exact (pipeline/runtime/exact_sum.hpp), so the bits agree too.
 run_or_show "$WORK/c.log" 1 calibrate --config "$CONFIG" --run-dir "$WORK/c" "${SETS[@]}"
 check "1 vs 2 ranks: calibrate.h5 bitwise equal" same_datasets "$WORK/a/calibrate.h5" "$WORK/c/calibrate.h5"

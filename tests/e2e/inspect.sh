@@ -3,8 +3,7 @@
 # attributes written by h5py) and refuses a missing or non-HDF5 file with exit 4.
 set -u
 bin=${CIRCAL_BIN:?CIRCAL_BIN not set}
-shared=${CIRCAL_SHARED_DIR:?CIRCAL_SHARED_DIR not set}
-reference=$shared/reference/teacher.h5
+reference=${CIRCAL_REFERENCE_DIR:?CIRCAL_REFERENCE_DIR not set}/teacher.h5
 fails=0
 check() {  # check DESCRIPTION CONDITION...
   local what=$1; shift

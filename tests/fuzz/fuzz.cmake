@@ -11,10 +11,10 @@ function(circal_fuzz_sources var)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     message(FATAL_ERROR "CIRCAL_FUZZ needs clang (libFuzzer): configure with CXX=clang++ CC=clang")
   endif()
-  set(reached pipeline/safetensors.cpp pipeline/llama_config.cpp pipeline/config.cpp
-      pipeline/config_fields.cpp pipeline/checkpoint_reader.cpp pipeline/hdf5_tree.cpp
-      pipeline/tokenizer.cpp stages/calibration_data.cpp pipeline/ops/kl_divergence.cpp
-      pipeline/ops/teacher_kl.cpp pipeline/ops/vector_exp.cpp)
+  set(reached pipeline/io/safetensors.cpp pipeline/model/llama_config.cpp pipeline/config/config.cpp
+      pipeline/config/config_fields.cpp pipeline/io/checkpoint_reader.cpp pipeline/io/hdf5_tree.cpp
+      pipeline/model/tokenizer.cpp stages/calibrate/calibration_data.cpp pipeline/model/ops/kl_divergence.cpp
+      pipeline/model/ops/teacher_kl.cpp pipeline/model/ops/vector_exp.cpp)
   list(TRANSFORM reached PREPEND ${CMAKE_SOURCE_DIR}/)
   set(${var} ${reached} PARENT_SCOPE)
   add_compile_options(-fsanitize=fuzzer-no-link)

@@ -10,9 +10,9 @@
 #include <sstream>
 #include <vector>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/hdf5_tree.hpp"
-#include "stages/calibration_data.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/hdf5_tree.hpp"
+#include "stages/calibrate/calibration_data.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 namespace {

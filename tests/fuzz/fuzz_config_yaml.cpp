@@ -1,6 +1,6 @@
 // YAML config text -> load_config_text: parsing, the schema table's type and range checks,
 // the cross-key checks; an accepted config must print as YAML that loads back.
-#include "pipeline/config.hpp"
+#include "pipeline/config/config.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "pipeline/errors.hpp"
+#include "pipeline/base/errors.hpp"
 
 namespace circal::fuzz {
 

@@ -2,7 +2,7 @@
 // An accepted config must satisfy what the forward pass indexes by without further checks.
 #include <stdexcept>
 
-#include "pipeline/model_weights.hpp"
+#include "pipeline/model/model_weights.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 namespace {

@@ -2,7 +2,7 @@
 // so a header that lies about sizes shows up as an out-of-bounds read or write.
 #include <vector>
 
-#include "pipeline/safetensors.hpp"
+#include "pipeline/io/safetensors.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

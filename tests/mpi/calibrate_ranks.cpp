@@ -16,12 +16,12 @@
 #include <random>
 #include <sstream>
 
-#include "pipeline/circulant_projection.hpp"
-#include "pipeline/errors.hpp"
-#include "pipeline/model_weights.hpp"
-#include "pipeline/stop_signal.hpp"
-#include "stages/calibration_batches.hpp"
-#include "stages/calibrator.hpp"
+#include "pipeline/circulant/circulant_projection.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "pipeline/runtime/stop_signal.hpp"
+#include "stages/calibrate/calibration_batches.hpp"
+#include "stages/calibrate/calibrator.hpp"
 
 using namespace circal;
 namespace fs = std::filesystem;
@@ -36,9 +36,7 @@ int world_rank() {
 
 const ModelWeights& teacher() {
   static const ModelWeights weights = [] {
-    const char* env = std::getenv("CIRCAL_SHARED_DIR");
-    const std::string shared = env ? env : CIRCAL_SOURCE_DIR "/../shared";
-    return load_model(shared + "/models/manpages-llama-5m");
+    return load_model(CIRCAL_SOURCE_DIR "/data/models/manpages-llama-5m");
   }();
   return weights;
 }
@@ -270,7 +268,7 @@ TEST_CASE("calibration at R ranks equals the one-rank run of the same steps") {
     MESSAGE("max relative parameter difference vs 1 rank: " << params_diff
             << std::string(distributed.params == serial.params ? " (bitwise equal)" : ""));
     CHECK(params_diff <= 1e-5);
-    // The reduction is exact (stages/exact_sum.hpp): any rank count gives the same bits.
+    // The reduction is exact (pipeline/runtime/exact_sum.hpp): any rank count gives the same bits.
     CHECK(distributed.params == serial.params);
     CHECK(moment_diff <= 1e-4);
     for (size_t i = 0; i < serial.train_loss.size(); ++i)

@@ -8,9 +8,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/errors.hpp"
-#include "pipeline/mpi_context.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/runtime/mpi_context.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "pipeline/mpi_context.hpp"
-#include "stages/evaluation_file.hpp"
+#include "pipeline/runtime/mpi_context.hpp"
+#include "stages/evaluate/evaluation_file.hpp"
 
 using namespace circal;
 

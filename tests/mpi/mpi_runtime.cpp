@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "pipeline/errors.hpp"
-#include "pipeline/mpi_context.hpp"
-#include "pipeline/run_directory.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/runtime/mpi_context.hpp"
+#include "pipeline/runtime/run_directory.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;

@@ -8,9 +8,9 @@
 #include <random>
 #include <vector>
 
-#include "pipeline/circulant_linear.hpp"
-#include "pipeline/circulant_projection.hpp"
-#include "pipeline/fft_plans.hpp"
+#include "pipeline/circulant/circulant_linear.hpp"
+#include "pipeline/circulant/circulant_projection.hpp"
+#include "pipeline/circulant/fft_plans.hpp"
 
 #include "tests/unit/circulant_test_support.hpp"
 

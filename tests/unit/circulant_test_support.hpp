@@ -5,12 +5,13 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "tests/reference_files.hpp"
 
 namespace circal_test {
 
 inline std::string circulant_reference_path() {
-  return std::string(CIRCAL_SOURCE_DIR) + "/../shared/reference/circulant.h5";
+  return circal::test::reference_file("circulant.h5");
 }
 
 // The shape of one case of circulant.h5: W [m, n], block size b, T input rows.

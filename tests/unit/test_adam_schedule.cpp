@@ -12,13 +12,13 @@
 #include <sstream>
 #include <set>
 
-#include "pipeline/adam_optimizer.hpp"
-#include "pipeline/errors.hpp"
-#include "pipeline/gradient_clipping.hpp"
-#include "pipeline/lr_schedule.hpp"
-#include "pipeline/progress_log.hpp"
-#include "stages/calibration_batches.hpp"
-#include "stages/calibration_checkpoint.hpp"
+#include "pipeline/optim/adam_optimizer.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/optim/gradient_clipping.hpp"
+#include "pipeline/optim/lr_schedule.hpp"
+#include "pipeline/base/progress_log.hpp"
+#include "stages/calibrate/calibration_batches.hpp"
+#include "stages/calibrate/calibration_checkpoint.hpp"
 
 using namespace circal;
 namespace fs = std::filesystem;

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/errors.hpp"
-#include "stages/calibration_data.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/base/errors.hpp"
+#include "stages/calibrate/calibration_data.hpp"
 #include "tests/unit/scratch_dir.hpp"
 
 using namespace circal;

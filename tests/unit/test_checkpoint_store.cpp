@@ -9,12 +9,13 @@
 #include <fstream>
 #include <regex>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/errors.hpp"
-#include "pipeline/hdf5_handle.hpp"
-#include "pipeline/mpi_context.hpp"
-#include "pipeline/run_directory.hpp"
-#include "pipeline/version_stamp.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/io/hdf5_handle.hpp"
+#include "pipeline/runtime/mpi_context.hpp"
+#include "pipeline/runtime/run_directory.hpp"
+#include "pipeline/base/version_stamp.hpp"
+#include "tests/reference_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;
@@ -202,8 +203,7 @@ TEST_CASE("readers refuse missing, incomplete, truncated, wrong-stage and stale 
 }
 
 TEST_CASE("h5py-written reference files: variable-length text attributes and numeric attributes") {
-  const std::string shared = std::getenv("CIRCAL_SHARED_DIR") ? std::getenv("CIRCAL_SHARED_DIR") : CIRCAL_SOURCE_DIR "/../shared";
-  const CheckpointReader teacher(shared + "/reference/teacher.h5");
+  const CheckpointReader teacher(circal::test::reference_file("teacher.h5"));
   const std::string text = teacher.attr_string("prompt0", "text");
   CHECK(text.rfind("The fast Fourier transform", 0) == 0);
   CHECK(teacher.attr_kind("prompt0", "text") == CheckpointReader::AttrKind::String);
@@ -215,12 +215,12 @@ TEST_CASE("h5py-written reference files: variable-length text attributes and num
   CHECK(teacher.read_double("prompt0/logits").size() == logits[0] * logits[1]);
   CHECK(teacher.read_int32("prompt0/greedy16").size() == 16);
 
-  const CheckpointReader klgrad(shared + "/reference/klgrad.h5");
+  const CheckpointReader klgrad(circal::test::reference_file("klgrad.h5"));
   CHECK(klgrad.attr_int("/", "block_size") == 32);
   CHECK(klgrad.attr_ints("/", "layers") == std::vector<int64_t>{1, 3});
   CHECK(klgrad.attr_double("tau2", "tau") == 2.0);
   // Not a circal checkpoint: no complete/stage attributes.
-  CHECK(error_of([&] { CheckpointReader::open(shared + "/reference/klgrad.h5", "capture"); }).code() ==
+  CHECK(error_of([&] { CheckpointReader::open(circal::test::reference_file("klgrad.h5"), "capture"); }).code() ==
         kExitCheckpoint);
 }
 

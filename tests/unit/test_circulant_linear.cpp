@@ -1,4 +1,4 @@
-// CirculantLinear against the float64 reference (../shared/reference/circulant.h5), against
+// CirculantLinear against the float64 reference (tests/reference/circulant.h5), against
 // its own dense materialisation on awkward shapes, and against finite differences.
 #include <doctest/doctest.h>
 
@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/circulant_linear.hpp"
-#include "pipeline/errors.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/circulant/circulant_linear.hpp"
+#include "pipeline/base/errors.hpp"
 
 #include "tests/unit/circulant_test_support.hpp"
 

@@ -1,5 +1,5 @@
 // Frobenius and data-aware least-squares projections against the float64 reference
-// (../shared/reference/circulant.h5) and against their defining properties.
+// (tests/reference/circulant.h5) and against their defining properties.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/circulant_linear.hpp"
-#include "pipeline/circulant_projection.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/circulant/circulant_linear.hpp"
+#include "pipeline/circulant/circulant_projection.hpp"
 
 #include "tests/unit/circulant_test_support.hpp"
 

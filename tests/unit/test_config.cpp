@@ -8,8 +8,8 @@
 #include <set>
 #include <sstream>
 
-#include "pipeline/config.hpp"
-#include "pipeline/errors.hpp"
+#include "pipeline/config/config.hpp"
+#include "pipeline/base/errors.hpp"
 #include "tests/unit/scratch_dir.hpp"
 
 namespace fs = std::filesystem;

@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "stages/zeroed_student.hpp"
+#include "stages/common/zeroed_student.hpp"
 
 using namespace circal;
 

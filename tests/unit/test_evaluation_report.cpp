@@ -9,10 +9,10 @@
 #include <random>
 #include <set>
 
-#include "pipeline/errors.hpp"
-#include "stages/atomic_text_file.hpp"
-#include "stages/evaluation_markdown.hpp"
-#include "stages/evaluation_report.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/io/atomic_text_file.hpp"
+#include "stages/evaluate/evaluation_markdown.hpp"
+#include "stages/evaluate/evaluation_report.hpp"
 
 using namespace circal;
 

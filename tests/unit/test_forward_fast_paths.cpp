@@ -11,18 +11,19 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/model_weights.hpp"
-#include "pipeline/ops/attention.hpp"
-#include "pipeline/ops/linear.hpp"
-#include "pipeline/transformer.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/ops/attention.hpp"
+#include "pipeline/model/ops/linear.hpp"
+#include "pipeline/model/transformer.hpp"
+#include "tests/reference_files.hpp"
 
 using namespace circal;
 
 namespace {
 
 const std::string kModelDir = std::string(CIRCAL_SOURCE_DIR) + "/data/models/manpages-llama-5m";
-const std::string kTeacherFile = std::string(CIRCAL_SOURCE_DIR) + "/../shared/reference/teacher.h5";
+const std::string kTeacherFile = circal::test::reference_file("teacher.h5");
 
 // Prompts of several lengths, including a BOS-only one (its attention takes the one-query path).
 std::vector<std::vector<int>> test_prompts() {

@@ -1,4 +1,4 @@
-// The distillation loss and every circulant gradient against ../shared/reference/klgrad.h5
+// The distillation loss and every circulant gradient against tests/reference/klgrad.h5
 // (float64 PyTorch autograd through dense materialisations): student = teacher with
 // gate/up/down of the listed layers block-circulant; loss = mean over all positions of both
 // prompts of tau^2 KL(pT || pS). Runs the calibrate path: forward_from the first patched
@@ -11,18 +11,19 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/circulant_linear.hpp"
-#include "pipeline/model_weights.hpp"
-#include "pipeline/ops/kl_divergence.hpp"
-#include "pipeline/transformer.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/circulant/circulant_linear.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/ops/kl_divergence.hpp"
+#include "pipeline/model/transformer.hpp"
+#include "tests/reference_files.hpp"
 
 using namespace circal;
 
 namespace {
 
 const std::string kModelDir = std::string(CIRCAL_SOURCE_DIR) + "/data/models/manpages-llama-5m";
-const std::string kKlFile = std::string(CIRCAL_SOURCE_DIR) + "/../shared/reference/klgrad.h5";
+const std::string kKlFile = circal::test::reference_file("klgrad.h5");
 const char* const kProjections[] = {"gate_proj", "up_proj", "down_proj"};
 
 struct PatchedMatrix {

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "pipeline/errors.hpp"
-#include "pipeline/model_weights.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/model/model_weights.hpp"
 
 using nlohmann::json;
 

@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "pipeline/logit_metrics.hpp"
+#include "pipeline/metrics/logit_metrics.hpp"
 
 using namespace circal;
 

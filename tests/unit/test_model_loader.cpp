@@ -10,10 +10,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/errors.hpp"
-#include "pipeline/model_weights.hpp"
-#include "pipeline/safetensors.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "pipeline/io/safetensors.hpp"
 
 namespace fs = std::filesystem;
 using circal::CircalError;

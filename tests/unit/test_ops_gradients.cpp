@@ -8,14 +8,14 @@
 #include <random>
 #include <vector>
 
-#include "pipeline/ops/attention.hpp"
-#include "pipeline/ops/kl_divergence.hpp"
-#include "pipeline/ops/linear.hpp"
-#include "pipeline/ops/rmsnorm.hpp"
-#include "pipeline/ops/rope.hpp"
-#include "pipeline/ops/swiglu.hpp"
-#include "pipeline/ops/teacher_kl.hpp"
-#include "pipeline/transformer.hpp"
+#include "pipeline/model/ops/attention.hpp"
+#include "pipeline/model/ops/kl_divergence.hpp"
+#include "pipeline/model/ops/linear.hpp"
+#include "pipeline/model/ops/rmsnorm.hpp"
+#include "pipeline/model/ops/rope.hpp"
+#include "pipeline/model/ops/swiglu.hpp"
+#include "pipeline/model/ops/teacher_kl.hpp"
+#include "pipeline/model/transformer.hpp"
 
 using namespace circal;
 

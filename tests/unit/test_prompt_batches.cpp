@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "pipeline/prompt_batches.hpp"
+#include "pipeline/data/prompt_batches.hpp"
 
 using namespace circal;
 

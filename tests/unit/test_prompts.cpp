@@ -9,10 +9,10 @@
 #include <map>
 #include <set>
 
-#include "pipeline/errors.hpp"
+#include "pipeline/base/errors.hpp"
 #include "tests/unit/scratch_dir.hpp"
-#include "pipeline/prompt_split.hpp"
-#include "pipeline/prompts.hpp"
+#include "pipeline/data/prompt_split.hpp"
+#include "pipeline/data/prompts.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;

@@ -1,4 +1,4 @@
-// The run-directory lock is an flock (pipeline/run_directory.hpp): whoever holds the flock
+// The run-directory lock is an flock (pipeline/runtime/run_directory.hpp): whoever holds the flock
 // holds the directory, whatever the lock file says; the pid in the file only names the holder.
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -9,9 +9,9 @@
 #include <fstream>
 #include <string>
 
-#include "pipeline/errors.hpp"
-#include "pipeline/mpi_context.hpp"
-#include "pipeline/run_directory.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/runtime/mpi_context.hpp"
+#include "pipeline/runtime/run_directory.hpp"
 #include "scratch_dir.hpp"
 
 using circal::CircalError;

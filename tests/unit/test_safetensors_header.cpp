@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/errors.hpp"
-#include "pipeline/safetensors.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/io/safetensors.hpp"
 
 using circal::CircalError;
 

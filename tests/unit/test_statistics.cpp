@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "pipeline/statistics.hpp"
+#include "pipeline/metrics/statistics.hpp"
 
 using namespace circal;
 

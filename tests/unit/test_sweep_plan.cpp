@@ -6,9 +6,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "pipeline/errors.hpp"
-#include "pipeline/sweep_plan.hpp"
-#include "stages/sweep_report.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/sweep/sweep_plan.hpp"
+#include "stages/evaluate/sweep_report.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;

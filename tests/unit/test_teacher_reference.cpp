@@ -8,9 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/model_weights.hpp"
-#include "pipeline/transformer.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/transformer.hpp"
+#include "tests/reference_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -18,10 +19,7 @@ namespace {
 
 const fs::path kTeacherDir = fs::path(CIRCAL_SOURCE_DIR) / "data/models/manpages-llama-5m";
 
-fs::path teacher_reference() {
-  const char* env = std::getenv("CIRCAL_SHARED_DIR");
-  return (env ? fs::path(env) : fs::path(CIRCAL_SOURCE_DIR) / "../shared") / "reference/teacher.h5";
-}
+fs::path teacher_reference() { return circal::test::reference_file("teacher.h5"); }
 
 }  // namespace
 

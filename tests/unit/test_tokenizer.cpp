@@ -8,9 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/errors.hpp"
-#include "pipeline/model_weights.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "tests/reference_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -18,17 +19,12 @@ namespace {
 
 const fs::path kTeacherDir = fs::path(CIRCAL_SOURCE_DIR) / "data/models/manpages-llama-5m";
 
-fs::path shared_dir() {
-  const char* env = std::getenv("CIRCAL_SHARED_DIR");
-  return env ? fs::path(env) : fs::path(CIRCAL_SOURCE_DIR) / "../shared";
-}
-
 }  // namespace
 
 TEST_CASE("tokens equal teacher.h5 (BOS + ids) for every reference prompt") {
   const circal::Tokenizer tokenizer(kTeacherDir.string());
   CHECK(tokenizer.vocab_size() == 4096);
-  const circal::CheckpointReader reference((shared_dir() / "reference/teacher.h5").string());
+  const circal::CheckpointReader reference(circal::test::reference_file("teacher.h5"));
   const auto prompts = reference.children("/");
   REQUIRE(prompts.size() >= 4);
   for (const auto& group : prompts) {

@@ -7,8 +7,8 @@
 #include <numeric>
 #include <random>
 
-#include "pipeline/ops/kl_divergence.hpp"
-#include "stages/calibration_data.hpp"
+#include "pipeline/model/ops/kl_divergence.hpp"
+#include "stages/calibrate/calibration_data.hpp"
 
 using namespace circal;
 

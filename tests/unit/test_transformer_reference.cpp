@@ -1,4 +1,4 @@
-// The bundled teacher against ../shared/reference/teacher.h5 (float64 PyTorch): logits per
+// The bundled teacher against tests/reference/teacher.h5 (float64 PyTorch): logits per
 // row within 1e-4 of the row's max |logit|, greedy continuations identical, and the
 // forward_from hook reproducing the full forward. Reference tokens are used directly so the
 // tokenizer is not under test here.
@@ -9,16 +9,17 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/checkpoint_store.hpp"
-#include "pipeline/model_weights.hpp"
-#include "pipeline/transformer.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/transformer.hpp"
+#include "tests/reference_files.hpp"
 
 using namespace circal;
 
 namespace {
 
 const std::string kModelDir = std::string(CIRCAL_SOURCE_DIR) + "/data/models/manpages-llama-5m";
-const std::string kTeacherFile = std::string(CIRCAL_SOURCE_DIR) + "/../shared/reference/teacher.h5";
+const std::string kTeacherFile = circal::test::reference_file("teacher.h5");
 
 // max over rows of (max_v |logits - reference|) / (max_v |reference|).
 double worst_row_error(const float* logits, const std::vector<double>& reference, int T, int V) {

@@ -8,8 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "pipeline/ops/swiglu.hpp"
-#include "pipeline/ops/vector_exp.hpp"
+#include "pipeline/model/ops/swiglu.hpp"
+#include "pipeline/model/ops/vector_exp.hpp"
 
 using namespace circal;
 

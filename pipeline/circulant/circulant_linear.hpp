@@ -1,0 +1,76 @@
+#pragma once
+// Block-circulant linear map (DESIGN.md section 2): W [m, n] is replaced by p x q circulant
+// blocks of size b, block (i, j) defined by its first column c_ij, C_ij[r, s] =
+// c_ij[(r - s) mod b]. Multiplied through FFTs: batched real FFTs of the input blocks
+// written straight into a frequency-major layout, one complex GEMM per frequency, batched
+// inverse FFTs. The parameters c and their gradient dc live in caller-owned buffers, so a
+// calibrator can keep every circulant of the model in one buffer (one allreduce).
+#include <mpi.h>
+
+#include <complex>
+#include <cstddef>
+#include <vector>
+
+#include "pipeline/circulant/fft_plans.hpp"
+#include "pipeline/model/linear_operator.hpp"
+
+namespace circal {
+
+class CirculantLinear : public LinearOperator {
+ public:
+  // m = out features, n = in features (any; padded to multiples of b), b even >= 2.
+  // c: [p, q, b] time-domain parameters, read only, not owned. dc: gradient [p, q, b] that
+  // backward accumulates into (+=), may be nullptr (no parameter gradient); not owned.
+  CirculantLinear(int m, int n, int b, const float* c, float* dc);
+
+  int in_features() const override { return n_; }
+  int out_features() const override { return m_; }
+  int block_size() const { return b_; }
+  int block_rows() const { return p_; }  // p = ceil(m / b)
+  int block_cols() const { return q_; }  // q = ceil(n / b)
+  std::size_t parameter_count() const { return std::size_t(p_) * q_ * b_; }
+
+  // The spectrum of c is cached: whoever writes c (the optimiser) calls this afterwards.
+  void parameters_changed() { spectrum_stale_ = true; }
+
+  void forward(const float* X, float* Y, int T) override;
+  void backward(const float* X, const float* dY, float* dX, int T) override;
+
+  // The materialised matrix [m, n] (tests and error metrics).
+  std::vector<float> to_dense() const;
+
+ private:
+  using cfloat = std::complex<float>;
+  int bins() const { return b_ / 2 + 1; }
+  void refresh_spectrum();
+  // Spectrum [bins][T][blocks] of the rows of A [T, width] (blocks = ceil(width / b)).
+  void spectrum_of_rows(const float* A, int width, int blocks, int T, cfloat* out);
+  // Rows [T, width] from a spectrum [bins][T][blocks] (which it destroys).
+  void rows_from_spectrum(cfloat* spectrum, int width, int blocks, int T, float* out);
+  void accumulate_parameter_gradient(const cfloat* dyf, const cfloat* xf, int T);
+
+  int m_, n_, b_, p_, q_;
+  const float* c_;
+  float* dc_;
+  bool spectrum_stale_ = true;
+  FftwArray<cfloat> cf_;         // [bins][q][p]: per bin a column-major p x q matrix
+  FftwArray<cfloat> in_spec_;    // [bins][T][q]
+  // in_spec_ holds the spectrum of these rows (the latest forward's X) until backward
+  // reuses the buffer; the parameter gradient needs that spectrum again.
+  const float* spectrum_rows_of_ = nullptr;
+  int spectrum_rows_ = 0;
+  FftwArray<cfloat> out_spec_;   // [bins][T][p]
+  FftwArray<cfloat> grad_spec_;  // [bins][q][p]
+  FftwArray<float> staging_;     // padded or realigned rows
+  FftwArray<float> dc_block_;    // [p, q, b]
+};
+
+// A shape a run will use, for planning ahead.
+struct CirculantShape {
+  int m, n, b, tokens;
+};
+// Collective over comm: makes every FFTW plan forward and backward need for these shapes,
+// measured once on rank 0 and identical on every rank (see plan_collectively).
+void prepare_circulant_plans(MPI_Comm comm, const std::vector<CirculantShape>& shapes);
+
+}  // namespace circal

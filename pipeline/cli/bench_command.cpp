@@ -1,0 +1,89 @@
+// `circal bench circulant [--quick] [--csv FILE] [--reps N]`, `circal bench model ...`
+// (bench/bench_model.hpp) and `circal bench calibrate ...` (bench/bench_calibrate.hpp).
+#include "bench/bench_calibrate.hpp"
+#include "bench/bench_circulant.hpp"
+#include "bench/bench_model.hpp"
+#include "pipeline/cli/cli_options.hpp"
+#include "pipeline/cli/commands.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/fft_plans.hpp"
+
+namespace circal {
+
+namespace {
+
+int bench_model(MpiContext& mpi, const Args& args) {
+  po::options_description desc("circal bench model options");
+  desc.add_options()
+      ("model", po::value<std::string>()->default_value(std::string(CIRCAL_SOURCE_DIR) + "/data/models/manpages-llama-5m"), "model folder")
+      ("prompts", po::value<std::string>()->default_value(std::string(CIRCAL_SOURCE_DIR) + "/data/prompts.txt"), "prompts file")
+      ("batch", po::value<int>()->default_value(0), "prompts per batched forward (0: all of them in one)")
+      ("decode-tokens", po::value<int>()->default_value(32), "greedy tokens per prompt for the decode rate")
+      ("repeats", po::value<int>()->default_value(3), "timed passes (the median is reported)");
+  const auto vm = parse_options(mpi, "bench model", "[--model DIR] [--prompts FILE] [--batch B] [--decode-tokens N] [--repeats R]", desc, args);
+  if (!vm) return kExitOk;
+  ModelBenchOptions options;
+  options.model = (*vm)["model"].as<std::string>();
+  options.prompts = (*vm)["prompts"].as<std::string>();
+  options.batch = (*vm)["batch"].as<int>();
+  options.decode_tokens = (*vm)["decode-tokens"].as<int>();
+  options.repeats = (*vm)["repeats"].as<int>();
+  if (options.batch < 0) fail(kExitUsage, "circal bench model: --batch must be at least 0");
+  if (options.decode_tokens < 2) fail(kExitUsage, "circal bench model: --decode-tokens must be at least 2");
+  if (options.repeats < 1) fail(kExitUsage, "circal bench model: --repeats must be at least 1");
+  if (mpi.is_root()) run_model_bench(options);  // a single-process benchmark
+  return kExitOk;
+}
+
+int bench_calibrate(MpiContext& mpi, const Args& args) {
+  po::options_description desc("circal bench calibrate options");
+  add_config_options(desc);
+  desc.add_options()
+      ("steps", po::value<int>()->default_value(20), "timed steps: the calibrate stage's first N")
+      ("json", po::value<std::string>()->default_value(""),
+       "append the JSON line to FILE (default: run_dir/bench_calibrate.jsonl)");
+  const auto vm = parse_options(mpi, "bench calibrate",
+                                "[--config FILE] [--set key=value ...] [--run-dir DIR] [--steps N] [--json FILE]",
+                                desc, args);
+  if (!vm) return kExitOk;
+  CalibrateBenchOptions options;
+  options.steps = (*vm)["steps"].as<int>();
+  options.json_path = (*vm)["json"].as<std::string>();
+  if (options.steps < 1) fail(kExitUsage, "circal bench calibrate: --steps must be >= 1");
+  run_calibrate_bench(mpi, config_from_options(*vm), options);
+  return kExitOk;
+}
+
+}  // namespace
+
+int bench_command(MpiContext& mpi, const Args& args) {
+  if (!args.empty() && args[0] == "model") return bench_model(mpi, Args(args.begin() + 1, args.end()));
+  if (!args.empty() && args[0] == "calibrate")
+    return bench_calibrate(mpi, Args(args.begin() + 1, args.end()));
+  po::options_description desc("bench options");
+  add_config_options(desc);
+  desc.add_options()
+      ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant | model | calibrate")
+      ("quick", po::bool_switch(), "a subset that runs in under a minute")
+      ("csv", po::value<std::string>()->default_value(""), "write the table as CSV to FILE")
+      ("reps", po::value<int>()->default_value(5), "timed samples per figure (median)");
+  po::positional_options_description positional;
+  positional.add("what", 1);
+  const auto vm = parse_options(mpi, "bench", "circulant [--quick] [--csv FILE] [--reps N]",
+                                desc, args, &positional);
+  if (!vm) return kExitOk;
+  const std::string what = (*vm)["what"].as<std::string>();
+  if (what != "circulant") fail(kExitUsage, "circal bench: unknown benchmark '" + what + "'");
+  CirculantBenchOptions options;
+  options.quick = (*vm)["quick"].as<bool>();
+  options.csv = (*vm)["csv"].as<std::string>();
+  options.reps = (*vm)["reps"].as<int>();
+  if (options.reps < 1) fail(kExitUsage, "circal bench: --reps must be >= 1");
+  const Config config = config_from_options(*vm);
+  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
+  if (mpi.is_root()) run_circulant_bench(options);
+  fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);
+  return kExitOk;
+}
+
+}  // namespace circal

@@ -1,0 +1,105 @@
+// `circal generate --model DIR --prompt TEXT [--tokens N] [--student CHECKPOINT]`: the
+// teacher's greedy continuation; with a student, both continuations and a token table that
+// marks where they part.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "pipeline/cli/cli_options.hpp"
+#include "pipeline/cli/commands.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/transformer.hpp"
+#include "stages/common/student_checkpoint.hpp"
+
+namespace circal {
+
+namespace {
+
+// Greedy continuation up to (not including) EOS.
+std::vector<int> continuation(Transformer& net, const std::vector<int>& prompt, int n, int eos) {
+  std::vector<int> ids = net.generate_greedy(prompt, n);
+  ids.erase(std::find(ids.begin(), ids.end(), eos), ids.end());
+  return ids;
+}
+
+// Prompt and continuation decoded together, which keeps the word boundary between them.
+std::string text_of(const Tokenizer& tokenizer, const std::vector<int>& prompt, const std::vector<int>& ids) {
+  std::vector<int> all(prompt.begin() + 1, prompt.end());
+  all.insert(all.end(), ids.begin(), ids.end());
+  return tokenizer.decode(all);
+}
+
+// One token of a continuation, quoted, with line breaks and tabs escaped so each table row
+// stays on one line.
+std::string piece(const Tokenizer& tokenizer, const std::vector<int>& ids, std::size_t j) {
+  if (j >= ids.size()) return "(end)";
+  std::string quoted = "\"";
+  for (const char c : tokenizer.decode({ids[j]})) {
+    if (c == '\n') quoted += "\\n";
+    else if (c == '\t') quoted += "\\t";
+    else if (c == '"' || c == '\\') quoted += std::string("\\") + c;
+    else quoted += c;
+  }
+  return quoted + "\"";
+}
+
+void print_side_by_side(const Tokenizer& tokenizer, const std::vector<int>& prompt, const std::vector<int>& teacher,
+                        const std::vector<int>& student) {
+  std::cout << "teacher: " << text_of(tokenizer, prompt, teacher) << "\n"
+            << "student: " << text_of(tokenizer, prompt, student) << "\n";
+  const std::size_t n = std::max(teacher.size(), student.size());
+  std::size_t first = n;
+  std::printf("%5s  %-24s %-24s\n", "token", "teacher", "student");
+  std::fflush(stdout);
+  for (std::size_t j = 0; j < n; ++j) {
+    const bool same = j < teacher.size() && j < student.size() && teacher[j] == student[j];
+    if (!same && first == n) first = j;
+    std::printf("%5zu  %-24s %-24s%s\n", j, piece(tokenizer, teacher, j).c_str(), piece(tokenizer, student, j).c_str(),
+                same ? "" : (j == first ? "  <- diverges" : "  *"));
+  }
+  if (first == n)
+    std::printf("no divergence in %zu tokens\n", n);
+  else
+    std::printf("first divergence at token %zu of %zu\n", first, n);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int generate_command(MpiContext& mpi, const Args& args) {
+  po::options_description desc("circal generate options");
+  desc.add_options()
+      ("model", po::value<std::string>()->required(), "model folder (config.json, model.safetensors, tokenizer.model)")
+      ("prompt", po::value<std::string>()->required(), "prompt text")
+      ("tokens", po::value<int>()->default_value(32), "number of tokens to append (stops early at EOS)")
+      ("student", po::value<std::string>()->default_value(""), "student checkpoint (project.h5 or calibrate.h5): print both continuations");
+  const auto vm = parse_options(mpi, "generate", "--model DIR --prompt TEXT [--tokens N] [--student CHECKPOINT]", desc, args);
+  if (!vm) return kExitOk;
+  const int n = (*vm)["tokens"].as<int>();
+  const std::string student_path = (*vm)["student"].as<std::string>();
+  const ModelWeights model = load_model((*vm)["model"].as<std::string>());
+  const Tokenizer tokenizer((*vm)["model"].as<std::string>());
+  const std::vector<int> prompt = prompt_ids(tokenizer, model.config, (*vm)["prompt"].as<std::string>());
+  if (n < 1 || prompt.size() + static_cast<std::size_t>(n) > static_cast<std::size_t>(model.config.max_position_embeddings)) {
+    fail(kExitUsage, "circal generate: --tokens " + std::to_string(n) + " must be in [1, " +
+                         std::to_string(model.config.max_position_embeddings - static_cast<int>(prompt.size())) +
+                         "] for this prompt (max_position_embeddings " +
+                         std::to_string(model.config.max_position_embeddings) + ")");
+  }
+  std::unique_ptr<StudentNet> student;
+  if (!student_path.empty()) student = std::make_unique<StudentNet>(model, read_student_checkpoint(student_path, model));
+  if (!mpi.is_root()) return kExitOk;  // one continuation, printed once
+
+  Transformer teacher(model);
+  const std::vector<int> ids = continuation(teacher, prompt, n, model.config.eos_token_id);
+  if (!student) {
+    std::cout << text_of(tokenizer, prompt, ids) << std::endl;
+    return kExitOk;
+  }
+  print_side_by_side(tokenizer, prompt, ids, continuation(student->net, prompt, n, model.config.eos_token_id));
+  return kExitOk;
+}
+
+}  // namespace circal

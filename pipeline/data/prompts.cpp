@@ -1,0 +1,99 @@
+#include "pipeline/data/prompts.hpp"
+
+#include <array>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "pipeline/base/errors.hpp"
+
+namespace circal {
+namespace {
+
+// Length of the UTF-8 sequence starting at s[i], or 0 when it is malformed (overlong forms,
+// surrogates and code points above U+10FFFF included).
+size_t utf8_sequence_length(const std::string& s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char lead = byte(i);
+  if (lead < 0x80) return 1;
+  size_t length = 0;
+  unsigned code = 0;
+  if ((lead & 0xE0) == 0xC0) { length = 2; code = lead & 0x1F; }
+  else if ((lead & 0xF0) == 0xE0) { length = 3; code = lead & 0x0F; }
+  else if ((lead & 0xF8) == 0xF0) { length = 4; code = lead & 0x07; }
+  else return 0;
+  if (i + length > s.size()) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (byte(i + k) & 0x3F);
+  }
+  static constexpr std::array<unsigned, 5> smallest = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < smallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return length;
+}
+
+bool valid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t length = utf8_sequence_length(s, i);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
+std::string trimmed(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+std::string template_family(const std::string& text) {
+  const auto colon = text.find(':');
+  if (colon != std::string::npos) return trimmed(text.substr(0, colon));
+  std::istringstream words(text);
+  std::string word, family;
+  for (int n = 0; n < 4 && words >> word; ++n) family += (family.empty() ? "" : " ") + word;
+  return family;
+}
+
+std::string template_language(const std::string& family) {
+  static const std::array<const char*, 5> german = {"Vervollstaendige den Satz", "Fuehre fort",
+                                                    "Erklaere kurz", "Gib ein Beispiel",
+                                                    "Formuliere um"};
+  for (const char* name : german)
+    if (family == name) return "DE";
+  return "EN";
+}
+
+}  // namespace
+
+std::vector<Prompt> read_prompts(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(kExitInput, "prompts: " + path + ": cannot open");
+  std::vector<Prompt> prompts;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (!valid_utf8(line))
+      fail(kExitInput, "prompts: " + path + ":" + std::to_string(number) + ": invalid UTF-8");
+    std::string text = trimmed(line);
+    if (text.empty()) continue;
+    std::string family = template_family(text);
+    std::string language = template_language(family);
+    prompts.push_back({std::move(text), std::move(family), std::move(language)});
+  }
+  if (prompts.empty()) fail(kExitInput, "prompts: " + path + ": no prompts (empty file)");
+  return prompts;
+}
+
+void check_disjoint_splits(const std::vector<std::string>& paths) {
+  std::map<std::string, std::string> owner;  // prompt -> first file holding it
+  for (const auto& path : paths) {
+    for (const auto& prompt : read_prompts(path)) {
+      const auto [it, fresh] = owner.emplace(prompt.text, path);
+      if (!fresh && it->second != path)
+        fail(kExitInput, "prompts: \"" + prompt.text + "\" is in both " + it->second + " and " + path);
+    }
+  }
+}
+
+}  // namespace circal

@@ -1,0 +1,228 @@
+// load_model: config.json + model.safetensors (or the shards of model.safetensors.index.json)
+// -> ModelWeights, every tensor checked by name and shape and converted to float32 once.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "pipeline/io/safetensors.hpp"
+
+namespace circal {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Where every tensor of a checkpoint lives: one file, or the shards an index points to.
+struct WeightSource {
+  std::string described_by;  // the file errors about missing tensors name
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::map<std::string, const SafetensorsFile*> location;
+};
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  return text + "]";
+}
+
+WeightSource single_file_source(const std::string& path) {
+  WeightSource source;
+  source.described_by = path;
+  source.files.push_back(std::make_unique<SafetensorsFile>(path));
+  for (const auto& [name, info] : source.files.back()->tensors()) source.location[name] = source.files.back().get();
+  return source;
+}
+
+std::map<std::string, std::string> read_weight_map(const std::string& index_path) {
+  std::ifstream in(index_path);
+  if (!in) fail(kExitInput, index_path + ": missing or unreadable");
+  nlohmann::json index;
+  try {
+    index = nlohmann::json::parse(in);
+    const nlohmann::json& map = index.at("weight_map");
+    if (!map.is_object() || map.empty()) throw std::runtime_error("weight_map is not a non-empty object");
+    return map.get<std::map<std::string, std::string>>();
+  } catch (const std::exception& e) {
+    fail(kExitInput, index_path + ": not a safetensors index with a weight_map (" + e.what() + ")");
+  }
+}
+
+WeightSource sharded_source(const std::string& dir, const std::string& index_path) {
+  const auto weight_map = read_weight_map(index_path);
+  WeightSource source;
+  source.described_by = index_path;
+  std::map<std::string, const SafetensorsFile*> shard_by_name;
+  for (const auto& [tensor, shard] : weight_map) {
+    if (shard.empty() || fs::path(shard).filename() != fs::path(shard)) {
+      fail(kExitInput, index_path + ": tensor " + tensor + " maps to invalid shard name \"" + shard + "\"");
+    }
+    if (!shard_by_name.count(shard)) {
+      source.files.push_back(std::make_unique<SafetensorsFile>((fs::path(dir) / shard).string()));
+      shard_by_name[shard] = source.files.back().get();
+    }
+    const SafetensorsFile* file = shard_by_name[shard];
+    if (!file->contains(tensor)) {
+      fail(kExitInput, file->path() + ": missing tensor " + tensor + " (listed in " + index_path + ")");
+    }
+    source.location[tensor] = file;
+  }
+  for (const auto& file : source.files) {
+    for (const auto& [name, info] : file->tensors()) {
+      const auto it = source.location.find(name);
+      if (it == source.location.end() || it->second != file.get()) {
+        fail(kExitInput, file->path() + ": tensor " + name + " is not listed for this shard in " + index_path);
+      }
+    }
+  }
+  return source;
+}
+
+WeightSource open_weight_source(const std::string& dir) {
+  const fs::path single = fs::path(dir) / "model.safetensors";
+  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+  if (fs::exists(single)) return single_file_source(single.string());
+  if (fs::exists(index)) return sharded_source(dir, index.string());
+  fail(kExitInput, single.string() + ": missing (and no model.safetensors.index.json in " + dir + ")");
+}
+
+std::string weights_hash(const WeightSource& source) {
+  std::vector<std::string> paths;
+  for (const auto& file : source.files) paths.push_back(file->path());
+  std::sort(paths.begin(), paths.end());
+  std::string hash;
+  for (const auto& path : paths) {
+    if (!hash.empty()) hash += '-';
+    hash += file_content_hash(path);
+  }
+  return hash;
+}
+
+struct ExpectedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  const float** slot;
+};
+
+std::vector<ExpectedTensor> expected_tensors(ModelWeights& model) {
+  const LlamaConfig& c = model.config;
+  const int64_t hidden = c.hidden_size, inter = c.intermediate_size;
+  const int64_t q_out = int64_t{c.num_attention_heads} * c.head_dim;
+  const int64_t kv_out = int64_t{c.num_key_value_heads} * c.head_dim;
+  std::vector<ExpectedTensor> expected = {{"model.embed_tokens.weight", {c.vocab_size, hidden}, &model.embed_tokens}};
+  model.layers.assign(static_cast<std::size_t>(c.num_hidden_layers), LayerWeights{});
+  for (int i = 0; i < c.num_hidden_layers; ++i) {
+    LayerWeights& layer = model.layers[static_cast<std::size_t>(i)];
+    const std::string prefix = "model.layers." + std::to_string(i) + ".";
+    expected.push_back({prefix + "input_layernorm.weight", {hidden}, &layer.input_layernorm});
+    expected.push_back({prefix + "self_attn.q_proj.weight", {q_out, hidden}, &layer.q_proj});
+    expected.push_back({prefix + "self_attn.k_proj.weight", {kv_out, hidden}, &layer.k_proj});
+    expected.push_back({prefix + "self_attn.v_proj.weight", {kv_out, hidden}, &layer.v_proj});
+    expected.push_back({prefix + "self_attn.o_proj.weight", {hidden, q_out}, &layer.o_proj});
+    expected.push_back({prefix + "post_attention_layernorm.weight", {hidden}, &layer.post_attention_layernorm});
+    expected.push_back({prefix + "mlp.gate_proj.weight", {inter, hidden}, &layer.gate_proj});
+    expected.push_back({prefix + "mlp.up_proj.weight", {inter, hidden}, &layer.up_proj});
+    expected.push_back({prefix + "mlp.down_proj.weight", {hidden, inter}, &layer.down_proj});
+  }
+  expected.push_back({"model.norm.weight", {hidden}, &model.norm});
+  if (!c.tie_word_embeddings) expected.push_back({"lm_head.weight", {c.vocab_size, hidden}, &model.lm_head});
+  return expected;
+}
+
+// Older HF checkpoints store the RoPE frequencies; they follow from rope_theta, so skip them.
+bool is_derived_buffer(const std::string& name) {
+  const std::string suffix = "rotary_emb.inv_freq";
+  return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void check_tensor_set(const WeightSource& source, const std::vector<ExpectedTensor>& expected,
+                      const std::string& config_path) {
+  std::set<std::string> wanted;
+  for (const auto& e : expected) {
+    wanted.insert(e.name);
+    const auto it = source.location.find(e.name);
+    if (it == source.location.end()) {
+      fail(kExitInput, source.described_by + ": missing tensor " + e.name + " (expected by " + config_path + ")");
+    }
+    const TensorInfo& info = it->second->tensor(e.name);
+    if (info.shape != e.shape) {
+      fail(kExitInput, it->second->path() + ": tensor " + e.name + " has shape " + shape_text(info.shape) +
+                           ", " + config_path + " implies " + shape_text(e.shape));
+    }
+  }
+  for (const auto& [name, file] : source.location) {
+    if (!wanted.count(name) && !is_derived_buffer(name)) {
+      fail(kExitInput, file->path() + ": unexpected tensor " + name +
+                           " (unsupported feature: circal loads bias-free LLaMA weights only)");
+    }
+  }
+}
+
+void convert_tensors(const WeightSource& source, const std::vector<ExpectedTensor>& expected, ModelWeights& model) {
+  std::size_t total = 0;
+  for (const auto& e : expected) total += static_cast<std::size_t>(source.location.at(e.name)->tensor(e.name).elements());
+  model.storage.assign(total, 0.0f);
+  std::size_t offset = 0;
+  for (const auto& e : expected) {
+    const SafetensorsFile& file = *source.location.at(e.name);
+    float* dst = model.storage.data() + offset;
+    file.read_float32(e.name, dst);
+    *e.slot = dst;
+    offset += static_cast<std::size_t>(file.tensor(e.name).elements());
+  }
+  if (model.config.tie_word_embeddings) model.lm_head = model.embed_tokens;
+}
+
+[[noreturn]] void bad_projection(const std::string& projection) {
+  fail(kExitUsage, "unknown MLP projection '" + projection + "' (expected gate_proj, up_proj or down_proj)");
+}
+
+}  // namespace
+
+ModelWeights load_model(const std::string& dir) {
+  if (!fs::is_directory(dir)) fail(kExitInput, dir + ": model folder does not exist");
+  const std::string config_path = (fs::path(dir) / "config.json").string();
+  ModelWeights model;
+  model.config = read_llama_config(config_path);
+  const WeightSource source = open_weight_source(dir);
+  const std::vector<ExpectedTensor> expected = expected_tensors(model);
+  check_tensor_set(source, expected, config_path);
+  convert_tensors(source, expected, model);
+  model.weights_hash = weights_hash(source);
+  return model;
+}
+
+const float* mlp_matrix(const ModelWeights& model, int layer, const std::string& projection) {
+  if (layer < 0 || layer >= static_cast<int>(model.layers.size())) {
+    fail(kExitUsage, "layer " + std::to_string(layer) + " out of range (model has " +
+                         std::to_string(model.layers.size()) + " layers)");
+  }
+  const LayerWeights& w = model.layers[static_cast<std::size_t>(layer)];
+  if (projection == "gate_proj") return w.gate_proj;
+  if (projection == "up_proj") return w.up_proj;
+  if (projection == "down_proj") return w.down_proj;
+  bad_projection(projection);
+}
+
+int mlp_out_features(const LlamaConfig& config, const std::string& projection) {
+  if (projection == "gate_proj" || projection == "up_proj") return config.intermediate_size;
+  if (projection == "down_proj") return config.hidden_size;
+  bad_projection(projection);
+}
+
+int mlp_in_features(const LlamaConfig& config, const std::string& projection) {
+  if (projection == "gate_proj" || projection == "up_proj") return config.hidden_size;
+  if (projection == "down_proj") return config.intermediate_size;
+  bad_projection(projection);
+}
+
+}  // namespace circal

@@ -1,0 +1,372 @@
+#include "pipeline/model/transformer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+
+#include "pipeline/model/dense_linear.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/model/ops/attention.hpp"
+#include "pipeline/model/ops/linear.hpp"
+#include "pipeline/model/ops/rmsnorm.hpp"
+#include "pipeline/model/ops/rope.hpp"
+#include "pipeline/model/ops/swiglu.hpp"
+
+namespace circal {
+
+namespace {
+
+constexpr int kGate = 0, kUp = 1, kDown = 2;
+
+int projection_index(const std::string& projection) {
+  if (projection == "gate_proj") return kGate;
+  if (projection == "up_proj") return kUp;
+  if (projection == "down_proj") return kDown;
+  fail(kExitUsage, "unknown MLP projection '" + projection +
+                       "' (expected gate_proj, up_proj or down_proj)");
+}
+
+// Grow-only buffer: reallocates only when a larger shape arrives.
+void ensure(std::vector<float>& buffer, long n) {
+  if (static_cast<long>(buffer.size()) < n) buffer.resize(n);
+}
+
+// Activations of one layer for one pass, kept for the hooks and the backward.
+struct LayerActivations {
+  std::vector<float> x_in, ln1, inv_rms1, q, k, v, probs, att, x_mid, ln2, inv_rms2, gate, up,
+      act;
+};
+
+// Gradient scratch shared by all layers of a backward.
+struct GradientBuffers {
+  std::vector<float> dx, dnorm, dtmp, datt, dq, dk, dv, dscores, dgate, dup, dact;
+};
+
+}  // namespace
+
+struct Transformer::Impl {
+  const ModelWeights& model;
+  const LlamaConfig& cfg;
+  int q_dim, kv_dim;
+  RopeTable rope;
+  std::vector<std::array<std::unique_ptr<DenseLinear>, 3>> dense;
+  std::vector<std::array<LinearOperator*, 3>> mlp;
+  std::vector<LayerActivations> acts;
+  std::vector<float> x_final, lnf, inv_rms_f, logits;
+  GradientBuffers grads;
+  // KV cache of generate_greedy, [capacity, kv_dim] per layer.
+  std::vector<std::vector<float>> cache_k, cache_v;
+  // The prompts of the current pass: prompt s owns rows [offsets[s], offsets[s+1]) and
+  // attention probabilities from probs_offsets[s]. pos0 > 0 only for a single prompt
+  // continuing from the KV cache.
+  std::vector<int> lengths;
+  std::vector<long> offsets{0}, probs_offsets{0};
+  int pos0 = 0;
+  int T = 0;
+  int first_layer = 0;
+
+  explicit Impl(const ModelWeights& m)
+      : model(m),
+        cfg(m.config),
+        q_dim(cfg.num_attention_heads * cfg.head_dim),
+        kv_dim(cfg.num_key_value_heads * cfg.head_dim),
+        rope(cfg.head_dim, cfg.rope_theta),
+        dense(cfg.num_hidden_layers),
+        mlp(cfg.num_hidden_layers),
+        acts(cfg.num_hidden_layers),
+        cache_k(cfg.num_hidden_layers),
+        cache_v(cfg.num_hidden_layers) {
+    const int I = cfg.intermediate_size, H = cfg.hidden_size;
+    for (int l = 0; l < cfg.num_hidden_layers; ++l) {
+      const LayerWeights& w = model.layers[l];
+      dense[l][kGate] = std::make_unique<DenseLinear>(I, H, w.gate_proj);
+      dense[l][kUp] = std::make_unique<DenseLinear>(I, H, w.up_proj);
+      dense[l][kDown] = std::make_unique<DenseLinear>(H, I, w.down_proj);
+      for (int p = 0; p < 3; ++p) mlp[l][p] = dense[l][p].get();
+    }
+    rope.reserve(std::max(cfg.max_position_embeddings, 1));
+  }
+
+  // Sets the prompts of the next pass (their lengths, the first one's position) and sizes
+  // every activation for them; `keys` is the KV-cache capacity when decoding.
+  template <typename Lengths>
+  void begin_pass(const Lengths& prompt_lengths, int first_pos, int keys) {
+    lengths.assign(prompt_lengths.begin(), prompt_lengths.end());
+    pos0 = first_pos;
+    offsets.resize(1);
+    probs_offsets.resize(1);
+    int longest = 0;
+    for (int n : lengths) {
+      if (n <= 0) fail(kExitInput, "forward of an empty token sequence");
+      longest = std::max(longest, n);
+      offsets.push_back(offsets.back() + n);
+      probs_offsets.push_back(probs_offsets.back() +
+                              static_cast<long>(cfg.num_attention_heads) * n * (pos0 + n));
+    }
+    reserve(offsets.back(), std::max(keys, pos0 + longest));
+  }
+
+  void reserve(long rows, int S) {
+    const long H = cfg.hidden_size, I = cfg.intermediate_size;
+    rope.reserve(S);
+    for (LayerActivations& a : acts) {
+      for (auto* b : {&a.x_in, &a.ln1, &a.x_mid, &a.ln2}) ensure(*b, rows * H);
+      for (auto* b : {&a.inv_rms1, &a.inv_rms2}) ensure(*b, rows);
+      for (auto* b : {&a.q, &a.att}) ensure(*b, rows * q_dim);
+      for (auto* b : {&a.k, &a.v}) ensure(*b, rows * kv_dim);
+      for (auto* b : {&a.gate, &a.up, &a.act}) ensure(*b, rows * I);
+      ensure(a.probs, probs_offsets.back());
+    }
+    ensure(x_final, rows * H);
+    ensure(lnf, rows * H);
+    ensure(inv_rms_f, rows);
+    ensure(logits, rows * cfg.vocab_size);
+  }
+
+  void reserve_gradients() {
+    const long H = cfg.hidden_size, I = cfg.intermediate_size;
+    GradientBuffers& g = grads;
+    for (auto* b : {&g.dx, &g.dnorm, &g.dtmp}) ensure(*b, T * H);
+    for (auto* b : {&g.datt, &g.dq}) ensure(*b, T * q_dim);
+    for (auto* b : {&g.dk, &g.dv}) ensure(*b, T * kv_dim);
+    for (auto* b : {&g.dgate, &g.dup, &g.dact}) ensure(*b, T * I);
+    const int longest = *std::max_element(lengths.begin(), lengths.end());
+    ensure(g.dscores, static_cast<long>(longest) * longest);
+  }
+
+  AttentionShape attention_shape(int s) const {
+    return {lengths[s], pos0, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim};
+  }
+
+  // One decoder layer on all rows of the pass; prompt s's k/v rows land at row
+  // offsets[s] + pos0 of kdst/vdst, whose first pos0 rows already hold the earlier keys (the
+  // KV cache) when pos0 > 0.
+  void layer_forward(int l, const float* x, float* out, float* kdst, float* vdst) {
+    const LayerWeights& w = model.layers[l];
+    LayerActivations& a = acts[l];
+    const int H = cfg.hidden_size, I = cfg.intermediate_size;
+    const int T_ = static_cast<int>(offsets.back());
+    const long n = static_cast<long>(T_) * H;
+    if (a.x_in.data() != x) std::memcpy(a.x_in.data(), x, n * sizeof(float));
+    float* k_new = kdst + static_cast<long>(pos0) * kv_dim;
+    float* v_new = vdst + static_cast<long>(pos0) * kv_dim;
+    rmsnorm_forward(a.x_in.data(), w.input_layernorm, a.ln1.data(), a.inv_rms1.data(), T_, H,
+                    cfg.rms_norm_eps);
+    linear_forward(a.ln1.data(), w.q_proj, a.q.data(), T_, H, q_dim);
+    linear_forward(a.ln1.data(), w.k_proj, k_new, T_, H, kv_dim);
+    linear_forward(a.ln1.data(), w.v_proj, v_new, T_, H, kv_dim);
+    for (int s = 0; s < static_cast<int>(lengths.size()); ++s) {
+      const long r = offsets[s];
+      rope_forward(a.q.data() + r * q_dim, lengths[s], cfg.num_attention_heads, pos0, rope);
+      rope_forward(k_new + r * kv_dim, lengths[s], cfg.num_key_value_heads, pos0, rope);
+      attention_forward(attention_shape(s), a.q.data() + r * q_dim, kdst + r * kv_dim,
+                        vdst + r * kv_dim, a.att.data() + r * q_dim,
+                        a.probs.data() + probs_offsets[s]);
+    }
+    linear_forward(a.att.data(), w.o_proj, a.x_mid.data(), T_, q_dim, H);
+    for (long i = 0; i < n; ++i) a.x_mid[i] += a.x_in[i];
+    rmsnorm_forward(a.x_mid.data(), w.post_attention_layernorm, a.ln2.data(),
+                    a.inv_rms2.data(), T_, H, cfg.rms_norm_eps);
+    mlp[l][kGate]->forward(a.ln2.data(), a.gate.data(), T_);
+    mlp[l][kUp]->forward(a.ln2.data(), a.up.data(), T_);
+    swiglu_forward(a.gate.data(), a.up.data(), a.act.data(), static_cast<long>(T_) * I);
+    mlp[l][kDown]->forward(a.act.data(), out, T_);
+    for (long i = 0; i < n; ++i) out[i] += a.x_mid[i];
+  }
+
+  // Layers first..last on the rows set by begin_pass, then final norm and lm_head.
+  const float* run(int first, const float* hidden, bool use_cache) {
+    const int L = cfg.num_hidden_layers;
+    const int T_ = static_cast<int>(offsets.back());
+    const float* x = hidden;
+    for (int l = first; l < L; ++l) {
+      float* out = (l + 1 < L) ? acts[l + 1].x_in.data() : x_final.data();
+      float* kdst = use_cache ? cache_k[l].data() : acts[l].k.data();
+      float* vdst = use_cache ? cache_v[l].data() : acts[l].v.data();
+      layer_forward(l, x, out, kdst, vdst);
+      x = out;
+    }
+    if (first == L) std::memcpy(x_final.data(), hidden, sizeof(float) * T_ * cfg.hidden_size);
+    rmsnorm_forward(x_final.data(), model.norm, lnf.data(), inv_rms_f.data(), T_,
+                    cfg.hidden_size, cfg.rms_norm_eps);
+    linear_forward(lnf.data(), model.lm_head, logits.data(), T_, cfg.hidden_size,
+                   cfg.vocab_size);
+    T = T_;
+    first_layer = first;
+    return logits.data();
+  }
+
+  void embed(const int* ids, int T_, float* out) const {
+    const int H = cfg.hidden_size;
+    for (int t = 0; t < T_; ++t) {
+      if (ids[t] < 0 || ids[t] >= cfg.vocab_size)
+        fail(kExitInput, "token id " + std::to_string(ids[t]) + " outside the vocabulary of " +
+                             std::to_string(cfg.vocab_size));
+      std::memcpy(out + static_cast<long>(t) * H,
+                  model.embed_tokens + static_cast<long>(ids[t]) * H, sizeof(float) * H);
+    }
+  }
+
+  // dx holds dL/d(layer output) on entry and dL/d(layer input) on exit, unless
+  // mlp_parameters_only: then only the MLP operators' parameter gradients are accumulated.
+  void layer_backward(int l, bool mlp_parameters_only) {
+    const LayerWeights& w = model.layers[l];
+    LayerActivations& a = acts[l];
+    GradientBuffers& g = grads;
+    const int H = cfg.hidden_size, I = cfg.intermediate_size;
+    // MLP branch; the residual passes dx through unchanged.
+    mlp[l][kDown]->backward(a.act.data(), g.dx.data(), g.dact.data(), T);
+    swiglu_backward(g.dact.data(), a.gate.data(), a.up.data(), g.dgate.data(), g.dup.data(),
+                    static_cast<long>(T) * I);
+    mlp[l][kGate]->backward(a.ln2.data(), g.dgate.data(),
+                            mlp_parameters_only ? nullptr : g.dnorm.data(), T);
+    mlp[l][kUp]->backward(a.ln2.data(), g.dup.data(),
+                          mlp_parameters_only ? nullptr : g.dtmp.data(), T);
+    if (mlp_parameters_only) return;
+    const long n = static_cast<long>(T) * H;
+    for (long i = 0; i < n; ++i) g.dnorm[i] += g.dtmp[i];
+    rmsnorm_backward(g.dnorm.data(), a.x_mid.data(), w.post_attention_layernorm,
+                     a.inv_rms2.data(), g.dx.data(), T, H);
+    // Attention branch.
+    linear_backward_input(g.dx.data(), w.o_proj, g.datt.data(), T, q_dim, H);
+    for (int s = 0; s < static_cast<int>(lengths.size()); ++s) {
+      const long r = offsets[s];
+      attention_backward(attention_shape(s), g.datt.data() + r * q_dim, a.q.data() + r * q_dim,
+                         a.k.data() + r * kv_dim, a.v.data() + r * kv_dim,
+                         a.probs.data() + probs_offsets[s], g.dq.data() + r * q_dim,
+                         g.dk.data() + r * kv_dim, g.dv.data() + r * kv_dim, g.dscores.data());
+      rope_backward(g.dq.data() + r * q_dim, lengths[s], cfg.num_attention_heads, 0, rope);
+      rope_backward(g.dk.data() + r * kv_dim, lengths[s], cfg.num_key_value_heads, 0, rope);
+    }
+    linear_backward_input(g.dq.data(), w.q_proj, g.dnorm.data(), T, H, q_dim);
+    linear_backward_input(g.dk.data(), w.k_proj, g.dnorm.data(), T, H, kv_dim, true);
+    linear_backward_input(g.dv.data(), w.v_proj, g.dnorm.data(), T, H, kv_dim, true);
+    rmsnorm_backward(g.dnorm.data(), a.x_in.data(), w.input_layernorm, a.inv_rms1.data(),
+                     g.dx.data(), T, H);
+  }
+
+  void backward(const float* dlogits, bool input_gradient) {
+    reserve_gradients();
+    const int H = cfg.hidden_size;
+    linear_backward_input(dlogits, model.lm_head, grads.dnorm.data(), T, H, cfg.vocab_size);
+    std::fill(grads.dx.begin(), grads.dx.begin() + static_cast<long>(T) * H, 0.0f);
+    rmsnorm_backward(grads.dnorm.data(), x_final.data(), model.norm, inv_rms_f.data(),
+                     grads.dx.data(), T, H);
+    for (int l = cfg.num_hidden_layers - 1; l >= first_layer; --l)
+      layer_backward(l, !input_gradient && l == first_layer);
+  }
+
+  // Where the embeddings go: the input of layer 0 (or of the final norm in a 0-layer model).
+  float* first_input() { return acts.empty() ? x_final.data() : acts[0].x_in.data(); }
+
+  int argmax_last_row(int T_) const {
+    const float* row = logits.data() + static_cast<long>(T_ - 1) * cfg.vocab_size;
+    return static_cast<int>(std::max_element(row, row + cfg.vocab_size) - row);
+  }
+};
+
+Transformer::Transformer(const ModelWeights& model) : impl_(new Impl(model)) {}
+Transformer::~Transformer() { delete impl_; }
+
+const LlamaConfig& Transformer::config() const { return impl_->cfg; }
+
+void Transformer::set_mlp_operator(int layer, const std::string& projection,
+                                   LinearOperator* op) {
+  if (layer < 0 || layer >= impl_->cfg.num_hidden_layers)
+    fail(kExitUsage, "layer " + std::to_string(layer) + " outside the model's " +
+                         std::to_string(impl_->cfg.num_hidden_layers) + " layers");
+  const int p = projection_index(projection);
+  LinearOperator* dense = impl_->dense[layer][p].get();
+  if (op && (op->in_features() != dense->in_features() ||
+             op->out_features() != dense->out_features()))
+    fail(kExitInternal, "operator for layer " + std::to_string(layer) + " " + projection +
+                            " has the wrong shape");
+  impl_->mlp[layer][p] = op ? op : dense;
+}
+
+const float* Transformer::forward(const std::vector<int>& tokens) {
+  const std::array<int, 1> length{static_cast<int>(tokens.size())};
+  impl_->begin_pass(length, 0, 0);
+  float* x0 = impl_->first_input();
+  impl_->embed(tokens.data(), length[0], x0);
+  return impl_->run(0, x0, false);
+}
+
+const float* Transformer::forward_from(int layer, const float* hidden, int T) {
+  return forward_from(layer, hidden, std::vector<int>{T});
+}
+
+const float* Transformer::forward_batch(const std::vector<std::vector<int>>& prompts) {
+  if (prompts.empty()) fail(kExitInput, "forward of an empty batch of prompts");
+  std::vector<int> lengths;
+  lengths.reserve(prompts.size());
+  for (const auto& ids : prompts) lengths.push_back(static_cast<int>(ids.size()));
+  impl_->begin_pass(lengths, 0, 0);
+  float* x0 = impl_->first_input();
+  for (std::size_t s = 0; s < prompts.size(); ++s)
+    impl_->embed(prompts[s].data(), lengths[s],
+                 x0 + impl_->offsets[s] * static_cast<long>(impl_->cfg.hidden_size));
+  return impl_->run(0, x0, false);
+}
+
+const float* Transformer::forward_from(int layer, const float* hidden,
+                                       const std::vector<int>& lengths) {
+  if (layer < 0 || layer > impl_->cfg.num_hidden_layers)
+    fail(kExitUsage, "forward_from layer " + std::to_string(layer) + " outside the model");
+  if (lengths.empty()) fail(kExitInput, "forward_from of an empty batch of prompts");
+  impl_->begin_pass(lengths, 0, 0);
+  return impl_->run(layer, hidden, false);
+}
+
+int Transformer::batch_size() const { return static_cast<int>(impl_->lengths.size()); }
+
+long Transformer::row_offset(int prompt) const { return impl_->offsets.at(prompt); }
+
+const float* Transformer::hidden_in(int layer) const {
+  if (layer == impl_->cfg.num_hidden_layers) return impl_->x_final.data();
+  return impl_->acts.at(layer).x_in.data();
+}
+
+const float* Transformer::mlp_input(int layer, const std::string& projection) const {
+  const LayerActivations& a = impl_->acts.at(layer);
+  return projection_index(projection) == kDown ? a.act.data() : a.ln2.data();
+}
+
+int Transformer::tokens() const { return impl_->T; }
+
+void Transformer::backward(const float* dlogits, bool input_gradient) {
+  impl_->backward(dlogits, input_gradient);
+}
+
+const float* Transformer::hidden_gradient() const { return impl_->grads.dx.data(); }
+
+std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, int n) {
+  Impl& m = *impl_;
+  const int T = static_cast<int>(prompt.size());
+  if (T == 0) fail(kExitInput, "greedy decoding needs a non-empty prompt");
+  const int capacity = T + n;
+  for (int l = 0; l < m.cfg.num_hidden_layers; ++l) {
+    ensure(m.cache_k[l], static_cast<long>(capacity) * m.kv_dim);
+    ensure(m.cache_v[l], static_cast<long>(capacity) * m.kv_dim);
+  }
+  m.begin_pass(std::array<int, 1>{T}, 0, capacity);
+  float* x0 = m.first_input();
+  m.embed(prompt.data(), T, x0);
+  m.run(0, x0, true);
+  std::vector<int> out;
+  out.reserve(n);
+  int last_rows = T;
+  for (int step = 0; step < n; ++step) {
+    const int next = m.argmax_last_row(last_rows);
+    out.push_back(next);
+    if (step + 1 == n) break;
+    m.begin_pass(std::array<int, 1>{1}, T + step, capacity);
+    m.embed(&next, 1, x0);
+    m.run(0, x0, true);
+    last_rows = 1;
+  }
+  return out;
+}
+
+}  // namespace circal

@@ -1,0 +1,42 @@
+#include "pipeline/runtime/blas_runtime.hpp"
+
+#include <cblas.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace circal {
+
+std::string openblas_core_name() {
+  const char* name = openblas_get_corename();
+  return name ? name : "unknown";
+}
+
+int blas_threads() { return openblas_get_num_threads(); }
+
+void set_blas_threads(int threads) { openblas_set_num_threads(threads); }
+
+std::string better_openblas_core() {
+  if (std::getenv("OPENBLAS_CORETYPE")) return "";
+  const std::string core = openblas_core_name();
+  const bool generic = core == "Prescott" || core == "Core2" || core == "Nehalem" ||
+                       core == "Sandybridge" || core == "Barcelona" || core == "Opteron";
+  if (!generic) return "";
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return "";
+}
+
+void reexec_with_fast_openblas(char** argv) {
+  if (const char* off = std::getenv("CIRCAL_NO_REEXEC"); off && std::string(off) == "1") return;
+  const std::string core = better_openblas_core();
+  if (core.empty()) return;
+  setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  execv("/proc/self/exe", argv);
+  // exec failed: carry on with the slow kernel rather than not at all
+}
+
+}  // namespace circal

@@ -1,0 +1,163 @@
+// capture: run the teacher on the calibration and validation prompts and store what the
+// later stages need (stages/FILES.md): MLP inputs of every patched matrix, the hidden state
+// entering the first patched layer, teacher logits. Prompts run in batches (one forward with
+// the prompts' rows stacked) shared among ranks as pipeline/data/prompt_batches.hpp says, so
+// capture.h5 is bit-identical at any rank count; every prompt is written into its own rows
+// of shared datasets with collective parallel-HDF5 writes.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/data/prompt_batches.hpp"
+#include "pipeline/data/prompts.hpp"
+#include "pipeline/runtime/stop_signal.hpp"
+#include "pipeline/model/transformer.hpp"
+#include "stages/common/capture_layout.hpp"
+#include "stages/capture/capture_stage.hpp"
+#include "stages/common/student.hpp"
+
+namespace circal {
+
+namespace {
+
+// One dataset of capture.h5 with the per-prompt source of its rows.
+struct CaptureColumn {
+  std::string name;
+  uint64_t width;
+  const float* (*rows)(const Transformer&, int layer, const std::string& projection);
+  int layer;
+  std::string projection;
+};
+
+const float* hidden_rows(const Transformer& model, int layer, const std::string&) {
+  return model.hidden_in(layer);
+}
+const float* mlp_rows(const Transformer& model, int layer, const std::string& projection) {
+  return model.mlp_input(layer, projection);
+}
+
+std::vector<CaptureColumn> capture_columns(const StudentLayout& layout, const LlamaConfig& model) {
+  std::vector<CaptureColumn> columns = {
+      {"/hidden_in", uint64_t(model.hidden_size), hidden_rows, layout.first_layer(), ""}};
+  for (const auto& matrix : layout.matrices) {
+    // gate_proj and up_proj read the same state: stored once, under gate_proj.
+    const std::string source = capture_input_source(matrix.projection);
+    const std::string name = capture_input_dataset(matrix.layer, matrix.projection);
+    bool stored = std::any_of(columns.begin(), columns.end(), [&](const CaptureColumn& c) { return c.name == name; });
+    if (!stored) columns.push_back({name, uint64_t(matrix.in_features), mlp_rows, matrix.layer, source});
+  }
+  return columns;
+}
+
+// Top-k form of one logits row: ids, values (descending) and the log-sum-exp of the row.
+void topk_row(const float* logits, int vocab, int k, int32_t* ids, float* values, float* lse) {
+  std::vector<int32_t> order(vocab);
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  const float top = logits[order[0]];
+  double sum = 0;
+  for (int v = 0; v < vocab; ++v) sum += std::exp(double(logits[v]) - top);
+  *lse = float(top + std::log(sum));
+  for (int i = 0; i < k; ++i) ids[i] = order[i], values[i] = logits[order[i]];
+}
+
+void write_teacher_rows(CheckpointWriter& file, const CaptureConfig& capture, const float* logits,
+                        int vocab, uint64_t row0, uint64_t nrows) {
+  if (capture.logits_format == "full") {
+    file.write_rows("/teacher/logits", row0, nrows, logits);
+    return;
+  }
+  const int k = capture.logits_topk;
+  std::vector<int32_t> ids(nrows * k);
+  std::vector<float> values(nrows * k), lse(nrows);
+  for (uint64_t t = 0; t < nrows; ++t)
+    topk_row(logits + t * vocab, vocab, k, &ids[t * k], &values[t * k], &lse[t]);
+  file.write_rows("/teacher/topk_ids", row0, nrows, ids.data());
+  file.write_rows("/teacher/topk_logits", row0, nrows, values.data());
+  file.write_rows("/teacher/logsumexp", row0, nrows, lse.data());
+}
+
+void create_teacher_datasets(CheckpointWriter& file, const CaptureConfig& capture, uint64_t tokens,
+                             uint64_t vocab) {
+  const int gzip = capture.compression;
+  if (capture.logits_format == "full") {
+    file.create("/teacher/logits", H5Type::Float32, {tokens, vocab}, gzip, 64);
+    return;
+  }
+  const uint64_t k = capture.logits_topk;
+  file.create("/teacher/topk_ids", H5Type::Int32, {tokens, k}, gzip, 256);
+  file.create("/teacher/topk_logits", H5Type::Float32, {tokens, k}, gzip, 256);
+  file.create("/teacher/logsumexp", H5Type::Float32, {tokens}, gzip, 4096);
+}
+
+// Prompts per batched forward: enough rows (~300) that OpenBLAS packs each weight once for
+// many tokens, few enough that a batch's activations stay a few MB.
+constexpr int kBatch = 16;
+
+}  // namespace
+
+void capture_stage(const StageContext& context) {
+  const MpiContext& mpi = context.mpi;
+  const LlamaConfig& model_config = context.model.config;
+  const CapturePrompts prompts = tokenize_capture_prompts(context.config, model_config);
+  const StudentLayout layout = StudentLayout::from_config(context.config, model_config);
+  const std::vector<CaptureColumn> columns = capture_columns(layout, model_config);
+  const int P = int(prompts.tokens.size());
+  const uint64_t N = prompts.offsets.back();
+  const uint64_t vocab = model_config.vocab_size;
+  if (context.config.capture.logits_format == "topk" && context.config.capture.logits_topk > int(vocab))
+    fail(kExitUsage, "config: capture.logits_topk: larger than the vocabulary (" + std::to_string(vocab) + ")");
+
+  CheckpointWriter file(mpi.comm(), context.output_path(Stage::Capture),
+                        {"capture", context.fingerprint(Stage::Capture), context.config_yaml()});
+  std::vector<int32_t> all_tokens;
+  for (const auto& ids : prompts.tokens) all_tokens.insert(all_tokens.end(), ids.begin(), ids.end());
+  file.write("/tokens", {N}, all_tokens.data());
+  file.write("/prompts/offsets", {uint64_t(P) + 1}, prompts.offsets.data());
+  file.write("/prompts/split", {uint64_t(P)}, prompts.split.data());
+  file.set_attr("/prompts", "calibration_count", int64_t(prompts.calibration_count));
+  file.set_attr("/prompts", "validation_count", int64_t(P - prompts.calibration_count));
+  for (const auto& column : columns)
+    file.create(column.name, H5Type::Float32, {N, column.width}, context.config.capture.compression, 256);
+  file.set_attr("/hidden_in", "layer", int64_t(layout.first_layer()));
+  create_teacher_datasets(file, context.config.capture, N, vocab);
+
+  Transformer teacher(context.model);
+  std::vector<std::vector<int>> batch;
+  for (const PromptRound& round : prompt_rounds(P, mpi.size(), mpi.rank(), kBatch)) {
+    const int first = round.mine_begin;
+    batch.assign(prompts.tokens.begin() + first, prompts.tokens.begin() + round.mine_end);
+    const float* logits = batch.empty() ? nullptr : teacher.forward_batch(batch);
+    // Every rank makes the same sequence of collective writes, one per prompt slot of the
+    // round; a rank with fewer prompts writes empty ranges for the rest.
+    for (int slot = 0; slot < kBatch; ++slot) {
+      const bool mine = round.mine(first + slot);
+      const int prompt = first + slot;
+      const uint64_t row0 = mine ? prompts.offsets[prompt] : 0;
+      const uint64_t nrows = mine ? prompts.tokens[prompt].size() : 0;
+      const long batch_row = mine ? teacher.row_offset(slot) : 0;
+      for (const auto& column : columns)
+        file.write_rows(column.name, row0, nrows,
+                        mine ? column.rows(teacher, column.layer, column.projection) + batch_row * column.width : nullptr);
+      write_teacher_rows(file, context.config.capture, mine ? logits + batch_row * long(vocab) : nullptr, int(vocab), row0,
+                         nrows);
+    }
+    stop_if_signalled(mpi.comm(), "capture", "after " + std::to_string(round.end) + " of " + std::to_string(P) +
+                                                 " prompts, capture.h5 not written; rerun to resume");
+    if (mpi.is_root())
+      mpi.log("capture: " + std::to_string(round.end) + "/" + std::to_string(P) + " prompts");
+  }
+  file.commit();
+  const double bytes = double(context.config.capture.logits_format == "full" ? vocab : 3 * context.config.capture.logits_topk + 1) * 4 +
+                       std::accumulate(columns.begin(), columns.end(), 0.0, [](double s, const CaptureColumn& c) { return s + 4.0 * c.width; }) + 4;
+  char line[200];
+  std::snprintf(line, sizeof line, "capture: %d prompts, %llu tokens, %.0f bytes/token uncompressed -> %s", P,
+                static_cast<unsigned long long>(N), bytes, context.output_path(Stage::Capture).c_str());
+  mpi.log(line);
+}
+
+}  // namespace circal

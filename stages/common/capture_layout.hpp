@@ -1,0 +1,34 @@
+#pragma once
+// The prompts a capture covers and where each (layer, projection) input lives in
+// capture.h5 (stages/FILES.md). Shared by capture and by the stages that read it.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/config/config.hpp"
+#include "pipeline/model/model_weights.hpp"
+#include "pipeline/data/prompts.hpp"
+
+namespace circal {
+
+struct CapturePrompts {
+  std::vector<std::vector<int>> tokens;  // BOS + ids, calibration prompts then validation
+  std::vector<int64_t> offsets;          // [P + 1] token rows
+  std::vector<int32_t> split;            // [P] 0 calibration, 1 validation
+  int calibration_count = 0;
+};
+
+// Reads and tokenizes prompts.calibration and prompts.validation. A prompt longer than the
+// model's max_position_embeddings or a prompt in two splits is a CircalError(kExitInput).
+CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig& model);
+
+// BOS + SentencePiece ids of each prompt (read from `path`), checked against the model's
+// context: a longer prompt is a CircalError(kExitInput) naming the file and line.
+std::vector<std::vector<int>> tokenize_prompts(const std::vector<Prompt>& prompts, const std::string& path,
+                                               const std::string& model_dir, const LlamaConfig& model);
+
+// gate_proj and up_proj see the same state, stored once under gate_proj.
+std::string capture_input_source(const std::string& projection);
+std::string capture_input_dataset(int layer, const std::string& projection);
+
+}  // namespace circal

@@ -1,0 +1,90 @@
+#include "stages/common/student_checkpoint.hpp"
+
+#include <algorithm>
+
+#include "pipeline/base/errors.hpp"
+
+namespace circal {
+
+namespace {
+
+constexpr const char* kWeightsAttribute = "model_weights_hash";
+
+int blocks(int dim, int b) { return (dim + b - 1) / b; }
+
+std::string shape_text(const std::vector<uint64_t>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+// Layers named in /layers as numbers, ascending (HDF5 lists them as sorted strings).
+std::vector<int> stored_layers(const CheckpointReader& file) {
+  std::vector<int> layers;
+  for (const std::string& name : file.children("/layers")) {
+    std::size_t used = 0;
+    int layer = -1;
+    try {
+      layer = std::stoi(name, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != name.size() || layer < 0) fail(kExitCheckpoint, file.path() + ": /layers/" + name + " is not a layer number");
+    layers.push_back(layer);
+  }
+  std::sort(layers.begin(), layers.end());
+  return layers;
+}
+
+// The layout the file holds, each matrix's shape checked against `model`.
+StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& model) {
+  if (!file.exists("/layers")) fail(kExitCheckpoint, file.path() + ": has no /layers (no student parameters)");
+  StudentLayout layout;
+  for (int layer : stored_layers(file)) {
+    if (layer >= model.num_hidden_layers)
+      fail(kExitCheckpoint, file.path() + ": is for another model: it patches layer " + std::to_string(layer) +
+                                ", the model has " + std::to_string(model.num_hidden_layers) + " layers");
+    for (const char* projection : {"gate_proj", "up_proj", "down_proj"}) {
+      PatchedMatrix matrix{layer, projection, mlp_out_features(model, projection),
+                           mlp_in_features(model, projection), layout.total_size, 0};
+      const std::string path = matrix.dataset() + "/c";
+      if (!file.exists(path)) continue;
+      const std::vector<uint64_t> shape = file.shape(path);
+      if (layout.block_size == 0 && shape.size() == 3) layout.block_size = int(shape[2]);
+      const int b = layout.block_size;
+      const std::vector<uint64_t> expected = {uint64_t(blocks(matrix.out_features, b)),
+                                              uint64_t(blocks(matrix.in_features, b)), uint64_t(b)};
+      if (b <= 0 || shape != expected)
+        fail(kExitCheckpoint, file.path() + ": is for another model: " + path + " is " + shape_text(shape) +
+                                  ", this model's " + std::to_string(matrix.out_features) + " x " +
+                                  std::to_string(matrix.in_features) + " matrix needs " + shape_text(expected));
+      matrix.size = expected[0] * expected[1] * expected[2];
+      layout.total_size += matrix.size;
+      layout.matrices.push_back(matrix);
+    }
+  }
+  if (layout.matrices.empty()) fail(kExitCheckpoint, file.path() + ": has no /layers/{l}/{proj}/c (no student parameters)");
+  return layout;
+}
+
+}  // namespace
+
+StudentCheckpoint read_student_checkpoint(const std::string& path, const ModelWeights& model) {
+  const CheckpointReader probe(path);
+  const std::string stage = probe.has_attr("/", "stage") ? probe.attr_string("/", "stage") : "";
+  if (stage != "project" && stage != "calibrate")
+    fail(kExitCheckpoint, path + ": not a project or calibrate checkpoint" +
+                              (stage.empty() ? std::string(" (not a circal file)") : " (stage '" + stage + "')"));
+  const CheckpointReader file = CheckpointReader::open(path, stage);
+  if (file.has_attr("/", kWeightsAttribute) && file.attr_string("/", kWeightsAttribute) != model.weights_hash)
+    fail(kExitCheckpoint, path + ": is for another model: fitted to weights " + file.attr_string("/", kWeightsAttribute) +
+                              ", the model's are " + model.weights_hash);
+  StudentCheckpoint student{stage, stored_layout(file, model.config), {}};
+  student.params = read_student_parameters(file, student.layout);
+  return student;
+}
+
+void stamp_student_model(CheckpointWriter& file, const ModelWeights& model) {
+  file.set_attr("/", kWeightsAttribute, model.weights_hash);
+}
+
+}  // namespace circal

@@ -1,0 +1,201 @@
+// evaluate: teacher vs every student on the held-out test split (DESIGN section 5). Test
+// prompt i runs on rank i % R: one teacher forward and greedy continuation, then each
+// student's; per-position metrics go to evaluate.h5 (written in parallel), and rank 0 reads
+// the committed file back to compute metrics.json, report.md and the plots, so the
+// aggregates are by construction a function of the stored arrays.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/metrics/logit_metrics.hpp"
+#include "pipeline/runtime/stop_signal.hpp"
+#include "pipeline/io/atomic_text_file.hpp"
+#include "stages/evaluate/evaluation_file.hpp"
+#include "stages/evaluate/evaluation_markdown.hpp"
+#include "stages/evaluate/evaluation_plots.hpp"
+#include "stages/evaluate/evaluate_stage.hpp"
+#include "stages/common/student.hpp"
+#include "stages/common/zeroed_student.hpp"
+
+namespace circal {
+
+namespace {
+
+// The teacher's output on one prompt, computed once and compared against every student.
+struct TeacherOutput {
+  std::vector<float> logits;  // [T, vocab]
+  std::vector<int> greedy;    // generate_tokens appended ids
+};
+
+// A student to evaluate: its name and, for circulant students, its parameters.
+struct StudentSpec {
+  std::string name;
+  std::vector<float> params;  // empty for dense and zeroed
+};
+
+std::vector<StudentSpec> load_students(const StageContext& context, const StudentLayout& layout) {
+  const Config& config = context.config;
+  // Evaluation depends on the projection even when no listed student uses it (fingerprints
+  // chain through it), so a missing or stale project.h5 is refused up front.
+  const CheckpointReader project = context.open_output(Stage::Project);
+  std::vector<StudentSpec> students;
+  for (const std::string& name : config.evaluate.students) {
+    if (name == "dense" || name == "zeroed") {
+      students.push_back({name, {}});
+    } else if (name == "frobenius" || name == "least_squares") {
+      students.push_back({name, read_student_parameters(project, layout, "c_" + name)});
+    } else if (name == "calibrated") {
+      const std::string path = context.output_path(Stage::Calibrate);
+      if (!config.calibrate.enabled || !std::filesystem::exists(path)) {
+        context.mpi.log("evaluate: student calibrated skipped (" +
+                        std::string(config.calibrate.enabled ? path + " does not exist" : "calibrate.enabled is false") + ")");
+        continue;
+      }
+      const CheckpointReader calibrated = context.open_output(Stage::Calibrate);
+      students.push_back({name, read_student_parameters(calibrated, layout, "c")});
+    } else {
+      fail(kExitUsage, "config: evaluate.students: unknown student '" + name + "'");
+    }
+  }
+  return students;
+}
+
+// Swaps the student's operators into the model for its lifetime (nothing for dense).
+class InstalledStudent {
+ public:
+  InstalledStudent(Transformer& model, const StudentLayout& layout, StudentSpec& spec) {
+    if (spec.name == "zeroed") zeroed_ = std::make_unique<ZeroedStudent>(model, layout);
+    else if (!spec.params.empty()) circulant_ = std::make_unique<StudentModel>(model, layout, spec.params.data(), nullptr);
+  }
+
+ private:
+  std::unique_ptr<ZeroedStudent> zeroed_;
+  std::unique_ptr<StudentModel> circulant_;
+};
+
+// Metrics of every position of one prompt: y is the next prompt token, or the teacher's
+// argmax at the last position.
+std::vector<std::vector<double>> position_metrics(const float* teacher, const float* student,
+                                                  const std::vector<int>& tokens, int vocab,
+                                                  const std::vector<int>& topk) {
+  const size_t T = tokens.size();
+  std::vector<std::vector<double>> columns(position_metric_names(topk).size(), std::vector<double>(T));
+  for (size_t t = 0; t < T; ++t) {
+    const float* zT = teacher + t * vocab;
+    const float* zS = student + t * vocab;
+    const int y = t + 1 < T ? tokens[t + 1] : argmax(zT, vocab);
+    const PositionMetrics m = compare_logits(zT, zS, vocab, topk, y);
+    std::vector<double> row = {m.kl, m.cosine, m.l2, m.mse, m.top1};
+    row.insert(row.end(), m.topk_overlap.begin(), m.topk_overlap.end());
+    row.insert(row.end(), {m.delta_p, m.teacher_nll, m.student_nll});
+    for (size_t c = 0; c < row.size(); ++c) columns[c][t] = row[c];
+  }
+  return columns;
+}
+
+void set_drift(const std::vector<int>& teacher, const std::vector<int>& student, PromptEvaluation& result) {
+  const size_t n = teacher.size();
+  size_t matches = 0, first = n;
+  for (size_t j = 0; j < n; ++j) {
+    const bool same = j < student.size() && student[j] == teacher[j];
+    matches += same;
+    if (!same && first == n) first = j;
+  }
+  result.match_rate = n ? double(matches) / double(n) : 1.0;
+  result.first_divergence = double(first);
+}
+
+CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayout& layout) {
+  uint64_t dense = 0;
+  for (const char* projection : {"gate_proj", "up_proj", "down_proj"})
+    dense += uint64_t(model.num_hidden_layers) * mlp_out_features(model, projection) * mlp_in_features(model, projection);
+  return {dense, dense - layout.dense_parameters() + layout.total_size};
+}
+
+LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& split, const StudentLayout& layout,
+                               std::vector<StudentSpec>& students) {
+  const EvaluateConfig& config = context.config.evaluate;
+  Transformer model(context.model);
+  const int vocab = model.config().vocab_size;
+  std::map<int, TeacherOutput> teacher;
+  for (int i : context.mpi.shard(split.size())) {
+    const float* logits = model.forward(split.tokens[i]);
+    teacher[i].logits.assign(logits, logits + split.tokens[i].size() * size_t(vocab));
+    teacher[i].greedy = model.generate_greedy(split.tokens[i], config.generate_tokens);
+  }
+  LocalEvaluation local{{}, config.topk, config.generate_tokens, {}, compression_counts(model.config(), layout)};
+  for (StudentSpec& spec : students) {
+    const InstalledStudent installed(model, layout, spec);
+    std::map<int, PromptEvaluation>& results = local.results.emplace_back();
+    for (const auto& [i, out] : teacher) {
+      const float* logits = model.forward(split.tokens[i]);
+      PromptEvaluation& result = results[i];
+      result.metrics = position_metrics(out.logits.data(), logits, split.tokens[i], vocab, config.topk);
+      set_drift(out.greedy, model.generate_greedy(split.tokens[i], config.generate_tokens), result);
+    }
+    local.students.push_back(spec.name);
+    stop_if_signalled(context.mpi.comm(), "evaluate", "after student " + spec.name + ", evaluate.h5 not written; rerun to resume");
+  }
+  return local;
+}
+
+// Rank 0: aggregates from the committed evaluate.h5, writes metrics.json, report.md, plots.
+void write_reports(const StageContext& context) {
+  const std::string path = context.output_path(Stage::Evaluate);
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  const CheckpointReader file = CheckpointReader::open(path, "evaluate", context.fingerprint(Stage::Evaluate));
+  const EvaluationTables tables = read_evaluation_tables(file);
+  const EvaluateConfig& config = context.config.evaluate;
+  const BootstrapOptions bootstrap{config.bootstrap_samples, config.seed, 0.95};
+  const Json metrics = metrics_json(tables, read_compression(file), bootstrap, context.fingerprint(Stage::Evaluate));
+  const std::vector<std::string> plots = write_evaluation_plots(tables, metrics, (dir / "plots").string(), std::cerr);
+  write_file_atomically((dir / "report.md").string(), report_markdown(metrics, plots));
+  // Last: its fingerprint is what tells a rerun that every report of this evaluate.h5 exists.
+  write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");
+  std::cout << "\n" << headline_table(metrics) << "\nreport: " << (dir / "report.md").string() << "\n" << std::flush;
+}
+
+std::string seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", std::chrono::duration<double>(b - a).count());
+  return text;
+}
+
+}  // namespace
+
+bool evaluation_reports_current(const std::string& evaluate_h5, const std::string& fingerprint) {
+  std::ifstream in(std::filesystem::path(evaluate_h5).parent_path() / "metrics.json");
+  const Json metrics = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return metrics.is_object() && metrics.value("fingerprint", "") == fingerprint;
+}
+
+void evaluate_stage(const StageContext& context) {
+  const LlamaConfig& model = context.model.config;
+  const TestSplit split = read_test_split(context.config.prompts.test, context.config.model.path, model);
+  const StudentLayout layout = StudentLayout::from_config(context.config, model);
+  std::vector<StudentSpec> students = load_students(context, layout);
+  context.mpi.log("evaluate: " + std::to_string(split.size()) + " test prompts, " +
+                  std::to_string(split.offsets.back()) + " positions, " + std::to_string(students.size()) +
+                  " students");
+  const auto start = std::chrono::steady_clock::now();
+  const LocalEvaluation local = evaluate_shard(context, split, layout, students);
+  const auto computed = std::chrono::steady_clock::now();
+  {
+    CheckpointWriter file(context.mpi.comm(), context.output_path(Stage::Evaluate),
+                          {"evaluate", context.fingerprint(Stage::Evaluate), context.config_yaml()});
+    write_evaluation_file(file, context.mpi, split, local);
+    file.commit();
+  }
+  const auto written = std::chrono::steady_clock::now();
+  context.mpi.log("evaluate: models " + seconds_between(start, computed) + ", evaluate.h5 " +
+                  seconds_between(computed, written));
+  run_on_root_and_agree(context.mpi.comm(), kExitIo, [&] { write_reports(context); });
+}
+
+}  // namespace circal

@@ -1,0 +1,57 @@
+#pragma once
+// What the evaluate stage turns its per-position arrays into: metrics.json (aggregates,
+// breakdowns, compression) and report.md (tables a person reads first). Both are pure
+// functions of the arrays, so the aggregates can be recomputed from evaluate.h5 and checked.
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pipeline/metrics/statistics.hpp"
+
+namespace circal {
+
+using Json = nlohmann::ordered_json;  // keeps students and metrics in the order written
+
+// Per-position arrays of one student ([N] each, global position order) and its generation
+// drift per test prompt ([P] each).
+struct EvaluatedStudent {
+  std::string name;
+  std::map<std::string, std::vector<double>> positions;  // metric name -> [N]
+  std::vector<double> drift_match_rate;                  // matching greedy tokens / generated
+  std::vector<double> drift_first_divergence;            // first differing index, n if none
+};
+
+struct EvaluationTables {
+  std::vector<std::string> family;    // [P] template family of each test prompt
+  std::vector<std::string> language;  // [P] EN | DE
+  std::vector<int> position_prompt;   // [N] test prompt of each position
+  std::vector<int> position_is_last;  // [N] 1 at the last position of its prompt
+  std::vector<int> topk;              // the k of the top-k overlaps
+  int generate_tokens = 0;
+  std::vector<EvaluatedStudent> students;
+};
+
+struct CompressionCounts {
+  uint64_t mlp_params_dense = 0;      // every MLP matrix of the model, dense
+  uint64_t mlp_params_circulant = 0;  // the same with the patched matrices block-circulant
+};
+
+// Names of the per-position arrays, in storage order: kl, cosine, l2, mse, top1,
+// top{k}_overlap for each k, delta_p, teacher_nll, student_nll.
+std::vector<std::string> position_metric_names(const std::vector<int>& topk);
+// The ones summarised as statistic objects (all but the NLLs, which feed ppl_ratio).
+std::vector<std::string> summarized_metric_names(const std::vector<int>& topk);
+
+// Statistic object {mean, median, p90, p99, max, ci95: [lo, hi]} (NaN -> null).
+Json statistic_json(const Summary& summary);
+
+// metrics.json: {"students": {name: {positions, prompts, <metric>: statistic..., ppl_ratio,
+// drift: {match_rate, first_divergence_mean, tokens}, last_position: {<metric>: statistic},
+// by_family: {family: {...}}, by_language: {language: {...}}}}, compression, test_prompts,
+// fingerprint, topk, generate_tokens, bootstrap, delta_p_reference}.
+Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compression,
+                  const BootstrapOptions& bootstrap, const std::string& fingerprint);
+
+}  // namespace circal

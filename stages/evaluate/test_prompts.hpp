@@ -1,0 +1,27 @@
+#pragma once
+// The held-out test split as the evaluate stage sees it: each prompt's tokens and the groups
+// the report breaks the metrics down by. The template family is the text before the first
+// ':' and the language come from pipeline/data/prompts.hpp, the rules the split stratifies by.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/model/model_weights.hpp"
+
+namespace circal {
+
+struct TestSplit {
+  std::vector<std::string> text;
+  std::vector<std::string> family;
+  std::vector<std::string> language;        // EN | DE
+  std::vector<std::vector<int>> tokens;     // BOS + SentencePiece ids
+  std::vector<int64_t> offsets;             // [P + 1] position rows of each prompt
+  int size() const { return int(text.size()); }
+};
+
+// Reads PATH (one prompt per non-empty line) and tokenizes it with the model folder's
+// tokenizer. CircalError(kExitInput) naming the file when it is missing or empty, or when a
+// prompt is longer than the model's context.
+TestSplit read_test_split(const std::string& path, const std::string& model_dir, const LlamaConfig& model);
+
+}  // namespace circal

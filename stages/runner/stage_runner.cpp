@@ -1,0 +1,91 @@
+#include "stages/runner/stage_runner.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/fft_plans.hpp"
+#include "pipeline/runtime/run_directory.hpp"
+#include "pipeline/runtime/stop_signal.hpp"
+#include "stages/calibrate/calibrate_stage.hpp"
+#include "stages/capture/capture_stage.hpp"
+#include "stages/common/student.hpp"
+#include "stages/evaluate/evaluate_stage.hpp"
+#include "stages/project/project_stage.hpp"
+
+namespace circal {
+
+namespace {
+
+void run_one(const StageContext& context, Stage stage) {
+  switch (stage) {
+    case Stage::Capture: return capture_stage(context);
+    case Stage::Project: return project_stage(context);
+    case Stage::Calibrate: return calibrate_stage(context);
+    case Stage::Evaluate: return evaluate_stage(context);
+  }
+}
+
+std::string seconds_since(std::chrono::steady_clock::time_point start) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return text;
+}
+
+}  // namespace
+
+bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage,
+                          const std::string& fingerprint) {
+  int current = 0;
+  if (mpi.is_root() && std::filesystem::exists(path)) {
+    try {
+      CheckpointReader::open(path, stage_name(stage), fingerprint);
+      current = 1;
+    } catch (const CircalError& e) {
+      mpi.log(std::string(stage_name(stage)) + ": rerunning, " + e.what());
+    }
+  }
+  // evaluate.h5 is committed before the reports made from it: a run killed in between must
+  // not skip evaluate and leave metrics.json missing or stale.
+  if (current == 1 && stage == Stage::Evaluate && mpi.is_root() && !evaluation_reports_current(path, fingerprint)) {
+    mpi.log("evaluate: rerunning, metrics.json missing or of another run");
+    current = 0;
+  }
+  MPI_Bcast(&current, 1, MPI_INT, 0, mpi.comm());
+  return current == 1;
+}
+
+void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
+  // From here on SIGTERM/SIGUSR1 stop the run at the next point a stage checks, which unwinds
+  // the writers (their temporary files go) and the lock; left at their default, the signals
+  // would kill the ranks mid-write.
+  const StopSignalGuard signals;
+  // Refusals of the config and the model come before the lock, so they leave nothing behind.
+  const ModelWeights model = load_model(config.model.path);
+  resolve_layers(config, model.config.num_hidden_layers);
+  StudentLayout::from_config(config, model.config);
+  const RunDirectory run_directory(mpi, config.run_dir);
+  const StageContext context{mpi, config, model};
+  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
+  bool rerun = options.force;
+  for (Stage stage : options.stages) {
+    if (options.from && *options.from == stage) rerun = true;
+    const std::string output = context.output_path(stage);
+    if (!rerun && stage_output_current(mpi, output, stage, context.fingerprint(stage))) {
+      mpi.log(std::string(stage_name(stage)) + ": up to date, skipped (" + output + ")");
+      continue;
+    }
+    stop_if_signalled(mpi.comm(), stage_name(stage), "not started, rerun to resume");
+    const auto start = std::chrono::steady_clock::now();
+    mpi.log(std::string(stage_name(stage)) + ": running");
+    run_one(context, stage);
+    rerun = true;  // later stages read what this one just wrote
+    mpi.log(std::string(stage_name(stage)) + ": done in " + seconds_since(start) + " -> " + output);
+  }
+  fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);
+}
+
+}  // namespace circal

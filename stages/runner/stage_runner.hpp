@@ -1,0 +1,27 @@
+#pragma once
+// Runs stages in order: a stage whose output exists, is complete and has the current
+// fingerprint is skipped with a one-line notice; a changed key reruns that stage and the
+// stages after it (their fingerprints chain), no more.
+#include <optional>
+#include <vector>
+
+#include "pipeline/runtime/mpi_context.hpp"
+#include "stages/common/stage.hpp"
+
+namespace circal {
+
+struct RunOptions {
+  std::vector<Stage> stages;   // in order
+  std::optional<Stage> from;   // rerun from this stage on, whatever the fingerprints say
+  bool force = false;          // rerun every stage
+};
+
+// Locks the run directory, loads the model, resolves the layers, runs the stages.
+void run_stages(MpiContext& mpi, Config config, const RunOptions& options);
+
+// True on every rank when `path` is a complete circal file of `stage` with `fingerprint`
+// (rank 0 looks, then broadcasts).
+bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage,
+                          const std::string& fingerprint);
+
+}  // namespace circal
