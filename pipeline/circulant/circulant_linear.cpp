@@ -7,11 +7,10 @@
 #include <string>
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/block_layout.hpp"
 
 namespace circal {
 namespace {
-
-int blocks_of(int width, int b) { return (width + b - 1) / b; }
 
 // Distance between the matrices of consecutive bins. Padded by one cache line: T * blocks is
 // often a power of two, and bins that far apart fight over the same cache sets (measured:
@@ -64,10 +63,9 @@ CirculantLinear::CirculantLinear(int m, int n, int b, const float* c, float* dc)
     : m_(m), n_(n), b_(b), p_(0), q_(0), c_(c), dc_(dc) {
   if (m < 1 || n < 1) fail(kExitUsage, "circulant operator: shape " + std::to_string(m) + "x" +
                                            std::to_string(n) + " is empty");
-  if (b < 2 || b % 2 != 0)
-    fail(kExitUsage, "project.block_size: " + std::to_string(b) + " is not an even number >= 2");
-  p_ = blocks_of(m, b);
-  q_ = blocks_of(n, b);
+  check_block_size(b);
+  p_ = block_count(m, b);
+  q_ = block_count(n, b);
 }
 
 void CirculantLinear::refresh_spectrum() {
@@ -170,9 +168,7 @@ std::vector<float> CirculantLinear::to_dense() const {
   std::vector<float> W(std::size_t(m_) * n_);
   for (int r = 0; r < m_; ++r)
     for (int s = 0; s < n_; ++s) {
-      const int i = r / b_, j = s / b_;
-      const int d = ((r % b_) - (s % b_) + b_) % b_;
-      W[std::size_t(r) * n_ + s] = c_[(std::size_t(i) * q_ + j) * b_ + d];
+      W[std::size_t(r) * n_ + s] = c_[circulant_index(r, s, b_, q_)];
     }
   return W;
 }
@@ -180,7 +176,7 @@ std::vector<float> CirculantLinear::to_dense() const {
 void prepare_circulant_plans(MPI_Comm comm, const std::vector<CirculantShape>& shapes) {
   plan_collectively(comm, [&shapes] {
     for (const CirculantShape& shape : shapes) {
-      const int p = blocks_of(shape.m, shape.b), q = blocks_of(shape.n, shape.b);
+      const int p = block_count(shape.m, shape.b), q = block_count(shape.n, shape.b);
       std::vector<float> c(std::size_t(p) * q * shape.b, 0.f), dc(c.size(), 0.f);
       FftwArray<float> x, y;
       x.ensure(std::size_t(shape.tokens) * shape.n);

@@ -13,6 +13,7 @@
 
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/block_layout.hpp"
 
 namespace circal {
 namespace {
@@ -21,8 +22,6 @@ struct DoublePlanDeleter {
   void operator()(fftw_plan plan) const { fftw_destroy_plan(plan); }
 };
 using DoublePlan = std::unique_ptr<std::remove_pointer_t<fftw_plan>, DoublePlanDeleter>;
-
-int blocks_of(int width, int b) { return (width + b - 1) / b; }
 
 // rows [T, blocks * b] -> spectrum [bins][T][blocks] (column-major blocks x T per bin).
 // FFTW_ESTIMATE: deterministic on every rank and leaves the arrays alone while planning.
@@ -47,13 +46,12 @@ std::vector<double> padded_rows(const float* A, int width, int padded, int T) {
 }  // namespace
 
 std::vector<float> project_frobenius(const float* W, int m, int n, int b) {
-  const int p = blocks_of(m, b), q = blocks_of(n, b);
+  const int p = block_count(m, b), q = block_count(n, b);
   std::vector<double> sums(std::size_t(p) * q * b, 0.0);
   std::vector<int> counts(sums.size(), 0);
   for (int r = 0; r < m; ++r)
     for (int s = 0; s < n; ++s) {
-      const std::size_t at =
-          (std::size_t(r / b) * q + s / b) * b + ((r % b) - (s % b) + b) % b;
+      const std::size_t at = circulant_index(r, s, b, q);
       sums[at] += W[std::size_t(r) * n + s];
       ++counts[at];
     }
@@ -65,10 +63,9 @@ std::vector<float> project_frobenius(const float* W, int m, int n, int b) {
 
 LeastSquaresProjector::LeastSquaresProjector(const float* W, int m, int n, int b,
                                              int chunk_tokens)
-    : W_(W), m_(m), n_(n), b_(b), p_(blocks_of(m, b)), q_(blocks_of(n, b)),
+    : W_(W), m_(m), n_(n), b_(b), p_(block_count(m, b)), q_(block_count(n, b)),
       chunk_(std::max(1, chunk_tokens)) {
-  if (b < 2 || b % 2 != 0)
-    fail(kExitUsage, "project.block_size: " + std::to_string(b) + " is not an even number >= 2");
+  check_block_size(b);
   gram_.assign(std::size_t(bins()) * q_ * q_, 0.0);
   cross_.assign(std::size_t(bins()) * p_ * q_, 0.0);
 }
@@ -155,12 +152,12 @@ std::vector<float> LeastSquaresProjector::solve_absolute(double ridge_abs) const
 }
 
 double relative_frobenius_error(const float* W, const float* c, int m, int n, int b) {
-  const int q = blocks_of(n, b);
+  const int q = block_count(n, b);
   double diff = 0, norm = 0;
   for (int r = 0; r < m; ++r)
     for (int s = 0; s < n; ++s) {
       const double w = W[std::size_t(r) * n + s];
-      const double v = c[(std::size_t(r / b) * q + s / b) * b + ((r % b) - (s % b) + b) % b];
+      const double v = c[circulant_index(r, s, b, q)];
       diff += (w - v) * (w - v);
       norm += w * w;
     }

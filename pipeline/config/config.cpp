@@ -33,9 +33,8 @@ ConfigKey patch_layers_key() {
 
 // Every key: name (= struct member), range check, one-line doc. Defaults are the struct's.
 std::vector<ConfigKey> build_schema() {
-  const std::vector<std::string> projections = {"gate_proj", "up_proj", "down_proj"};
-  const std::vector<std::string> students = {"dense", "zeroed", "frobenius", "least_squares",
-                                             "calibrated"};
+  const std::vector<std::string> projections = projection_names();
+  const std::vector<std::string> students = student_kind_names();
   return {
       field(CIRCAL_FIELD(run_dir), not_empty, "directory for every stage output of this run"),
       field(CIRCAL_FIELD(model.path), not_empty, "teacher model folder (config.json, model.safetensors, tokenizer.model)"),

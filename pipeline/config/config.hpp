@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/config/names.hpp"
+
 namespace circal {
 
 struct ModelConfig {
@@ -27,7 +29,7 @@ struct SplitConfig {
 struct PatchConfig {
   std::vector<int> layers;  // resolved: YAML `all` becomes every layer of the model
   bool all_layers = true;   // true when the YAML said `all`
-  std::vector<std::string> projections = {"gate_proj", "up_proj", "down_proj"};
+  std::vector<std::string> projections = projection_names();
 };
 
 struct CaptureConfig {
@@ -72,8 +74,7 @@ struct EvaluateConfig {
   int generate_tokens = 16;
   int bootstrap_samples = 1000;
   unsigned seed = 4321;
-  std::vector<std::string> students = {"dense", "zeroed", "frobenius", "least_squares",
-                                       "calibrated"};
+  std::vector<std::string> students = student_kind_names();
 };
 
 struct RuntimeConfig {

@@ -16,6 +16,7 @@
 #include <numeric>
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/base/fnv1a.hpp"
 #include "pipeline/io/hdf5_handle.hpp"
 #include "pipeline/io/io_failure.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
@@ -322,20 +323,14 @@ std::string file_content_hash(const std::string& path) {
   if (!fs::is_regular_file(path, ec)) fail(kExitInput, path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(kExitInput, path + ": cannot open (" + std::strerror(errno) + ")");
-  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
+  Fnv1a hash;
   std::vector<char> block(1 << 20);
   while (in) {
     in.read(block.data(), static_cast<std::streamsize>(block.size()));
-    const std::streamsize got = in.gcount();
-    for (std::streamsize i = 0; i < got; ++i) {
-      hash ^= static_cast<unsigned char>(block[static_cast<size_t>(i)]);
-      hash *= 0x100000001b3ULL;  // FNV-1a 64 prime
-    }
+    hash.mix(block.data(), static_cast<std::size_t>(in.gcount()));
   }
   if (in.bad()) fail(kExitInput, path + ": read error (" + std::strerror(errno) + ")");
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-  return hex;
+  return hash.hex();
 }
 
 }  // namespace circal

@@ -10,6 +10,7 @@
 
 #include "pipeline/io/checkpoint_store.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/config/names.hpp"
 #include "pipeline/model/model_weights.hpp"
 #include "pipeline/io/safetensors.hpp"
 
@@ -182,10 +183,6 @@ void convert_tensors(const WeightSource& source, const std::vector<ExpectedTenso
   if (model.config.tie_word_embeddings) model.lm_head = model.embed_tokens;
 }
 
-[[noreturn]] void bad_projection(const std::string& projection) {
-  fail(kExitUsage, "unknown MLP projection '" + projection + "' (expected gate_proj, up_proj or down_proj)");
-}
-
 }  // namespace
 
 ModelWeights load_model(const std::string& dir) {
@@ -207,22 +204,20 @@ const float* mlp_matrix(const ModelWeights& model, int layer, const std::string&
                          std::to_string(model.layers.size()) + " layers)");
   }
   const LayerWeights& w = model.layers[static_cast<std::size_t>(layer)];
-  if (projection == "gate_proj") return w.gate_proj;
-  if (projection == "up_proj") return w.up_proj;
-  if (projection == "down_proj") return w.down_proj;
-  bad_projection(projection);
+  switch (parse_projection(projection)) {
+    case Projection::Gate: return w.gate_proj;
+    case Projection::Up: return w.up_proj;
+    case Projection::Down: return w.down_proj;
+  }
+  return nullptr;
 }
 
 int mlp_out_features(const LlamaConfig& config, const std::string& projection) {
-  if (projection == "gate_proj" || projection == "up_proj") return config.intermediate_size;
-  if (projection == "down_proj") return config.hidden_size;
-  bad_projection(projection);
+  return parse_projection(projection) == Projection::Down ? config.hidden_size : config.intermediate_size;
 }
 
 int mlp_in_features(const LlamaConfig& config, const std::string& projection) {
-  if (projection == "gate_proj" || projection == "up_proj") return config.hidden_size;
-  if (projection == "down_proj") return config.intermediate_size;
-  bad_projection(projection);
+  return parse_projection(projection) == Projection::Down ? config.intermediate_size : config.hidden_size;
 }
 
 }  // namespace circal

@@ -7,6 +7,7 @@
 
 #include "pipeline/model/dense_linear.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/config/names.hpp"
 #include "pipeline/model/ops/attention.hpp"
 #include "pipeline/model/ops/linear.hpp"
 #include "pipeline/model/ops/rmsnorm.hpp"
@@ -20,11 +21,8 @@ namespace {
 constexpr int kGate = 0, kUp = 1, kDown = 2;
 
 int projection_index(const std::string& projection) {
-  if (projection == "gate_proj") return kGate;
-  if (projection == "up_proj") return kUp;
-  if (projection == "down_proj") return kDown;
-  fail(kExitUsage, "unknown MLP projection '" + projection +
-                       "' (expected gate_proj, up_proj or down_proj)");
+  static_assert(int(Projection::Gate) == kGate && int(Projection::Up) == kUp && int(Projection::Down) == kDown);
+  return static_cast<int>(parse_projection(projection));
 }
 
 // Grow-only buffer: reallocates only when a larger shape arrives.

@@ -41,7 +41,8 @@ CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig&
 }
 
 std::string capture_input_source(const std::string& projection) {
-  return projection == "up_proj" ? "gate_proj" : projection;
+  // gate_proj and up_proj read the same input: capture stores it once, under gate_proj.
+  return parse_projection(projection) == Projection::Up ? projection_name(Projection::Gate) : projection;
 }
 
 std::string capture_input_dataset(int layer, const std::string& projection) {

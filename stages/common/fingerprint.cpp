@@ -1,7 +1,5 @@
 #include "stages/common/fingerprint.hpp"
 
-#include <cstdio>
-
 #include "pipeline/io/checkpoint_store.hpp"
 
 namespace circal {
@@ -9,14 +7,10 @@ namespace circal {
 void Fingerprint::mix(std::string_view bytes) {
   // Length first, so ("ab","c") and ("a","bc") differ.
   const uint64_t size = bytes.size();
-  for (int i = 0; i < 8; ++i) {
-    hash_ ^= (size >> (8 * i)) & 0xff;
-    hash_ *= 0x100000001b3ULL;
-  }
-  for (unsigned char byte : bytes) {
-    hash_ ^= byte;
-    hash_ *= 0x100000001b3ULL;
-  }
+  unsigned char length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>((size >> (8 * i)) & 0xff);
+  hash_.mix(length, sizeof length);
+  hash_.mix(bytes);
 }
 
 Fingerprint& Fingerprint::add(std::string_view label, std::string_view value) {
@@ -33,10 +27,6 @@ Fingerprint& Fingerprint::add_file(const std::string& path) {
   return add("file", file_content_hash(path));
 }
 
-std::string Fingerprint::hex() const {
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash_));
-  return text;
-}
+std::string Fingerprint::hex() const { return hash_.hex(); }
 
 }  // namespace circal

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "pipeline/base/fnv1a.hpp"
 #include "pipeline/config/config.hpp"
 
 namespace circal {
@@ -19,7 +20,7 @@ class Fingerprint {
 
  private:
   void mix(std::string_view bytes);
-  uint64_t hash_ = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
+  Fnv1a hash_;
 };
 
 }  // namespace circal

@@ -1,5 +1,7 @@
 #include "stages/common/stage.hpp"
 
+#include <algorithm>
+
 #include "pipeline/base/errors.hpp"
 #include "stages/common/fingerprint.hpp"
 #include "stages/common/stale_reason.hpp"
@@ -14,25 +16,50 @@ bool affects_results(const std::string& key) {
          key != "calibrate.keep_checkpoints" && key != "calibrate.enabled";
 }
 
-void add_section(Fingerprint& fingerprint, const Config& config, const std::string& section) {
+// What a stage's fingerprint reads itself; the upstream stages' fingerprints chain the rest.
+struct StageDependencies {
+  std::vector<Stage> upstream;
+  std::vector<std::pair<std::string, std::string>> files;  // (key, the file it names): content counts
+  std::vector<std::string> keys;
+  std::string section;                 // every result-affecting key of this config section
+};
+
+StageDependencies dependencies(const Config& config, Stage stage) {
+  switch (stage) {
+    case Stage::Capture:
+      return {{},
+              {{"prompts.calibration", config.prompts.calibration}, {"prompts.validation", config.prompts.validation}},
+              {"patch.layers", "patch.projections"},
+              "capture"};
+    case Stage::Project: return {{Stage::Capture}, {}, {}, "project"};
+    case Stage::Calibrate: return {{Stage::Project}, {}, {}, "calibrate"};
+    case Stage::Evaluate: {
+      StageDependencies evaluate{{Stage::Project}, {{"prompts.test", config.prompts.test}}, {}, "evaluate"};
+      if (config.calibrate.enabled) evaluate.upstream.push_back(Stage::Calibrate);
+      return evaluate;
+    }
+  }
+  return {};
+}
+
+std::vector<std::string> section_keys(const std::string& section) {
+  std::vector<std::string> keys;
   for (const std::string& key : config_keys())
-    if (key.rfind(section + ".", 0) == 0 && affects_results(key)) fingerprint.add_key(config, key);
+    if (key.rfind(section + ".", 0) == 0 && affects_results(key)) keys.push_back(key);
+  return keys;
 }
 
 // The config keys a stage's fingerprint reads, itself and through the stages it chains.
 std::vector<std::string> fingerprint_keys(const Config& config, Stage stage) {
-  std::vector<std::string> keys = {"model.path", "prompts.calibration", "prompts.validation", "patch.layers",
-                                   "patch.projections"};
-  std::vector<std::string> sections = {"capture"};
-  if (stage != Stage::Capture) sections.push_back("project");
-  if (stage == Stage::Calibrate || (stage == Stage::Evaluate && config.calibrate.enabled)) sections.push_back("calibrate");
-  if (stage == Stage::Evaluate) {
-    keys.push_back("prompts.test");
-    sections.push_back("evaluate");
-  }
-  for (const std::string& section : sections)
-    for (const std::string& key : config_keys())
-      if (key.rfind(section + ".", 0) == 0 && affects_results(key)) keys.push_back(key);
+  const StageDependencies own = dependencies(config, stage);
+  std::vector<std::string> keys;
+  if (stage == Stage::Capture) keys.push_back("model.path");
+  for (Stage upstream : own.upstream)
+    for (const std::string& key : fingerprint_keys(config, upstream))
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  for (const auto& [key, path] : own.files) keys.push_back(key);
+  keys.insert(keys.end(), own.keys.begin(), own.keys.end());
+  for (const std::string& key : section_keys(own.section)) keys.push_back(key);
   return keys;
 }
 
@@ -65,34 +92,16 @@ CheckpointReader StageContext::open_output(Stage stage) const {
 }
 
 std::string StageContext::fingerprint(Stage stage) const {
+  const StageDependencies own = dependencies(config, stage);
   Fingerprint fingerprint;
   fingerprint.add("stage", stage_name(stage));
-  switch (stage) {
-    case Stage::Capture:
-      fingerprint.add("weights", model.weights_hash)
-          .add_file(config.model.path + "/config.json")
-          .add_file(config.model.path + "/tokenizer.model")
-          .add_file(config.prompts.calibration)
-          .add_file(config.prompts.validation)
-          .add_key(config, "patch.layers")
-          .add_key(config, "patch.projections");
-      add_section(fingerprint, config, "capture");
-      break;
-    case Stage::Project:
-      fingerprint.add("capture", this->fingerprint(Stage::Capture));
-      add_section(fingerprint, config, "project");
-      break;
-    case Stage::Calibrate:
-      fingerprint.add("project", this->fingerprint(Stage::Project));
-      add_section(fingerprint, config, "calibrate");
-      break;
-    case Stage::Evaluate:
-      fingerprint.add("project", this->fingerprint(Stage::Project));
-      if (config.calibrate.enabled) fingerprint.add("calibrate", this->fingerprint(Stage::Calibrate));
-      fingerprint.add_file(config.prompts.test);
-      add_section(fingerprint, config, "evaluate");
-      break;
-  }
+  if (stage == Stage::Capture) fingerprint.add("weights", model.weights_hash);
+  for (Stage upstream : own.upstream) fingerprint.add(stage_name(upstream), this->fingerprint(upstream));
+  if (stage == Stage::Capture)
+    fingerprint.add_file(config.model.path + "/config.json").add_file(config.model.path + "/tokenizer.model");
+  for (const auto& [key, path] : own.files) fingerprint.add_file(path);
+  for (const std::string& key : own.keys) fingerprint.add_key(config, key);
+  for (const std::string& key : section_keys(own.section)) fingerprint.add_key(config, key);
   return fingerprint.hex();
 }
 

@@ -3,14 +3,9 @@
 #include <algorithm>
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/block_layout.hpp"
 
 namespace circal {
-
-namespace {
-
-int blocks(int dim, int b) { return (dim + b - 1) / b; }
-
-}  // namespace
 
 std::string PatchedMatrix::dataset() const {
   return "/layers/" + std::to_string(layer) + "/" + projection;
@@ -19,11 +14,10 @@ std::string PatchedMatrix::dataset() const {
 StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig& model) {
   StudentLayout layout;
   layout.block_size = config.project.block_size;
-  static const char* kOrder[] = {"gate_proj", "up_proj", "down_proj"};
   std::vector<int> layers = config.patch.layers;
   std::sort(layers.begin(), layers.end());
   for (int layer : layers) {
-    for (const char* projection : kOrder) {
+    for (const std::string& projection : projection_names()) {
       const auto& chosen = config.patch.projections;
       if (std::find(chosen.begin(), chosen.end(), projection) == chosen.end()) continue;
       PatchedMatrix matrix{layer, projection, mlp_out_features(model, projection),
@@ -34,8 +28,8 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
         fail(kExitUsage, "config: project.block_size: " + std::to_string(layout.block_size) + " is larger than layer " +
                              std::to_string(layer) + " " + projection + " (" + std::to_string(matrix.out_features) +
                              " x " + std::to_string(matrix.in_features) + ")");
-      matrix.size = size_t(blocks(matrix.out_features, layout.block_size)) *
-                    blocks(matrix.in_features, layout.block_size) * layout.block_size;
+      matrix.size = size_t(block_count(matrix.out_features, layout.block_size)) *
+                    block_count(matrix.in_features, layout.block_size) * layout.block_size;
       layout.total_size += matrix.size;
       layout.matrices.push_back(matrix);
     }
@@ -71,7 +65,7 @@ void write_student_parameters(CheckpointWriter& file, const StudentLayout& layou
                               const std::string& name) {
   const uint64_t b = layout.block_size;
   for (const auto& matrix : layout.matrices) {
-    const uint64_t p = blocks(matrix.out_features, b), q = blocks(matrix.in_features, b);
+    const uint64_t p = block_count(matrix.out_features, b), q = block_count(matrix.in_features, b);
     file.write(matrix.dataset() + "/" + name, {p, q, b}, params + matrix.offset);
   }
 }

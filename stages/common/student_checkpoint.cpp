@@ -3,14 +3,13 @@
 #include <algorithm>
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/block_layout.hpp"
 
 namespace circal {
 
 namespace {
 
 constexpr const char* kWeightsAttribute = "model_weights_hash";
-
-int blocks(int dim, int b) { return (dim + b - 1) / b; }
 
 std::string shape_text(const std::vector<uint64_t>& shape) {
   std::string text = "[";
@@ -43,7 +42,7 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
     if (layer >= model.num_hidden_layers)
       fail(kExitCheckpoint, file.path() + ": is for another model: it patches layer " + std::to_string(layer) +
                                 ", the model has " + std::to_string(model.num_hidden_layers) + " layers");
-    for (const char* projection : {"gate_proj", "up_proj", "down_proj"}) {
+    for (const std::string& projection : projection_names()) {
       PatchedMatrix matrix{layer, projection, mlp_out_features(model, projection),
                            mlp_in_features(model, projection), layout.total_size, 0};
       const std::string path = matrix.dataset() + "/c";
@@ -51,8 +50,8 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
       const std::vector<uint64_t> shape = file.shape(path);
       if (layout.block_size == 0 && shape.size() == 3) layout.block_size = int(shape[2]);
       const int b = layout.block_size;
-      const std::vector<uint64_t> expected = {uint64_t(blocks(matrix.out_features, b)),
-                                              uint64_t(blocks(matrix.in_features, b)), uint64_t(b)};
+      const std::vector<uint64_t> expected = {uint64_t(block_count(matrix.out_features, b)),
+                                              uint64_t(block_count(matrix.in_features, b)), uint64_t(b)};
       if (b <= 0 || shape != expected)
         fail(kExitCheckpoint, file.path() + ": is for another model: " + path + " is " + shape_text(shape) +
                                   ", this model's " + std::to_string(matrix.out_features) + " x " +

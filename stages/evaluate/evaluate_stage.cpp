@@ -113,7 +113,7 @@ void set_drift(const std::vector<int>& teacher, const std::vector<int>& student,
 
 CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayout& layout) {
   uint64_t dense = 0;
-  for (const char* projection : {"gate_proj", "up_proj", "down_proj"})
+  for (const std::string& projection : projection_names())
     dense += uint64_t(model.num_hidden_layers) * mlp_out_features(model, projection) * mlp_in_features(model, projection);
   return {dense, dense - layout.dense_parameters() + layout.total_size};
 }

@@ -10,6 +10,7 @@
 #include "pipeline/io/checkpoint_store.hpp"
 #include "pipeline/circulant/circulant_projection.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/block_layout.hpp"
 #include "pipeline/model/ops/linear.hpp"
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
@@ -135,7 +136,7 @@ MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext&
 
 void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& method,
                       const MatrixProjection& projection) {
-  const uint64_t p = (matrix.out_features + b - 1) / b, q = (matrix.in_features + b - 1) / b;
+  const uint64_t p = block_count(matrix.out_features, b), q = block_count(matrix.in_features, b);
   const std::string base = matrix.dataset();
   const bool frobenius = method == "frobenius";
   const auto put = [&](const std::string& name, const std::vector<float>& c, const double* errors) {

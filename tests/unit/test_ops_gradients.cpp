@@ -48,19 +48,38 @@ double directional_fd(Vec& x, const Vec& u, const std::function<double()>& loss,
   return (plus - minus) / (2.0 * eps);
 }
 
-// The analytic gradient `grad` of `loss` at x agrees with central differences along three
-// random directions.
-void check_gradient(Vec& x, const Vec& grad, const std::function<double()>& loss,
-                    std::mt19937& rng, double rel_tol = 2e-3, float eps = 1e-3f) {
+// Whether the analytic gradient `grad` of `loss` at x agrees with central differences. The
+// first direction is grad itself, where <grad, u> = ||grad||^2 is as large as a directional
+// derivative gets, so a gradient off by a factor (1 + e) misses by e ||grad||^2 and fails for
+// e above rel_tol; two random directions then check the gradient's direction. Each
+// derivative is compared relative to its own size, plus the float rounding of the loss
+// divided by the step (the central difference cannot resolve less).
+bool gradient_matches(Vec& x, const Vec& grad, const std::function<double()>& loss, std::mt19937& rng,
+                      double rel_tol = 2e-3, float eps = 1e-3f) {
+  bool ok = true;
   for (int trial = 0; trial < 3; ++trial) {
-    const Vec u = random_vec(rng, x.size());
+    const Vec u = trial == 0 ? grad : random_vec(rng, x.size());
     const double analytic = dot(grad, u);
     const double numeric = directional_fd(x, u, loss, eps);
-    const double scale = std::sqrt(dot(grad, grad) * dot(u, u)) + 1e-12;
+    const double rounding = 1e-6 * std::abs(loss()) / eps;
+    const double allowed = rel_tol * std::abs(numeric) + rounding;
+    CAPTURE(trial);
     CAPTURE(analytic);
     CAPTURE(numeric);
-    CHECK(std::abs(analytic - numeric) <= rel_tol * scale);
+    CAPTURE(allowed);
+    if (std::abs(analytic - numeric) > allowed) ok = false;
   }
+  return ok;
+}
+
+// The check every test makes, and proof that it has teeth: the same gradient scaled by 1%
+// must fail it.
+void check_gradient(Vec& x, const Vec& grad, const std::function<double()>& loss,
+                    std::mt19937& rng, double rel_tol = 2e-3, float eps = 1e-3f) {
+  CHECK(gradient_matches(x, grad, loss, rng, rel_tol, eps));
+  Vec scaled = grad;
+  for (float& g : scaled) g *= 1.01f;
+  CHECK_FALSE(gradient_matches(x, scaled, loss, rng, rel_tol, eps));
 }
 
 }  // namespace
