@@ -106,10 +106,8 @@ void run_model_bench(const ModelBenchOptions& options) {
   const Tokenizer tokenizer(dir);
   std::vector<std::vector<int>> prompts;
   long prompt_tokens = 0;
-  for (const auto& p : read_prompts(options.prompts)) {
-    prompts.push_back(prompt_ids(tokenizer, weights.config, p.text));
-    prompt_tokens += static_cast<long>(prompts.back().size());
-  }
+  prompts = tokenize_prompts(read_prompts(options.prompts), options.prompts, tokenizer, weights.config);
+  for (const auto& ids : prompts) prompt_tokens += static_cast<long>(ids.size());
   const std::size_t group = options.batch == 0 ? prompts.size() : static_cast<std::size_t>(options.batch);
   std::vector<std::vector<std::vector<int>>> groups;
   for (std::size_t i = 0; i < prompts.size(); i += group)

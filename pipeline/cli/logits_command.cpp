@@ -79,8 +79,8 @@ int logits_command(MpiContext& mpi, const Args& args) {
   const Tokenizer tokenizer(options->model_dir);
   const std::vector<Prompt> prompts = read_prompts(options->prompts_file);
   // Every rank tokenizes every prompt: dataset creation is collective and needs each T.
-  std::vector<std::vector<int>> tokens;
-  for (const auto& prompt : prompts) tokens.push_back(prompt_ids(tokenizer, model.config, prompt.text));
+  const std::vector<std::vector<int>> tokens =
+      tokenize_prompts(prompts, options->prompts_file, tokenizer, model.config);
 
   Transformer teacher(model);
   std::unique_ptr<StudentNet> student;

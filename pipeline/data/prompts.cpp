@@ -96,4 +96,20 @@ void check_disjoint_splits(const std::vector<std::string>& paths) {
   }
 }
 
+std::vector<std::vector<int>> tokenize_prompts(const std::vector<Prompt>& prompts, const std::string& path,
+                                               const Tokenizer& tokenizer, const LlamaConfig& model) {
+  std::vector<std::vector<int>> result;
+  int number = 0;
+  for (const Prompt& prompt : prompts) {
+    ++number;
+    std::vector<int> ids = prompt_ids(tokenizer, model, prompt.text);
+    if (int(ids.size()) > model.max_position_embeddings)
+      fail(kExitInput, path + ": prompt " + std::to_string(number) + " has " + std::to_string(ids.size()) +
+                           " tokens, more than the model's max_position_embeddings " +
+                           std::to_string(model.max_position_embeddings));
+    result.push_back(std::move(ids));
+  }
+  return result;
+}
+
 }  // namespace circal

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/model/model_weights.hpp"
+
 namespace circal {
 
 struct Prompt {
@@ -19,5 +21,12 @@ std::vector<Prompt> read_prompts(const std::string& path);
 // Throws CircalError(kExitInput) naming both files and the prompt when one prompt appears in
 // two of the files.
 void check_disjoint_splits(const std::vector<std::string>& paths);
+
+// Each prompt's model input (prompt_ids: BOS, then the tokenizer's ids, all inside the
+// vocabulary), refused with CircalError(kExitInput) naming `path` and the prompt's number when
+// it is longer than the model's max_position_embeddings. Every command and stage that reads a
+// prompt file tokenizes it here, so all of them accept and refuse the same files.
+std::vector<std::vector<int>> tokenize_prompts(const std::vector<Prompt>& prompts, const std::string& path,
+                                               const Tokenizer& tokenizer, const LlamaConfig& model);
 
 }  // namespace circal

@@ -5,32 +5,13 @@
 
 namespace circal {
 
-std::vector<std::vector<int>> tokenize_prompts(const std::vector<Prompt>& prompts, const std::string& path,
-                                               const std::string& model_dir, const LlamaConfig& model) {
-  const Tokenizer tokenizer(model_dir);
-  std::vector<std::vector<int>> result;
-  int line = 0;
-  for (const Prompt& prompt : prompts) {
-    ++line;
-    std::vector<int> ids = {model.bos_token_id};
-    for (int id : tokenizer.encode(prompt.text)) ids.push_back(id);
-    if (int(ids.size()) > model.max_position_embeddings)
-      fail(kExitInput, path + ": prompt " + std::to_string(line) + " has " + std::to_string(ids.size()) +
-                           " tokens, more than the model's max_position_embeddings " +
-                           std::to_string(model.max_position_embeddings));
-    result.push_back(std::move(ids));
-  }
-  return result;
-}
-
 CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig& model) {
   check_disjoint_splits({config.prompts.calibration, config.prompts.validation, config.prompts.test});
   CapturePrompts prompts;
-  prompts.tokens = tokenize_prompts(read_prompts(config.prompts.calibration), config.prompts.calibration,
-                                   config.model.path, model);
+  const Tokenizer tokenizer(config.model.path);
+  prompts.tokens = tokenize_prompts(read_prompts(config.prompts.calibration), config.prompts.calibration, tokenizer, model);
   prompts.calibration_count = int(prompts.tokens.size());
-  for (auto& ids : tokenize_prompts(read_prompts(config.prompts.validation), config.prompts.validation,
-                                     config.model.path, model))
+  for (auto& ids : tokenize_prompts(read_prompts(config.prompts.validation), config.prompts.validation, tokenizer, model))
     prompts.tokens.push_back(std::move(ids));
   prompts.offsets = {0};
   for (size_t i = 0; i < prompts.tokens.size(); ++i) {

@@ -22,11 +22,6 @@ struct CapturePrompts {
 // model's max_position_embeddings or a prompt in two splits is a CircalError(kExitInput).
 CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig& model);
 
-// BOS + SentencePiece ids of each prompt (read from `path`), checked against the model's
-// context: a longer prompt is a CircalError(kExitInput) naming the file and line.
-std::vector<std::vector<int>> tokenize_prompts(const std::vector<Prompt>& prompts, const std::string& path,
-                                               const std::string& model_dir, const LlamaConfig& model);
-
 // gate_proj and up_proj see the same state, stored once under gate_proj.
 std::string capture_input_source(const std::string& projection);
 std::string capture_input_dataset(int layer, const std::string& projection);

@@ -1,14 +1,13 @@
 #include "stages/evaluate/test_prompts.hpp"
 
 #include "pipeline/data/prompts.hpp"
-#include "stages/common/capture_layout.hpp"
 
 namespace circal {
 
 TestSplit read_test_split(const std::string& path, const std::string& model_dir, const LlamaConfig& model) {
   const std::vector<Prompt> prompts = read_prompts(path);
   TestSplit split;
-  split.tokens = tokenize_prompts(prompts, path, model_dir, model);
+  split.tokens = tokenize_prompts(prompts, path, Tokenizer(model_dir), model);
   split.offsets = {0};
   for (size_t i = 0; i < prompts.size(); ++i) {
     split.text.push_back(prompts[i].text);

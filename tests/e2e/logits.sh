@@ -39,6 +39,13 @@ expect_exit 3 "$CIRCAL_BIN" logits --model "$work/no-model" --prompts "$work/pro
 grep -q "$work/no-model" "$work/out"
 expect_exit 4 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/x.h5" --student "$work/s.h5"
 grep -q "$work/s.h5: missing" "$work/out"  # student checkpoints: tests/e2e/student_logits.sh
+# A prompt longer than the model's context: refused as the stages refuse it (one tokenizer
+# check, pipeline/data/prompts.hpp), naming the file and the prompt, before any output.
+{ cat "$work/prompts.txt"; printf 'the %.0s' $(seq 600); echo; } > "$work/long.txt"
+expect_exit 3 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/long.txt" --out "$work/x.h5"
+grep -q "long.txt: prompt 4 has .* more than the model's max_position_embeddings" "$work/out"
+expect_exit 3 "$CIRCAL_BIN" bench model --model "$model" --prompts "$work/long.txt" --repeats 1
+grep -q "long.txt: prompt 4 has" "$work/out"
 expect_exit 2 "$CIRCAL_BIN" logits --model "$model" --out "$work/x.h5"
 expect_exit 2 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/x.h5" --batch 0
 [ ! -e "$work/x.h5" ]

@@ -24,6 +24,8 @@ std::set<std::pair<int, int>> batches(int prompts, int ranks, int batch) {
     for (const PromptRound& round : mine) {
       CHECK(round.begin <= round.mine_begin);
       CHECK(round.mine_end <= round.end);
+      CHECK(round.mine_end - round.mine_begin <= batch);  // no forward stacks more than a batch
+      CHECK(round.end - round.begin <= batch * ranks);
       for (int i = round.mine_begin; i < round.mine_end; ++i) ++owners[i];
       if (round.mine_begin < round.mine_end) all.insert({round.mine_begin, round.mine_end});
     }

@@ -142,8 +142,10 @@ TEST_CASE("sbatch commands: resources from the cluster section, arrays, dependen
   CHECK(contains(script, "--ntasks=1 --time=01:00:00 --partition=gpu --export=ALL,CIRCAL_COMMAND=report,"));
   CHECK(contains(script, "\"--dependency=afterany:${capture}:${project}:${points_block_size_16}:${points_block_size_32}\" "
                          "/src/jobs/circal.sbatch /s)\n"));
-  CHECK(!contains(make_sweep_plan(Config{}, two_by_two(), "/s").jobs.empty() ? "" :
-                  dry_run_script(make_sweep_plan(Config{}, two_by_two(), "/s"), settings), "--partition"));
+  // Without a partition in the config, no job names one.
+  const SweepPlan unpartitioned = make_sweep_plan(Config{}, two_by_two(), "/s");
+  REQUIRE(unpartitioned.jobs.size() == 5);
+  CHECK(!contains(dry_run_script(unpartitioned, settings), "--partition"));
   CHECK(shell_word("a b") == "'a b'");
   CHECK(shell_word("it's") == "'it'\\''s'");
 }
