@@ -11,7 +11,7 @@ DEB_PACKAGES := build-essential cmake git pkg-config \
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
   libfftw3-dev libfftw3-mpi-dev libboost-program-options-dev libyaml-cpp-dev doctest-dev \
   libopenblas-dev liblapacke-dev nlohmann-json3-dev libsentencepiece-dev gnuplot-nox \
-  slurm-wlm munge python3
+  slurm-wlm munge python3 python3-numpy python3-h5py python3-torch
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MPIRUN_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1

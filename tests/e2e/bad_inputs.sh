@@ -157,7 +157,8 @@ row() {  # row NAME CODE REGEX ARGS...: ARGS of circal; RUN becomes this row's r
 }
 # 1 MiB: the micro run's capture.h5 needs more. On the ranks only: mpirun's own files grow past it.
 printf '#!/bin/bash\nulimit -f 1024\nexec "$@"\n' > "$F/file-limit.sh" && chmod +x "$F/file-limit.sh"
-skip() { tried=$((tried + 1)); skipped=$((skipped + 1)); echo "SKIP-ROW: $1 ($2)"; }
+# skip ROW WHY INSTALL: a row this machine cannot run; under CI=true a failure (unavailable).
+skip() { unavailable "row '$1': $2" "$3" || true; tried=$((tried + 1)); skipped=$((skipped + 1)); }
 
 # Config and command line: exit 2, naming the key or option.
 row "unknown key (--set)"        2 'calibrate\.lrate.*unknown key'        run --config "$CFG" --run-dir RUN --set calibrate.lrate=0.1
@@ -218,13 +219,13 @@ FROM=$F/ck-missing     row "missing checkpoint"        4 'project\.h5.*missing' 
 touch "$F/plain-file"
 DIR=$F/plain-file/run row "run dir under a regular file" 5 'plain-file/run.*cannot create run directory' run --config "$CFG" --run-dir RUN
 if mount -t tmpfs -o size=64k,mode=0755 tmpfs "$F/full" 2>/dev/null || { mkdir -p "$F/full" && mount -t tmpfs -o size=64k tmpfs "$F/full" 2>/dev/null; }; then
-  trap 'umount "$F/full" "$F/ro" 2>/dev/null; rm -rf "$WORK"' EXIT
+  at_exit 'umount "$F/full" "$F/ro" 2>/dev/null'
   DIR=$F/full/run row "disk full (64 KiB tmpfs)" 5 'full/run/capture\.h5\.tmp: .*\((No space left on device|disk full: [0-9]+ KiB free)\)' run --config "$CFG" --run-dir RUN
   mkdir -p "$F/ro" && mount -t tmpfs -o size=64k,ro tmpfs "$F/ro"
   DIR=$F/ro/run row "read-only run dir (ro mount)" 5 'ro/run.*(cannot create|not writable|Read-only)' run --config "$CFG" --run-dir RUN
 else
-  skip "disk full (tmpfs)" "mount -t tmpfs is not permitted here"
-  skip "read-only run dir (ro mount)" "mount -t tmpfs is not permitted here"
+  skip "disk full (tmpfs)" "mount -t tmpfs is not permitted here" "run the tests as root with CAP_SYS_ADMIN (a privileged container)"
+  skip "read-only run dir (ro mount)" "mount -t tmpfs is not permitted here" "run the tests as root with CAP_SYS_ADMIN (a privileged container)"
 fi
 RANK_PREFIX=$F/file-limit.sh row "file-size limit (ulimit -f, ranks only)" 5 'capture\.h5\.tmp: .*\((File too large|file-size limit of [0-9]+ KiB reached)\)' run --config "$CFG" --run-dir RUN
 if command -v setpriv > /dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
@@ -234,7 +235,7 @@ if command -v setpriv > /dev/null && setpriv --reuid=65534 --regid=65534 --clear
   DIR=$F/root-only/run row "run dir not writable (unprivileged user)" 5 'root-only/run.*(cannot create|Permission denied|not writable)' \
       run --config "$CFG" --run-dir RUN
 else
-  skip "run dir not writable (unprivileged user)" "setpriv cannot drop to uid 65534 here"
+  skip "run dir not writable (unprivileged user)" "setpriv cannot drop to uid 65534 here" "run the tests as root, with setpriv (apt-get install util-linux)"
 fi
 
 echo "bad inputs: $tried cases tried, $passed passed, $skipped skipped"

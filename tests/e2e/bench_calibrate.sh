@@ -2,7 +2,8 @@
 # `circal bench calibrate` at 1 and 2 ranks on the tiny config: it prepares its own capture
 # and projection, its timed pass reproduces the untimed one bit for bit, both rank counts give
 # the same losses, and bench/torch_calibrate_step.py (PyTorch autograd) computes the same
-# first-step loss from the JSON line. Timings are printed, never checked.
+# first-step loss from the JSON line (without python3-torch/python3-h5py: a failure under CI=true,
+# a skip otherwise). Timings are printed, never checked.
 source "$(dirname "$0")/common.bash"
 CONFIG="$CIRCAL_SOURCE_DIR/config/tiny.yaml"
 for np in 1 2; do
@@ -14,9 +15,9 @@ done
 check "capture and project ran into the bench run directory" test -f "$WORK/run/project.h5"
 losses() { python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["losses"])' "$1"; }
 check "1 and 2 ranks: the same losses" test "$(losses "$WORK/bench1.jsonl")" = "$(losses "$WORK/bench2.jsonl")"
-if /usr/bin/python3 -c 'import torch, h5py' 2>/dev/null; then
+if /usr/bin/python3 -c 'import torch, h5py' 2>/dev/null ||
+   unavailable "PyTorch replay of the calibration step: python3-torch or python3-h5py missing" \
+     "apt-get install python3-torch python3-h5py python3-numpy, or make deps"; then
   check "PyTorch's first-step loss equals circal's" \
     /usr/bin/python3 "$CIRCAL_SOURCE_DIR/bench/torch_calibrate_step.py" --circal "$WORK/bench2.jsonl" --modes padded
-else
-  echo "skipped: python3-torch or python3-h5py missing"
 fi

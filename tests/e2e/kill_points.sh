@@ -15,7 +15,14 @@ point() {  # point NAME STAGE CONDITION...: seed for STAGE, run, kill -9 once CO
   n=$((n + 1))
   local dir=$WORK/k$n
   seed_run_dir "$dir" "$WORK/ref" "$stage"
-  start_job "$dir" "$WORK/k$n.log" --config "$CFG"
+  # A log line is a point the job can be held at (kill -9 lands there every time); a file
+  # appearing is only polled for, so the job may get past it first (counted as missed).
+  local at=
+  case $1 in
+    logged) at=$2; set -- paused ;;
+    step_logged) at="calibrate: step $2/"; set -- paused ;;
+  esac
+  PAUSE_AT=$at start_job "$dir" "$WORK/k$n.log" --config "$CFG"
   if ! wait_for "$@"; then
     wait "$job" 2>/dev/null || true
     missed=$((missed + 1))

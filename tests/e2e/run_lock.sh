@@ -11,9 +11,8 @@ CFG=$WORK/m/micro.yaml
 HOST=$(hostname)
 
 # A live holder: the second run is refused and names it.
-start_job "$WORK/live" "$WORK/first.log" --config "$CFG"
-wait_for logged 'capture: running' || { cat "$job_log"; echo "FAILED: first run ended early"; exit 1; }
-freeze_job
+PAUSE_AT='capture: running' start_job "$WORK/live" "$WORK/first.log" --config "$CFG"
+wait_for paused || { cat "$job_log"; echo "FAILED: first run ended early"; exit 1; }
 holder_pid=$(sed -n 's/^pid //p' "$WORK/live/.circal.lock")
 set +e
 timeout 20 bash -c "cd '$CIRCAL_SOURCE_DIR' && mpirun -np 2 '$CIRCAL_BIN' run --config '$CFG' --run-dir '$WORK/live'" \
@@ -24,7 +23,7 @@ check "the second run is refused with exit 6 (got $code)" test "$code" -eq 6
 check "the refusal names the holder's pid $holder_pid and host $HOST" \
   grep -Eq "^circal: error: (\[rank 0\] )?$WORK/live: in use by circal pid $holder_pid on host $HOST\$" "$WORK/second.log"
 check "the holder's pid is a rank of the first run" grep -qx "$holder_pid" <(ranks_of_job)
-thaw_job
+release_job
 code=0; wait_job 120 || code=$?
 check "the first run completes undisturbed (exit $code)" test "$code" -eq 0
 check "and releases its lock" test ! -e "$WORK/live/.circal.lock"
@@ -38,9 +37,8 @@ check "and released afterwards" test ! -e "$WORK/live/.circal.lock"
 
 # A lock left by kill -9 of a running job: the rerun takes it over.
 cp -r "$WORK/live" "$WORK/killed" && rm -f "$WORK/killed/evaluate.h5" "$WORK/killed/metrics.json"
-start_job "$WORK/killed" "$WORK/killed.log" --config "$CFG"
-wait_for logged 'evaluate: running' || { cat "$job_log"; echo "FAILED: run ended early"; exit 1; }
-freeze_job
+PAUSE_AT='evaluate: running' start_job "$WORK/killed" "$WORK/killed.log" --config "$CFG"
+wait_for paused || { cat "$job_log"; echo "FAILED: run ended early"; exit 1; }
 kill_job
 check "kill -9 leaves the lock file behind" test -e "$WORK/killed/.circal.lock"
 circal_np 2 run --config "$CFG" --run-dir "$WORK/killed" > "$WORK/killed2.log" 2>&1 || { cat "$WORK/killed2.log"; exit 1; }
