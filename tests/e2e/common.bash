@@ -51,6 +51,15 @@ unavailable() {
   return 1
 }
 
+# need_python_modules MOD...: Debian's python3-MOD for each (make deps installs them); when
+# one is missing the test is `unavailable` and stops here (a failure under CI, a skip outside).
+need_python_modules() {
+  local module missing=()
+  for module in "$@"; do /usr/bin/python3 -c "import $module" 2>/dev/null || missing+=("python3-$module"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  unavailable "${missing[*]} missing" "apt-get install ${missing[*]}, or make deps" || exit 0
+}
+
 circal_np() {  # circal_np NP ARGS...: circal under mpirun from the source dir
   local np=$1; shift
   (cd "$CIRCAL_SOURCE_DIR" && mpirun -np "$np" "$CIRCAL_BIN" "$@")

@@ -3,12 +3,10 @@
 # reference prompts' texts in, the same tokens out and logits within 1e-4 of the reference's
 # scale, at 1 and 2 ranks (the test of the teacher forward itself, end to end through the
 # command a user runs).
-set -euo pipefail
-: "${CIRCAL_BIN:?}" "${CIRCAL_SOURCE_DIR:?}" "${CIRCAL_REFERENCE_DIR:?}"
-source "$CIRCAL_SOURCE_DIR/tests/e2e/python_tools.bash"
-require_python_modules h5py numpy
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.bash"
+: "${CIRCAL_REFERENCE_DIR:?set by ctest}"
+need_python_modules h5py numpy
+work=$WORK
 reference="$CIRCAL_REFERENCE_DIR/teacher.h5"
 model="$CIRCAL_SOURCE_DIR/data/models/manpages-llama-5m"
 
