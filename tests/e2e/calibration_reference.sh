@@ -6,7 +6,7 @@
 # norm, the learning rate and the parameters after Adam to 1e-5 (the parameters relative to
 # the largest |c| of each matrix). The run uses the config keys stored in the fixture.
 source "$(dirname "$0")/common.bash"
-/usr/bin/need_python_modules h5py numpy
+need_python_modules h5py numpy
 FIXTURE=$CIRCAL_SOURCE_DIR/tests/reference/calibration_steps.h5
 REF_DIR=$CIRCAL_SOURCE_DIR/tests/reference
 
