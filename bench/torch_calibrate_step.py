@@ -12,9 +12,21 @@ the timed steps, and its losses), so both sides run exactly the same steps:
 Each step: forward from the captured hidden state entering the first patched layer (circulant
 multiply through torch.fft), loss = mean over positions of tau^2 KL(softmax(zT/tau) ||
 softmax(zS/tau)) against the captured teacher logits, backward, global-norm clipping, AdamW.
-Two ways to batch the prompts, both timed: `loop` (one forward per prompt, one backward of the
-summed loss) and `padded` (prompts right-padded into one [B, T] batch; causal attention keeps
-the padding out of every real position, and the loss masks it).
+Three ways to batch the prompts, all timed: `loop` (one forward per prompt, one backward of the
+summed loss), `padded` (prompts right-padded into one [B, T] batch; causal attention keeps
+the padding out of every real position, and the loss masks it) and `grouped` (circal's own
+batching: the global batch split into the same fixed groups of calibrate.group_prompts prompts
+with even token totals, one padded pass and one backward per group, gradients summed).
+
+At a real model shape, e.g. a synthetic TinyLlama-1.1B-shaped folder with every MLP patched at
+block size 64 (the model folder defaults to the one in circal's JSON line; BF16 shards are read
+into float32):
+
+    /usr/bin/python3 bench/make_synthetic_checkpoint.py --shape tinyllama-1.1b --out build/synth/tinyllama-1.1b
+    circal bench calibrate --set model.path=build/synth/tinyllama-1.1b --set project.block_size=64 \
+        --set patch.layers=all --run-dir build/scale --steps 3 --json /tmp/scale.jsonl
+    OPENBLAS_NUM_THREADS=1 python3 bench/torch_calibrate_step.py --circal /tmp/scale.jsonl \
+        --modes grouped --warmup-steps 1
 
 The first step's loss must equal circal's (--tolerance, relative): the exit status is 1 when
 it does not, so the figures are only reported for the same step.
@@ -99,6 +111,22 @@ class Teacher:
         self.log_p = self.p = None
         if cached:
             self.log_p, self.p = self.log_softmax_and_p()
+            self.z = None  # not needed again: at 32000 vocab every copy of the logits counts
+
+    @staticmethod
+    def padded(teachers, T, tau, cached):
+        """One teacher for prompts right-padded to T rows (padding rows: zero, masked out)."""
+        V = (teachers[0].z if teachers[0].z is not None else teachers[0].p).shape[1]
+        fields = ["log_p", "p"] if cached else ["z"]
+        out = Teacher.__new__(Teacher)
+        out.tau, out.z, out.log_p, out.p = tau, None, None, None
+        for field in fields:
+            full = torch.zeros(len(teachers), T, V)
+            for j, t in enumerate(teachers):
+                rows = getattr(t, field)
+                full[j, : rows.shape[0]] = rows
+            setattr(out, field, full)
+        return out
 
     def log_softmax_and_p(self):
         if self.log_p is not None:
@@ -117,40 +145,81 @@ def kl_sum(teacher, z_student, tau, mask=None):
     return tau * tau * kl.sum()
 
 
-class Batches:
-    """The timed steps' prompts from capture.h5, as per-prompt and right-padded tensors."""
+def prompt_groups(batch, group, tokens):
+    """circal's prompt_groups (stages/calibration_batches.cpp): ceil(n / group) groups of at most
+    `group` entries; entries by decreasing tokens (ties: batch order) join the group with the
+    fewest tokens that has room (ties: the lower index); a group lists its entries in batch order."""
+    n, size = len(batch), max(1, group)
+    length = [tokens(p) for p in batch]
+    by_length = sorted(range(n), key=lambda j: -length[j])  # stable: ties keep batch order
+    count = (n + size - 1) // size
+    members, load = [[] for _ in range(count)], [0] * count
+    for j in by_length:
+        best = None
+        for k in range(count):
+            if len(members[k]) < size and (best is None or load[k] < load[best]):
+                best = k
+        members[best].append(j)
+        load[best] += length[j]
+    return [[batch[j] for j in sorted(m)] for m in members]
 
-    def __init__(self, capture, batches, tau, cached_teacher):
+
+class Batches:
+    """The timed steps' prompts from capture.h5. Per prompt its hidden state and teacher are
+    read once; a step's tensors are assembled just before the step (outside its timing) and
+    dropped after it, so memory holds one step's copies, not every step's (at vocab 32000 a
+    token's teacher row is 128 KB). Three layouts of a global batch:
+      loop:    one forward per prompt, one backward of the summed loss;
+      padded:  all prompts right-padded into one [B, T] pass;
+      grouped: circal's fixed groups of calibrate.group_prompts prompts with even token totals
+               (the same prompt_groups), each group one right-padded pass with its own backward,
+               the gradients summed: circal's batching, where a group is one stacked pass."""
+
+    def __init__(self, capture, batches, tau, cached_teacher, group_prompts):
+        self.tau, self.cached, self.group_prompts = tau, cached_teacher, group_prompts
+        self.batches = batches
         with h5py.File(capture, "r") as f:
             offsets = f["/prompts/offsets"][()]
             hidden, logits = f["/hidden_in"], f["/teacher/logits"]
-            cache = {}
+            self.cache = {}
             for prompt in sorted({p for b in batches for p in b}):
                 rows = slice(int(offsets[prompt]), int(offsets[prompt + 1]))
-                cache[prompt] = (torch.from_numpy(hidden[rows]),
-                                 Teacher(torch.from_numpy(logits[rows]), tau, cached_teacher))
-        self.loop, self.padded = [], []
-        for batch in batches:
-            items = [cache[p] for p in batch]
-            positions = sum(h.shape[0] for h, _ in items)
-            self.loop.append((items, positions))
-            T = max(h.shape[0] for h, _ in items)
-            H, V = items[0][0].shape[1], items[0][1].z.shape[1]
-            h = torch.zeros(len(items), T, H)
-            z = torch.zeros(len(items), T, V)
-            mask = torch.zeros(len(items), T)
-            for j, (hj, tj) in enumerate(items):
-                h[j, : hj.shape[0]], z[j, : hj.shape[0]], mask[j, : hj.shape[0]] = hj, tj.z, 1.0
-            self.padded.append((h, Teacher(z, tau, cached_teacher), mask, positions))
+                self.cache[prompt] = (torch.from_numpy(hidden[rows]),
+                                      Teacher(torch.from_numpy(logits[rows]), tau, cached_teacher))
+
+    def padded(self, prompts):
+        items = [self.cache[p] for p in prompts]
+        T = max(h.shape[0] for h, _ in items)
+        h = torch.zeros(len(items), T, items[0][0].shape[1])
+        mask = torch.zeros(len(items), T)
+        for j, (hj, _) in enumerate(items):
+            h[j, : hj.shape[0]], mask[j, : hj.shape[0]] = hj, 1.0
+        return h, Teacher.padded([t for _, t in items], T, self.tau, self.cached), mask
+
+    def step(self, s, mode):
+        batch = self.batches[s]
+        positions = sum(self.cache[p][0].shape[0] for p in batch)
+        if mode == "loop":
+            return [self.cache[p] for p in batch], positions
+        if mode == "padded":
+            return [self.padded(batch)], positions
+        groups = prompt_groups(batch, self.group_prompts, lambda p: self.cache[p][0].shape[0])
+        return [self.padded(g) for g in groups], positions
 
 
-def loss_of(student, batch, mode, tau):
+def loss_and_backward(student, batch, mode, tau):
+    """The step's loss (mean over its positions), its gradient accumulated into the parameters."""
+    parts, positions = batch
     if mode == "loop":
-        items, positions = batch
-        total = sum(kl_sum(z, student.logits(h[None])[0], tau) for h, z in items)
-        return total / positions, positions
-    h, z, mask, positions = batch
-    return kl_sum(z, student.logits(h), tau, mask) / positions, positions
+        loss = sum(kl_sum(z, student.logits(h[None])[0], tau) for h, z in parts) / positions
+        loss.backward()
+        return float(loss), positions
+    total = 0.0
+    for h, z, mask in parts:  # padded: one part; grouped: a backward per group, as circal
+        loss = kl_sum(z, student.logits(h), tau, mask) / positions
+        loss.backward()
+        total += float(loss)
+    return total, positions
 
 
 def clip_global_norm(params, max_norm):
@@ -160,9 +229,9 @@ def clip_global_norm(params, max_norm):
             p.grad.mul_(max_norm / norm)
 
 
-def run_steps(llama, setup, initial, batches, mode):
-    """The timed steps from the initial parameters: (losses, wall and CPU seconds per step,
-    positions). CPU time of the process (all its threads) does not grow
+def run_steps(llama, setup, initial, data, mode, steps):
+    """The first `steps` timed steps from the initial parameters: (losses, wall and CPU seconds
+    per step, positions). CPU time of the process (all its threads) does not grow
     while other processes hold the core, so it compares fairly on a loaded machine."""
     circulants = {key: c.clone().requires_grad_(True) for key, c in initial.items()}
     params = list(circulants.values())
@@ -170,19 +239,20 @@ def run_steps(llama, setup, initial, batches, mode):
     adam = torch.optim.AdamW(params, lr=setup["lr"][0], betas=(setup["beta1"], setup["beta2"]),
                              eps=setup["eps"], weight_decay=setup["weight_decay"])
     losses, seconds, cpu_seconds, tokens = [], [], [], 0
-    for batch, lr in zip(batches, setup["lr"]):
+    for s in range(steps):
+        batch = data.step(s, mode)  # assembling the tensors is not part of the step
         start, cpu_start = time.perf_counter(), time.process_time()
         adam.zero_grad(set_to_none=True)
-        loss, positions = loss_of(student, batch, mode, setup["temperature"])
-        loss.backward()
+        loss, positions = loss_and_backward(student, batch, mode, setup["temperature"])
         clip_global_norm(params, setup["clip_norm"])
         for group in adam.param_groups:
-            group["lr"] = lr
+            group["lr"] = setup["lr"][s]
         adam.step()
         seconds.append(time.perf_counter() - start)
         cpu_seconds.append(time.process_time() - cpu_start)
-        losses.append(float(loss))
+        losses.append(loss)
         tokens += positions
+        del batch
     return losses, seconds, cpu_seconds, tokens
 
 
@@ -190,17 +260,28 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--circal", required=True, help="JSON-lines file of `circal bench calibrate` (last line used)")
-    parser.add_argument("--model", default=os.path.join(here, "..", "data", "models", "manpages-llama-5m"))
-    parser.add_argument("--modes", default="loop,padded", help="comma-separated: loop, padded")
+    parser.add_argument("--model", default=None,
+                        help="model folder (default: the one circal's JSON line names, e.g. a folder of "
+                             "bench/make_synthetic_checkpoint.py; BF16/F16 shards are read into float32)")
+    parser.add_argument("--modes", default="loop,padded,grouped", help="comma-separated: loop, padded, grouped")
+    parser.add_argument("--steps", type=int, default=0, help="timed steps: the first N of circal's (0: all)")
+    parser.add_argument("--warmup-steps", type=int, default=-1,
+                        help="untimed steps before the timed pass of each mode (-1: as many as timed)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--recompute-teacher", action="store_true",
                         help="recompute the teacher's log-softmax every step (default: once, as circal does)")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="relative first-step loss tolerance")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
 
     with open(args.circal) as f:
         setup = json.loads(f.read().splitlines()[-1])
-    llama = Llama(args.model)
+    steps = min(args.steps or len(setup["batches"]), len(setup["batches"]))
+    warmup = steps if args.warmup_steps < 0 else min(args.warmup_steps, steps)
+    setup["batches"] = setup["batches"][:steps]
+    model_dir = args.model or setup.get("model") or os.path.join(here, "..", "data", "models", "manpages-llama-5m")
+    load_start = time.perf_counter()
+    llama = Llama(model_dir)
     initial = {}
     with h5py.File(os.path.join(setup["run_dir"], "project.h5"), "r") as f:
         for matrix in setup["matrices"]:
@@ -209,24 +290,28 @@ def main():
             if initial[key].shape[2] != setup["block_size"]:
                 sys.exit(f"project.h5 holds block size {initial[key].shape[2]}, circal ran {setup['block_size']}")
     data = Batches(os.path.join(setup["run_dir"], "capture.h5"), setup["batches"], setup["temperature"],
-                   not args.recompute_teacher)
+                   not args.recompute_teacher, setup.get("group_prompts", len(setup["batches"][0])))
+    print(f"{model_dir}: {llama.layers} layers, hidden {llama.hidden}, {sum(w.numel() for w in llama.w.values()):,} "
+          f"parameters, {len(initial)} circulant matrices at block size {setup['block_size']}; "
+          f"loaded with the capture in {time.perf_counter() - load_start:.1f} s")
 
     ok = True
     print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, "
-          f"{len(setup['batches'])} steps of {len(setup['batches'][0])} prompts, teacher log-softmax "
+          f"{steps} steps of {len(setup['batches'][0])} prompts (groups of {data.group_prompts}), "
+          f"{warmup} warm-up steps, teacher log-softmax "
           f"{'every step' if args.recompute_teacher else 'computed once'}")
     circal_ms = setup["step_ms_median"]
     circal_cpu_ms = setup["phases"][0]["cpu_ms_median"]
     for mode in args.modes.split(","):
-        batches = data.loop if mode == "loop" else data.padded
-        run_steps(llama, setup, initial, batches, mode)  # warm-up: allocator, FFT plans, caches
-        losses, seconds, cpu_seconds, tokens = run_steps(llama, setup, initial, batches, mode)
+        if warmup:
+            run_steps(llama, setup, initial, data, mode, warmup)  # warm-up: allocator, FFT plans, caches
+        losses, seconds, cpu_seconds, tokens = run_steps(llama, setup, initial, data, mode, steps)
         first = abs(losses[0] - setup["losses"][0]) / abs(setup["losses"][0])
         worst = max(abs(a - b) / abs(b) for a, b in zip(losses, setup["losses"]))
         ok &= first <= args.tolerance
         ms = 1e3 * statistics.median(seconds)
         cpu_ms = 1e3 * statistics.median(cpu_seconds)
-        print(f"{mode:6s}: first-step loss {losses[0]:.7f} vs circal {setup['losses'][0]:.7f} "
+        print(f"{mode:7s}: first-step loss {losses[0]:.7f} vs circal {setup['losses'][0]:.7f} "
               f"(rel diff {first:.1e}; worst over the steps {worst:.1e}), "
               f"step {ms:.1f} ms median, {tokens / sum(seconds):.0f} tok/s; "
               f"circal at {setup['ranks']} rank(s) {circal_ms:.1f} ms: {ms / circal_ms:.2f}x; "

@@ -33,20 +33,22 @@ DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8 : 8 + n])
-    data = memoryview(blob)[8 + n :]
+    """{name: float32 tensor} of one safetensors file, memory-mapped: each tensor is converted
+    on its own, so a 2 GB BF16 shard needs no 2 GB read buffer next to its float32 copy."""
+    blob = np.memmap(path, dtype=np.uint8, mode="r")
+    (n,) = struct.unpack("<Q", blob[:8].tobytes())
+    header = json.loads(blob[8 : 8 + n].tobytes())
+    data = blob[8 + n :]
     tensors = {}
     for name, entry in header.items():
         if name == "__metadata__":
             continue
         begin, end = entry["data_offsets"]
-        raw = np.frombuffer(data[begin:end], dtype=DTYPES[entry["dtype"]])
+        raw = data[begin:end].view(DTYPES[entry["dtype"]])
         if entry["dtype"] == "BF16":
             raw = (raw.astype(np.uint32) << 16).view(np.float32)
-        tensors[name] = torch.from_numpy(raw.astype(np.float32).reshape(entry["shape"]))
+        tensors[name] = torch.from_numpy(raw.astype(np.float32, copy=False).reshape(entry["shape"]))
+    del blob
     return tensors
 
 
