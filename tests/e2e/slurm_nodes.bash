@@ -1,0 +1,99 @@
+# Helpers of the multi-node Slurm tests (sourced after common.bash): a private cluster of
+# virtual nodes (jobs/slurm-local.sh up DIR --nodes N) that the test always removes, and
+# polling on job states. Under CI=true a missing tool fails the test; elsewhere it skips.
+LOCAL_SLURM="$CIRCAL_SOURCE_DIR/jobs/slurm-local.sh"
+
+require_slurm_nodes() {
+  local tool missing=""
+  for tool in sbatch squeue scontrol srun slurmctld slurmd munged ip nsenter unshare ss h5diff python3; do
+    command -v "$tool" > /dev/null || missing="$missing $tool"
+  done
+  if [ -n "$missing" ]; then
+    if [ "${CI:-}" = true ]; then
+      echo "FAILED: missing$missing (apt-get install slurm-wlm munge iproute2 util-linux hdf5-tools python3)"; exit 1
+    fi
+    echo "SKIP: missing$missing (apt-get install slurm-wlm munge iproute2 util-linux hdf5-tools python3)"; exit 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    [ "${CI:-}" = true ] && { echo "FAILED: the virtual nodes need root (network namespaces, daemons as root)"; exit 1; }
+    echo "SKIP: the virtual nodes need root (network namespaces, daemons as root)"; exit 0
+  fi
+}
+
+# start_nodes N: the cluster in a short directory (munge's socket path must stay < 108 bytes);
+# sets SLURM_DIR, SLURM_CONF, SUBNET and the Open MPI TCP settings for it; the EXIT trap purges
+# it. on_failure (optional, defined by the test) prints logs when the test fails.
+start_nodes() {
+  SLURM_DIR=$(mktemp -d /tmp/circal-nodes.XXXXXX)
+  trap stop_nodes EXIT
+  eval "$(bash "$LOCAL_SLURM" up "$SLURM_DIR" --nodes "$1")"
+  read -r SUBNET _ < <(bash "$LOCAL_SLURM" net "$SLURM_DIR")
+  # jobs inherit these (sbatch --export=ALL): ranks and daemons talk over the bridge only
+  export OMPI_MCA_btl_tcp_if_include=$SUBNET OMPI_MCA_oob_tcp_if_include=$SUBNET
+  export SLURM_CONF
+}
+
+stop_nodes() {
+  local code=$?
+  set +e
+  if [ "$code" -ne 0 ] && declare -F on_failure > /dev/null; then on_failure; fi
+  bash "$LOCAL_SLURM" purge "$SLURM_DIR" > /dev/null 2>&1
+  rm -rf "$WORK"
+  exit "$code"
+}
+
+# poll CONDITION... [--within SECONDS]: waits (0.2 s polls) until CONDITION holds; fails after
+# SECONDS (default 300).
+poll() {
+  local limit=300 args=("$@")
+  if [ "${#args[@]}" -ge 2 ] && [ "${args[-2]}" = --within ]; then limit=${args[-1]}; args=("${args[@]:0:${#args[@]}-2}"); fi
+  local deadline=$((SECONDS + limit))
+  until "${args[@]}"; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out after ${limit}s waiting for: ${args[*]}"; return 1; }
+    sleep 0.2
+  done
+}
+job_gone() { [ -z "$(squeue -h -j "$1" 2> /dev/null)" ]; }
+job_state() { scontrol -o show job "$1" 2> /dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
+file_has() { grep -q -- "$2" "$1" 2> /dev/null; }
+
+# submit NAME LAUNCHER RUN_DIR [key=value ...]: jobs/circal.sbatch on 2 nodes x 4 tasks with
+# config/tiny.yaml; prints the job id. Output: $WORK/NAME.out.
+submit() {
+  local name=$1 launcher=$2 run_dir=$3; shift 3
+  (cd "$CIRCAL_SOURCE_DIR" && CIRCAL_LAUNCHER=$launcher sbatch --parsable --nodes 2 --ntasks 4 \
+     --time 00:15:00 --job-name "$name" --output "$WORK/$name.out" \
+     jobs/circal.sbatch config/tiny.yaml run_dir="$run_dir" cluster.nodes=2 cluster.tasks=4 "$@")
+}
+
+# pids of the circal ranks of the run in DIR (command line names DIR), without forking per process
+circal_ranks() {
+  local p c
+  local -a words
+  for p in /proc/[0-9]*; do
+    { read -r c < "$p/comm"; } 2> /dev/null || continue
+    [ "$c" = circal ] || continue
+    { mapfile -d '' -t words < "$p/cmdline"; } 2> /dev/null || continue
+    [[ " ${words[*]} " == *"$1"* ]] && echo "${p#/proc/}"
+  done
+}
+
+# every given pid has USR1 pending (delivered when it is thawed)
+usr1_pending() {
+  local p line mask
+  for p in "$@"; do
+    mask=0
+    while read -r line; do
+      case $line in SigPnd:* | ShdPnd:*) line=${line#*:}; mask=$((mask | 0x${line//[[:space:]]/})) ;; esac
+    done < "/proc/$p/status"
+    [ $((mask & 0x200)) -ne 0 ] || return 1
+  done
+}
+
+# the calibrated matrices of two calibrate.h5 files are equal (/history timings may differ)
+same_parameters() {
+  local path
+  for path in $(h5ls -r "$1/layers" | awk '$2 == "Dataset" {print $1}'); do
+    h5diff -q "$1" "$2" "/layers$path" "/layers$path" > /dev/null || { echo "differs: /layers$path"; return 1; }
+  done
+}
