@@ -3,12 +3,15 @@
 # (jobs/slurm-local.sh) and always stops: every job COMPLETED, dependencies held, 4 report
 # rows, capture once and projection once per block size; one calibrate job gets the
 # preemption signal mid-run, requeues itself, resumes from its checkpoint and ends with the
-# parameters of an uninterrupted run. Skips (exit 0, "SKIP:") without slurm-wlm and munge.
+# parameters of an uninterrupted run. Skips (exit 0, "SKIP:") without slurm-wlm and munge,
+# fails without them under CI=true.
 source "$(dirname "$0")/common.bash"
+# Under CI=true a missing tool or root fails the test instead.
+skip_or_fail() { if [ "${CI:-}" = true ]; then echo "FAILED: $*"; exit 1; fi; echo "SKIP: $*"; exit 0; }
 for tool in sbatch squeue scontrol slurmctld slurmd munged; do
-  command -v "$tool" > /dev/null || { echo "SKIP: $tool not installed (apt-get install slurm-wlm munge)"; exit 0; }
+  command -v "$tool" > /dev/null || skip_or_fail "$tool not installed (apt-get install slurm-wlm munge)"
 done
-[ "$(id -u)" = 0 ] || { echo "SKIP: the private Slurm runs its daemons as root"; exit 0; }
+[ "$(id -u)" = 0 ] || skip_or_fail "the private Slurm runs its daemons as root"
 
 SLURM_DIR=$(mktemp -d /tmp/circal-slurm.XXXXXX)  # short: munge's socket path must stay < 108 bytes
 LOCAL_SLURM="$CIRCAL_SOURCE_DIR/jobs/slurm-local.sh"
