@@ -2,6 +2,7 @@
 # virtual nodes (jobs/slurm-local.sh up DIR --nodes N) that the test always removes, and
 # polling on job states. Under CI=true a missing tool fails the test; elsewhere it skips.
 LOCAL_SLURM="$CIRCAL_SOURCE_DIR/jobs/slurm-local.sh"
+SLURM_DIR=""
 
 require_slurm_nodes() {
   local tool missing=""
@@ -30,6 +31,11 @@ start_nodes() {
   read -r SUBNET _ < <(bash "$LOCAL_SLURM" net "$SLURM_DIR")
   # jobs inherit these (sbatch --export=ALL): ranks and daemons talk over the bridge only
   export OMPI_MCA_btl_tcp_if_include=$SUBNET OMPI_MCA_oob_tcp_if_include=$SUBNET
+  # the virtual nodes share the machine's cores: a rank waiting in MPI must yield its core
+  # (on real nodes Open MPI busy-polls, as each node's ranks have cores of their own)
+  export OMPI_MCA_mpi_yield_when_idle=1
+  # a peer that stops answering (cut link) is given up after 10 + 3 x 2 s, not 300 + 9 x 20 s
+  export OMPI_MCA_oob_tcp_keepalive_time=10 OMPI_MCA_oob_tcp_keepalive_intvl=2 OMPI_MCA_oob_tcp_keepalive_probes=3
   export SLURM_CONF
 }
 
@@ -37,7 +43,7 @@ stop_nodes() {
   local code=$?
   set +e
   if [ "$code" -ne 0 ] && declare -F on_failure > /dev/null; then on_failure; fi
-  bash "$LOCAL_SLURM" purge "$SLURM_DIR" > /dev/null 2>&1
+  [ -n "$SLURM_DIR" ] && bash "$LOCAL_SLURM" purge "$SLURM_DIR" > /dev/null 2>&1
   rm -rf "$WORK"
   exit "$code"
 }
@@ -57,13 +63,26 @@ job_gone() { [ -z "$(squeue -h -j "$1" 2> /dev/null)" ]; }
 job_state() { scontrol -o show job "$1" 2> /dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
 file_has() { grep -q -- "$2" "$1" 2> /dev/null; }
 
+# small_prompts: writes the first 24 calibration, 8 validation and 8 test prompts to $WORK and
+# sets PROMPTS to the overrides that select them (the capture of all 153 takes minutes on a
+# loaded 2-core machine)
+small_prompts() {
+  local split n
+  for split in calibration:24 validation:8 test:8; do
+    n=${split#*:} split=${split%:*}
+    head -n "$n" "$CIRCAL_SOURCE_DIR/data/splits/$split.txt" > "$WORK/$split.txt"
+  done
+  PROMPTS=(prompts.calibration="$WORK/calibration.txt" prompts.validation="$WORK/validation.txt" prompts.test="$WORK/test.txt")
+}
+sets() { local kv; for kv in "$@"; do printf -- '--set\n%s\n' "$kv"; done; }
+
 # submit NAME LAUNCHER RUN_DIR [key=value ...]: jobs/circal.sbatch on 2 nodes x 4 tasks with
 # config/tiny.yaml; prints the job id. Output: $WORK/NAME.out.
 submit() {
   local name=$1 launcher=$2 run_dir=$3; shift 3
   (cd "$CIRCAL_SOURCE_DIR" && CIRCAL_LAUNCHER=$launcher sbatch --parsable --nodes 2 --ntasks 4 \
      --time 00:15:00 --job-name "$name" --output "$WORK/$name.out" \
-     jobs/circal.sbatch config/tiny.yaml run_dir="$run_dir" cluster.nodes=2 cluster.tasks=4 "$@")
+     jobs/circal.sbatch config/tiny.yaml run_dir="$run_dir" cluster.nodes=2 cluster.tasks=4 "${PROMPTS[@]}" "$@")
 }
 
 # pids of the circal ranks of the run in DIR (command line names DIR), without forking per process
