@@ -13,6 +13,7 @@
 #include "pipeline/model/dense_linear.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
+#include "pipeline/lowrank/lowrank_linear.hpp"
 
 namespace circal {
 namespace {
@@ -25,6 +26,8 @@ struct BenchRow {
   BenchCase shape;
   double dense_ms, forward_ms, backward_ms, refresh_forward_ms;
   double dense_flops, circulant_flops, rel_error;
+  int lowrank_rank = 0;       // the low-rank student of (at most) the circulant's parameters
+  double lowrank_forward_ms = 0;
 };
 
 // Cheap deterministic fill: a 45M-entry weight must not take seconds to draw.
@@ -87,8 +90,15 @@ void bench_shape(int m, int n, int b, const std::vector<int>& tokens, int reps,
   Y.ensure(std::size_t(max_T) * m);
   Y_dense.ensure(std::size_t(max_T) * m);
   dX.ensure(std::size_t(max_T) * n);
+  const int rank = lowrank_rank(m, n, b);
+  std::vector<float> factors(lowrank_parameter_count(m, n, std::max(rank, 1)));
+  fill_uniform(factors.data(), factors.size(), 17u + b);
   for (int T : tokens) {
-    BenchRow row{{m, n, b, T}, 0, 0, 0, 0, 0, 0, 0};
+    BenchRow row{{m, n, b, T}, 0, 0, 0, 0, 0, 0, 0, rank, 0};
+    if (rank > 0) {
+      LowRankLinear lowrank(m, n, rank, factors.data(), nullptr);
+      row.lowrank_forward_ms = median_ms(reps, [&] { lowrank.forward(X.data(), Y.data(), T); });
+    }
     row.dense_ms = median_ms(reps, [&] { dense.forward(X.data(), Y_dense.data(), T); });
     row.forward_ms = median_ms(reps, [&] { circulant.forward(X.data(), Y.data(), T); });
     row.backward_ms = median_ms(reps, [&] { circulant.backward(X.data(), dY.data(), dX.data(), T); });
@@ -102,12 +112,14 @@ void bench_shape(int m, int n, int b, const std::vector<int>& tokens, int reps,
     rows.push_back(row);
     std::printf("%6d x %-6d b=%-4d T=%-4d dense %9.3f ms  fwd %8.3f ms  bwd %8.3f ms  "
                 "fwd+refresh %8.3f ms  speedup %6.1fx  bwd %6.1fx  dense %6.1f GF/s  "
-                "circ %6.1f GF/s  flop ratio %6.1f  rel.err %.1e\n",
+                "circ %6.1f GF/s  flop ratio %6.1f  rel.err %.1e  lowrank r=%d fwd %8.3f ms (%.0f vs %.0f tok/s)\n",
                 m, n, b, T, row.dense_ms, row.forward_ms, row.backward_ms,
                 row.refresh_forward_ms, row.dense_ms / row.forward_ms,
                 row.dense_ms / row.backward_ms, row.dense_flops / row.dense_ms * 1e-6,
                 row.circulant_flops / row.forward_ms * 1e-6,
-                row.dense_flops / row.circulant_flops, row.rel_error);
+                row.dense_flops / row.circulant_flops, row.rel_error, row.lowrank_rank,
+                row.lowrank_forward_ms, T / (row.forward_ms * 1e-3),
+                row.lowrank_forward_ms > 0 ? T / (row.lowrank_forward_ms * 1e-3) : 0.0);
     std::fflush(stdout);
   }
 }
@@ -116,15 +128,16 @@ void write_csv(const std::string& path, const std::vector<BenchRow>& rows) {
   std::ofstream out(path);
   if (!out) fail(kExitIo, "circal bench: cannot write " + path);
   out << "out,in,b,T,dense_ms,circ_fwd_ms,circ_bwd_ms,circ_fwd_refresh_ms,speedup_fwd,"
-         "speedup_bwd,dense_gflops,circ_fwd_gflops,flop_ratio,rel_error,openblas_core\n";
+         "speedup_bwd,dense_gflops,circ_fwd_gflops,flop_ratio,rel_error,lowrank_rank,lowrank_fwd_ms,"
+         "openblas_core\n";
   for (const BenchRow& r : rows)
     out << r.shape.m << ',' << r.shape.n << ',' << r.shape.b << ',' << r.shape.T << ','
         << r.dense_ms << ',' << r.forward_ms << ',' << r.backward_ms << ','
         << r.refresh_forward_ms << ',' << r.dense_ms / r.forward_ms << ','
         << r.dense_ms / r.backward_ms << ',' << r.dense_flops / r.dense_ms * 1e-6 << ','
         << r.circulant_flops / r.forward_ms * 1e-6 << ','
-        << r.dense_flops / r.circulant_flops << ',' << r.rel_error << ','
-        << openblas_core_name() << '\n';
+        << r.dense_flops / r.circulant_flops << ',' << r.rel_error << ',' << r.lowrank_rank << ','
+        << r.lowrank_forward_ms << ',' << openblas_core_name() << '\n';
   if (!out) fail(kExitIo, "circal bench: cannot write " + path);
 }
 
@@ -145,7 +158,11 @@ void run_circulant_bench(const CirculantBenchOptions& options) {
   std::vector<Shape> shapes = {{256, 768},   {768, 256},    {2048, 5632},
                                {5632, 2048}, {4096, 11008}, {11008, 4096}};
   std::vector<int> blocks = {16, 32, 64, 128, 256}, tokens = {1, 16, 128, 512};
-  if (options.quick) {
+  if (options.lowrank) {
+    shapes = {{2048, 5632}, {5632, 2048}};
+    blocks = {4, 8, 16, 32};
+    tokens = {1, 128};
+  } else if (options.quick) {
     shapes = {{256, 768}, {11008, 4096}};
     blocks = {64, 256};
     tokens = {1, 128};

@@ -1,12 +1,16 @@
 #pragma once
-// `circal bench circulant`: block-circulant forward/backward against dense sgemm on LLaMA
-// MLP shapes, one thread, medians of repeated timings after a warm-up.
+// `circal bench circulant`: block-circulant forward/backward against dense sgemm and against
+// the low-rank student of the same parameter count on LLaMA MLP shapes, one thread, medians
+// of repeated timings after a warm-up.
 #include <string>
 
 namespace circal {
 
 struct CirculantBenchOptions {
   bool quick = false;   // a subset that runs in well under a minute
+  // Block-circulant vs low rank at equal parameters (rank floor(m n / (b (m + n)))) on the
+  // TinyLlama-1.1B MLP shapes, b = 4, 8, 16, 32, T = 1 and 128.
+  bool lowrank = false;
   int reps = 5;         // timed samples per figure (the median is reported)
   std::string csv;      // CSV output file, empty = none
 };

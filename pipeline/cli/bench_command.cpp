@@ -65,17 +65,19 @@ int bench_command(MpiContext& mpi, const Args& args) {
   desc.add_options()
       ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant | model | calibrate")
       ("quick", po::bool_switch(), "a subset that runs in under a minute")
+      ("lowrank", po::bool_switch(), "circulant vs low rank at equal parameters: TinyLlama MLP shapes, b 4..32, T 1 and 128")
       ("csv", po::value<std::string>()->default_value(""), "write the table as CSV to FILE")
       ("reps", po::value<int>()->default_value(5), "timed samples per figure (median)");
   po::positional_options_description positional;
   positional.add("what", 1);
-  const auto vm = parse_options(mpi, "bench", "circulant [--quick] [--csv FILE] [--reps N]",
+  const auto vm = parse_options(mpi, "bench", "circulant [--quick | --lowrank] [--csv FILE] [--reps N]",
                                 desc, args, &positional);
   if (!vm) return kExitOk;
   const std::string what = (*vm)["what"].as<std::string>();
   if (what != "circulant") fail(kExitUsage, "circal bench: unknown benchmark '" + what + "'");
   CirculantBenchOptions options;
   options.quick = (*vm)["quick"].as<bool>();
+  options.lowrank = (*vm)["lowrank"].as<bool>();
   options.csv = (*vm)["csv"].as<std::string>();
   options.reps = (*vm)["reps"].as<int>();
   if (options.reps < 1) fail(kExitUsage, "circal bench: --reps must be >= 1");

@@ -40,6 +40,7 @@ struct CaptureConfig {
 
 struct ProjectConfig {
   int block_size = 16;
+  std::string structure = "circulant";   // circulant | lowrank (config/names.hpp)
   std::string method = "least_squares";  // frobenius | least_squares
   double ridge = 1e-4;                   // relative to the mean diagonal of the Gram matrices
   std::string down_inputs = "teacher";   // teacher | student

@@ -40,6 +40,20 @@ Projection parse_projection(std::string_view name) {
 
 std::vector<std::string> projection_names() { return names_of(kProjections, projection_name); }
 
+const char* structure_name(Structure structure) {
+  switch (structure) {
+    case Structure::Circulant: return "circulant";
+    case Structure::LowRank: return "lowrank";
+  }
+  return "?";
+}
+
+Structure parse_structure(std::string_view name) {
+  return parse_name(name, kStructures, structure_name, "student structure");
+}
+
+std::vector<std::string> structure_names() { return names_of(kStructures, structure_name); }
+
 const char* student_kind_name(StudentKind kind) {
   switch (kind) {
     case StudentKind::Dense: return "dense";
@@ -47,6 +61,9 @@ const char* student_kind_name(StudentKind kind) {
     case StudentKind::Frobenius: return "frobenius";
     case StudentKind::LeastSquares: return "least_squares";
     case StudentKind::Calibrated: return "calibrated";
+    case StudentKind::LowRankSvd: return "lowrank_svd";
+    case StudentKind::LowRankAware: return "lowrank_aware";
+    case StudentKind::LowRankCalibrated: return "lowrank_calibrated";
   }
   return "?";
 }
@@ -56,5 +73,24 @@ StudentKind parse_student_kind(std::string_view name) {
 }
 
 std::vector<std::string> student_kind_names() { return names_of(kStudentKinds, student_kind_name); }
+
+StudentSource student_source(StudentKind kind) {
+  switch (kind) {
+    case StudentKind::Dense:
+    case StudentKind::Zeroed: return {};
+    case StudentKind::Frobenius: return {true, Structure::Circulant, false, "frobenius"};
+    case StudentKind::LeastSquares: return {true, Structure::Circulant, false, "least_squares"};
+    case StudentKind::Calibrated: return {true, Structure::Circulant, true, ""};
+    case StudentKind::LowRankSvd: return {true, Structure::LowRank, false, "svd"};
+    case StudentKind::LowRankAware: return {true, Structure::LowRank, false, "aware"};
+    case StudentKind::LowRankCalibrated: return {true, Structure::LowRank, true, ""};
+  }
+  return {};
+}
+
+std::array<const char*, 2> projection_variants(Structure structure) {
+  if (structure == Structure::LowRank) return {"svd", "aware"};
+  return {"frobenius", "least_squares"};
+}
 
 }  // namespace circal

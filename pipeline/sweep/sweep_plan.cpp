@@ -300,6 +300,7 @@ void write_sweep_dir(const SweepPlan& plan) {
         fs::remove(dir / "error.txt");
         entry["projection"] = plan.projections[point.projection].name;
         entry["block_size"] = point.config.project.block_size;
+        entry["structure"] = point.config.project.structure;
         entry["lr"] = point.config.calibrate.lr;
       } else {
         write_text(dir / "error.txt", "invalid point: " + point.error + "\n");

@@ -31,6 +31,8 @@ void write_calibration_result(const StageContext& context, const StudentLayout& 
   file.set_attr("/history", "best_validation_kl", state.best_validation);
   file.set_attr("/history", "stopped_early", int64_t(state.stopped_early));
   file.set_attr("/history", "block_size", int64_t(layout.block_size));
+  file.set_attr("/", "block_size", int64_t(layout.block_size));
+  file.set_attr("/", "structure", std::string(structure_name(layout.structure)));
   stamp_student_model(file, context.model);
   file.commit();
 }
@@ -59,7 +61,8 @@ void calibrate_stage(const StageContext& context) {
   const int resumed_step = resumed ? int(resumed->step) : 0;
   ProgressLog log(context.mpi.is_root(), dir + "/log.jsonl", settings.log_every, settings.steps,
                   resumed_step, std::cout);
-  context.mpi.log("calibrate: " + std::to_string(layout.matrices.size()) + " matrices, " +
+  context.mpi.log("calibrate: " + std::to_string(layout.matrices.size()) + " " + structure_name(layout.structure) +
+                  " matrices, " +
                   std::to_string(layout.total_size) + " parameters, " +
                   std::to_string(data.calibration().size()) + " calibration / " +
                   std::to_string(data.validation().size()) + " validation prompts, " +

@@ -14,6 +14,7 @@ std::string PatchedMatrix::dataset() const {
 StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig& model) {
   StudentLayout layout;
   layout.block_size = config.project.block_size;
+  layout.structure = parse_structure(config.project.structure);
   std::vector<int> layers = config.patch.layers;
   std::sort(layers.begin(), layers.end());
   for (int layer : layers) {
@@ -28,8 +29,17 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
         fail(kExitUsage, "config: project.block_size: " + std::to_string(layout.block_size) + " is larger than layer " +
                              std::to_string(layer) + " " + projection + " (" + std::to_string(matrix.out_features) +
                              " x " + std::to_string(matrix.in_features) + ")");
-      matrix.size = size_t(block_count(matrix.out_features, layout.block_size)) *
-                    block_count(matrix.in_features, layout.block_size) * layout.block_size;
+      if (layout.structure == Structure::LowRank) {
+        matrix.rank = lowrank_rank(matrix.out_features, matrix.in_features, layout.block_size);
+        if (matrix.rank < 1)
+          fail(kExitUsage, "config: project.block_size: " + std::to_string(layout.block_size) + " leaves layer " +
+                               std::to_string(layer) + " " + projection + " (" + std::to_string(matrix.out_features) +
+                               " x " + std::to_string(matrix.in_features) + ") no rank for a low-rank student");
+        matrix.size = lowrank_parameter_count(matrix.out_features, matrix.in_features, matrix.rank);
+      } else {
+        matrix.size = size_t(block_count(matrix.out_features, layout.block_size)) *
+                      block_count(matrix.in_features, layout.block_size) * layout.block_size;
+      }
       layout.total_size += matrix.size;
       layout.matrices.push_back(matrix);
     }
@@ -46,36 +56,82 @@ size_t StudentLayout::dense_parameters() const {
   return total;
 }
 
+size_t StudentLayout::circulant_parameters() const {
+  size_t total = 0;
+  for (const auto& matrix : matrices)
+    total += size_t(block_count(matrix.out_features, block_size)) * block_count(matrix.in_features, block_size) *
+             block_size;
+  return total;
+}
+
+std::vector<std::string> parameter_datasets(Structure structure, const std::string& variant) {
+  const std::string suffix = variant.empty() ? "" : "_" + variant;
+  if (structure == Structure::LowRank) return {"U" + suffix, "V" + suffix};
+  return {"c" + suffix};
+}
+
+namespace {
+
+// The shapes of one matrix's parameter datasets, in parameter_datasets' order.
+std::vector<std::vector<uint64_t>> parameter_shapes(const StudentLayout& layout, const PatchedMatrix& matrix) {
+  const uint64_t m = matrix.out_features, n = matrix.in_features, b = layout.block_size;
+  if (layout.structure == Structure::LowRank) return {{m, uint64_t(matrix.rank)}, {uint64_t(matrix.rank), n}};
+  return {{uint64_t(block_count(int(m), int(b))), uint64_t(block_count(int(n), int(b))), b}};
+}
+
+}  // namespace
+
 std::vector<float> read_student_parameters(const CheckpointReader& file, const StudentLayout& layout,
-                                           const std::string& name) {
+                                           const std::string& variant) {
   std::vector<float> params(layout.total_size);
+  const std::vector<std::string> names = parameter_datasets(layout.structure, variant);
   for (const auto& matrix : layout.matrices) {
-    const std::string path = matrix.dataset() + "/" + name;
-    if (!file.exists(path)) fail(kExitCheckpoint, file.path() + ": has no " + path);
-    std::vector<float> values = file.read_float(path);
-    if (values.size() != matrix.size)
-      fail(kExitCheckpoint, file.path() + ": " + path + " has " + std::to_string(values.size()) +
-                                " values, the config's block size needs " + std::to_string(matrix.size));
-    std::copy(values.begin(), values.end(), params.begin() + matrix.offset);
+    size_t at = matrix.offset;
+    const auto shapes = parameter_shapes(layout, matrix);
+    for (size_t d = 0; d < names.size(); ++d) {
+      const std::string path = matrix.dataset() + "/" + names[d];
+      if (!file.exists(path))
+        fail(kExitCheckpoint, file.path() + ": has no " + path + " (project.structure " +
+                                  structure_name(layout.structure) + ")");
+      std::vector<float> values = file.read_float(path);
+      const size_t expected = size_t(shapes[d][0]) * shapes[d][1] * (shapes[d].size() > 2 ? shapes[d][2] : 1);
+      if (values.size() != expected)
+        fail(kExitCheckpoint, file.path() + ": " + path + " has " + std::to_string(values.size()) +
+                                  " values, the config's block size needs " + std::to_string(expected));
+      std::copy(values.begin(), values.end(), params.begin() + at);
+      at += expected;
+    }
   }
   return params;
 }
 
 void write_student_parameters(CheckpointWriter& file, const StudentLayout& layout, const float* params,
-                              const std::string& name) {
-  const uint64_t b = layout.block_size;
+                              const std::string& variant) {
+  const std::vector<std::string> names = parameter_datasets(layout.structure, variant);
   for (const auto& matrix : layout.matrices) {
-    const uint64_t p = block_count(matrix.out_features, b), q = block_count(matrix.in_features, b);
-    file.write(matrix.dataset() + "/" + name, {p, q, b}, params + matrix.offset);
+    size_t at = matrix.offset;
+    const auto shapes = parameter_shapes(layout, matrix);
+    for (size_t d = 0; d < names.size(); ++d) {
+      file.write(matrix.dataset() + "/" + names[d], shapes[d], params + at);
+      at += size_t(shapes[d][0]) * shapes[d][1] * (shapes[d].size() > 2 ? shapes[d][2] : 1);
+    }
   }
+}
+
+std::unique_ptr<LinearOperator> make_student_operator(const StudentLayout& layout, const PatchedMatrix& matrix,
+                                                      const float* params, float* grads) {
+  const float* p = params + matrix.offset;
+  float* g = grads ? grads + matrix.offset : nullptr;
+  if (layout.structure == Structure::LowRank)
+    return std::make_unique<LowRankLinear>(matrix.out_features, matrix.in_features, matrix.rank, p, g);
+  return std::make_unique<CirculantLinear>(matrix.out_features, matrix.in_features, layout.block_size, p, g);
 }
 
 StudentModel::StudentModel(Transformer& model, const StudentLayout& layout, float* params, float* grads)
     : model_(model), layout_(layout) {
   for (const auto& matrix : layout.matrices) {
-    ops_.push_back(std::make_unique<CirculantLinear>(matrix.out_features, matrix.in_features,
-                                                     layout.block_size, params + matrix.offset,
-                                                     grads ? grads + matrix.offset : nullptr));
+    ops_.push_back(make_student_operator(layout, matrix, params, grads));
+    if (auto* circulant = dynamic_cast<CirculantLinear*>(ops_.back().get())) circulants_.push_back(circulant);
     model_.set_mlp_operator(matrix.layer, matrix.projection, ops_.back().get());
   }
 }
@@ -85,7 +141,7 @@ StudentModel::~StudentModel() {
 }
 
 void StudentModel::parameters_changed() {
-  for (auto& op : ops_) op->parameters_changed();
+  for (CirculantLinear* op : circulants_) op->parameters_changed();
 }
 
 }  // namespace circal

@@ -1,7 +1,8 @@
 #pragma once
-// The student: the teacher with chosen MLP matrices swapped for block-circulant operators.
-// All circulant vectors of a student live in ONE contiguous buffer (one allreduce, one
-// checkpoint write); each patched matrix owns a slice of it.
+// The student: the teacher with chosen MLP matrices swapped for structured operators,
+// block-circulant or low rank (`project.structure`). All parameters of a student live in ONE
+// contiguous buffer (one allreduce, one checkpoint write); each patched matrix owns a slice
+// of it: c [p, q, b] for a circulant, [U (m x r) | V (r x n)] for a low-rank matrix.
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "pipeline/io/checkpoint_store.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/config/config.hpp"
+#include "pipeline/lowrank/lowrank_linear.hpp"
 #include "pipeline/model/transformer.hpp"
 
 namespace circal {
@@ -18,33 +20,45 @@ struct PatchedMatrix {
   std::string projection;  // gate_proj | up_proj | down_proj
   int out_features;        // m
   int in_features;         // n
-  size_t offset;           // start of its c [p, q, b] in the parameter buffer
-  size_t size;             // p * q * b
+  size_t offset;           // start of its parameters in the buffer
+  size_t size;             // circulant p * q * b; low rank r (m + n)
+  int rank = 0;            // low rank: r = lowrank_rank(m, n, b); 0 for a circulant
   std::string dataset() const;  // "/layers/{layer}/{projection}"
 };
 
 // The layout of a student: which matrices, in which order (layer ascending, then gate, up,
-// down), at which block size.
+// down), of which structure, at which block size (a low-rank student takes the rank whose
+// parameter count matches the circulant of that block size).
 struct StudentLayout {
   int block_size = 0;
+  Structure structure = Structure::Circulant;
   std::vector<PatchedMatrix> matrices;
   size_t total_size = 0;
 
   static StudentLayout from_config(const Config& config, const LlamaConfig& model);
   int first_layer() const;  // the lowest patched layer
-  // Parameter counts of the patched matrices: dense m*n vs circulant p*q*b.
+  // Parameter counts of the patched matrices: dense m*n.
   size_t dense_parameters() const;
+  // What the same matrices take as block-circulant students of this block size (p*q*b each),
+  // whatever the structure: the count a low-rank student is matched to.
+  size_t circulant_parameters() const;
 };
 
-// Reads `/layers/{l}/{proj}/{name}` of every matrix of the layout into one buffer.
-std::vector<float> read_student_parameters(const CheckpointReader& file, const StudentLayout& layout,
-                                           const std::string& name = "c");
-// Writes them back in the same layout (collective; every rank passes the same values).
-void write_student_parameters(CheckpointWriter& file, const StudentLayout& layout,
-                              const float* params, const std::string& name = "c");
+// The datasets of one matrix's parameters under its group: circulant {"c"}, low rank
+// {"U", "V"}; with a variant (a projection of project.h5: frobenius, least_squares, svd,
+// aware) {"c_frobenius"}, {"U_svd", "V_svd"}.
+std::vector<std::string> parameter_datasets(Structure structure, const std::string& variant = "");
 
-// Installs CirculantLinear operators over `params` (and `grads`, may be null) into a
-// Transformer; restores the dense teacher matrices when destroyed.
+// Reads the parameter datasets (of `variant`) of every matrix of the layout into one buffer.
+std::vector<float> read_student_parameters(const CheckpointReader& file, const StudentLayout& layout,
+                                           const std::string& variant = "");
+// Writes them back in the same layout (collective; every rank passes the same values):
+// c [p, q, b], or U [m, r] and V [r, n].
+void write_student_parameters(CheckpointWriter& file, const StudentLayout& layout,
+                              const float* params, const std::string& variant = "");
+
+// Installs the layout's operators (CirculantLinear or LowRankLinear) over `params` (and
+// `grads`, may be null) into a Transformer; restores the dense teacher matrices when destroyed.
 class StudentModel {
  public:
   StudentModel(Transformer& model, const StudentLayout& layout, float* params, float* grads);
@@ -57,7 +71,12 @@ class StudentModel {
  private:
   Transformer& model_;
   const StudentLayout& layout_;
-  std::vector<std::unique_ptr<CirculantLinear>> ops_;
+  std::vector<std::unique_ptr<LinearOperator>> ops_;
+  std::vector<CirculantLinear*> circulants_;  // those of ops_ with a cache to refresh
 };
+
+// The operator of one matrix of `layout` over its slice of params/grads (grads may be null).
+std::unique_ptr<LinearOperator> make_student_operator(const StudentLayout& layout, const PatchedMatrix& matrix,
+                                                      const float* params, float* grads);
 
 }  // namespace circal

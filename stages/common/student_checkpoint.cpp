@@ -45,6 +45,23 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
     for (const std::string& projection : projection_names()) {
       PatchedMatrix matrix{layer, projection, mlp_out_features(model, projection),
                            mlp_in_features(model, projection), layout.total_size, 0};
+      if (!file.exists(matrix.dataset() + "/c") && file.exists(matrix.dataset() + "/U")) {
+        // A low-rank student: U [m, r], V [r, n].
+        layout.structure = Structure::LowRank;
+        const std::string u = matrix.dataset() + "/U", v = matrix.dataset() + "/V";
+        const std::vector<uint64_t> u_shape = file.shape(u);
+        const uint64_t r = u_shape.size() == 2 ? u_shape[1] : 0;
+        const std::vector<uint64_t> want_u = {uint64_t(matrix.out_features), r}, want_v = {r, uint64_t(matrix.in_features)};
+        if (r == 0 || u_shape != want_u || !file.exists(v) || file.shape(v) != want_v)
+          fail(kExitCheckpoint, file.path() + ": is for another model: " + u + " is " + shape_text(u_shape) + ", this model's " +
+                                    std::to_string(matrix.out_features) + " x " + std::to_string(matrix.in_features) +
+                                    " matrix needs U [m, r] and V [r, n]");
+        matrix.rank = int(r);
+        matrix.size = lowrank_parameter_count(matrix.out_features, matrix.in_features, matrix.rank);
+        layout.total_size += matrix.size;
+        layout.matrices.push_back(matrix);
+        continue;
+      }
       const std::string path = matrix.dataset() + "/c";
       if (!file.exists(path)) continue;
       const std::vector<uint64_t> shape = file.shape(path);
@@ -61,7 +78,9 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
       layout.matrices.push_back(matrix);
     }
   }
-  if (layout.matrices.empty()) fail(kExitCheckpoint, file.path() + ": has no /layers/{l}/{proj}/c (no student parameters)");
+  if (layout.matrices.empty()) fail(kExitCheckpoint, file.path() + ": has no /layers/{l}/{proj}/c or U (no student parameters)");
+  if (layout.structure == Structure::LowRank && file.has_attr("/", "block_size"))
+    layout.block_size = int(file.attr_int("/", "block_size"));
   return layout;
 }
 

@@ -46,11 +46,16 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
   const CheckpointReader project = context.open_output(Stage::Project);
   std::vector<StudentSpec> students;
   for (const std::string& name : config.evaluate.students) {
-    if (name == "dense" || name == "zeroed") {
+    const StudentSource source = student_source(parse_student_kind(name));
+    if (!source.has_parameters) {
       students.push_back({name, {}});
-    } else if (name == "frobenius" || name == "least_squares") {
-      students.push_back({name, read_student_parameters(project, layout, "c_" + name)});
-    } else if (name == "calibrated") {
+    } else if (source.structure != layout.structure) {
+      // project.h5 and calibrate.h5 hold the students of the run's structure only.
+      context.mpi.log("evaluate: student " + name + " skipped (project.structure is " +
+                      structure_name(layout.structure) + ")");
+    } else if (!source.calibrated) {
+      students.push_back({name, read_student_parameters(project, layout, source.variant)});
+    } else {
       const std::string path = context.output_path(Stage::Calibrate);
       if (!config.calibrate.enabled || !std::filesystem::exists(path)) {
         context.mpi.log("evaluate: student calibrated skipped (" +
@@ -58,9 +63,7 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
         continue;
       }
       const CheckpointReader calibrated = context.open_output(Stage::Calibrate);
-      students.push_back({name, read_student_parameters(calibrated, layout, "c")});
-    } else {
-      fail(kExitUsage, "config: evaluate.students: unknown student '" + name + "'");
+      students.push_back({name, read_student_parameters(calibrated, layout)});
     }
   }
   return students;
@@ -71,12 +74,12 @@ class InstalledStudent {
  public:
   InstalledStudent(Transformer& model, const StudentLayout& layout, StudentSpec& spec) {
     if (spec.name == "zeroed") zeroed_ = std::make_unique<ZeroedStudent>(model, layout);
-    else if (!spec.params.empty()) circulant_ = std::make_unique<StudentModel>(model, layout, spec.params.data(), nullptr);
+    else if (!spec.params.empty()) student_ = std::make_unique<StudentModel>(model, layout, spec.params.data(), nullptr);
   }
 
  private:
   std::unique_ptr<ZeroedStudent> zeroed_;
-  std::unique_ptr<StudentModel> circulant_;
+  std::unique_ptr<StudentModel> student_;
 };
 
 // Metrics of every position of one prompt: y is the next prompt token, or the teacher's
@@ -115,7 +118,10 @@ CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayo
   uint64_t dense = 0;
   for (const std::string& projection : projection_names())
     dense += uint64_t(model.num_hidden_layers) * mlp_out_features(model, projection) * mlp_in_features(model, projection);
-  return {dense, dense - layout.dense_parameters() + layout.total_size};
+  CompressionCounts counts{dense, dense - layout.dense_parameters() + layout.circulant_parameters()};
+  counts.structure = structure_name(layout.structure);
+  counts.mlp_params_student = dense - layout.dense_parameters() + layout.total_size;
+  return counts;
 }
 
 LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& split, const StudentLayout& layout,

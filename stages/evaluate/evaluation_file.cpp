@@ -73,6 +73,8 @@ void write_attributes(CheckpointWriter& file, const TestSplit& split, const Loca
   file.set_attr("/", "generate_tokens", int64_t(local.generate_tokens));
   file.set_attr("/compression", "mlp_params_dense", int64_t(local.compression.mlp_params_dense));
   file.set_attr("/compression", "mlp_params_circulant", int64_t(local.compression.mlp_params_circulant));
+  file.set_attr("/compression", "structure", local.compression.structure);
+  file.set_attr("/compression", "mlp_params_student", int64_t(local.compression.student_params()));
 }
 
 }  // namespace
@@ -110,8 +112,12 @@ EvaluationTables read_evaluation_tables(const CheckpointReader& file) {
 }
 
 CompressionCounts read_compression(const CheckpointReader& file) {
-  return {uint64_t(file.attr_int("/compression", "mlp_params_dense")),
-          uint64_t(file.attr_int("/compression", "mlp_params_circulant"))};
+  CompressionCounts counts{uint64_t(file.attr_int("/compression", "mlp_params_dense")),
+                           uint64_t(file.attr_int("/compression", "mlp_params_circulant"))};
+  if (file.has_attr("/compression", "structure")) counts.structure = file.attr_string("/compression", "structure");
+  if (file.has_attr("/compression", "mlp_params_student"))
+    counts.mlp_params_student = uint64_t(file.attr_int("/compression", "mlp_params_student"));
+  return counts;
 }
 
 }  // namespace circal

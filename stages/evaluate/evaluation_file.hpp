@@ -9,7 +9,7 @@
 //                                         top1, top{k}_overlap, delta_p, teacher_nll, student_nll
 //   /students/{name}/drift_match_rate float64 [P], /students/{name}/drift_first_divergence float64 [P]
 //   /students attr names (newline-joined, evaluation order)
-//   / attrs topk (list), generate_tokens; /compression attrs mlp_params_dense, mlp_params_circulant
+//   / attrs topk (list), generate_tokens; /compression attrs mlp_params_dense, mlp_params_circulant, structure, mlp_params_student
 #include <map>
 #include <string>
 #include <vector>

@@ -94,8 +94,14 @@ std::string breakdown_table(const Json& metrics, const std::string& key, const s
 
 std::string compression_table(const Json& metrics) {
   const Json& c = metrics["compression"];
-  return table({"MLP parameters, dense", "MLP parameters, circulant", "ratio"},
-               {{c["mlp_params_dense"].dump(), c["mlp_params_circulant"].dump(), fixed(c["ratio"], 2) + "x"}});
+  const std::string structure = c.value("structure", "circulant");
+  if (structure == "circulant")
+    return table({"MLP parameters, dense", "MLP parameters, circulant", "ratio"},
+                 {{c["mlp_params_dense"].dump(), c["mlp_params_circulant"].dump(), fixed(c["ratio"], 2) + "x"}});
+  // Another structure: its count beside the circulant's at the same block size.
+  return table({"MLP parameters, dense", "MLP parameters, " + structure, "ratio", "circulant at the same b"},
+               {{c["mlp_params_dense"].dump(), c["mlp_params_student"].dump(), fixed(c["ratio"], 2) + "x",
+                 c["mlp_params_circulant"].dump()}});
 }
 
 void dense_note(const Json& metrics, std::vector<std::string>& notes) {
@@ -113,7 +119,7 @@ void dense_note(const Json& metrics, std::vector<std::string>& notes) {
 void zeroing_notes(const Json& metrics, std::vector<std::string>& notes) {
   if (!has(metrics, "zeroed")) return;
   const double zeroed = mean_kl(metrics, "zeroed");
-  for (const char* name : {"frobenius", "least_squares", "calibrated"}) {
+  for (const char* name : {"frobenius", "least_squares", "calibrated", "lowrank_svd", "lowrank_aware", "lowrank_calibrated"}) {
     if (!has(metrics, name) || zeroed <= 0) continue;
     const double kl = mean_kl(metrics, name);
     const std::string versus = " (mean KL " + nats(kl) + " vs " + nats(zeroed) + " nats)";
@@ -148,6 +154,8 @@ std::vector<std::string> report_notes(const Json& metrics) {
   zeroing_notes(metrics, notes);
   gain_note(metrics, "least_squares", "frobenius", notes);
   gain_note(metrics, "calibrated", "least_squares", notes);
+  gain_note(metrics, "lowrank_aware", "lowrank_svd", notes);
+  gain_note(metrics, "lowrank_calibrated", "lowrank_aware", notes);
   notes.push_back("Δp and the NLLs behind the perplexity ratio use the actual next prompt token; "
                   "at the last prompt position, which has none, Δp uses the teacher's argmax "
                   "and the perplexity ratio leaves the position out.");

@@ -150,12 +150,14 @@ Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compr
     block["by_language"] = breakdown(tables, student, tables.language, bootstrap);
     students[student.name] = std::move(block);
   }
-  const double ratio = compression.mlp_params_circulant
-                           ? double(compression.mlp_params_dense) / double(compression.mlp_params_circulant)
+  const double ratio = compression.student_params()
+                           ? double(compression.mlp_params_dense) / double(compression.student_params())
                            : std::nan("");
   return Json{
       {"students", std::move(students)},
-      {"compression", {{"mlp_params_dense", compression.mlp_params_dense},
+      {"compression", {{"structure", compression.structure},
+                       {"mlp_params_dense", compression.mlp_params_dense},
+                       {"mlp_params_student", compression.student_params()},
                        {"mlp_params_circulant", compression.mlp_params_circulant},
                        {"ratio", number(ratio)}}},
       {"test_prompts", tables.family.size()},

@@ -36,6 +36,12 @@ struct EvaluationTables {
 struct CompressionCounts {
   uint64_t mlp_params_dense = 0;      // every MLP matrix of the model, dense
   uint64_t mlp_params_circulant = 0;  // the same with the patched matrices block-circulant
+  // The run's structure (project.structure) and the MLP parameters with the patched matrices
+  // in it; for a circulant student the same as mlp_params_circulant. 0 in files from before
+  // low-rank students: read as circulant.
+  std::string structure = "circulant";
+  uint64_t mlp_params_student = 0;
+  uint64_t student_params() const { return mlp_params_student ? mlp_params_student : mlp_params_circulant; }
 };
 
 // Names of the per-position arrays, in storage order: kl, cosine, l2, mse, top1,

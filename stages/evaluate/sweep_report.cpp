@@ -46,7 +46,7 @@ double number(const json& object, const std::string& pointer) {
 // The student a point reports: the calibrated one when it exists, else the configured projection.
 std::string reported_student(const json& metrics) {
   const json& students = metrics.at("students");
-  for (const char* name : {"calibrated", "least_squares", "frobenius"})
+  for (const char* name : {"calibrated", "lowrank_calibrated", "least_squares", "lowrank_aware", "frobenius", "lowrank_svd"})
     if (students.contains(name)) return name;
   return students.begin().key();
 }
@@ -55,6 +55,10 @@ void read_metrics(SweepRow& row, const json& metrics) {
   row.student = reported_student(metrics);
   const std::string s = "/students/" + row.student;
   row.compression_ratio = number(metrics, "/compression/ratio");
+  if (row.structure.empty()) {
+    const json::json_pointer at("/compression/structure");
+    row.structure = metrics.contains(at) && metrics.at(at).is_string() ? metrics.at(at).get<std::string>() : "circulant";
+  }
   row.kl_mean = number(metrics, s + "/kl/mean");
   row.kl_ci95 = {number(metrics, s + "/kl/ci95/0"), number(metrics, s + "/kl/ci95/1")};
   row.top1 = number(metrics, s + "/top1/mean");
@@ -110,15 +114,24 @@ std::string loss_curve_path(const fs::path& sweep, const SweepRow& row) {
   return (sweep / "plots" / ("loss-" + row.name + ".dat")).string();
 }
 
+// The structures of the finished rows, in name order (the plot's data blocks follow it).
+std::set<std::string> finished_structures(const std::vector<SweepRow>& rows) {
+  std::set<std::string> structures;
+  for (const auto& row : rows)
+    if (row.failure.empty()) structures.insert(row.structure);
+  return structures;
+}
+
 void write_plot_data(const fs::path& sweep, const std::vector<SweepRow>& rows) {
   fs::create_directories(sweep / "plots");
-  std::map<double, std::string> by_lr;
+  // One line per structure through its best learning rate at each block size.
+  std::map<std::string, std::string> by_structure;
   for (const auto& row : rows)
-    if (row.failure.empty())
-      by_lr[row.lr] += general(row.compression_ratio) + " " + general(row.kl_mean) + " " +
-                       general(row.kl_ci95.lo) + " " + general(row.kl_ci95.hi) + "\n";
+    if (row.failure.empty() && row.best_lr)
+      by_structure[row.structure] += general(row.compression_ratio) + " " + general(row.kl_mean) + " " +
+                                     general(row.kl_ci95.lo) + " " + general(row.kl_ci95.hi) + "\n";
   std::string kl;
-  for (auto& [lr, lines] : by_lr) {
+  for (auto& [structure, lines] : by_structure) {
     // finished rows sorted by compression, one gnuplot data block (index) per lr
     std::vector<std::string> sorted;
     std::istringstream in(lines);
@@ -126,7 +139,7 @@ void write_plot_data(const fs::path& sweep, const std::vector<SweepRow>& rows) {
     std::sort(sorted.begin(), sorted.end(), [](const std::string& a, const std::string& b) {
       return std::stod(a) < std::stod(b);
     });
-    kl += "# lr " + general(lr) + "\n";
+    kl += "# " + structure + "\n";
     for (const auto& line : sorted) kl += line + "\n";
     kl += "\n\n";
   }
@@ -138,20 +151,17 @@ void write_plot_data(const fs::path& sweep, const std::vector<SweepRow>& rows) {
 }
 
 std::string gnuplot_script(const fs::path& sweep, const std::vector<SweepRow>& rows) {
-  std::set<double> lrs;
-  for (const auto& row : rows)
-    if (row.failure.empty()) lrs.insert(row.lr);
   const std::string plots = (sweep / "plots").string();
   std::ostringstream gp;
   gp << "set terminal pngcairo size 900,600 noenhanced\nset grid\nset key outside right\n"
      << "set output '" << plots << "/kl_vs_compression.png'\n"
      << "set title 'test KL(teacher||student) vs MLP compression'\n"
-     << "set xlabel 'MLP compression ratio (dense / circulant parameters)'\nset ylabel 'test KL mean (nats)'\n"
+     << "set xlabel 'MLP compression ratio (dense / student parameters)'\nset ylabel 'test KL mean (nats), best lr'\n"
      << "plot ";
   int index = 0;
-  for (double lr : lrs)
+  for (const std::string& structure : finished_structures(rows))
     gp << "'" << plots << "/kl_vs_compression.dat' index " << index++
-       << " using 1:2:3:4 with yerrorlines title 'lr " << general(lr) << "', ";
+       << " using 1:2:3:4 with yerrorlines title '" << structure << "', ";
   gp << "'" << plots << "/pareto_front.dat' using 1:2 with lines dashtype 2 lw 2 title 'Pareto front'\n";
   gp << "set output '" << plots << "/loss_curves.png'\n"
      << "set title 'calibration loss per point'\nset xlabel 'step'\nset ylabel 'training loss (KL)'\n"
@@ -191,6 +201,7 @@ std::vector<SweepRow> read_sweep_rows(const std::string& sweep_dir) {
     row.name = point.at("name").get<std::string>();
     row.run_dir = point.at("run_dir").get<std::string>();
     row.block_size = point.value("block_size", 0);
+    row.structure = point.value("structure", "");
     row.lr = point.value("lr", NAN);
     const fs::path dir = sweep / row.run_dir;
     const auto metrics = read_json(dir / "metrics.json");
@@ -213,14 +224,40 @@ std::vector<SweepRow> read_sweep_rows(const std::string& sweep_dir) {
 }
 
 void mark_best_lr(std::vector<SweepRow>& rows) {
-  std::map<int, size_t> best;
+  std::map<std::pair<std::string, int>, size_t> best;
   for (size_t i = 0; i < rows.size(); ++i) {
     rows[i].best_lr = false;
     if (!rows[i].failure.empty() || std::isnan(rows[i].kl_mean)) continue;
-    auto it = best.find(rows[i].block_size);
-    if (it == best.end() || rows[i].kl_mean < rows[it->second].kl_mean) best[rows[i].block_size] = i;
+    const auto key = std::make_pair(rows[i].structure, rows[i].block_size);
+    auto it = best.find(key);
+    if (it == best.end() || rows[i].kl_mean < rows[it->second].kl_mean) best[key] = i;
   }
-  for (const auto& [block_size, index] : best) rows[index].best_lr = true;
+  for (const auto& [key, index] : best) rows[index].best_lr = true;
+}
+
+std::vector<std::string> structure_verdicts(const std::vector<SweepRow>& rows) {
+  std::map<int, std::vector<const SweepRow*>> by_block;  // the best point of each structure
+  for (const auto& row : rows)
+    if (row.failure.empty() && row.best_lr) by_block[row.block_size].push_back(&row);
+  std::vector<std::string> verdicts;
+  for (auto& [block_size, best] : by_block) {
+    if (best.size() < 2) continue;
+    std::sort(best.begin(), best.end(), [](const SweepRow* a, const SweepRow* b) { return a->kl_mean < b->kl_mean; });
+    const SweepRow& win = *best[0];
+    const SweepRow& next = *best[1];
+    const bool overlap = win.kl_ci95.hi >= next.kl_ci95.lo;
+    std::ostringstream line;
+    line << "At block size " << block_size << " (" << fixed(win.compression_ratio, 2) << "x vs "
+         << fixed(next.compression_ratio, 2) << "x MLP compression), " << win.structure << " wins: test KL "
+         << fixed(win.kl_mean, 4) << " [" << fixed(win.kl_ci95.lo, 4) << ", " << fixed(win.kl_ci95.hi, 4) << "] ("
+         << win.student << ") against " << next.structure << "'s " << fixed(next.kl_mean, 4) << " ["
+         << fixed(next.kl_ci95.lo, 4) << ", " << fixed(next.kl_ci95.hi, 4) << "] (" << next.student << "), "
+         << fixed(next.kl_mean - win.kl_mean, 4) << " nats lower ("
+         << fixed(next.kl_mean > 0 ? 100 * (1 - win.kl_mean / next.kl_mean) : NAN, 0) << "%); the 95% intervals "
+         << (overlap ? "overlap, so the difference is not resolved by this test set." : "do not overlap.");
+    verdicts.push_back(line.str());
+  }
+  return verdicts;
 }
 
 std::vector<size_t> pareto_front(const std::vector<SweepRow>& rows) {
@@ -241,11 +278,11 @@ std::vector<size_t> pareto_front(const std::vector<SweepRow>& rows) {
 }
 
 std::string sweep_report_csv(const std::vector<SweepRow>& rows) {
-  std::string csv = "point,block_size,lr,status,student,compression_ratio,kl_mean,kl_ci95_lo,kl_ci95_hi,"
+  std::string csv = "point,structure,block_size,lr,status,student,compression_ratio,kl_mean,kl_ci95_lo,kl_ci95_hi,"
                     "top1,top5_overlap,match_rate,calibration_steps,calibration_seconds,best_lr,failure\n";
   for (const auto& r : rows) {
     const bool ok = r.failure.empty();
-    csv += csv_field(r.name) + "," + std::to_string(r.block_size) + "," + general(r.lr) + "," +
+    csv += csv_field(r.name) + "," + r.structure + "," + std::to_string(r.block_size) + "," + general(r.lr) + "," +
            (ok ? "ok" : "failed") + "," + r.student + "," +
            (ok ? general(r.compression_ratio) + "," + general(r.kl_mean) + "," + general(r.kl_ci95.lo) + "," +
                      general(r.kl_ci95.hi) + "," + general(r.top1) + "," + general(r.top5_overlap) + "," +
@@ -262,10 +299,12 @@ std::string sweep_report_markdown(const std::vector<SweepRow>& rows) {
   md << "# Sweep report\n\n"
      << "Test-split metrics of each point's student (calibrated when calibration ran). "
         "KL is KL(teacher || student) in nats per position, mean with its 95% bootstrap interval; "
-        "**bold** marks the best learning rate of each block size.\n\n"
-     << "| point | block size | lr | compression | test KL mean [95% CI] | top-1 | top-5 overlap | "
+        "**bold** marks the best learning rate of each structure and block size.\n\n";
+  const std::vector<std::string> verdicts = structure_verdicts(rows);
+  for (const std::string& verdict : verdicts) md << verdict << "\n\n";
+  md << "| point | structure | block size | lr | compression | test KL mean [95% CI] | top-1 | top-5 overlap | "
         "generation match | calib. steps | calib. time (s) |\n"
-     << "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
+     << "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
   size_t failed = 0;
   for (const auto& r : rows) {
     if (!r.failure.empty()) {
@@ -273,7 +312,7 @@ std::string sweep_report_markdown(const std::vector<SweepRow>& rows) {
       continue;
     }
     const std::string mark = r.best_lr ? "**" : "";
-    md << "| " << r.name << " | " << r.block_size << " | " << mark << general(r.lr) << mark << " | "
+    md << "| " << r.name << " | " << r.structure << " | " << r.block_size << " | " << mark << general(r.lr) << mark << " | "
        << fixed(r.compression_ratio, 2) << "x | " << mark << fixed(r.kl_mean, 4) << mark << " [" << fixed(r.kl_ci95.lo, 4)
        << ", " << fixed(r.kl_ci95.hi, 4) << "] | " << fixed(r.top1, 3) << " | " << fixed(r.top5_overlap, 3) << " | "
        << fixed(r.match_rate, 3) << " | " << r.calibration_steps << " | " << fixed(r.calibration_seconds, 1) << " |\n";

@@ -17,6 +17,7 @@ struct SweepRow {
   std::string name;
   std::string run_dir;  // relative to the sweep directory
   int block_size = 0;
+  std::string structure;  // project.structure: circulant | lowrank
   double lr = 0.0;
   std::string student;  // the student the row reports: calibrated when present
   // Filled when the point finished (metrics.json exists); otherwise `failure` says why.
@@ -28,7 +29,7 @@ struct SweepRow {
   double match_rate = 0.0;
   int calibration_steps = 0;
   double calibration_seconds = 0.0;
-  bool best_lr = false;  // lowest test KL mean among the finished rows of its block size
+  bool best_lr = false;  // lowest test KL mean among the finished rows of its structure and block size
   std::string failure;   // empty when the point finished
 };
 
@@ -36,8 +37,13 @@ struct SweepRow {
 // missing or not a sweep plan.
 std::vector<SweepRow> read_sweep_rows(const std::string& sweep_dir);
 
-// Marks best_lr per block size (the lowest KL mean among finished rows).
+// Marks best_lr per structure and block size (the lowest KL mean among finished rows).
 void mark_best_lr(std::vector<SweepRow>& rows);
+
+// One sentence per block size at which more than one structure finished: which structure's
+// best point has the lower test KL, by how much, with both 95% intervals (and whether they
+// overlap). Empty when the sweep has one structure.
+std::vector<std::string> structure_verdicts(const std::vector<SweepRow>& rows);
 
 // Indices of the finished rows on the Pareto front of (compression ratio up, KL mean down),
 // sorted by compression ratio.

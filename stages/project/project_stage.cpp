@@ -1,7 +1,9 @@
 // project: every patched matrix onto block-circulant form, both by Frobenius (data-free) and
-// by data-aware least squares on the captured calibration inputs (DESIGN section 3). The
-// Gram accumulation is distributed: rank r reads the inputs of calibration prompts
-// i % R == r, and the per-frequency sums are allreduced, so every rank solves alike.
+// by data-aware least squares on the captured calibration inputs (DESIGN section 3); or,
+// with project.structure = lowrank, onto rank-r products U V by truncated SVD (data-free)
+// and whitened SVD on the full input Gram (DESIGN section 8.2). The Gram accumulation is
+// distributed: rank r reads the inputs of calibration prompts i % R == r, and the sums are
+// allreduced, so every rank solves alike.
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,6 +13,7 @@
 #include "pipeline/circulant/circulant_projection.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/block_layout.hpp"
+#include "pipeline/lowrank/lowrank_projection.hpp"
 #include "pipeline/model/ops/linear.hpp"
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
@@ -65,7 +68,9 @@ class ProjectionInputs {
       const PatchedMatrix& matrix = layout_.matrices[i];
       if (matrix.layer != layer || matrix.projection != projection) continue;
       auto& op = operators_[i];
-      if (!op) op = std::make_unique<CirculantLinear>(m, n, layout_.block_size, chosen_[i].data(), nullptr);
+      PatchedMatrix own = matrix;
+      own.offset = 0;  // chosen_[i] holds this matrix's parameters alone
+      if (!op) op = make_student_operator(layout_, own, chosen_[i].data(), nullptr);
       op->forward(x, y, T);
       return;
     }
@@ -77,7 +82,7 @@ class ProjectionInputs {
   const StudentLayout& layout_;
   const std::vector<std::vector<float>>& chosen_;
   // The student's gate/up operators, made once (their spectra are computed on first use).
-  mutable std::map<size_t, std::unique_ptr<CirculantLinear>> operators_;
+  mutable std::map<size_t, std::unique_ptr<LinearOperator>> operators_;
 };
 
 // sum ||x W^T||^2 and sum ||x (W - C)^T||^2 over this rank's tokens, then over all ranks.
@@ -156,6 +161,62 @@ void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b
     file.set_attr(base + "/c_least_squares", "note", std::string("padded outputs of the last block row fitted as zeros"));
 }
 
+// The full input Gram H = sum_t x_t x_t^T [n, n] of one matrix's inputs over every
+// calibration token, summed over the ranks: all the whitened SVD needs. The one place H is
+// made, so capture statistics can later feed it instead (InputGram::add_gram).
+InputGram input_gram(const PatchedMatrix& matrix, const TokenShard& shard, const ProjectionInputs& inputs, MPI_Comm comm) {
+  InputGram gram(matrix.in_features);
+  for (const auto& [row0, rows] : shard.ranges) {
+    const std::vector<float> x = inputs.rows(matrix, row0, rows);
+    gram.accumulate(x.data(), long(rows));
+  }
+  gram.allreduce(comm);
+  return gram;
+}
+
+struct LowRankProjection {
+  std::vector<float> svd, aware;
+  double svd_error[2], aware_error[2];  // relative Frobenius, relative output (all tokens)
+};
+
+LowRankProjection project_lowrank(const PatchedMatrix& matrix, const StageContext& context, const InputGram& gram) {
+  const int m = matrix.out_features, n = matrix.in_features, r = matrix.rank;
+  const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
+  LowRankProjection result;
+  result.svd = project_truncated_svd(W, m, n, r);
+  result.aware = project_whitened_svd(W, m, n, r, gram, context.config.project.ridge);
+  const std::vector<double> H = gram.matrix();
+  result.svd_error[0] = lowrank_relative_frobenius_error(W, result.svd.data(), m, n, r);
+  result.aware_error[0] = lowrank_relative_frobenius_error(W, result.aware.data(), m, n, r);
+  result.svd_error[1] = lowrank_relative_output_error(W, result.svd.data(), m, n, r, H);
+  result.aware_error[1] = lowrank_relative_output_error(W, result.aware.data(), m, n, r, H);
+  return result;
+}
+
+void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& method,
+                              const LowRankProjection& projection) {
+  const uint64_t m = matrix.out_features, n = matrix.in_features, r = matrix.rank;
+  const std::string base = matrix.dataset();
+  const bool frobenius = method == "frobenius";
+  const auto put = [&](const std::string& suffix, const std::vector<float>& params, const double* errors) {
+    file.write(base + "/U" + suffix, {m, r}, params.data());
+    file.write(base + "/V" + suffix, {r, n}, params.data() + m * r);
+    file.set_attr(base + "/U" + suffix, "rel_frobenius_error", errors[0]);
+    file.set_attr(base + "/U" + suffix, "rel_output_error", errors[1]);
+  };
+  put("", frobenius ? projection.svd : projection.aware, frobenius ? projection.svd_error : projection.aware_error);
+  put("_svd", projection.svd, projection.svd_error);
+  put("_aware", projection.aware, projection.aware_error);
+  file.set_attr(base + "/U", "block_size", int64_t(b));
+  file.set_attr(base + "/U", "rank", int64_t(r));
+  file.set_attr(base + "/U", "method", std::string(frobenius ? "svd" : "aware"));
+  file.set_attr(base + "/U", "m", int64_t(m));
+  file.set_attr(base + "/U", "n", int64_t(n));
+  file.set_attr(base + "/U", "parameters", int64_t(matrix.size));
+  file.set_attr(base + "/U", "circulant_parameters",
+                int64_t(uint64_t(block_count(int(m), b)) * block_count(int(n), b) * b));
+}
+
 }  // namespace
 
 void project_stage(const StageContext& context) {
@@ -170,8 +231,32 @@ void project_stage(const StageContext& context) {
 
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
+  // gate_proj and up_proj read the same inputs: their Gram is made once.
+  std::string gram_source;
+  std::unique_ptr<InputGram> gram;
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
     const PatchedMatrix& matrix = layout.matrices[i];
+    if (layout.structure == Structure::LowRank) {
+      const bool student_down = matrix.projection == "down_proj" && context.config.project.down_inputs == "student";
+      const std::string source = student_down ? "" : capture_input_dataset(matrix.layer, matrix.projection);
+      if (!gram || source.empty() || source != gram_source)
+        gram = std::make_unique<InputGram>(input_gram(matrix, shard, inputs, mpi.comm()));
+      gram_source = source;
+      const LowRankProjection projection = project_lowrank(matrix, context, *gram);
+      chosen[i] = method == "frobenius" ? projection.svd : projection.aware;
+      write_lowrank_projection(file, matrix, b, method, projection);
+      char line[240];
+      std::snprintf(line, sizeof line,
+                    "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
+                    matrix.layer, matrix.projection.c_str(), matrix.out_features, matrix.in_features, matrix.rank,
+                    matrix.size, projection.svd_error[0], projection.svd_error[1], projection.aware_error[0],
+                    projection.aware_error[1]);
+      mpi.log(line);
+      stop_if_signalled(mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
+                                                   std::to_string(layout.matrices.size()) +
+                                                   " matrices, project.h5 not written; rerun to resume");
+      continue;
+    }
     const MatrixProjection projection = project_matrix(matrix, context, shard, inputs);
     chosen[i] = method == "frobenius" ? projection.frobenius : projection.least_squares;
     write_projection(file, matrix, b, method, projection);
@@ -189,7 +274,9 @@ void project_stage(const StageContext& context) {
   file.set_attr("/", "block_size", int64_t(b));
   file.set_attr("/", "method", method);
   file.set_attr("/", "mlp_params_dense", int64_t(layout.dense_parameters()));
-  file.set_attr("/", "mlp_params_circulant", int64_t(layout.total_size));
+  file.set_attr("/", "structure", std::string(structure_name(layout.structure)));
+  file.set_attr("/", "mlp_params_student", int64_t(layout.total_size));
+  file.set_attr("/", "mlp_params_circulant", int64_t(layout.circulant_parameters()));
   stamp_student_model(file, context.model);
   file.commit();
 }

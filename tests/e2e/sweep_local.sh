@@ -9,7 +9,7 @@ circal_np 2 sweep --config config/sweep-tiny.yaml --local --sweep-dir "$SWEEP" >
   { cat "$WORK/sweep.log"; exit 1; }
 rows() { tail -n +2 "$SWEEP/report.csv" | wc -l; }
 check "report.csv has 4 rows" test "$(rows)" -eq 4
-check "every point finished" test "$(tail -n +2 "$SWEEP/report.csv" | cut -d, -f4 | sort -u)" = ok
+check "every point finished" test "$(tail -n +2 "$SWEEP/report.csv" | cut -d, -f5 | sort -u)" = ok
 check "capture ran exactly once" test "$(grep -c '^capture: running' "$WORK/sweep.log")" -eq 1
 check "projection ran once per block size" test "$(grep -c '^project: running' "$WORK/sweep.log")" -eq 2
 check "calibration ran once per point" test "$(grep -c '^calibrate: running' "$WORK/sweep.log")" -eq 4
@@ -20,7 +20,7 @@ for point in "$SWEEP"/points/*/; do
   check "$(basename "$point") is newer than its projection" test "$point/metrics.json" -nt "$(readlink -f "$point/project.h5")"
 done
 check "projections are newer than the capture" test "$SWEEP/project/block_size-32/project.h5" -nt "$SWEEP/capture/capture.h5"
-check "one best lr per block size" test "$(awk -F, 'NR > 1 && $15 == 1 {print $2}' "$SWEEP/report.csv" | sort | tr '\n' ' ')" = "16 32 "
+check "one best lr per block size" test "$(awk -F, 'NR > 1 && $16 == 1 {print $3}' "$SWEEP/report.csv" | sort | tr '\n' ' ')" = "16 32 "
 check "report.csv numbers equal metrics.json" python3 - "$SWEEP" <<'PY'
 import csv, json, sys
 for row in csv.DictReader(open(sys.argv[1] + "/report.csv")):

@@ -1,6 +1,7 @@
 // The calibration loop across ranks: a few steps on a tiny capture (built here from the
 // bundled teacher) give the same parameters at every rank count as a one-rank run of the same
-// steps; resuming from a checkpoint continues bit for bit; a stop signal on one rank stops
+// steps; resuming from a checkpoint continues bit for bit (both for block-circulant and for
+// low-rank students: the loop does not know which it trains); a stop signal on one rank stops
 // every rank after the same step with a checkpoint.
 #include <doctest/doctest.h>
 #include <mpi.h>
@@ -17,6 +18,7 @@
 #include <sstream>
 
 #include "pipeline/circulant/circulant_projection.hpp"
+#include "pipeline/lowrank/lowrank_projection.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/model/model_weights.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
@@ -60,8 +62,9 @@ struct SharedTempDir {
 constexpr int kLayer = 3;  // patched: the top layer's gate, up and down
 constexpr int kBlock = 16;
 
-Config tiny_config() {
+Config tiny_config(const std::string& structure = "circulant") {
   Config config;
+  config.project.structure = structure;
   config.patch.layers = {kLayer};
   config.project.block_size = kBlock;
   CalibrateConfig& c = config.calibrate;
@@ -110,11 +113,14 @@ void write_tiny_capture(const std::string& path) {
   file.commit();
 }
 
+// The data-free projection of the layout's structure: Frobenius, or truncated SVD.
 std::vector<float> frobenius_start(const StudentLayout& layout) {
   std::vector<float> params(layout.total_size);
   for (const auto& m : layout.matrices) {
-    const auto c = project_frobenius(mlp_matrix(teacher(), m.layer, m.projection), m.out_features,
-                                     m.in_features, layout.block_size);
+    const float* W = mlp_matrix(teacher(), m.layer, m.projection);
+    const auto c = layout.structure == Structure::LowRank
+                       ? project_truncated_svd(W, m.out_features, m.in_features, m.rank)
+                       : project_frobenius(W, m.out_features, m.in_features, layout.block_size);
     std::copy(c.begin(), c.end(), params.begin() + m.offset);
   }
   return params;
@@ -254,7 +260,14 @@ TEST_CASE("calibration at R ranks equals the one-rank run of the same steps") {
   SharedTempDir dir;
   const std::string capture = (dir.path / "capture.h5").string();
   write_tiny_capture(capture);
-  const Config config = tiny_config();
+  for (const char* structure : {"circulant", "lowrank"}) {
+  CAPTURE(structure);
+  const Config config = tiny_config(structure);
+  if (std::string(structure) == "lowrank") {
+    const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
+    REQUIRE(layout.structure == Structure::LowRank);
+    CHECK(layout.total_size == layout.circulant_parameters());  // 256 x 768 at b 16: rank 12, equal counts
+  }
   const CalibrationState distributed = calibrate_on(MPI_COMM_WORLD, capture, config);
   CHECK(distributed.step == 4);
   CHECK(distributed.validation_step == std::vector<int64_t>{0, 2, 4});
@@ -276,14 +289,17 @@ TEST_CASE("calibration at R ranks equals the one-rank run of the same steps") {
     for (size_t i = 0; i < serial.validation_kl.size(); ++i)
       CHECK(distributed.validation_kl[i] == doctest::Approx(serial.validation_kl[i]).epsilon(1e-6));
   }
+  }
 }
 
 TEST_CASE("resuming from a checkpoint continues bit for bit") {
   SharedTempDir dir;
   const std::string capture = (dir.path / "capture.h5").string();
   write_tiny_capture(capture);
-  const Config config = tiny_config();
-  const CheckpointPolicy policy{(dir.path / "calibrate").string(),
+  for (const char* structure : {"circulant", "lowrank"}) {
+  CAPTURE(structure);
+  const Config config = tiny_config(structure);
+  const CheckpointPolicy policy{(dir.path / (std::string("calibrate-") + structure)).string(),
                                 {kCalibrationCheckpointStage, "tiny-fp", ""}, 2, 5};
   const CalibrationState uninterrupted = calibrate_on(MPI_COMM_WORLD, capture, config, policy);
   auto halfway = load_calibration_checkpoint(calibration_checkpoint_path(policy.dir, 2), "tiny-fp");
@@ -295,6 +311,7 @@ TEST_CASE("resuming from a checkpoint continues bit for bit") {
   CHECK(resumed.best_params == uninterrupted.best_params);
   CHECK(resumed.train_loss == uninterrupted.train_loss);
   CHECK(resumed.validation_kl == uninterrupted.validation_kl);
+  }
 }
 
 TEST_CASE("a stop signal on one rank stops every rank after the same step, with a checkpoint") {

@@ -69,6 +69,7 @@ const BadValue kBadValues[] = {
     {"patch.projections", "[]", "patch.projections"},
     {"patch.projections", "gate_proj", "patch.projections"},
     {"project.method", "svd", "project.method"},
+    {"project.structure", "diagonal", "project.structure"},
     {"calibrate.schedule", "linear", "calibrate.schedule"},
     {"cluster.launcher", "ssh", "cluster.launcher"},
     {"capture.logits_format", "half", "capture.logits_format"},

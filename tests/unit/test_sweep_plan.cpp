@@ -235,9 +235,41 @@ TEST_CASE("sweep report: rows from metrics.json and log.jsonl, best lr, Pareto f
 
   const std::string csv = sweep_report_csv(rows);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);
-  CHECK(contains(csv, "block_size-16_lr-0.003,16,0.003,ok,calibrated,8,0.2,0.19,0.22,0.8,0.8,0.7,2,3.50,1,\n"));
-  CHECK(contains(csv, "block_size-32_lr-0.003,32,0.003,failed,,,,,,,,,,,0,projection failed"));
+  CHECK(contains(csv, "block_size-16_lr-0.003,circulant,16,0.003,ok,calibrated,8,0.2,0.19,0.22,0.8,0.8,0.7,2,3.50,1,\n"));
+  CHECK(contains(csv, "block_size-32_lr-0.003,,32,0.003,failed,,,,,,,,,,,0,projection failed"));
+  CHECK(structure_verdicts(rows).empty());  // one structure: nothing to compare
   const std::string md = sweep_report_markdown(rows);
   CHECK(contains(md, "## Failed points (1)"));
   CHECK(contains(md, "| block_size-32_lr-0.003 | projection failed: circal project exited with code 5: disk full |"));
+}
+
+TEST_CASE("sweep report: one best lr per structure and block size, and a verdict per block size") {
+  auto row = [](std::string structure, int block, double lr, double kl, double lo, double hi) {
+    SweepRow r;
+    r.name = structure + "-" + std::to_string(block) + "-" + std::to_string(lr);
+    r.structure = structure;
+    r.block_size = block;
+    r.lr = lr;
+    r.student = structure == "lowrank" ? "lowrank_calibrated" : "calibrated";
+    r.compression_ratio = block;
+    r.kl_mean = kl;
+    r.kl_ci95 = {lo, hi};
+    return r;
+  };
+  std::vector<SweepRow> rows = {row("circulant", 16, 1e-3, 0.30, 0.25, 0.35), row("circulant", 16, 3e-3, 0.28, 0.23, 0.34),
+                                row("lowrank", 16, 1e-3, 0.50, 0.45, 0.56), row("lowrank", 16, 3e-3, 0.60, 0.52, 0.66),
+                                row("lowrank", 32, 1e-3, 0.9, 0.8, 1.0)};
+  mark_best_lr(rows);
+  CHECK(std::vector<bool>{rows[0].best_lr, rows[1].best_lr, rows[2].best_lr, rows[3].best_lr, rows[4].best_lr} ==
+        std::vector<bool>{false, true, true, false, true});
+  const auto verdicts = structure_verdicts(rows);
+  REQUIRE(verdicts.size() == 1);  // block size 32 has one structure only
+  MESSAGE(verdicts[0]);
+  CHECK(contains(verdicts[0], "At block size 16"));
+  CHECK(contains(verdicts[0], "circulant wins: test KL 0.2800 [0.2300, 0.3400] (calibrated)"));
+  CHECK(contains(verdicts[0], "lowrank's 0.5000 [0.4500, 0.5600] (lowrank_calibrated), 0.2200 nats lower (44%)"));
+  CHECK(contains(verdicts[0], "do not overlap"));
+  rows[2].kl_ci95.lo = 0.30;
+  CHECK(contains(structure_verdicts(rows)[0], "intervals overlap"));
+  CHECK(contains(sweep_report_markdown(rows), "| circulant-16-"));
 }
