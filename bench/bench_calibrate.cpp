@@ -113,7 +113,8 @@ void run_calibrate_bench(MpiContext& mpi, Config config, const CalibrateBenchOpt
   const auto project = CheckpointReader::open(context.output_path(Stage::Project), "project",
                                               context.fingerprint(Stage::Project));
   CalibrationData data(context.output_path(Stage::Capture), context.fingerprint(Stage::Capture),
-                       layout.first_layer(), model.config.hidden_size, float(settings.temperature));
+                       layout.first_layer(), model.config.hidden_size, float(settings.temperature),
+                       model.embed_tokens, model.config.vocab_size, size_t(settings.data_budget_mb) << 20);
   Transformer transformer(model);
   Calibrator calibrator(mpi.comm(), transformer, layout, data, settings,
                         read_student_parameters(project, layout));

@@ -6,6 +6,8 @@
 #include <complex>
 #include <vector>
 
+#include "pipeline/circulant/projection_statistics.hpp"
+
 namespace circal {
 
 // Best Frobenius-norm fit: c_ij[d] = mean of W_ij on wrapped diagonal d over the entries
@@ -36,22 +38,18 @@ class LeastSquaresProjector {
   // The same with the penalty ridge_abs ||C||_F^2 given directly (lambda_k = b ridge_abs).
   std::vector<float> solve_absolute(double ridge_abs) const;
 
-  double mean_gram_diagonal() const;
-  long tokens() const { return tokens_; }
+  double mean_gram_diagonal() const { return input_.mean_gram_diagonal(); }
+  long tokens() const { return long(input_.tokens()); }
   // True when the padded outputs of the last block row were fitted as zeros.
   bool pads_outputs() const { return m_ % b_ != 0; }
+  const InputStatistics& input_statistics() const { return input_; }
+  const OutputStatistics& output_statistics() const { return output_; }
 
  private:
-  using cdouble = std::complex<double>;
-  int bins() const { return b_ / 2 + 1; }
-  void accumulate_chunk(const float* X, int T);
-
   const float* W_;
-  int m_, n_, b_, p_, q_, chunk_;
-  std::vector<cdouble> gram_;  // [bins][q][q] column-major, lower triangle filled
-  std::vector<cdouble> cross_;  // [bins][q][p]: per bin column-major p x q
-  double sum_squares_ = 0;
-  long tokens_ = 0;
+  int m_, n_, b_, chunk_;
+  InputStatistics input_;
+  OutputStatistics output_;
 };
 
 // ||W - C||_F / ||W||_F.

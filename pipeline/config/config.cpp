@@ -51,12 +51,16 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(capture.logits_format), one_of({"full", "topk"}), "teacher logits stored in full or as the top k per position"),
       field(CIRCAL_FIELD(capture.logits_topk), at_least(1), "entries kept per position when logits_format is topk"),
       field(CIRCAL_FIELD(capture.compression), gzip_level, "gzip level of capture datasets, 0 = none"),
+      field(CIRCAL_FIELD(capture.block_sizes), even_blocks, "block sizes whose per-frequency projection statistics capture accumulates; [] = project.block_size (a sweep lists all it projects)"),
+      field(CIRCAL_FIELD(capture.full_gram), one_of({"auto", "true", "false"}), "also store the full input Gram H = sum_t x x^T (8 n^2 bytes per input; serves any block size and low-rank fits); auto = for widths <= 4096"),
+      field(CIRCAL_FIELD(capture.store_inputs), any_value, "also keep every raw MLP input (N x width float32 per input; for analysis only)"),
+      field(CIRCAL_FIELD(capture.batch_tokens), at_least(1), "token rows per batched teacher forward (at most 16 prompts a batch); bounds capture memory"),
       field(CIRCAL_FIELD(project.block_size), even_block, "circulant block size b (even); MLP parameters shrink by about b"),
       field(CIRCAL_FIELD(project.structure), one_of(structure_names()), "student matrices: circulant (block size b) or lowrank (U V at the circulant's parameter count, rank floor(m n / (b (m + n))))"),
       field(CIRCAL_FIELD(project.method), one_of({"frobenius", "least_squares"}), "projection: frobenius (data-free; lowrank: truncated SVD) or least_squares (on captured inputs; lowrank: whitened SVD)"),
       field(CIRCAL_FIELD(project.ridge), at_least(0.0), "least-squares ridge, relative to the mean diagonal of the Gram matrices"),
       field(CIRCAL_FIELD(project.down_inputs), one_of({"teacher", "student"}), "inputs of the down_proj fit: teacher activations or the projected student's"),
-      field(CIRCAL_FIELD(project.chunk_tokens), at_least(1), "tokens per Gram accumulation chunk (bounds memory)"),
+      field(CIRCAL_FIELD(project.chunk_tokens), at_least(1), "tokens per Gram accumulation chunk when project recomputes down_proj inputs (down_inputs = student)"),
       field(CIRCAL_FIELD(calibrate.enabled), any_value, "run KL calibration after projection"),
       field(CIRCAL_FIELD(calibrate.steps), at_least(1), "optimizer steps"),
       field(CIRCAL_FIELD(calibrate.batch_prompts), at_least(1), "prompts per global batch (shared by all ranks)"),
@@ -77,6 +81,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(calibrate.keep_checkpoints), at_least(1), "checkpoints kept on disk"),
       field(CIRCAL_FIELD(calibrate.log_every), at_least(1), "steps between log lines"),
       field(CIRCAL_FIELD(calibrate.seed), any_value, "seed of the data order"),
+      field(CIRCAL_FIELD(calibrate.data_budget_mb), at_least(1), "MiB of capture.h5 rows (hidden states, teacher logits) a rank keeps in memory; older ones are re-read when needed"),
       field(CIRCAL_FIELD(evaluate.topk), positive_distinct, "k values of the top-k overlap metric"),
       field(CIRCAL_FIELD(evaluate.generate_tokens), at_least(0), "greedy tokens per test prompt for generation drift, 0 = skip"),
       field(CIRCAL_FIELD(evaluate.bootstrap_samples), at_least(1), "bootstrap resamples for the 95% intervals"),
@@ -262,6 +267,14 @@ void resolve_layers(Config& config, int num_layers) {
       fail(kExitUsage, "config: patch.layers: layer " + std::to_string(layer) +
                            " does not exist (the model has " + std::to_string(num_layers) +
                            " layers, 0.." + std::to_string(num_layers - 1) + ")");
+}
+
+std::vector<int> statistics_block_sizes(const Config& config) {
+  return config.capture.block_sizes.empty() ? std::vector<int>{config.project.block_size} : config.capture.block_sizes;
+}
+
+bool stores_full_gram(const Config& config, int n) {
+  return config.capture.full_gram == "true" || (config.capture.full_gram == "auto" && n <= kFullGramAutoWidth);
 }
 
 }  // namespace circal

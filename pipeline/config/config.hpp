@@ -36,7 +36,15 @@ struct CaptureConfig {
   std::string logits_format = "full";  // full | topk
   int logits_topk = 64;                // kept entries per position when logits_format = topk
   int compression = 1;                 // gzip level for capture datasets, 0 = none
+  std::vector<int> block_sizes;        // block sizes of the projection statistics; empty = project.block_size
+  std::string full_gram = "auto";      // auto | true | false: also store H = sum_t x_t x_t^T per input
+  bool store_inputs = false;           // also keep the raw MLP inputs (today's layout, for analysis)
+  int batch_tokens = 4096;             // token rows per batched forward (at most 16 prompts a batch)
 };
+
+// Inputs of width at most this get the full Gram when capture.full_gram is auto.
+inline constexpr int kFullGramAutoWidth = 4096;
+
 
 struct ProjectConfig {
   int block_size = 16;
@@ -68,6 +76,7 @@ struct CalibrateConfig {
   int keep_checkpoints = 3;
   int log_every = 10;
   unsigned seed = 1234;
+  int data_budget_mb = 1024;  // capture rows kept in memory per rank (least recently used dropped)
 };
 
 struct EvaluateConfig {
@@ -122,6 +131,11 @@ std::string to_commented_yaml(const Config& config);
 
 // Every fully-qualified key of the schema, in table order.
 std::vector<std::string> config_keys();
+
+// The block sizes capture accumulates statistics for: capture.block_sizes, or project.block_size.
+std::vector<int> statistics_block_sizes(const Config& config);
+// True when capture stores the full input Gram of an input of width n.
+bool stores_full_gram(const Config& config, int n);
 
 // Fully-qualified key -> its value as YAML scalar/flow text, for fingerprints.
 std::string config_value(const Config& config, const std::string& key);

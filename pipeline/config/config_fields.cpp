@@ -153,6 +153,13 @@ void not_empty(const std::string& v) {
 void even_block(int v) {
   if (v < 2 || v % 2 != 0) reject("must be an even number >= 2 (got " + text(v) + ")");
 }
+void even_blocks(const std::vector<int>& values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    even_block(values[i]);
+    for (size_t j = 0; j < i; ++j)
+      if (values[j] == values[i]) reject("lists " + text(values[i]) + " twice");
+  }
+}
 void gzip_level(int v) {
   if (v < 0 || v > 9) reject("must be a gzip level 0..9 (got " + text(v) + ")");
 }

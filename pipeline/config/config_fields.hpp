@@ -63,6 +63,7 @@ void half_open_unit(double v);  // [0, 1)
 void closed_unit(double v);     // [0, 1]
 void not_empty(const std::string& v);
 void even_block(int v);
+void even_blocks(const std::vector<int>& values);  // distinct even sizes >= 2, may be empty
 void gzip_level(int v);
 void slurm_time(const std::string& v);
 void positive_distinct(const std::vector<int>& values);

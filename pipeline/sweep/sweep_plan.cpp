@@ -227,7 +227,26 @@ SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid
   SweepPlan plan;
   plan.sweep_dir = sweep_dir;
   plan.grid = grid;
-  const auto base_overrides = as_overrides(base);
+  // One capture serves every projection: its statistics cover every block size the grid
+  // projects (capture.block_sizes = [] would mean the base config's block size only).
+  Config shared = base;
+  if (shared.capture.block_sizes.empty()) {
+    shared.capture.block_sizes = {base.project.block_size};
+    for (const SweepAxis& axis : grid)
+      if (axis.key == "project.block_size")
+        for (const std::string& value : axis.values) {
+          int b = 0;
+          try {
+            b = std::stoi(value);
+          } catch (const std::exception&) {
+            continue;  // not a number: loading the point's config names the key and value
+          }
+          if (std::find(shared.capture.block_sizes.begin(), shared.capture.block_sizes.end(), b) ==
+              shared.capture.block_sizes.end())
+            shared.capture.block_sizes.push_back(b);
+        }
+  }
+  const auto base_overrides = as_overrides(shared);
   plan.capture = with_assignments(base_overrides, {}, sweep_dir + "/capture");
 
   std::map<std::string, int> projection_index;

@@ -46,7 +46,8 @@ void calibrate_stage(const StageContext& context) {
   const auto project = context.open_output(Stage::Project);
   CalibrationData data(context.output_path(Stage::Capture), context.fingerprint(Stage::Capture),
                        layout.first_layer(), context.model.config.hidden_size,
-                       float(settings.temperature));
+                       float(settings.temperature), context.model.embed_tokens, context.model.config.vocab_size,
+                       size_t(settings.data_budget_mb) << 20);
   Transformer model(context.model);
   Calibrator calibrator(context.mpi.comm(), model, layout, data, settings,
                         read_student_parameters(project, layout));

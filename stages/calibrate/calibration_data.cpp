@@ -17,13 +17,23 @@ void require(bool holds, const std::string& path, const std::string& what) {
 }  // namespace
 
 CalibrationData::CalibrationData(const std::string& capture_path, const std::string& fingerprint,
-                                 int first_layer, int hidden_size, float tau)
+                                 int first_layer, int hidden_size, float tau, const float* embed_tokens,
+                                 int vocab, size_t budget_bytes)
     : file_(CheckpointReader::open(capture_path, "capture", fingerprint)), tau_(tau),
-      hidden_size_(hidden_size) {
-  const int64_t layer = file_.attr_int("/hidden_in", "layer");
-  if (layer != first_layer)
-    fail(kExitCheckpoint, capture_path + ": /hidden_in enters layer " + std::to_string(layer) +
-                              ", the config's first patched layer is " + std::to_string(first_layer));
+      hidden_size_(hidden_size), budget_bytes_(budget_bytes) {
+  if (file_.exists("/hidden_in")) {
+    const int64_t layer = file_.attr_int("/hidden_in", "layer");
+    if (layer != first_layer)
+      fail(kExitCheckpoint, capture_path + ": /hidden_in enters layer " + std::to_string(layer) +
+                                ", the config's first patched layer is " + std::to_string(first_layer));
+  } else {
+    if (first_layer != 0)
+      fail(kExitCheckpoint, capture_path + ": no /hidden_in, but the config's first patched layer is " +
+                                std::to_string(first_layer) + " (rerun capture)");
+    if (!embed_tokens) fail(kExitInternal, capture_path + ": no /hidden_in and no embedding table given");
+    embed_tokens_ = embed_tokens;
+    embed_vocab_ = vocab;
+  }
   topk_ = !file_.exists("/teacher/logits");
   offsets_ = file_.read_int64("/prompts/offsets");
   const std::vector<int32_t> split = file_.read_int32("/prompts/split");
@@ -40,10 +50,11 @@ CalibrationData::CalibrationData(const std::string& capture_path, const std::str
 // Every later read indexes by these shapes and offsets, so a file that breaks them is refused
 // here rather than read out of bounds (stages/FILES.md has the layout).
 void CalibrationData::check_layout(const std::string& path) {
-  const std::vector<uint64_t> hidden = file_.shape("/hidden_in");
-  require(hidden.size() == 2 && hidden[1] == uint64_t(hidden_size_) && hidden[0] <= uint64_t(INT32_MAX), path,
-          "/hidden_in is not [tokens, " + std::to_string(hidden_size_) + "]");
-  const uint64_t rows = hidden[0];
+  const uint64_t rows = file_.shape("/tokens").at(0);
+  require(rows <= uint64_t(INT32_MAX), path, "/tokens has too many rows");
+  if (!embed_tokens_)
+    require(file_.shape("/hidden_in") == std::vector<uint64_t>{rows, uint64_t(hidden_size_)}, path,
+            "/hidden_in is not [tokens, " + std::to_string(hidden_size_) + "]");
   require(offsets_.size() == prompts_.size() + 1 && offsets_.front() == 0 &&
               std::is_sorted(offsets_.begin(), offsets_.end()) && uint64_t(offsets_.back()) == rows,
           path, "/prompts/offsets does not split the " + std::to_string(rows) + " token rows into " +
@@ -74,9 +85,20 @@ int64_t CalibrationData::total_tokens(const std::vector<int>& prompts) const {
 
 CalibrationData::Prompt& CalibrationData::load(int prompt) {
   Prompt& entry = prompts_.at(prompt);
+  entry.last_use = ++clock_;
   if (entry.loaded) return entry;
   const uint64_t row0 = offsets_[prompt], rows = tokens(prompt);
-  entry.hidden = file_.read_float_rows("/hidden_in", row0, rows);
+  if (embed_tokens_) {
+    const std::vector<int32_t> ids = file_.read_int32_rows("/tokens", row0, rows);
+    entry.hidden.resize(rows * size_t(hidden_size_));
+    for (uint64_t t = 0; t < rows; ++t) {
+      require(ids[t] >= 0 && ids[t] < embed_vocab_, file_.path(),
+              "/tokens holds token " + std::to_string(ids[t]) + ", outside the model's vocabulary");
+      std::copy_n(embed_tokens_ + size_t(ids[t]) * hidden_size_, hidden_size_, entry.hidden.begin() + t * hidden_size_);
+    }
+  } else {
+    entry.hidden = file_.read_float_rows("/hidden_in", row0, rows);
+  }
   if (topk_) {
     entry.logits = file_.read_float_rows("/teacher/topk_logits", row0, rows);
     entry.topk_ids = file_.read_int32_rows("/teacher/topk_ids", row0, rows);
@@ -86,7 +108,24 @@ CalibrationData::Prompt& CalibrationData::load(int prompt) {
     entry.teacher = teacher_rows(logits.data(), int(rows), int(logits.size() / rows), tau_);
   }
   entry.loaded = true;
+  entry.bytes = entry.hidden.size() * sizeof(float) + entry.logits.size() * sizeof(float) +
+                entry.topk_ids.size() * sizeof(int32_t) + entry.logsumexp.size() * sizeof(float) +
+                entry.teacher.probs.size() * sizeof(float) +
+                (entry.teacher.mass.size() + entry.teacher.p_log_p.size()) * sizeof(double);
+  held_bytes_ += entry.bytes;
+  evict_beyond_budget(prompt);
   return entry;
+}
+
+void CalibrationData::evict_beyond_budget(int keep) {
+  while (held_bytes_ > budget_bytes_) {
+    int oldest = -1;
+    for (int i = 0; i < int(prompts_.size()); ++i)
+      if (prompts_[i].loaded && i != keep && (oldest < 0 || prompts_[i].last_use < prompts_[oldest].last_use)) oldest = i;
+    if (oldest < 0) return;  // the one prompt in use exceeds the budget alone
+    held_bytes_ -= prompts_[oldest].bytes;
+    prompts_[oldest] = Prompt{};
+  }
 }
 
 const float* CalibrationData::hidden(int prompt) { return load(prompt).hidden.data(); }

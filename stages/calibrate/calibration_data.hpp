@@ -1,7 +1,10 @@
 #pragma once
 // What calibration reads from capture.h5 (stages/FILES.md): per prompt the hidden state
 // entering the first patched layer and the teacher's logits (full, or top-k + logsumexp).
-// Prompts are loaded on first use and kept, so each rank holds only what it has touched.
+// Prompts are read on use and kept within a memory budget (least recently used dropped), so
+// memory per rank does not grow with the number of calibration windows. When capture did not
+// store /hidden_in (the first patched layer is 0), the hidden state is the embedding lookup
+// of /tokens.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,8 +19,10 @@ class CalibrationData {
   // Opens capture.h5 (stage "capture", with `fingerprint` when non-empty) and checks that its
   // hidden state enters `first_layer`. The distillation temperature tau decides whether a
   // top-k capture is usable (its logsumexp is of the tau = 1 distribution).
+  // embed_tokens [vocab, hidden] serves layer 0 when capture.h5 has no /hidden_in.
   CalibrationData(const std::string& capture_path, const std::string& fingerprint,
-                  int first_layer, int hidden_size, float tau);
+                  int first_layer, int hidden_size, float tau, const float* embed_tokens = nullptr,
+                  int vocab = 0, size_t budget_bytes = size_t(1) << 30);
 
   // Indices (into the capture's prompt list) of the calibration / validation prompts.
   const std::vector<int>& calibration() const { return calibration_; }
@@ -25,8 +30,10 @@ class CalibrationData {
   int tokens(int prompt) const { return int(offsets_[prompt + 1] - offsets_[prompt]); }
   int64_t total_tokens(const std::vector<int>& prompts) const;
 
-  // Hidden state [T, hidden] entering the first patched layer.
+  // Hidden state [T, hidden] entering the first patched layer; valid until the next call.
   const float* hidden(int prompt);
+  // Bytes of capture rows held now (for tests of the budget).
+  size_t held_bytes() const { return held_bytes_; }
   // Sum over the prompt's positions of tau^2 KL(teacher || student); writes
   // dlogits = grad_scale * d(sum)/d(student logits) unless dlogits is null.
   double distillation_loss(int prompt, const float* student_logits, float* dlogits, int vocab,
@@ -40,8 +47,11 @@ class CalibrationData {
     std::vector<float> logits;          // top-k values [T, k]
     std::vector<int32_t> topk_ids;      // [T, k]
     std::vector<float> logsumexp;       // [T]
+    size_t bytes = 0;
+    uint64_t last_use = 0;
   };
   Prompt& load(int prompt);
+  void evict_beyond_budget(int keep);
   void check_layout(const std::string& path);
 
   CheckpointReader file_;
@@ -53,6 +63,10 @@ class CalibrationData {
   std::vector<int64_t> offsets_;
   std::vector<int> calibration_, validation_;
   std::vector<Prompt> prompts_;
+  const float* embed_tokens_ = nullptr;
+  int embed_vocab_ = 0;
+  size_t budget_bytes_, held_bytes_ = 0;
+  uint64_t clock_ = 0;
 };
 
 // tau = 1 KL of a teacher known by its top-k (ids, logits) and logsumexp: the kept tokens and

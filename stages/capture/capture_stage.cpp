@@ -1,9 +1,12 @@
 // capture: run the teacher on the calibration and validation prompts and store what the
-// later stages need (stages/FILES.md): MLP inputs of every patched matrix, the hidden state
-// entering the first patched layer, teacher logits. Prompts run in batches (one forward with
-// the prompts' rows stacked) shared among ranks as pipeline/data/prompt_batches.hpp says, so
-// capture.h5 is bit-identical at any rank count; every prompt is written into its own rows
-// of shared datasets with collective parallel-HDF5 writes.
+// later stages need (stages/FILES.md): per token the tokens, teacher logits and the hidden
+// state entering the first patched layer (none when that is layer 0); per patched matrix the
+// streamed per-frequency projection statistics of the calibration tokens (G[k], R[k] in
+// float64, DESIGN 8.1) and optionally the full input Gram; raw MLP inputs only with
+// capture.store_inputs. Prompts run in batches (one forward with the prompts' rows stacked)
+// shared among ranks as pipeline/data/prompt_batches.hpp says; rows are written with
+// collective parallel-HDF5 writes and the statistics are summed batch by batch in batch order
+// (stages/common/capture_statistics.hpp), so capture.h5 is bit-identical at any rank count.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +19,7 @@
 #include "pipeline/runtime/stop_signal.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "stages/common/capture_layout.hpp"
+#include "stages/common/capture_statistics.hpp"
 #include "stages/capture/capture_stage.hpp"
 #include "stages/common/student.hpp"
 
@@ -39,9 +43,13 @@ const float* mlp_rows(const Transformer& model, int layer, const std::string& pr
   return model.mlp_input(layer, projection);
 }
 
-std::vector<CaptureColumn> capture_columns(const StudentLayout& layout, const LlamaConfig& model) {
-  std::vector<CaptureColumn> columns = {
-      {"/hidden_in", uint64_t(model.hidden_size), hidden_rows, layout.first_layer(), ""}};
+std::vector<CaptureColumn> capture_columns(const StudentLayout& layout, const LlamaConfig& model,
+                                           const CaptureConfig& capture) {
+  std::vector<CaptureColumn> columns;
+  // The hidden state entering layer 0 is the embedding lookup of /tokens: not stored.
+  if (layout.first_layer() > 0 || capture.store_inputs)
+    columns.push_back({"/hidden_in", uint64_t(model.hidden_size), hidden_rows, layout.first_layer(), ""});
+  if (!capture.store_inputs) return columns;
   for (const auto& matrix : layout.matrices) {
     // gate_proj and up_proj read the same state: stored once, under gate_proj.
     const std::string source = capture_input_source(matrix.projection);
@@ -51,6 +59,114 @@ std::vector<CaptureColumn> capture_columns(const StudentLayout& layout, const Ll
   }
   return columns;
 }
+
+// Rows per accumulation chunk of the statistics: fixed, so the float64 sums have fixed bits.
+constexpr int kStatisticsChunk = 1024;
+
+// Rank 0's running totals of every statistic; each batch adds its partial sums in batch order.
+class StatisticsTotals {
+ public:
+  StatisticsTotals(const StageContext& context, const StudentLayout& layout)
+      : context_(context), layout_(layout), streams_(statistics_streams(layout)),
+        block_sizes_(statistics_block_sizes(context.config)), root_(context.mpi.is_root()) {
+    for (const StatisticsStream& stream : streams_) {
+      for (int b : block_sizes_) {
+        inputs_.emplace_back(root_ ? stream.n : 1, root_ ? b : 2);
+        for (size_t index : stream.matrices) {
+          const PatchedMatrix& matrix = layout_.matrices[index];
+          outputs_.emplace_back(root_ ? matrix.out_features : 1, root_ ? matrix.in_features : 1, root_ ? b : 2);
+        }
+      }
+      grams_.emplace_back(root_ && stores_full_gram(context.config, stream.n) ? stream.n : 0);
+    }
+  }
+
+  // Collective: adds the calibration rows of this round's batches in rank order: ranks
+  // 0 .. contributors-1 hold some; this rank's are the first `rows` of the teacher's last pass.
+  void add_round(const Transformer& teacher, int contributors, long rows) {
+    const bool mine = rows > 0;
+    const long T = rows;
+    size_t input_at = 0, output_at = 0;
+    for (size_t s = 0; s < streams_.size(); ++s) {
+      const StatisticsStream& stream = streams_[s];
+      const float* X = mine ? teacher.mlp_input(stream.layer, stream.source) : nullptr;
+      std::vector<const float*> weights;
+      for (size_t index : stream.matrices) {
+        const PatchedMatrix& matrix = layout_.matrices[index];
+        weights.push_back(mlp_matrix(context_.model, matrix.layer, matrix.projection));
+      }
+      for (int b : block_sizes_) {
+        InputStatistics input(mine ? stream.n : 1, mine ? b : 2);
+        std::vector<OutputStatistics> outputs;
+        std::vector<OutputStatistics*> output_ptrs;
+        for (size_t index : stream.matrices) {
+          const PatchedMatrix& matrix = layout_.matrices[index];
+          outputs.emplace_back(mine ? matrix.out_features : 1, mine ? matrix.in_features : 1, mine ? b : 2);
+        }
+        for (auto& o : outputs) output_ptrs.push_back(&o);
+        if (mine) accumulate_statistics(X, T, kStatisticsChunk, &input, weights, output_ptrs);
+        add_round_in_order(context_.mpi.comm(), contributors, input.values.data(),
+                           root_ ? inputs_[input_at].values.data() : nullptr, root_ ? inputs_[input_at].values.size() : input.values.size());
+        ++input_at;
+        for (auto& o : outputs) {
+          add_round_in_order(context_.mpi.comm(), contributors, o.values.data(),
+                             root_ ? outputs_[output_at].values.data() : nullptr, root_ ? outputs_[output_at].values.size() : o.values.size());
+          ++output_at;
+        }
+      }
+      if (stores_full_gram(context_.config, stream.n)) {
+        FullGram gram(mine ? stream.n : 0);
+        if (mine) gram.accumulate(X, T, kStatisticsChunk);
+        const size_t count = size_t(stream.n) * stream.n + 1;
+        add_round_in_order(context_.mpi.comm(), contributors, gram.values.data(), root_ ? grams_[s].values.data() : nullptr,
+                           count);
+      }
+    }
+  }
+
+  void write(CheckpointWriter& file) {
+    size_t input_at = 0, output_at = 0;
+    for (size_t s = 0; s < streams_.size(); ++s) {
+      const StatisticsStream& stream = streams_[s];
+      for (int b : block_sizes_) {
+        // Other ranks pass same-shaped zeros: only rank 0's values are written.
+        if (!root_) {
+          write_input_statistics(file, stream.layer, stream.source, InputStatistics(stream.n, b));
+        } else {
+          write_input_statistics(file, stream.layer, stream.source, inputs_[input_at]);
+        }
+        ++input_at;
+        for (size_t index : stream.matrices) {
+          const PatchedMatrix& matrix = layout_.matrices[index];
+          if (!root_)
+            write_output_statistics(file, matrix.layer, matrix.projection, OutputStatistics(matrix.out_features, matrix.in_features, b));
+          else
+            write_output_statistics(file, matrix.layer, matrix.projection, outputs_[output_at]);
+          ++output_at;
+        }
+      }
+      if (stores_full_gram(context_.config, stream.n)) {
+        if (!root_) {
+          write_full_gram(file, stream.layer, stream.source, FullGram(stream.n));
+        } else {
+          grams_[s].finish();
+          write_full_gram(file, stream.layer, stream.source, grams_[s]);
+        }
+      }
+    }
+    for (int b : block_sizes_) file.set_attr("/statistics/b" + std::to_string(b), "block_size", int64_t(b));
+  }
+
+ private:
+  const StageContext& context_;
+  const StudentLayout& layout_;
+  std::vector<StatisticsStream> streams_;
+  std::vector<int> block_sizes_;
+  bool root_;
+  std::vector<InputStatistics> inputs_;    // [stream][block size], rank 0 only (1-wide elsewhere)
+  std::vector<OutputStatistics> outputs_;  // [stream][block size][matrix]
+  std::vector<FullGram> grams_;            // [stream], empty where not stored
+};
 
 // Top-k form of one logits row: ids, values (descending) and the log-sum-exp of the row.
 void topk_row(const float* logits, int vocab, int k, int32_t* ids, float* values, float* lse) {
@@ -94,9 +210,14 @@ void create_teacher_datasets(CheckpointWriter& file, const CaptureConfig& captur
   file.create("/teacher/logsumexp", H5Type::Float32, {tokens}, gzip, 4096);
 }
 
-// Prompts per batched forward: enough rows (~300) that OpenBLAS packs each weight once for
-// many tokens, few enough that a batch's activations stay a few MB.
-constexpr int kBatch = 16;
+// Prompts per batched forward: enough rows (~300 for one-line prompts) that OpenBLAS packs
+// each weight once for many tokens; capture.batch_tokens bounds the rows for long windows.
+// Depends on the prompts and the config only, never on the rank count.
+int batch_prompts(const CapturePrompts& prompts, int batch_tokens) {
+  size_t longest = 1;
+  for (const auto& ids : prompts.tokens) longest = std::max(longest, ids.size());
+  return int(std::clamp<size_t>(size_t(batch_tokens) / longest, 1, 16));
+}
 
 }  // namespace
 
@@ -105,7 +226,7 @@ void capture_stage(const StageContext& context) {
   const LlamaConfig& model_config = context.model.config;
   const CapturePrompts prompts = tokenize_capture_prompts(context.config, model_config);
   const StudentLayout layout = StudentLayout::from_config(context.config, model_config);
-  const std::vector<CaptureColumn> columns = capture_columns(layout, model_config);
+  const std::vector<CaptureColumn> columns = capture_columns(layout, model_config, context.config.capture);
   const int P = int(prompts.tokens.size());
   const uint64_t N = prompts.offsets.back();
   const uint64_t vocab = model_config.vocab_size;
@@ -123,15 +244,28 @@ void capture_stage(const StageContext& context) {
   file.set_attr("/prompts", "validation_count", int64_t(P - prompts.calibration_count));
   for (const auto& column : columns)
     file.create(column.name, H5Type::Float32, {N, column.width}, context.config.capture.compression, 256);
-  file.set_attr("/hidden_in", "layer", int64_t(layout.first_layer()));
+  file.set_attr("/prompts", "first_patched_layer", int64_t(layout.first_layer()));
+  if (!columns.empty() && columns[0].name == "/hidden_in") file.set_attr("/hidden_in", "layer", int64_t(layout.first_layer()));
   create_teacher_datasets(file, context.config.capture, N, vocab);
 
+  const int kBatch = batch_prompts(prompts, context.config.capture.batch_tokens);
+  const int C = prompts.calibration_count;
+  StatisticsTotals statistics(context, layout);
   Transformer teacher(context.model);
   std::vector<std::vector<int>> batch;
   for (const PromptRound& round : prompt_rounds(P, mpi.size(), mpi.rank(), kBatch)) {
     const int first = round.mine_begin;
     batch.assign(prompts.tokens.begin() + first, prompts.tokens.begin() + round.mine_end);
     const float* logits = batch.empty() ? nullptr : teacher.forward_batch(batch);
+    // Calibration prompts come first, so the ranks whose batch holds some are a prefix and
+    // a batch's calibration rows are a prefix of its rows.
+    int contributors = 0;
+    while (contributors < mpi.size() && round.begin + contributors * kBatch < std::min(round.end, C)) ++contributors;
+    const int mine_calibration = std::max(0, std::min(round.mine_end, C) - first);
+    const long calibration_rows = mine_calibration == 0 ? 0
+                                  : mine_calibration == int(batch.size()) ? long(teacher.tokens())
+                                                                          : teacher.row_offset(mine_calibration);
+    if (contributors > 0) statistics.add_round(teacher, contributors, calibration_rows);
     // Every rank makes the same sequence of collective writes, one per prompt slot of the
     // round; a rank with fewer prompts writes empty ranges for the rest.
     for (int slot = 0; slot < kBatch; ++slot) {
@@ -151,6 +285,7 @@ void capture_stage(const StageContext& context) {
     if (mpi.is_root())
       mpi.log("capture: " + std::to_string(round.end) + "/" + std::to_string(P) + " prompts");
   }
+  statistics.write(file);
   file.commit();
   const double bytes = double(context.config.capture.logits_format == "full" ? vocab : 3 * context.config.capture.logits_topk + 1) * 4 +
                        std::accumulate(columns.begin(), columns.end(), 0.0, [](double s, const CaptureColumn& c) { return s + 4.0 * c.width; }) + 4;

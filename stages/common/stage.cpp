@@ -13,7 +13,7 @@ namespace {
 // Keys that change how often something is logged or saved, never a result.
 bool affects_results(const std::string& key) {
   return key != "calibrate.log_every" && key != "calibrate.checkpoint_every" &&
-         key != "calibrate.keep_checkpoints" && key != "calibrate.enabled";
+         key != "calibrate.keep_checkpoints" && key != "calibrate.enabled" && key != "calibrate.data_budget_mb";
 }
 
 // What a stage's fingerprint reads itself; the upstream stages' fingerprints chain the rest.
@@ -26,11 +26,16 @@ struct StageDependencies {
 
 StageDependencies dependencies(const Config& config, Stage stage) {
   switch (stage) {
-    case Stage::Capture:
-      return {{},
-              {{"prompts.calibration", config.prompts.calibration}, {"prompts.validation", config.prompts.validation}},
-              {"patch.layers", "patch.projections"},
-              "capture"};
+    case Stage::Capture: {
+      StageDependencies capture{
+          {},
+          {{"prompts.calibration", config.prompts.calibration}, {"prompts.validation", config.prompts.validation}},
+          {"patch.layers", "patch.projections"},
+          "capture"};
+      // capture.block_sizes = [] means the projection statistics are for project.block_size.
+      if (config.capture.block_sizes.empty()) capture.keys.push_back("project.block_size");
+      return capture;
+    }
     case Stage::Project: return {{Stage::Capture}, {}, {}, "project"};
     case Stage::Calibrate: return {{Stage::Project}, {}, {}, "calibrate"};
     case Stage::Evaluate: {

@@ -1,9 +1,13 @@
 // project: every patched matrix onto block-circulant form, both by Frobenius (data-free) and
-// by data-aware least squares on the captured calibration inputs (DESIGN section 3); or,
-// with project.structure = lowrank, onto rank-r products U V by truncated SVD (data-free)
-// and whitened SVD on the full input Gram (DESIGN section 8.2). The Gram accumulation is
-// distributed: rank r reads the inputs of calibration prompts i % R == r, and the sums are
-// allreduced, so every rank solves alike.
+// by data-aware least squares (DESIGN section 3) solved from the per-frequency statistics
+// that capture accumulated (stages/FILES.md): nothing here reads per-token inputs. With
+// project.structure = lowrank, onto rank-r products U V instead, by truncated SVD (data-free)
+// and whitened SVD on the full input Gram that capture stored (DESIGN section 8.2). With
+// project.down_inputs = student, down_proj's statistics need the inputs the projected gate
+// and up produce, which capture cannot know: project runs the teacher forward again over the
+// calibration prompts (batches as in capture, summed in batch order on rank 0, then
+// broadcast), so the result is the same at any rank count.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,13 +15,17 @@
 
 #include "pipeline/io/checkpoint_store.hpp"
 #include "pipeline/circulant/circulant_projection.hpp"
+#include "pipeline/circulant/projection_statistics.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/block_layout.hpp"
+#include "pipeline/data/prompt_batches.hpp"
 #include "pipeline/lowrank/lowrank_projection.hpp"
 #include "pipeline/model/ops/linear.hpp"
 #include "pipeline/model/ops/swiglu.hpp"
+#include "pipeline/model/transformer.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
 #include "stages/common/capture_layout.hpp"
+#include "stages/common/capture_statistics.hpp"
 #include "stages/project/project_stage.hpp"
 #include "stages/common/student.hpp"
 #include "stages/common/student_checkpoint.hpp"
@@ -26,117 +34,98 @@ namespace circal {
 
 namespace {
 
-// The calibration token rows this rank owns: prompt i of the calibration split on rank i % R.
-struct TokenShard {
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // (row0, rows)
-};
-
-TokenShard calibration_shard(const CheckpointReader& capture, const MpiContext& mpi) {
-  const std::vector<int64_t> offsets = capture.read_int64("/prompts/offsets");
-  const int calibration = int(capture.attr_int("/prompts", "calibration_count"));
-  TokenShard shard;
-  for (int i : mpi.shard(calibration)) shard.ranges.push_back({uint64_t(offsets[i]), uint64_t(offsets[i + 1] - offsets[i])});
-  return shard;
-}
-
-// Inputs of one matrix for one prompt's rows. down_proj inputs come from the teacher
-// (captured) or, with project.down_inputs = student, from the already projected gate and up.
-class ProjectionInputs {
- public:
-  ProjectionInputs(const CheckpointReader& capture, const StageContext& context, const StudentLayout& layout,
-                   const std::vector<std::vector<float>>& chosen)
-      : capture_(capture), context_(context), layout_(layout), chosen_(chosen) {}
-
-  std::vector<float> rows(const PatchedMatrix& matrix, uint64_t row0, uint64_t nrows) const {
-    const bool student_down = matrix.projection == "down_proj" && context_.config.project.down_inputs == "student";
-    if (!student_down) return capture_.read_float_rows(capture_input_dataset(matrix.layer, matrix.projection), row0, nrows);
-    const std::vector<float> x = capture_.read_float_rows(capture_input_dataset(matrix.layer, "gate_proj"), row0, nrows);
-    const int T = int(nrows), I = matrix.in_features;
-    std::vector<float> gate(size_t(T) * I), up(size_t(T) * I), h(size_t(T) * I);
-    apply(matrix.layer, "gate_proj", x.data(), gate.data(), T);
-    apply(matrix.layer, "up_proj", x.data(), up.data(), T);
-    swiglu_forward(gate.data(), up.data(), h.data(), long(T) * I);
-    return h;
-  }
-
- private:
-  // The student's (projected) matrix where gate/up is patched, else the teacher's.
-  void apply(int layer, const std::string& projection, const float* x, float* y, int T) const {
-    const LlamaConfig& config = context_.model.config;
-    const int m = mlp_out_features(config, projection), n = mlp_in_features(config, projection);
-    for (size_t i = 0; i < layout_.matrices.size(); ++i) {
-      const PatchedMatrix& matrix = layout_.matrices[i];
-      if (matrix.layer != layer || matrix.projection != projection) continue;
-      auto& op = operators_[i];
-      PatchedMatrix own = matrix;
-      own.offset = 0;  // chosen_[i] holds this matrix's parameters alone
-      if (!op) op = make_student_operator(layout_, own, chosen_[i].data(), nullptr);
-      op->forward(x, y, T);
-      return;
-    }
-    linear_forward(x, mlp_matrix(context_.model, layer, projection), y, T, n, m);
-  }
-
-  const CheckpointReader& capture_;
-  const StageContext& context_;
-  const StudentLayout& layout_;
-  const std::vector<std::vector<float>>& chosen_;
-  // The student's gate/up operators, made once (their spectra are computed on first use).
-  mutable std::map<size_t, std::unique_ptr<LinearOperator>> operators_;
-};
-
-// sum ||x W^T||^2 and sum ||x (W - C)^T||^2 over this rank's tokens, then over all ranks.
-struct OutputError {
-  double reference = 0, error = 0;
-  void add(const float* W, CirculantLinear& circulant_op, const PatchedMatrix& matrix, const float* X, int T) {
-    const int m = matrix.out_features, n = matrix.in_features;
-    std::vector<float> dense(size_t(T) * m), circulant(size_t(T) * m);
-    linear_forward(X, W, dense.data(), T, n, m);
-    circulant_op.forward(X, circulant.data(), T);
-    for (size_t i = 0; i < dense.size(); ++i) {
-      reference += double(dense[i]) * dense[i];
-      error += double(dense[i] - circulant[i]) * (dense[i] - circulant[i]);
-    }
-  }
-  double relative(MPI_Comm comm) const {
-    double sums[2] = {reference, error};
-    MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, comm);
-    return sums[0] > 0 ? std::sqrt(sums[1] / sums[0]) : 0.0;
-  }
-};
-
 struct MatrixProjection {
   std::vector<float> frobenius, least_squares;
   double frobenius_error[2], least_squares_error[2];  // relative Frobenius, relative output
 };
 
-MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext& context, const TokenShard& shard,
-                                const ProjectionInputs& inputs) {
+MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext& context, const InputStatistics& input,
+                                const OutputStatistics& output) {
   const int b = context.config.project.block_size, m = matrix.out_features, n = matrix.in_features;
   const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
   MatrixProjection result;
   result.frobenius = project_frobenius(W, m, n, b);
-  LeastSquaresProjector projector(W, m, n, b, context.config.project.chunk_tokens);
-  std::vector<std::vector<float>> local_inputs;
-  for (const auto& [row0, rows] : shard.ranges) {
-    local_inputs.push_back(inputs.rows(matrix, row0, rows));
-    projector.accumulate(local_inputs.back().data(), long(rows));
-  }
-  projector.allreduce(context.mpi.comm());
-  result.least_squares = projector.solve(context.config.project.ridge);
-  OutputError frobenius_output, least_squares_output;
-  CirculantLinear frobenius_op(m, n, b, result.frobenius.data(), nullptr);
-  CirculantLinear least_squares_op(m, n, b, result.least_squares.data(), nullptr);
-  for (size_t i = 0; i < shard.ranges.size(); ++i) {
-    const int T = int(shard.ranges[i].second);
-    frobenius_output.add(W, frobenius_op, matrix, local_inputs[i].data(), T);
-    least_squares_output.add(W, least_squares_op, matrix, local_inputs[i].data(), T);
-  }
+  if (input.tokens() <= 0)
+    fail(kExitInput, "project: no calibration tokens in capture.h5 for layer " + std::to_string(matrix.layer) + " " +
+                         matrix.projection);
+  result.least_squares = solve_least_squares(input, output, context.config.project.ridge * input.mean_gram_diagonal());
   result.frobenius_error[0] = relative_frobenius_error(W, result.frobenius.data(), m, n, b);
   result.least_squares_error[0] = relative_frobenius_error(W, result.least_squares.data(), m, n, b);
-  result.frobenius_error[1] = frobenius_output.relative(context.mpi.comm());
-  result.least_squares_error[1] = least_squares_output.relative(context.mpi.comm());
+  result.frobenius_error[1] = statistics_output_error(input, output, result.frobenius.data());
+  result.least_squares_error[1] = statistics_output_error(input, output, result.least_squares.data());
   return result;
+}
+
+// The MLP matrix (layer, projection) applied to x [T, n]: the student's projection where it
+// is patched and already solved, else the teacher's weight.
+void apply_matrix(const StageContext& context, const StudentLayout& layout, const std::vector<std::vector<float>>& chosen,
+                  int layer, const std::string& projection, const float* x, float* y, int T) {
+  const LlamaConfig& config = context.model.config;
+  const int m = mlp_out_features(config, projection), n = mlp_in_features(config, projection);
+  for (size_t i = 0; i < layout.matrices.size(); ++i) {
+    const PatchedMatrix& matrix = layout.matrices[i];
+    if (matrix.layer != layer || matrix.projection != projection) continue;
+    CirculantLinear op(m, n, layout.block_size, chosen[i].data(), nullptr);
+    op.forward(x, y, T);
+    return;
+  }
+  linear_forward(x, mlp_matrix(context.model, layer, projection), y, T, n, m);
+}
+
+// Statistics of down_proj fitted to the projected student's inputs silu(Cg x) * Cu x, for the
+// matrices `downs` (indices into the layout), over the calibration prompts of capture.h5.
+std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistics(
+    const StageContext& context, const CheckpointReader& capture, const StudentLayout& layout,
+    const std::vector<std::vector<float>>& chosen, const std::vector<size_t>& downs) {
+  const MpiContext& mpi = context.mpi;
+  const int b = layout.block_size;
+  const std::vector<int64_t> offsets = capture.read_int64("/prompts/offsets");
+  const std::vector<int32_t> tokens = capture.read_int32("/tokens");
+  const int C = int(capture.attr_int("/prompts", "calibration_count"));
+  std::vector<std::vector<int>> prompts(C);
+  size_t longest = 1;
+  for (int i = 0; i < C; ++i) {
+    prompts[i].assign(tokens.begin() + offsets[i], tokens.begin() + offsets[i + 1]);
+    longest = std::max(longest, prompts[i].size());
+  }
+  const int batch_size = int(std::clamp<size_t>(size_t(context.config.capture.batch_tokens) / longest, 1, 16));
+  std::vector<std::pair<InputStatistics, OutputStatistics>> totals;
+  for (size_t index : downs) {
+    const PatchedMatrix& matrix = layout.matrices[index];
+    totals.emplace_back(InputStatistics(matrix.in_features, b), OutputStatistics(matrix.out_features, matrix.in_features, b));
+  }
+  Transformer teacher(context.model);
+  std::vector<std::vector<int>> batch;
+  for (const PromptRound& round : prompt_rounds(C, mpi.size(), mpi.rank(), batch_size)) {
+    batch.assign(prompts.begin() + round.mine_begin, prompts.begin() + round.mine_end);
+    if (!batch.empty()) teacher.forward_batch(batch);
+    const int T = batch.empty() ? 0 : teacher.tokens();
+    const int contributors = std::min(mpi.size(), (round.end - round.begin + batch_size - 1) / batch_size);
+    for (size_t d = 0; d < downs.size(); ++d) {
+      const PatchedMatrix& matrix = layout.matrices[downs[d]];
+      const int I = matrix.in_features;
+      InputStatistics input(I, b);
+      OutputStatistics output(matrix.out_features, I, b);
+      if (T > 0) {
+        const float* x = teacher.mlp_input(matrix.layer, "gate_proj");
+        std::vector<float> gate(size_t(T) * I), up(size_t(T) * I), h(size_t(T) * I);
+        apply_matrix(context, layout, chosen, matrix.layer, "gate_proj", x, gate.data(), T);
+        apply_matrix(context, layout, chosen, matrix.layer, "up_proj", x, up.data(), T);
+        swiglu_forward(gate.data(), up.data(), h.data(), long(T) * I);
+        accumulate_statistics(h.data(), T, context.config.project.chunk_tokens, &input, {mlp_matrix(context.model, matrix.layer, matrix.projection)},
+                              {&output});
+      }
+      add_round_in_order(mpi.comm(), contributors, input.values.data(), totals[d].first.values.data(), input.values.size());
+      add_round_in_order(mpi.comm(), contributors, output.values.data(), totals[d].second.values.data(),
+                         output.values.size());
+    }
+    stop_if_signalled(mpi.comm(), "project", "while recomputing down_proj inputs, project.h5 not written; rerun to resume");
+  }
+  for (auto& [input, output] : totals) {
+    MPI_Bcast(input.values.data(), int(input.values.size()), MPI_DOUBLE, 0, mpi.comm());
+    MPI_Bcast(output.values.data(), int(output.values.size()), MPI_DOUBLE, 0, mpi.comm());
+  }
+  return totals;
 }
 
 void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& method,
@@ -161,16 +150,19 @@ void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b
     file.set_attr(base + "/c_least_squares", "note", std::string("padded outputs of the last block row fitted as zeros"));
 }
 
-// The full input Gram H = sum_t x_t x_t^T [n, n] of one matrix's inputs over every
-// calibration token, summed over the ranks: all the whitened SVD needs. The one place H is
-// made, so capture statistics can later feed it instead (InputGram::add_gram).
-InputGram input_gram(const PatchedMatrix& matrix, const TokenShard& shard, const ProjectionInputs& inputs, MPI_Comm comm) {
+
+// The full input Gram of a matrix's inputs as capture summed it (capture.full_gram): all the
+// whitened SVD needs.
+InputGram captured_gram(const CheckpointReader& capture, const PatchedMatrix& matrix) {
+  const std::string name = full_gram_dataset(matrix.layer, capture_input_source(matrix.projection));
+  if (!capture.exists(name))
+    fail(kExitCheckpoint, capture.path() + ": no " + name +
+                              ": a low-rank projection needs the full input Gram (capture.full_gram: true; rerun capture)");
+  const std::vector<double> H = capture.read_double(name);
+  if (H.size() != std::size_t(matrix.in_features) * matrix.in_features)
+    fail(kExitCheckpoint, capture.path() + ": " + name + " has an unexpected shape");
   InputGram gram(matrix.in_features);
-  for (const auto& [row0, rows] : shard.ranges) {
-    const std::vector<float> x = inputs.rows(matrix, row0, rows);
-    gram.accumulate(x.data(), long(rows));
-  }
-  gram.allreduce(comm);
+  gram.add_gram(H.data(), long(capture.attr_int(name, "tokens")));
   return gram;
 }
 
@@ -217,66 +209,112 @@ void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matri
                 int64_t(uint64_t(block_count(int(m), b)) * block_count(int(n), b) * b));
 }
 
+void log_projection(const MpiContext& mpi, const PatchedMatrix& matrix, int b, const MatrixProjection& projection) {
+  char line[240];
+  std::snprintf(line, sizeof line,
+                "project: layer %d %-9s %dx%d b=%d  frobenius: rel_err %.4f out_err %.4f | least_squares: rel_err %.4f out_err %.4f",
+                matrix.layer, matrix.projection.c_str(), matrix.out_features, matrix.in_features, b,
+                projection.frobenius_error[0], projection.frobenius_error[1], projection.least_squares_error[0],
+                projection.least_squares_error[1]);
+  mpi.log(line);
+}
+
+void write_layout_attributes(CheckpointWriter& file, const StudentLayout& layout, const std::string& method) {
+  file.set_attr("/", "block_size", int64_t(layout.block_size));
+  file.set_attr("/", "method", method);
+  file.set_attr("/", "structure", std::string(structure_name(layout.structure)));
+  file.set_attr("/", "mlp_params_dense", int64_t(layout.dense_parameters()));
+  file.set_attr("/", "mlp_params_student", int64_t(layout.total_size));
+  file.set_attr("/", "mlp_params_circulant", int64_t(layout.circulant_parameters()));
+}
+
+// The low-rank student: each matrix from the full input Gram capture stored (gate_proj and
+// up_proj read the same input: their Gram is read once).
+void project_lowrank_stage(const StageContext& context, const CheckpointReader& capture, const StudentLayout& layout) {
+  const MpiContext& mpi = context.mpi;
+  if (context.config.project.down_inputs == "student")
+    fail(kExitUsage, "config: project.down_inputs: student works with project.structure: circulant only");
+  const std::string& method = context.config.project.method;
+  CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
+                        {"project", context.fingerprint(Stage::Project), context.config_yaml()});
+  std::string gram_source;
+  std::unique_ptr<InputGram> gram;
+  for (size_t i = 0; i < layout.matrices.size(); ++i) {
+    const PatchedMatrix& matrix = layout.matrices[i];
+    const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
+    if (!gram || source != gram_source) gram = std::make_unique<InputGram>(captured_gram(capture, matrix));
+    gram_source = source;
+    const LowRankProjection projection = project_lowrank(matrix, context, *gram);
+    write_lowrank_projection(file, matrix, layout.block_size, method, projection);
+    char line[240];
+    std::snprintf(line, sizeof line,
+                  "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
+                  matrix.layer, matrix.projection.c_str(), matrix.out_features, matrix.in_features, matrix.rank,
+                  matrix.size, projection.svd_error[0], projection.svd_error[1], projection.aware_error[0],
+                  projection.aware_error[1]);
+    mpi.log(line);
+    stop_if_signalled(mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
+                                                 std::to_string(layout.matrices.size()) +
+                                                 " matrices, project.h5 not written; rerun to resume");
+  }
+  write_layout_attributes(file, layout, method);
+  stamp_student_model(file, context.model);
+  file.commit();
+}
+
 }  // namespace
 
 void project_stage(const StageContext& context) {
   const MpiContext& mpi = context.mpi;
   const CheckpointReader capture = context.open_output(Stage::Capture);
   const StudentLayout layout = StudentLayout::from_config(context.config, context.model.config);
-  const TokenShard shard = calibration_shard(capture, mpi);
   const std::string& method = context.config.project.method;
   const int b = layout.block_size;
+  if (layout.structure == Structure::LowRank) return project_lowrank_stage(context, capture, layout);
+  if (!has_statistics(capture, b))
+    fail(kExitCheckpoint, capture.path() + ": has no projection statistics for project.block_size " + std::to_string(b) +
+                              "; list it in capture.block_sizes and rerun capture");
+  const bool student_down = context.config.project.down_inputs == "student";
+  std::vector<MatrixProjection> projections(layout.matrices.size());
   std::vector<std::vector<float>> chosen(layout.matrices.size());
-  const ProjectionInputs inputs(capture, context, layout, chosen);
-
-  CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
-                        {"project", context.fingerprint(Stage::Project), context.config_yaml()});
-  // gate_proj and up_proj read the same inputs: their Gram is made once.
-  std::string gram_source;
-  std::unique_ptr<InputGram> gram;
+  std::vector<size_t> downs;
+  std::map<std::pair<int, std::string>, InputStatistics> inputs;
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
     const PatchedMatrix& matrix = layout.matrices[i];
-    if (layout.structure == Structure::LowRank) {
-      const bool student_down = matrix.projection == "down_proj" && context.config.project.down_inputs == "student";
-      const std::string source = student_down ? "" : capture_input_dataset(matrix.layer, matrix.projection);
-      if (!gram || source.empty() || source != gram_source)
-        gram = std::make_unique<InputGram>(input_gram(matrix, shard, inputs, mpi.comm()));
-      gram_source = source;
-      const LowRankProjection projection = project_lowrank(matrix, context, *gram);
-      chosen[i] = method == "frobenius" ? projection.svd : projection.aware;
-      write_lowrank_projection(file, matrix, b, method, projection);
-      char line[240];
-      std::snprintf(line, sizeof line,
-                    "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
-                    matrix.layer, matrix.projection.c_str(), matrix.out_features, matrix.in_features, matrix.rank,
-                    matrix.size, projection.svd_error[0], projection.svd_error[1], projection.aware_error[0],
-                    projection.aware_error[1]);
-      mpi.log(line);
-      stop_if_signalled(mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
-                                                   std::to_string(layout.matrices.size()) +
-                                                   " matrices, project.h5 not written; rerun to resume");
+    if (student_down && matrix.projection == "down_proj") {
+      downs.push_back(i);
       continue;
     }
-    const MatrixProjection projection = project_matrix(matrix, context, shard, inputs);
-    chosen[i] = method == "frobenius" ? projection.frobenius : projection.least_squares;
-    write_projection(file, matrix, b, method, projection);
-    char line[240];
-    std::snprintf(line, sizeof line,
-                  "project: layer %d %-9s %dx%d b=%d  frobenius: rel_err %.4f out_err %.4f | least_squares: rel_err %.4f out_err %.4f",
-                  matrix.layer, matrix.projection.c_str(), matrix.out_features, matrix.in_features, b,
-                  projection.frobenius_error[0], projection.frobenius_error[1], projection.least_squares_error[0],
-                  projection.least_squares_error[1]);
-    mpi.log(line);
+    const std::string source = capture_input_source(matrix.projection);
+    auto found = inputs.find({matrix.layer, source});
+    if (found == inputs.end())
+      found = inputs.emplace(std::make_pair(matrix.layer, source),
+                             read_input_statistics(capture, b, matrix.layer, source, matrix.in_features)).first;
+    const OutputStatistics output =
+        read_output_statistics(capture, b, matrix.layer, matrix.projection, matrix.out_features, matrix.in_features);
+    projections[i] = project_matrix(matrix, context, found->second, output);
+    chosen[i] = method == "frobenius" ? projections[i].frobenius : projections[i].least_squares;
+    log_projection(mpi, matrix, b, projections[i]);
+    // A layer's input statistics are done once its last matrix is (layout order: layer by layer).
+    if (i + 1 == layout.matrices.size() || layout.matrices[i + 1].layer != matrix.layer) inputs.clear();
     stop_if_signalled(mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
                                                  std::to_string(layout.matrices.size()) +
                                                  " matrices, project.h5 not written; rerun to resume");
   }
-  file.set_attr("/", "block_size", int64_t(b));
-  file.set_attr("/", "method", method);
-  file.set_attr("/", "mlp_params_dense", int64_t(layout.dense_parameters()));
-  file.set_attr("/", "structure", std::string(structure_name(layout.structure)));
-  file.set_attr("/", "mlp_params_student", int64_t(layout.total_size));
-  file.set_attr("/", "mlp_params_circulant", int64_t(layout.circulant_parameters()));
+  if (!downs.empty()) {
+    const auto statistics = student_down_statistics(context, capture, layout, chosen, downs);
+    for (size_t d = 0; d < downs.size(); ++d) {
+      const PatchedMatrix& matrix = layout.matrices[downs[d]];
+      projections[downs[d]] = project_matrix(matrix, context, statistics[d].first, statistics[d].second);
+      chosen[downs[d]] = method == "frobenius" ? projections[downs[d]].frobenius : projections[downs[d]].least_squares;
+      log_projection(mpi, matrix, b, projections[downs[d]]);
+    }
+  }
+
+  CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
+                        {"project", context.fingerprint(Stage::Project), context.config_yaml()});
+  for (size_t i = 0; i < layout.matrices.size(); ++i) write_projection(file, layout.matrices[i], b, method, projections[i]);
+  write_layout_attributes(file, layout, method);
   stamp_student_model(file, context.model);
   file.commit();
 }

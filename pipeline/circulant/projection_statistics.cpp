@@ -1,0 +1,194 @@
+#include "pipeline/circulant/projection_statistics.hpp"
+
+#include <cblas.h>
+#include <fftw3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#define lapack_complex_float std::complex<float>
+#define lapack_complex_double std::complex<double>
+#include <lapacke.h>
+
+#include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/block_layout.hpp"
+
+namespace circal {
+namespace {
+
+struct DoublePlanDeleter {
+  void operator()(fftw_plan plan) const { fftw_destroy_plan(plan); }
+};
+using DoublePlan = std::unique_ptr<std::remove_pointer_t<fftw_plan>, DoublePlanDeleter>;
+
+// rows [T, blocks * b] -> spectrum [bins][T][blocks] (column-major blocks x T per bin).
+// FFTW_ESTIMATE: deterministic on every rank and leaves the arrays alone while planning.
+void rows_spectrum(std::vector<double>& rows, int b, int blocks, int T, std::vector<cdouble>& out) {
+  const int howmany = T * blocks;
+  out.resize(std::size_t(b / 2 + 1) * howmany);
+  DoublePlan plan(fftw_plan_many_dft_r2c(1, &b, howmany, rows.data(), nullptr, 1, b,
+                                         reinterpret_cast<fftw_complex*>(out.data()), nullptr,
+                                         howmany, 1, FFTW_ESTIMATE));
+  fftw_execute(plan.get());
+}
+
+// Rows of A [T, width] (float) widened to double and zero-padded to `padded` columns.
+std::vector<double> padded_rows(const float* A, int width, int padded, int T) {
+  std::vector<double> rows(std::size_t(T) * padded, 0.0);
+  for (int t = 0; t < T; ++t)
+    std::copy_n(A + std::size_t(t) * width, width, rows.begin() + std::size_t(t) * padded);
+  return rows;
+}
+
+void accumulate_chunk(const float* X, int T, InputStatistics* input, const std::vector<const float*>& weights,
+                      const std::vector<OutputStatistics*>& outputs) {
+  const int n = input->n, b = input->b, q = input->q, bins = input->bins();
+  std::vector<double> x_rows = padded_rows(X, n, q * b, T);
+  double squares = 0;
+  for (double v : x_rows) squares += v * v;
+  input->sum_squares() += squares;
+  input->tokens() += T;
+  std::vector<cdouble> xf, yf;
+  rows_spectrum(x_rows, b, q, T, xf);
+  for (int k = 0; k < bins; ++k)
+    cblas_zherk(CblasColMajor, CblasLower, CblasNoTrans, q, T, 1.0, xf.data() + std::size_t(k) * q * T, q, 1.0,
+                input->gram() + std::size_t(k) * q * q, q);
+  const cdouble one(1.0);
+  for (std::size_t j = 0; j < outputs.size(); ++j) {
+    OutputStatistics& out = *outputs[j];
+    const int m = out.m, p = out.p;
+    std::vector<float> Y(std::size_t(T) * m);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, m, n, 1.f, X, n, weights[j], n, 0.f, Y.data(), m);
+    std::vector<double> y_rows = padded_rows(Y.data(), m, p * b, T);
+    double y_squares = 0;
+    for (double v : y_rows) y_squares += v * v;
+    out.sum_squares() += y_squares;
+    rows_spectrum(y_rows, b, p, T, yf);
+    for (int k = 0; k < bins; ++k)
+      cblas_zgemm(CblasColMajor, CblasNoTrans, CblasConjTrans, p, q, T, &one, yf.data() + std::size_t(k) * p * T, p,
+                  xf.data() + std::size_t(k) * q * T, q, &one, out.cross() + std::size_t(k) * p * q, p);
+  }
+}
+
+// Spectra of c [p, q, b]: [bins][p][q], block (i, j) at i * q + j (Cf = unnormalised rFFT of c).
+std::vector<cdouble> circulant_spectra(const float* c, int p, int q, int b) {
+  const int howmany = p * q;
+  std::vector<double> rows(c, c + std::size_t(howmany) * b);
+  std::vector<cdouble> out(std::size_t(b / 2 + 1) * howmany);
+  DoublePlan plan(fftw_plan_many_dft_r2c(1, &b, howmany, rows.data(), nullptr, 1, b,
+                                         reinterpret_cast<fftw_complex*>(out.data()), nullptr, howmany, 1,
+                                         FFTW_ESTIMATE));
+  fftw_execute(plan.get());
+  return out;
+}
+
+}  // namespace
+
+InputStatistics::InputStatistics(int n_, int b_) : n(n_), b(b_), q(block_count(n_, b_)) {
+  check_block_size(b);
+  values.assign(2 * gram_size() + 2, 0.0);
+}
+
+OutputStatistics::OutputStatistics(int m_, int n_, int b_)
+    : m(m_), n(n_), b(b_), p(block_count(m_, b_)), q(block_count(n_, b_)) {
+  check_block_size(b);
+  values.assign(2 * cross_size() + 1, 0.0);
+}
+
+FullGram::FullGram(int n_) : n(n_) { values.assign(std::size_t(n) * n + 1, 0.0); }
+
+void FullGram::accumulate(const float* X, long T, int chunk) {
+  chunk = std::max(1, chunk);
+  for (long t0 = 0; t0 < T; t0 += chunk) {
+    const int rows = int(std::min<long>(chunk, T - t0));
+    std::vector<double> A(X + std::size_t(t0) * n, X + std::size_t(t0 + rows) * n);
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, n, rows, 1.0, A.data(), n, 1.0, values.data(), n);
+    tokens() += rows;
+  }
+}
+
+void FullGram::finish() {
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j) values[std::size_t(i) * n + j] = values[std::size_t(j) * n + i];
+}
+
+void accumulate_statistics(const float* X, long T, int chunk, InputStatistics* input,
+                           const std::vector<const float*>& weights, std::vector<OutputStatistics*> outputs) {
+  chunk = std::max(1, chunk);
+  for (long t0 = 0; t0 < T; t0 += chunk)
+    accumulate_chunk(X + std::size_t(t0) * input->n, int(std::min<long>(chunk, T - t0)), input, weights, outputs);
+}
+
+std::vector<float> solve_least_squares(const InputStatistics& input, const OutputStatistics& output,
+                                       double ridge_abs) {
+  // With unnormalised FFTs ||C||_F^2 = (1/b) sum_k ||Cf[k]||^2 (interior bins counted
+  // twice, like the data term), so the penalty enters every bin as b * ridge_abs.
+  const int b = input.b, p = output.p, q = input.q, bins = input.bins();
+  if (output.q != q || output.b != b) fail(kExitInternal, "least-squares projection: statistics of different shapes");
+  const double lambda = b * ridge_abs;
+  const std::size_t pq = std::size_t(p) * q;
+  std::vector<cdouble> spectrum(bins * pq);  // [bins][p][q]: block (i, j) at i * q + j
+  std::vector<cdouble> gram(std::size_t(q) * q), rhs(pq);
+  for (int k = 0; k < bins; ++k) {
+    std::copy_n(input.gram() + k * std::size_t(q) * q, gram.size(), gram.begin());
+    for (int j = 0; j < q; ++j) gram[std::size_t(j) * q + j] += lambda;
+    // (G + lambda I) Z = R^H, then Cf = Z^H (G is Hermitian).
+    const cdouble* cross = output.cross() + k * pq;
+    for (int i = 0; i < p; ++i)
+      for (int j = 0; j < q; ++j) rhs[std::size_t(i) * q + j] = std::conj(cross[std::size_t(j) * p + i]);
+    const lapack_int info = LAPACKE_zposv(LAPACK_COL_MAJOR, 'L', q, p, gram.data(), q, rhs.data(), q);
+    if (info != 0)
+      fail(kExitInput, "least-squares projection: Gram matrix of bin " + std::to_string(k) + " is singular (" +
+                           std::to_string(long(input.tokens())) + " tokens); raise project.ridge");
+    const bool real_bin = k == 0 || 2 * k == b;  // the spectrum of real data is real there
+    for (std::size_t at = 0; at < pq; ++at) {
+      const cdouble v = std::conj(rhs[at]);
+      spectrum[k * pq + at] = real_bin ? cdouble(v.real(), 0.0) : v;
+    }
+  }
+  std::vector<double> c(pq * b);
+  const int howmany = static_cast<int>(pq);
+  DoublePlan plan(fftw_plan_many_dft_c2r(1, &b, howmany, reinterpret_cast<fftw_complex*>(spectrum.data()), nullptr,
+                                         howmany, 1, c.data(), nullptr, 1, b, FFTW_ESTIMATE));
+  fftw_execute(plan.get());
+  std::vector<float> result(c.size());
+  for (std::size_t i = 0; i < c.size(); ++i) result[i] = static_cast<float>(c[i] / b);
+  return result;
+}
+
+double statistics_output_error(const InputStatistics& input, const OutputStatistics& output, const float* c) {
+  const int b = input.b, p = output.p, q = input.q, bins = input.bins();
+  const std::vector<cdouble> cf = circulant_spectra(c, p, q, b);
+  const std::size_t pq = std::size_t(p) * q;
+  double correction = 0;
+  std::vector<cdouble> row(q);
+  for (int k = 0; k < bins; ++k) {
+    const cdouble* C = cf.data() + k * pq;  // C(i, j) at i * q + j
+    const cdouble* G = input.gram() + k * std::size_t(q) * q;  // G(a, b) for a >= b at b * q + a
+    const cdouble* R = output.cross() + k * pq;  // R(i, j) at j * p + i
+    double quadratic = 0, linear = 0;
+    for (int i = 0; i < p; ++i) {
+      // row = C(i, :) G, then quadratic += row . conj(C(i, :))
+      std::fill(row.begin(), row.end(), cdouble(0));
+      for (int a = 0; a < q; ++a) {
+        const cdouble ca = C[std::size_t(i) * q + a];
+        for (int bb = 0; bb < q; ++bb) {
+          const cdouble g = a >= bb ? G[std::size_t(bb) * q + a] : std::conj(G[std::size_t(a) * q + bb]);
+          row[bb] += ca * g;
+        }
+      }
+      for (int j = 0; j < q; ++j) {
+        quadratic += (row[j] * std::conj(C[std::size_t(i) * q + j])).real();
+        linear += (std::conj(C[std::size_t(i) * q + j]) * R[std::size_t(j) * p + i]).real();
+      }
+    }
+    const double weight = (k == 0 || 2 * k == b) ? 1.0 : 2.0;
+    correction += weight * (quadratic - 2 * linear);
+  }
+  const double reference = output.sum_squares();
+  const double error = std::max(0.0, reference + correction / b);
+  return reference > 0 ? std::sqrt(error / reference) : 0.0;
+}
+
+}  // namespace circal
