@@ -14,11 +14,11 @@ circal at real model shapes without downloading a model:
 Weights: every tensor from its own generator, seeded by (--seed, crc32 of the tensor's name),
 so the folder is the same bytes for the same seed and a layer's weights do not depend on
 --layers (layer i of a 1-layer folder equals layer i of the full one). Linear weights and the
-embedding are normal with std --std (0.02, as HF's initializer_range); the RMSNorm weights are
-ones. With unit-RMS normalised inputs that gives logits of std about 0.02 sqrt(hidden) (0.9 at
-hidden 2048): neither flat nor one-hot. Float32 values are rounded to BF16 (round to nearest,
-ties to even, of the upper 16 bits), vectorised in numpy, a chunk of rows at a time, so memory
-stays at a few hundred MB at any shape.
+embedding are normal with std --std (0.02, as HF's initializer_range; tiny-test 0.125); the
+RMSNorm weights are ones. With unit-RMS normalised inputs that gives logits of std about
+std sqrt(hidden) (0.9 at hidden 2048, 1.0 for tiny-test): neither flat nor one-hot. Float32
+values are rounded to BF16 (round to nearest, ties to even, of the upper 16 bits), vectorised
+in numpy, a chunk of rows at a time, so memory stays at a few hundred MB at any shape.
 
 Needs only Debian's python3-numpy (Debian 12 has no python3-safetensors; the format is
 written directly: 8-byte little-endian header length, JSON header, raw little-endian data).
@@ -44,14 +44,15 @@ BUNDLED_TOKENIZER = os.path.join(HERE, "..", "data", "models", "manpages-llama-5
 SHAPES = {
     "tinyllama-1.1b": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
                            num_attention_heads=32, num_key_value_heads=4, vocab_size=32000,
-                           max_position_embeddings=2048, parameters=1_100_048_384),
+                           max_position_embeddings=2048, parameters=1_100_048_384, std=0.02),
     "llama-2-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                        num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
-                       max_position_embeddings=4096, parameters=6_738_415_616),
-    # CI: head_dim 16, GQA 2:1, a vocab a little above the bundled tokenizer's 4096 pieces.
+                       max_position_embeddings=4096, parameters=6_738_415_616, std=0.02),
+    # CI: head_dim 16, GQA 2:1, a vocab a little above the bundled tokenizer's 4096 pieces; std
+    # 1/sqrt(hidden), as 0.02 is at the real shapes, so logits and attention scores are not flat.
     "tiny-test": dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, vocab_size=4160,
-                      max_position_embeddings=2048, parameters=None),
+                      max_position_embeddings=2048, parameters=None, std=0.125),
 }
 
 CHUNK_ELEMENTS = 1 << 24  # 16M values (64 MB float32) generated and converted at a time
@@ -197,10 +198,11 @@ def config_json(c):
     }
 
 
-def write_checkpoint(out, shape, seed=0, layers=None, std=0.02, shard_gb=2.0, tokenizer=BUNDLED_TOKENIZER,
+def write_checkpoint(out, shape, seed=0, layers=None, std=None, shard_gb=2.0, tokenizer=BUNDLED_TOKENIZER,
                      quiet=False):
     c = dict(SHAPES[shape])
     expected = c.pop("parameters")
+    std = c.pop("std") if std is None else std
     c.update(shape=shape, seed=seed, std=std, layers_overridden=layers is not None)
     if layers is not None:
         c["num_hidden_layers"] = layers
@@ -313,7 +315,7 @@ def self_check():
         assert set(ta) == set(expected) and all(ta[n].shape == s for n, s in expected.items())
         assert all(np.array_equal(ta[n], td[n]) for n in ta), "sharding changed the values"
         w = ta["model.layers.0.mlp.gate_proj.weight"]
-        assert abs(float(w.std()) - 0.02) < 0.002 and abs(float(w.mean())) < 0.002, (w.mean(), w.std())
+        assert abs(float(w.std()) - 0.125) < 0.005 and abs(float(w.mean())) < 0.005, (w.mean(), w.std())
         assert np.all(ta["model.norm.weight"] == 1.0)
         assert not np.array_equal(ta["lm_head.weight"], tc["lm_head.weight"])
         # --layers keeps each layer's weights: layer 0 of a 1-layer folder is layer 0 of the full one.
@@ -333,7 +335,8 @@ def main():
     parser.add_argument("--out", help="output folder (created; its model*.safetensors/json are replaced)")
     parser.add_argument("--layers", type=int, help="override num_hidden_layers (e.g. 1 for per-layer costs)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--std", type=float, default=0.02, help="std of the normal weights (norms are ones)")
+    parser.add_argument("--std", type=float, help="std of the normal weights (norms are ones); default 0.02, "
+                        "tiny-test 0.125 (1/sqrt(hidden))")
     parser.add_argument("--shard-gb", type=float, default=2.0, help="maximum shard size in GB (1e9 bytes)")
     parser.add_argument("--tokenizer", default=BUNDLED_TOKENIZER, help="SentencePiece model to copy")
     parser.add_argument("--self-check", action="store_true", help="test rounding and determinism, then exit")
