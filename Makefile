@@ -30,7 +30,7 @@ SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
 
-.PHONY: all deps fuzz-deps build run test bench fuzz test-asan clean
+.PHONY: all deps fuzz-deps build run test bench bench-scale fuzz test-asan clean
 
 all: build
 
@@ -65,6 +65,13 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/circal bench circulant --quick
+
+# The TinyLlama-1.1B-shaped run (config/scale.yaml; bench/SCALE.md): writes the synthetic
+# checkpoint to build/synth/ when missing, then capture/project/calibrate/evaluate at
+# SCALE_RANKS ranks, each stage's time, tokens/s, peak PSS and output size.
+SCALE_RANKS ?= 2
+bench-scale: build
+	$(MPIRUN_ENV) mpirun -np $(SCALE_RANKS) $(BUILD_DIR)/circal bench scale --config config/scale.yaml
 
 fuzz: fuzz-deps $(FUZZ_DIR)/Makefile
 	cmake --build $(FUZZ_DIR) -j $(JOBS)

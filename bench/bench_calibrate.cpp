@@ -105,7 +105,7 @@ void run_calibrate_bench(MpiContext& mpi, Config config, const CalibrateBenchOpt
   inputs.stages = {Stage::Capture, Stage::Project};
   run_stages(mpi, config, inputs);  // skips both when run_dir already holds them, current
 
-  const ModelWeights model = load_model(config.model.path);
+  const ModelWeights model = load_teacher(mpi, config);
   resolve_layers(config, model.config.num_hidden_layers);
   const StageContext context{mpi, config, model};
   const CalibrateConfig& settings = config.calibrate;

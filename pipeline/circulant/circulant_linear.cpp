@@ -68,12 +68,22 @@ CirculantLinear::CirculantLinear(int m, int n, int b, const float* c, float* dc)
   q_ = block_count(n, b);
 }
 
+CirculantLinear::Scratch& CirculantLinear::scratch() {
+  static Scratch shared;
+  return shared;
+}
+
+CirculantLinear::~CirculantLinear() {
+  // A later operator at this address must not find "its" spectrum.
+  if (scratch().spectrum_owner == this) scratch().spectrum_owner = nullptr;
+}
+
 void CirculantLinear::refresh_spectrum() {
   const std::size_t size = std::size_t(bins()) * bin_stride(p_ * q_);
   cfloat* cf = cf_.ensure(size);
   const float* c = c_;
   if (!fftw_aligned(c)) {
-    float* aligned = staging_.ensure(parameter_count());
+    float* aligned = scratch().staging.ensure(parameter_count());
     std::memcpy(aligned, c, parameter_count() * sizeof(float));
     c = aligned;
   }
@@ -86,7 +96,7 @@ void CirculantLinear::spectrum_of_rows(const float* A, int width, int blocks, in
   const int padded = blocks * b_;
   int ld = width;
   if (width != padded || !fftw_aligned(A)) {
-    float* rows = staging_.ensure(std::size_t(T) * padded);
+    float* rows = scratch().staging.ensure(std::size_t(T) * padded);
     for (int t = 0; t < T; ++t) {
       std::memcpy(rows + std::size_t(t) * padded, A + std::size_t(t) * width,
                   width * sizeof(float));
@@ -105,7 +115,7 @@ void CirculantLinear::rows_from_spectrum(cfloat* spectrum, int width, int blocks
     fft_c2r(inverse_of(rows_batch(b_, blocks, T, width)), spectrum, out);
     return;
   }
-  float* rows = staging_.ensure(std::size_t(T) * padded);
+  float* rows = scratch().staging.ensure(std::size_t(T) * padded);
   fft_c2r(inverse_of(rows_batch(b_, blocks, T, padded)), spectrum, rows);
   for (int t = 0; t < T; ++t)
     std::memcpy(out + std::size_t(t) * width, rows + std::size_t(t) * padded,
@@ -115,11 +125,13 @@ void CirculantLinear::rows_from_spectrum(cfloat* spectrum, int width, int blocks
 void CirculantLinear::forward(const float* X, float* Y, int T) {
   if (T <= 0) return;
   if (spectrum_stale_) refresh_spectrum();
-  cfloat* xf = in_spec_.ensure(std::size_t(bins()) * bin_stride(T * q_));
-  cfloat* yf = out_spec_.ensure(std::size_t(bins()) * bin_stride(T * p_));
+  Scratch& s = scratch();
+  cfloat* xf = s.in_spec.ensure(std::size_t(bins()) * bin_stride(T * q_));
+  cfloat* yf = s.out_spec.ensure(std::size_t(bins()) * bin_stride(T * p_));
   spectrum_of_rows(X, n_, q_, T, xf);
-  spectrum_rows_of_ = X;
-  spectrum_rows_ = T;
+  s.spectrum_owner = this;
+  s.spectrum_rows_of = X;
+  s.spectrum_rows = T;
   // FFTW is unnormalised: the 1/b of the inverse transform rides on alpha.
   const cfloat alpha(1.f / b_), beta(0.f);
   for (int k = 0; k < bins(); ++k)
@@ -132,10 +144,13 @@ void CirculantLinear::forward(const float* X, float* Y, int T) {
 void CirculantLinear::backward(const float* X, const float* dY, float* dX, int T) {
   if (T <= 0) return;
   if (spectrum_stale_) refresh_spectrum();
-  cfloat* dyf = out_spec_.ensure(std::size_t(bins()) * bin_stride(T * p_));
-  cfloat* xf = in_spec_.ensure(std::size_t(bins()) * bin_stride(T * q_));
-  const bool have_x_spectrum = X == spectrum_rows_of_ && T == spectrum_rows_;
-  spectrum_rows_of_ = nullptr;  // xf is about to hold dX's spectrum
+  Scratch& s = scratch();
+  // ensure() keeps the contents only when the buffer does not grow: check the size first.
+  const bool have_x_spectrum = s.spectrum_owner == this && X == s.spectrum_rows_of && T == s.spectrum_rows &&
+                               s.in_spec.data() != nullptr;
+  cfloat* dyf = s.out_spec.ensure(std::size_t(bins()) * bin_stride(T * p_));
+  cfloat* xf = s.in_spec.ensure(std::size_t(bins()) * bin_stride(T * q_));
+  s.spectrum_owner = nullptr;  // xf is about to hold dX's spectrum
   spectrum_of_rows(dY, m_, p_, T, dyf);
   if (dc_) {
     if (!have_x_spectrum) spectrum_of_rows(X, n_, q_, T, xf);
@@ -153,13 +168,13 @@ void CirculantLinear::backward(const float* X, const float* dY, float* dX, int T
 // dc_ij = irFFT(sum_t dYf_i conj(Xf_j)) / b: the adjoint of the forward product, exact
 // because the parameters live in the time domain (DESIGN.md section 2).
 void CirculantLinear::accumulate_parameter_gradient(const cfloat* dyf, const cfloat* xf, int T) {
-  cfloat* gf = grad_spec_.ensure(std::size_t(bins()) * bin_stride(p_ * q_));
+  cfloat* gf = scratch().grad_spec.ensure(std::size_t(bins()) * bin_stride(p_ * q_));
   const cfloat alpha(1.f / b_), beta(0.f);
   for (int k = 0; k < bins(); ++k)
     cblas_cgemm(CblasColMajor, CblasNoTrans, CblasConjTrans, p_, q_, T, &alpha,
                 dyf + std::size_t(k) * bin_stride(p_ * T), p_, xf + std::size_t(k) * bin_stride(q_ * T), q_, &beta,
                 gf + std::size_t(k) * bin_stride(p_ * q_), p_);
-  float* block = dc_block_.ensure(parameter_count());
+  float* block = scratch().dc_block.ensure(parameter_count());
   fft_c2r(inverse_of(parameter_batch(b_, p_, q_)), gf, block);
   cblas_saxpy(static_cast<int>(parameter_count()), 1.f, block, 1, dc_, 1);
 }

@@ -54,15 +54,25 @@ class CirculantLinear : public LinearOperator {
   float* dc_;
   bool spectrum_stale_ = true;
   FftwArray<cfloat> cf_;         // [bins][q][p]: per bin a column-major p x q matrix
-  FftwArray<cfloat> in_spec_;    // [bins][T][q]
-  // in_spec_ holds the spectrum of these rows (the latest forward's X) until backward
-  // reuses the buffer; the parameter gradient needs that spectrum again.
-  const float* spectrum_rows_of_ = nullptr;
-  int spectrum_rows_ = 0;
-  FftwArray<cfloat> out_spec_;   // [bins][T][p]
-  FftwArray<cfloat> grad_spec_;  // [bins][q][p]
-  FftwArray<float> staging_;     // padded or realigned rows
-  FftwArray<float> dc_block_;    // [p, q, b]
+  // The T-sized work buffers are one set per process, shared by every operator (a model's
+  // operators run one after the other): memory of one operator's pass, not of all of them
+  // (docs/DESIGN.md section 8.3). The input spectrum stays valid for this operator's backward
+  // only while no other operator has used the buffers since its forward; otherwise backward
+  // transforms X again (the same bits).
+  struct Scratch {
+    FftwArray<cfloat> in_spec;    // [bins][T][q]
+    FftwArray<cfloat> out_spec;   // [bins][T][p]
+    FftwArray<cfloat> grad_spec;  // [bins][q][p]
+    FftwArray<float> staging;     // padded or realigned rows
+    FftwArray<float> dc_block;    // [p, q, b]
+    // in_spec holds the spectrum of these rows (a forward's X) of this operator.
+    const CirculantLinear* spectrum_owner = nullptr;
+    const float* spectrum_rows_of = nullptr;
+    int spectrum_rows = 0;
+  };
+  static Scratch& scratch();
+ public:
+  ~CirculantLinear() override;
 };
 
 // A shape a run will use, for planning ahead.

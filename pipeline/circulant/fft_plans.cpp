@@ -2,6 +2,7 @@
 
 #include <fftw3-mpi.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -27,13 +28,14 @@ struct FftwBuffer {
 };
 
 // A plan only runs on arrays with the SIMD alignment it was planned with, so the key holds
-// both alignments next to the layout.
-using PlanKey = std::tuple<Direction, FftBatch, int, int>;
+// both alignments next to the layout, and the threads it was planned for.
+using PlanKey = std::tuple<Direction, FftBatch, int, int, int>;
 
 struct PlannerState {
   bool measure = false;
   bool shared_wisdom = false;  // size > 1: never measure on one rank alone
   bool planning_on_root = false;
+  int threads = 1;
   std::map<PlanKey, PlanHandle> plans;
 };
 
@@ -91,7 +93,7 @@ fftwf_plan cached_plan(Direction dir, const FftBatch& bt, const void* in, const 
   const int in_align = fftwf_alignment_of(static_cast<float*>(const_cast<void*>(in)));
   const int out_align = fftwf_alignment_of(static_cast<float*>(const_cast<void*>(out)));
   auto& plans = state().plans;
-  const PlanKey key{dir, bt, in_align, out_align};
+  const PlanKey key{dir, bt, in_align, out_align, state().threads};
   auto it = plans.find(key);
   if (it == plans.end())
     it = plans.emplace(key, plan_on_scratch(dir, bt, in_align, out_align)).first;
@@ -111,11 +113,27 @@ void fft_c2r(const FftBatch& batch, std::complex<float>* in, float* out) {
                         reinterpret_cast<fftwf_complex*>(in), out);
 }
 
+// FFTW's threads before FFTW-MPI, as its manual asks.
+static void ensure_fftw_threads() {
+  static bool initialised = false;
+  if (!initialised && !fftwf_init_threads()) fail(kExitInternal, "fftwf_init_threads failed");
+  initialised = true;
+}
+
 static void ensure_fftw_mpi() {
+  ensure_fftw_threads();
   static bool initialised = false;
   if (!initialised) fftwf_mpi_init();
   initialised = true;
 }
+
+void fft_set_threads(int threads) {
+  ensure_fftw_threads();
+  state().threads = std::max(1, threads);
+  fftwf_plan_with_nthreads(state().threads);
+}
+
+int fft_threads() { return state().threads; }
 
 void fft_setup(MPI_Comm comm, const std::string& wisdom_file, bool measure) {
   ensure_fftw_mpi();

@@ -73,6 +73,11 @@ class FftwArray {
 // True when FFTW would run a plan made on an FftwArray on this pointer.
 bool fftw_aligned(const void* p);
 
+// Threads of the plans made from now on (fftwf_plan_with_nthreads; runtime.threads). Plans are
+// cached per thread count, so changing it back reuses the earlier plans.
+void fft_set_threads(int threads);
+int fft_threads();
+
 // Number of cached plans (for tests and the benchmark).
 std::size_t fft_plan_count();
 

@@ -3,10 +3,12 @@
 #include "bench/bench_calibrate.hpp"
 #include "bench/bench_circulant.hpp"
 #include "bench/bench_model.hpp"
+#include "bench/bench_scale.hpp"
 #include "pipeline/cli/cli_options.hpp"
 #include "pipeline/cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
+#include "stages/runner/stage_runner.hpp"
 
 namespace circal {
 
@@ -54,16 +56,44 @@ int bench_calibrate(MpiContext& mpi, const Args& args) {
   return kExitOk;
 }
 
+int bench_scale(MpiContext& mpi, const Args& args) {
+  po::options_description desc("circal bench scale options");
+  add_config_options(desc);
+  desc.add_options()
+      ("shape", po::value<std::string>()->default_value("tinyllama-1.1b"),
+       "synthetic shape written to model.path when it has no config.json")
+      ("calibration-prompts", po::value<int>()->default_value(64), "first N prompts of prompts.calibration")
+      ("validation-prompts", po::value<int>()->default_value(8), "first N prompts of prompts.validation")
+      ("test-prompts", po::value<int>()->default_value(16), "first N prompts of prompts.test")
+      ("json", po::value<std::string>()->default_value(""),
+       "append the JSON line to FILE (default: bench_scale.jsonl next to run_dir)");
+  const auto vm = parse_options(mpi, "bench scale",
+                                "[--config config/scale.yaml] [--set key=value ...] [--shape S] [--json FILE]",
+                                desc, args);
+  if (!vm) return kExitOk;
+  ScaleBenchOptions options;
+  options.shape = (*vm)["shape"].as<std::string>();
+  options.calibration_prompts = (*vm)["calibration-prompts"].as<int>();
+  options.validation_prompts = (*vm)["validation-prompts"].as<int>();
+  options.test_prompts = (*vm)["test-prompts"].as<int>();
+  options.json_path = (*vm)["json"].as<std::string>();
+  if (options.calibration_prompts < 1 || options.validation_prompts < 0 || options.test_prompts < 1)
+    fail(kExitUsage, "circal bench scale: prompt counts must be positive");
+  run_scale_bench(mpi, config_from_options(*vm), options);
+  return kExitOk;
+}
+
 }  // namespace
 
 int bench_command(MpiContext& mpi, const Args& args) {
   if (!args.empty() && args[0] == "model") return bench_model(mpi, Args(args.begin() + 1, args.end()));
   if (!args.empty() && args[0] == "calibrate")
     return bench_calibrate(mpi, Args(args.begin() + 1, args.end()));
+  if (!args.empty() && args[0] == "scale") return bench_scale(mpi, Args(args.begin() + 1, args.end()));
   po::options_description desc("bench options");
   add_config_options(desc);
   desc.add_options()
-      ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant | model | calibrate")
+      ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant | model | calibrate | scale")
       ("quick", po::bool_switch(), "a subset that runs in under a minute")
       ("lowrank", po::bool_switch(), "circulant vs low rank at equal parameters: TinyLlama MLP shapes, b 4..32, T 1 and 128")
       ("csv", po::value<std::string>()->default_value(""), "write the table as CSV to FILE")
@@ -82,6 +112,7 @@ int bench_command(MpiContext& mpi, const Args& args) {
   options.reps = (*vm)["reps"].as<int>();
   if (options.reps < 1) fail(kExitUsage, "circal bench: --reps must be >= 1");
   const Config config = config_from_options(*vm);
+  apply_runtime_threads(config);
   fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
   if (mpi.is_root()) run_circulant_bench(options);
   fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);

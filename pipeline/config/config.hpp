@@ -77,6 +77,10 @@ struct CalibrateConfig {
   int log_every = 10;
   unsigned seed = 1234;
   int data_budget_mb = 1024;  // capture rows kept in memory per rank (least recently used dropped)
+  // Activation checkpointing of the backward: off | on | auto (on when a pass's stored
+  // activations would pass activation_budget_mb). Bitwise the same gradients either way.
+  std::string recompute = "auto";
+  int activation_budget_mb = 2048;
 };
 
 struct EvaluateConfig {
@@ -90,6 +94,8 @@ struct EvaluateConfig {
 struct RuntimeConfig {
   std::string fftw_wisdom;               // file to load/save FFTW wisdom, empty = none
   std::string fftw_planner = "measure";  // estimate | measure
+  bool shared_weights = true;            // one teacher copy per node (MPI shared memory)
+  int threads = 1;                       // OpenBLAS/FFTW/OpenMP threads per rank
 };
 
 struct ClusterConfig {

@@ -13,6 +13,8 @@
 #include "pipeline/config/names.hpp"
 #include "pipeline/model/model_weights.hpp"
 #include "pipeline/io/safetensors.hpp"
+#include "pipeline/runtime/mpi_context.hpp"
+#include "pipeline/runtime/node_shared_memory.hpp"
 
 namespace circal {
 
@@ -96,14 +98,24 @@ WeightSource open_weight_source(const std::string& dir) {
   fail(kExitInput, single.string() + ": missing (and no model.safetensors.index.json in " + dir + ")");
 }
 
-std::string weights_hash(const WeightSource& source) {
+// The content hashes of the source's files, in path order, joined by '-'. With a node
+// communicator, file i is hashed by node rank i mod size and the hashes are shared.
+std::string weights_hash(const WeightSource& source, MPI_Comm node = MPI_COMM_NULL) {
   std::vector<std::string> paths;
   for (const auto& file : source.files) paths.push_back(file->path());
   std::sort(paths.begin(), paths.end());
+  int rank = 0, size = 1;
+  if (node != MPI_COMM_NULL) {
+    MPI_Comm_rank(node, &rank);
+    MPI_Comm_size(node, &size);
+  }
   std::string hash;
-  for (const auto& path : paths) {
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const int owner = int(i % std::size_t(size));
+    std::string part = owner == rank ? file_content_hash(paths[i]) : std::string();
+    if (size > 1) part = broadcast_string(node, part, owner);
     if (!hash.empty()) hash += '-';
-    hash += file_content_hash(path);
+    hash += part;
   }
   return hash;
 }
@@ -168,15 +180,24 @@ void check_tensor_set(const WeightSource& source, const std::vector<ExpectedTens
   }
 }
 
-void convert_tensors(const WeightSource& source, const std::vector<ExpectedTensor>& expected, ModelWeights& model) {
+std::size_t total_elements(const WeightSource& source, const std::vector<ExpectedTensor>& expected) {
   std::size_t total = 0;
   for (const auto& e : expected) total += static_cast<std::size_t>(source.location.at(e.name)->tensor(e.name).elements());
-  model.storage.assign(total, 0.0f);
+  return total;
+}
+
+// Converts the tensors into `base` (total_elements floats), one after the other in `expected`
+// order, and points the slots at them. Of `parts` converters, this is `part`: it converts the
+// tensors that start in its equal share of the elements (every pointer is set regardless).
+void convert_tensors(const WeightSource& source, const std::vector<ExpectedTensor>& expected, ModelWeights& model,
+                     float* base, int part = 0, int parts = 1) {
+  const std::size_t total = total_elements(source, expected);
   std::size_t offset = 0;
   for (const auto& e : expected) {
     const SafetensorsFile& file = *source.location.at(e.name);
-    float* dst = model.storage.data() + offset;
-    file.read_float32(e.name, dst);
+    float* dst = base + offset;
+    const int owner = total == 0 ? 0 : int((offset * std::size_t(parts)) / total);
+    if (owner == part) file.read_float32(e.name, dst);
     *e.slot = dst;
     offset += static_cast<std::size_t>(file.tensor(e.name).elements());
   }
@@ -193,9 +214,31 @@ ModelWeights load_model(const std::string& dir) {
   const WeightSource source = open_weight_source(dir);
   const std::vector<ExpectedTensor> expected = expected_tensors(model);
   check_tensor_set(source, expected, config_path);
-  convert_tensors(source, expected, model);
+  model.storage.assign(total_elements(source, expected), 0.0f);
+  convert_tensors(source, expected, model, model.storage.data());
   model.weights_hash = weights_hash(source);
   return model;
+}
+
+ModelWeights load_model(const std::string& dir, MPI_Comm comm) {
+  if (!fs::is_directory(dir)) fail(kExitInput, dir + ": model folder does not exist");
+  const std::string config_path = (fs::path(dir) / "config.json").string();
+  ModelWeights model;
+  model.config = read_llama_config(config_path);
+  const WeightSource source = open_weight_source(dir);
+  const std::vector<ExpectedTensor> expected = expected_tensors(model);
+  check_tensor_set(source, expected, config_path);
+  auto shared = std::make_shared<NodeSharedMemory>(comm, total_elements(source, expected) * sizeof(float));
+  convert_tensors(source, expected, model, static_cast<float*>(shared->data()), shared->node_rank(),
+                  shared->node_size());
+  shared->sync();
+  model.weights_hash = weights_hash(source, shared->node_comm());
+  model.shared_storage = std::move(shared);
+  return model;
+}
+
+std::size_t weight_bytes(const ModelWeights& model) {
+  return model.shared_storage ? model.shared_storage->size() : model.storage.size() * sizeof(float);
 }
 
 const float* mlp_matrix(const ModelWeights& model, int layer, const std::string& projection) {

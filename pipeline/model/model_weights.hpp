@@ -2,11 +2,15 @@
 // A LLaMA-family model loaded from an HF-style folder: config.json, model.safetensors (or
 // sharded with model.safetensors.index.json; F32/F16/BF16, converted to float32 once) and
 // tokenizer.model. Weights keep the HF layout [out_features, in_features], row-major.
+#include <mpi.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace circal {
+
+class NodeSharedMemory;
 
 struct LlamaConfig {
   int hidden_size = 0;
@@ -42,7 +46,9 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   const float* norm = nullptr;     // [hidden]
   const float* lm_head = nullptr;  // [vocab, hidden] (embed_tokens when tied)
-  std::vector<float> storage;      // owns every float above
+  std::vector<float> storage;      // owns every float above (private weights)
+  // or this does: one read-only copy per node, shared by its ranks (load_model with a comm)
+  std::shared_ptr<const NodeSharedMemory> shared_storage;
   std::string weights_hash;        // content hash of the safetensors file(s), for fingerprints
 
   // Move-only: the pointers above point into storage, so a copy would alias the original.
@@ -62,6 +68,14 @@ LlamaConfig parse_llama_config(const std::string& json_text, const std::string& 
 // Reads DIR/config.json and the safetensors file(s); checks every tensor name and shape.
 // Throws CircalError(kExitInput) naming the file and the problem.
 ModelWeights load_model(const std::string& dir);
+// The same, collective over comm: the ranks of each node share one float32 copy of the
+// weights (an MPI-3 shared-memory window, pipeline/runtime/node_shared_memory.hpp), each
+// converting a share of the tensors from F16/BF16 once; the file hashes are split over the
+// node's ranks too. Bitwise the same floats as load_model(dir). Errors are thrown on every
+// rank alike (they come from the headers, which every rank reads).
+ModelWeights load_model(const std::string& dir, MPI_Comm comm);
+// Bytes of float32 weights a loaded model holds (shared or private).
+std::size_t weight_bytes(const ModelWeights& model);
 
 // The (layer, projection) matrix: projection is gate_proj | up_proj | down_proj.
 const float* mlp_matrix(const ModelWeights& model, int layer, const std::string& projection);

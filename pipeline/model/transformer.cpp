@@ -51,6 +51,12 @@ struct Transformer::Impl {
   std::vector<std::array<std::unique_ptr<DenseLinear>, 3>> dense;
   std::vector<std::array<LinearOperator*, 3>> mlp;
   std::vector<LayerActivations> acts;
+  // Activation checkpointing (set_recompute): acts[l] then holds only x_in, and every layer's
+  // other activations live in `scratch`, recomputed in backward(); recompute_out takes the
+  // recomputed layer's output (the next layer's input is already kept).
+  bool recompute_on = false;
+  LayerActivations scratch;
+  std::vector<float> recompute_out;
   std::vector<float> x_final, lnf, inv_rms_f, logits;
   GradientBuffers grads;
   // KV cache of generate_greedy, [capacity, kv_dim] per layer.
@@ -63,6 +69,10 @@ struct Transformer::Impl {
   int pos0 = 0;
   int T = 0;
   int first_layer = 0;
+
+  // Where layer l's activations other than x_in live.
+  LayerActivations& slot(int l) { return recompute_on ? scratch : acts[l]; }
+  const LayerActivations& slot(int l) const { return recompute_on ? scratch : acts[l]; }
 
   explicit Impl(const ModelWeights& m)
       : model(m),
@@ -89,7 +99,7 @@ struct Transformer::Impl {
   // Sets the prompts of the next pass (their lengths, the first one's position) and sizes
   // every activation for them; `keys` is the KV-cache capacity when decoding.
   template <typename Lengths>
-  void begin_pass(const Lengths& prompt_lengths, int first_pos, int keys) {
+  void begin_pass(const Lengths& prompt_lengths, int first_pos, int keys, int first = 0) {
     lengths.assign(prompt_lengths.begin(), prompt_lengths.end());
     pos0 = first_pos;
     offsets.resize(1);
@@ -102,19 +112,30 @@ struct Transformer::Impl {
       probs_offsets.push_back(probs_offsets.back() +
                               static_cast<long>(cfg.num_attention_heads) * n * (pos0 + n));
     }
-    reserve(offsets.back(), std::max(keys, pos0 + longest));
+    reserve(offsets.back(), std::max(keys, pos0 + longest), first);
   }
 
-  void reserve(long rows, int S) {
+  void reserve_layer(LayerActivations& a, long rows) {
     const long H = cfg.hidden_size, I = cfg.intermediate_size;
+    for (auto* b : {&a.ln1, &a.x_mid, &a.ln2}) ensure(*b, rows * H);
+    for (auto* b : {&a.inv_rms1, &a.inv_rms2}) ensure(*b, rows);
+    for (auto* b : {&a.q, &a.att}) ensure(*b, rows * q_dim);
+    for (auto* b : {&a.k, &a.v}) ensure(*b, rows * kv_dim);
+    for (auto* b : {&a.gate, &a.up, &a.act}) ensure(*b, rows * I);
+    ensure(a.probs, probs_offsets.back());
+  }
+
+  // Layers below `first` are not run by this pass and get no buffers.
+  void reserve(long rows, int S, int first) {
+    const long H = cfg.hidden_size;
     rope.reserve(S);
-    for (LayerActivations& a : acts) {
-      for (auto* b : {&a.x_in, &a.ln1, &a.x_mid, &a.ln2}) ensure(*b, rows * H);
-      for (auto* b : {&a.inv_rms1, &a.inv_rms2}) ensure(*b, rows);
-      for (auto* b : {&a.q, &a.att}) ensure(*b, rows * q_dim);
-      for (auto* b : {&a.k, &a.v}) ensure(*b, rows * kv_dim);
-      for (auto* b : {&a.gate, &a.up, &a.act}) ensure(*b, rows * I);
-      ensure(a.probs, probs_offsets.back());
+    for (int l = first; l < cfg.num_hidden_layers; ++l) {
+      ensure(acts[l].x_in, rows * H);
+      if (!recompute_on) reserve_layer(acts[l], rows);
+    }
+    if (recompute_on) {
+      reserve_layer(scratch, rows);
+      ensure(recompute_out, rows * H);
     }
     ensure(x_final, rows * H);
     ensure(lnf, rows * H);
@@ -142,14 +163,15 @@ struct Transformer::Impl {
   // KV cache) when pos0 > 0.
   void layer_forward(int l, const float* x, float* out, float* kdst, float* vdst) {
     const LayerWeights& w = model.layers[l];
-    LayerActivations& a = acts[l];
+    LayerActivations& a = slot(l);
     const int H = cfg.hidden_size, I = cfg.intermediate_size;
     const int T_ = static_cast<int>(offsets.back());
     const long n = static_cast<long>(T_) * H;
-    if (a.x_in.data() != x) std::memcpy(a.x_in.data(), x, n * sizeof(float));
+    float* x_in = acts[l].x_in.data();
+    if (x_in != x) std::memcpy(x_in, x, n * sizeof(float));
     float* k_new = kdst + static_cast<long>(pos0) * kv_dim;
     float* v_new = vdst + static_cast<long>(pos0) * kv_dim;
-    rmsnorm_forward(a.x_in.data(), w.input_layernorm, a.ln1.data(), a.inv_rms1.data(), T_, H,
+    rmsnorm_forward(x_in, w.input_layernorm, a.ln1.data(), a.inv_rms1.data(), T_, H,
                     cfg.rms_norm_eps);
     linear_forward(a.ln1.data(), w.q_proj, a.q.data(), T_, H, q_dim);
     linear_forward(a.ln1.data(), w.k_proj, k_new, T_, H, kv_dim);
@@ -163,7 +185,7 @@ struct Transformer::Impl {
                         a.probs.data() + probs_offsets[s]);
     }
     linear_forward(a.att.data(), w.o_proj, a.x_mid.data(), T_, q_dim, H);
-    for (long i = 0; i < n; ++i) a.x_mid[i] += a.x_in[i];
+    for (long i = 0; i < n; ++i) a.x_mid[i] += x_in[i];
     rmsnorm_forward(a.x_mid.data(), w.post_attention_layernorm, a.ln2.data(),
                     a.inv_rms2.data(), T_, H, cfg.rms_norm_eps);
     mlp[l][kGate]->forward(a.ln2.data(), a.gate.data(), T_);
@@ -180,8 +202,8 @@ struct Transformer::Impl {
     const float* x = hidden;
     for (int l = first; l < L; ++l) {
       float* out = (l + 1 < L) ? acts[l + 1].x_in.data() : x_final.data();
-      float* kdst = use_cache ? cache_k[l].data() : acts[l].k.data();
-      float* vdst = use_cache ? cache_v[l].data() : acts[l].v.data();
+      float* kdst = use_cache ? cache_k[l].data() : slot(l).k.data();
+      float* vdst = use_cache ? cache_v[l].data() : slot(l).v.data();
       layer_forward(l, x, out, kdst, vdst);
       x = out;
     }
@@ -210,7 +232,7 @@ struct Transformer::Impl {
   // mlp_parameters_only: then only the MLP operators' parameter gradients are accumulated.
   void layer_backward(int l, bool mlp_parameters_only) {
     const LayerWeights& w = model.layers[l];
-    LayerActivations& a = acts[l];
+    LayerActivations& a = slot(l);
     GradientBuffers& g = grads;
     const int H = cfg.hidden_size, I = cfg.intermediate_size;
     // MLP branch; the residual passes dx through unchanged.
@@ -240,7 +262,7 @@ struct Transformer::Impl {
     linear_backward_input(g.dq.data(), w.q_proj, g.dnorm.data(), T, H, q_dim);
     linear_backward_input(g.dk.data(), w.k_proj, g.dnorm.data(), T, H, kv_dim, true);
     linear_backward_input(g.dv.data(), w.v_proj, g.dnorm.data(), T, H, kv_dim, true);
-    rmsnorm_backward(g.dnorm.data(), a.x_in.data(), w.input_layernorm, a.inv_rms1.data(),
+    rmsnorm_backward(g.dnorm.data(), acts[l].x_in.data(), w.input_layernorm, a.inv_rms1.data(),
                      g.dx.data(), T, H);
   }
 
@@ -251,8 +273,31 @@ struct Transformer::Impl {
     std::fill(grads.dx.begin(), grads.dx.begin() + static_cast<long>(T) * H, 0.0f);
     rmsnorm_backward(grads.dnorm.data(), x_final.data(), model.norm, inv_rms_f.data(),
                      grads.dx.data(), T, H);
-    for (int l = cfg.num_hidden_layers - 1; l >= first_layer; --l)
+    for (int l = cfg.num_hidden_layers - 1; l >= first_layer; --l) {
+      // The same call on the same input as in the forward pass: the same activations, bit
+      // for bit (positions restart at 0: backward follows forward_from, never the KV cache).
+      if (recompute_on) layer_forward(l, acts[l].x_in.data(), recompute_out.data(), scratch.k.data(), scratch.v.data());
       layer_backward(l, !input_gradient && l == first_layer);
+    }
+  }
+
+  void set_recompute(bool on) {
+    if (on == recompute_on) return;
+    recompute_on = on;
+    // Give back what the other mode used, so the switch bounds memory at once.
+    auto release = [](LayerActivations& a, bool keep_input) {
+      for (auto* b : {&a.x_in, &a.ln1, &a.inv_rms1, &a.q, &a.k, &a.v, &a.probs, &a.att, &a.x_mid,
+                      &a.ln2, &a.inv_rms2, &a.gate, &a.up, &a.act}) {
+        if (keep_input && b == &a.x_in) continue;
+        std::vector<float>().swap(*b);
+      }
+    };
+    if (on) {
+      for (LayerActivations& a : acts) release(a, true);
+    } else {
+      release(scratch, false);
+      std::vector<float>().swap(recompute_out);
+    }
   }
 
   // Where the embeddings go: the input of layer 0 (or of the final norm in a 0-layer model).
@@ -313,7 +358,7 @@ const float* Transformer::forward_from(int layer, const float* hidden,
   if (layer < 0 || layer > impl_->cfg.num_hidden_layers)
     fail(kExitUsage, "forward_from layer " + std::to_string(layer) + " outside the model");
   if (lengths.empty()) fail(kExitInput, "forward_from of an empty batch of prompts");
-  impl_->begin_pass(lengths, 0, 0);
+  impl_->begin_pass(lengths, 0, 0, layer);
   return impl_->run(layer, hidden, false);
 }
 
@@ -327,11 +372,38 @@ const float* Transformer::hidden_in(int layer) const {
 }
 
 const float* Transformer::mlp_input(int layer, const std::string& projection) const {
-  const LayerActivations& a = impl_->acts.at(layer);
+  impl_->acts.at(layer);  // range check
+  const LayerActivations& a = impl_->slot(layer);
   return projection_index(projection) == kDown ? a.act.data() : a.ln2.data();
 }
 
 int Transformer::tokens() const { return impl_->T; }
+
+void Transformer::set_recompute(bool on) { impl_->set_recompute(on); }
+
+bool Transformer::recompute() const { return impl_->recompute_on; }
+
+double Transformer::activation_bytes(const LlamaConfig& c, int first_layer,
+                                     const std::vector<int>& lengths, bool recompute) {
+  const double H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const double q = double(c.num_attention_heads) * c.head_dim;
+  const double kv = double(c.num_key_value_heads) * c.head_dim;
+  double rows = 0, squares = 0, longest = 0;
+  for (int n : lengths) {
+    rows += n;
+    squares += double(n) * n;
+    longest = std::max(longest, double(n));
+  }
+  const double layers = c.num_hidden_layers - first_layer;
+  // One layer's activations (all but x_in): ln1, x_mid, ln2, two inverse RMS, q, att, k, v,
+  // gate, up, act, and the attention probabilities of every head.
+  const double layer = rows * (3 * H + 2 + 2 * q + 2 * kv + 3 * I) + c.num_attention_heads * squares;
+  const double kept = recompute ? layers * rows * H + layer + rows * H : layers * (rows * H + layer);
+  // The final norm's input and output, its inverse RMS, the logits; the backward's scratch.
+  const double head = rows * (2 * H + 1 + V);
+  const double gradients = rows * (3 * H + 2 * q + 2 * kv + 3 * I) + longest * longest;
+  return 4.0 * (kept + head + gradients);
+}
 
 void Transformer::backward(const float* dlogits, bool input_gradient) {
   impl_->backward(dlogits, input_gradient);

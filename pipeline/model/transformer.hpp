@@ -67,6 +67,19 @@ class Transformer {
   // backward() with input_gradient, valid until the next backward().
   const float* hidden_gradient() const;
 
+  // Activation checkpointing for backward(): when on, a pass keeps only each layer's input
+  // (hidden_in) and one layer's worth of activations; backward() recomputes each layer's
+  // activations from its input just before that layer's backward. The same floats in the same
+  // order, so bitwise the same gradients, for about one more forward of the layers. Off by
+  // default. When on, mlp_input() is valid only for the last layer of the pass.
+  void set_recompute(bool on);
+  bool recompute() const;
+  // Bytes of activations a forward_from(layer, ..., lengths) pass keeps for backward() (the
+  // grow-only buffers it needs), with and without recomputation; the formula is in
+  // docs/DESIGN.md section 8.3.
+  static double activation_bytes(const LlamaConfig& config, int first_layer,
+                                 const std::vector<int>& lengths, bool recompute);
+
   // Greedy decoding with a KV cache: prompt ids (with BOS), returns the n appended ids.
   std::vector<int> generate_greedy(const std::vector<int>& prompt, int n);
 

@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace circal {
 
@@ -15,6 +18,13 @@ std::string openblas_core_name() {
 int blas_threads() { return openblas_get_num_threads(); }
 
 void set_blas_threads(int threads) { openblas_set_num_threads(threads); }
+
+void set_runtime_threads(int threads) {
+  set_blas_threads(threads);
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#endif
+}
 
 std::string better_openblas_core() {
   if (std::getenv("OPENBLAS_CORETYPE")) return "";

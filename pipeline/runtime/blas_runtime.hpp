@@ -10,6 +10,10 @@ namespace circal {
 std::string openblas_core_name();
 int blas_threads();
 void set_blas_threads(int threads);
+// runtime.threads: OpenBLAS threads and the OpenMP element-wise loops' threads (FFTW's are set
+// by fft_set_threads, in the circulant layer). OpenMP is absent from builds without it: then
+// only OpenBLAS follows.
+void set_runtime_threads(int threads);
 
 // The faster kernel this CPU can run when OpenBLAS fell back to a generic one
 // ("SkylakeX" with AVX-512, "Haswell" with AVX2), or "" when the current one is fine or

@@ -57,18 +57,29 @@ CalibrationState Calibrator::initial_state() const {
   return state;
 }
 
+void Calibrator::choose_recompute(const std::vector<int>& lengths) {
+  if (settings_.recompute != "auto") {
+    model_.set_recompute(settings_.recompute == "on");
+    return;
+  }
+  if (model_.recompute()) return;
+  const double budget = double(settings_.activation_budget_mb) * (1 << 20);
+  if (Transformer::activation_bytes(model_.config(), layout_.first_layer(), lengths, false) > budget)
+    model_.set_recompute(true);
+}
+
 const float* Calibrator::forward_group(const std::vector<int>& group) {
   const int first = layout_.first_layer();
+  lengths_.clear();
+  for (int prompt : group) lengths_.push_back(data_.tokens(prompt));
+  choose_recompute(lengths_);
   if (group.size() == 1)
     return model_.forward_from(first, data_.hidden(group[0]), data_.tokens(group[0]));
   const size_t width = size_t(model_.config().hidden_size);
-  lengths_.clear();
   stacked_hidden_.clear();
   for (int prompt : group) {
-    const int T = data_.tokens(prompt);
     const float* h = data_.hidden(prompt);
-    lengths_.push_back(T);
-    stacked_hidden_.insert(stacked_hidden_.end(), h, h + size_t(T) * width);
+    stacked_hidden_.insert(stacked_hidden_.end(), h, h + size_t(data_.tokens(prompt)) * width);
   }
   return model_.forward_from(first, stacked_hidden_.data(), lengths_);
 }

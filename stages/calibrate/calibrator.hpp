@@ -81,6 +81,10 @@ class Calibrator {
   // The student's forward over `group`, its hidden states stacked into one pass; returns the
   // logits [sum T, vocab] (prompt i's rows from model_.row_offset(i)).
   const float* forward_group(const std::vector<int>& group);
+  // calibrate.recompute for a pass over prompts of these lengths: on, off, or (auto) on from
+  // the first pass whose activations would pass calibrate.activation_budget_mb, and then kept
+  // on (no switching back and forth between buffer sets).
+  void choose_recompute(const std::vector<int>& lengths);
   // Sum over the group's prompts of the distillation loss of `logits` (forward_group's);
   // writes the rows of dL/dlogits (times grad_scale) unless dlogits is null.
   double group_loss(const std::vector<int>& group, const float* logits, float* dlogits,

@@ -10,10 +10,12 @@ namespace circal {
 
 namespace {
 
-// Keys that change how often something is logged or saved, never a result.
+// Keys that change how often something is logged or saved, or how much memory the same
+// arithmetic uses (recomputation gives bitwise the same gradients: test_recompute), never a result.
 bool affects_results(const std::string& key) {
   return key != "calibrate.log_every" && key != "calibrate.checkpoint_every" &&
-         key != "calibrate.keep_checkpoints" && key != "calibrate.enabled" && key != "calibrate.data_budget_mb";
+         key != "calibrate.keep_checkpoints" && key != "calibrate.enabled" && key != "calibrate.data_budget_mb" &&
+         key != "calibrate.recompute" && key != "calibrate.activation_budget_mb";
 }
 
 // What a stage's fingerprint reads itself; the upstream stages' fingerprints chain the rest.

@@ -7,6 +7,7 @@
 #include "pipeline/io/checkpoint_store.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
+#include "pipeline/runtime/blas_runtime.hpp"
 #include "pipeline/runtime/run_directory.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
 #include "stages/calibrate/calibrate_stage.hpp"
@@ -37,6 +38,17 @@ std::string seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+void apply_runtime_threads(const Config& config) {
+  set_runtime_threads(config.runtime.threads);
+  fft_set_threads(config.runtime.threads);
+}
+
+ModelWeights load_teacher(const MpiContext& mpi, const Config& config) {
+  apply_runtime_threads(config);
+  if (config.runtime.shared_weights) return load_model(config.model.path, mpi.comm());
+  return load_model(config.model.path);
+}
+
 bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage,
                           const std::string& fingerprint) {
   int current = 0;
@@ -64,7 +76,7 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
   // would kill the ranks mid-write.
   const StopSignalGuard signals;
   // Refusals of the config and the model come before the lock, so they leave nothing behind.
-  const ModelWeights model = load_model(config.model.path);
+  const ModelWeights model = load_teacher(mpi, config);
   resolve_layers(config, model.config.num_hidden_layers);
   StudentLayout::from_config(config, model.config);
   const RunDirectory run_directory(mpi, config.run_dir);

@@ -9,10 +9,13 @@ namespace circal {
 namespace {
 // The sigmoids are computed a block at a time into a stack buffer that stays in L1 cache.
 constexpr long kBlock = 1024;
-}  // namespace
+// Above this many elements the blocks are shared over the OpenMP threads (runtime.threads).
+// A block is computed the same way whichever thread takes it, so the bits do not depend on
+// the thread count.
+constexpr long kParallelElements = 1 << 16;
 
 CIRCAL_SIMD_CLONES
-void swiglu_forward(const float* gate, const float* up, float* out, long n) {
+void forward_span(const float* gate, const float* up, float* out, long n) {
   float s[kBlock];
   for (long i0 = 0; i0 < n; i0 += kBlock) {
     const long m = std::min(kBlock, n - i0);
@@ -25,8 +28,8 @@ void swiglu_forward(const float* gate, const float* up, float* out, long n) {
 
 // silu'(g) = s + g s (1 - s), s = sigmoid(g).
 CIRCAL_SIMD_CLONES
-void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate,
-                     float* dup, long n) {
+void backward_span(const float* dout, const float* gate, const float* up, float* dgate,
+                   float* dup, long n) {
   float s[kBlock];
   for (long i0 = 0; i0 < n; i0 += kBlock) {
     const long m = std::min(kBlock, n - i0);
@@ -39,6 +42,21 @@ void swiglu_backward(const float* dout, const float* gate, const float* up, floa
       dg[i] = dy[i] * u[i] * (s[i] + silu * (1.0f - s[i]));
     }
   }
+}
+
+}  // namespace
+
+void swiglu_forward(const float* gate, const float* up, float* out, long n) {
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+  for (long i0 = 0; i0 < n; i0 += kBlock)
+    forward_span(gate + i0, up + i0, out + i0, std::min(kBlock, n - i0));
+}
+
+void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate,
+                     float* dup, long n) {
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+  for (long i0 = 0; i0 < n; i0 += kBlock)
+    backward_span(dout + i0, gate + i0, up + i0, dgate + i0, dup + i0, std::min(kBlock, n - i0));
 }
 
 }  // namespace circal
