@@ -102,8 +102,17 @@ void FullGram::accumulate(const float* X, long T, int chunk) {
   chunk = std::max(1, chunk);
   for (long t0 = 0; t0 < T; t0 += chunk) {
     const int rows = int(std::min<long>(chunk, T - t0));
-    std::vector<double> A(X + std::size_t(t0) * n, X + std::size_t(t0 + rows) * n);
-    cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, n, rows, 1.0, A.data(), n, 1.0, values.data(), n);
+    // Rank-1 updates token by token in a fixed order: OpenBLAS dsyrk gave different bits for
+    // the same rows from one run to the next (its kernels depend on buffer alignment).
+    std::vector<double> a(n);
+    for (int t = 0; t < rows; ++t) {
+      std::copy_n(X + std::size_t(t0 + t) * n, n, a.begin());
+      for (int i = 0; i < n; ++i) {
+        double* row = values.data() + std::size_t(i) * n;
+        const double ai = a[i];
+        for (int j = 0; j <= i; ++j) row[j] += ai * a[j];
+      }
+    }
     tokens() += rows;
   }
 }

@@ -146,8 +146,13 @@ class StatisticsTotals {
         }
       }
       if (stores_full_gram(context_.config, stream.n)) {
+        // Its token count is an attribute, which every rank must write alike.
+        double tokens = root_ ? grams_[s].tokens() : 0.0;
+        MPI_Bcast(&tokens, 1, MPI_DOUBLE, 0, context_.mpi.comm());
         if (!root_) {
-          write_full_gram(file, stream.layer, stream.source, FullGram(stream.n));
+          FullGram empty(stream.n);
+          empty.tokens() = tokens;
+          write_full_gram(file, stream.layer, stream.source, empty);
         } else {
           grams_[s].finish();
           write_full_gram(file, stream.layer, stream.source, grams_[s]);
