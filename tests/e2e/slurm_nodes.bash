@@ -48,8 +48,9 @@ stop_nodes() {
   exit "$code"
 }
 
-# poll CONDITION... [--within SECONDS]: waits (0.2 s polls) until CONDITION holds; fails after
-# SECONDS (default 300).
+# poll CONDITION... [--within SECONDS]: waits (0.2 s polls) until the command CONDITION succeeds
+# (it runs anew each time: pass a function, not an expanded "$(...)"); fails after SECONDS
+# (default 300).
 poll() {
   local limit=300 args=("$@")
   if [ "${#args[@]}" -ge 2 ] && [ "${args[-2]}" = --within ]; then limit=${args[-1]}; args=("${args[@]:0:${#args[@]}-2}"); fi
