@@ -592,7 +592,7 @@ remove_nodes() {
         ip netns del "$ns" 2> /dev/null || log "could not delete namespace $ns"
     done
     for link in $(ip -o link show 2> /dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
-        grep -E "^($BRIDGE|$VETH_PREFIX[0-9]+)$" || true); do
+        grep -E "^(${BRIDGE}|${VETH_PREFIX}[0-9]+)$" || true); do
         ip link del "$link" 2> /dev/null || true
     done
 }
