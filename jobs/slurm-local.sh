@@ -40,6 +40,7 @@
 #   SLURM_LOCAL_TIMEOUT=60      seconds to wait for the node to become idle
 #   SLURM_LOCAL_CRED_EXPIRE=10  AuthInfo cred_expire (Slurm default 120); also the requeue hold-off
 #   SLURM_LOCAL_SCHED_PARAMS="sched_interval=2,bf_interval=1"   SchedulerParameters
+#   SLURM_LOCAL_SLURMD_TIMEOUT=10   (--nodes only) SlurmdTimeout: a dead node is DOWN after it
 #   SLURM_LOCAL_PROCTRACK=proctrack/pgid   (default) also kills background children
 #                               that a batch script leaves behind when it exits (linuxproc does not)
 set -euo pipefail
@@ -591,7 +592,7 @@ remove_nodes() {
         ip netns del "$ns" 2> /dev/null || log "could not delete namespace $ns"
     done
     for link in $(ip -o link show 2> /dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
-        grep -E "^($BRIDGE|$VETH_PREFIX[0-9]+)$" || true); do
+        grep -E "^(${BRIDGE}|${VETH_PREFIX}[0-9]+)$" || true); do
         ip link del "$link" 2> /dev/null || true
     done
 }

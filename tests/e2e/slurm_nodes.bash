@@ -38,8 +38,9 @@ stop_nodes() {  # an at_exit hook: $exit_code is the script's
   [ -n "$SLURM_DIR" ] && bash "$LOCAL_SLURM" purge "$SLURM_DIR" > /dev/null 2>&1
 }
 
-# poll CONDITION... [--within SECONDS]: waits (0.2 s polls) until CONDITION holds; fails after
-# SECONDS (default 300).
+# poll CONDITION... [--within SECONDS]: waits (0.2 s polls) until the command CONDITION succeeds
+# (it runs anew each time: pass a function, not an expanded "$(...)"); fails after SECONDS
+# (default 300).
 poll() {
   local limit=300 args=("$@")
   if [ "${#args[@]}" -ge 2 ] && [ "${args[-2]}" = --within ]; then limit=${args[-1]}; args=("${args[@]:0:${#args[@]}-2}"); fi

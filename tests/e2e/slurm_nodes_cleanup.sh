@@ -64,7 +64,8 @@ check "down leaves no namespace, link or daemon${left:+ (left: $left)}" test -z 
 # A crash: a job runs on both nodes, every daemon is killed -9 and the pid files are lost.
 eval "$(bash "$LOCAL_SLURM" up "$A" --nodes 2)"
 job=$(sbatch --parsable -N2 -n2 -o /dev/null --wrap 'srun sleep 4711')
-poll test "$(traces "$A" "$tag" | grep -c 'sleep 4711')" -ge 2 --within 60 ||
+job_on_both_nodes() { [ "$(traces "$A" "$tag" | grep -c '^process .* sleep 4711')" -ge 3 ]; }  # srun + 2 sleeps
+poll job_on_both_nodes --within 60 ||
   { echo "FAILED: the job did not start on both nodes"; exit 1; }
 echo "job $job runs: $(traces "$A" "$tag" | grep -c 'sleep 4711') processes name 'sleep 4711'"
 kill -9 $(cat "$A"/run/*.pid)

@@ -28,7 +28,8 @@ t0=$SECONDS
 (cd "$CIRCAL_SOURCE_DIR" && "$CIRCAL_BIN" sweep --config config/sweep-tiny.yaml --submit --sweep-dir "$SWEEP" \
    "${prompt_sets[@]}" --set cluster.nodes=2) > "$WORK/submit.log" 2>&1 || { cat "$WORK/submit.log"; exit 1; }
 job_id() { awk -v name="$1" '$1 == name {print $2}' "$SWEEP/jobs.txt"; }
-poll test -z "$(squeue -h -o %i)" --within 900
+queue_empty() { [ -z "$(squeue -h -o %i)" ]; }
+poll queue_empty --within 900
 echo "two-node sweep: $((SECONDS - t0)) s"
 
 states=$(scontrol -o show job | grep -o 'JobName=circal-[^ ]*\|JobState=[A-Z]*' | paste - -)
