@@ -86,7 +86,7 @@ void write_tiny_capture(const std::string& path) {
   Transformer model(teacher());
   const LlamaConfig& cfg = teacher().config;
   std::vector<int64_t> offsets = {0};
-  std::vector<int32_t> split;
+  std::vector<int32_t> split, all_tokens;
   std::vector<float> hidden, logits;
   uint64_t state = 12345;
   for (int p = 0; p < 10; ++p) {
@@ -96,6 +96,7 @@ void write_tiny_capture(const std::string& path) {
       state = state * 6364136223846793005ULL + 1442695040888963407ULL;
       tokens.push_back(3 + int((state >> 33) % uint64_t(cfg.vocab_size - 3)));
     }
+    all_tokens.insert(all_tokens.end(), tokens.begin(), tokens.end());
     const float* z = model.forward(tokens);
     logits.insert(logits.end(), z, z + size_t(T) * cfg.vocab_size);
     const float* h = model.hidden_in(kLayer);
@@ -107,6 +108,7 @@ void write_tiny_capture(const std::string& path) {
   CheckpointWriter file(MPI_COMM_WORLD, path, {"capture", "tiny", ""});
   file.write("/prompts/offsets", {offsets.size()}, offsets.data());
   file.write("/prompts/split", {split.size()}, split.data());
+  file.write("/tokens", {N}, all_tokens.data());
   file.write("/hidden_in", {N, uint64_t(cfg.hidden_size)}, hidden.data());
   file.set_attr("/hidden_in", "layer", int64_t(kLayer));
   file.write("/teacher/logits", {N, uint64_t(cfg.vocab_size)}, logits.data());

@@ -32,6 +32,8 @@ std::string write_capture(const testing::ScratchDir& dir, const CaptureContents&
   const std::vector<float> hidden(c.rows * kHidden, 0.5f), topk(c.rows * kK, 1.0f), lse(c.rows, 2.0f);
   writer.write("/prompts/offsets", {c.offsets.size()}, c.offsets.data());
   writer.write("/prompts/split", {c.split.size()}, c.split.data());
+  const std::vector<int32_t> tokens(c.rows, 1);
+  writer.write("/tokens", {c.rows}, tokens.data());
   writer.write("/hidden_in", {c.rows, uint64_t(kHidden)}, hidden.data());
   writer.set_attr("/hidden_in", "layer", int64_t(0));
   writer.write("/teacher/topk_ids", {c.topk_ids.size() / kK, uint64_t(kK)}, c.topk_ids.data());

@@ -52,8 +52,9 @@ double directional_fd(Vec& x, const Vec& u, const std::function<double()>& loss,
 // first direction is grad itself, where <grad, u> = ||grad||^2 is as large as a directional
 // derivative gets, so a gradient off by a factor (1 + e) misses by e ||grad||^2 and fails for
 // e above rel_tol; two random directions then check the gradient's direction. Each
-// derivative is compared relative to its own size, plus the float rounding of the loss
-// divided by the step (the central difference cannot resolve less).
+// derivative is compared relative to its own size, plus how much the central difference
+// itself moves between steps eps and 2 eps (its own truncation and float rounding: it cannot
+// resolve less).
 bool gradient_matches(Vec& x, const Vec& grad, const std::function<double()>& loss, std::mt19937& rng,
                       double rel_tol = 2e-3, float eps = 1e-3f) {
   bool ok = true;
@@ -61,8 +62,8 @@ bool gradient_matches(Vec& x, const Vec& grad, const std::function<double()>& lo
     const Vec u = trial == 0 ? grad : random_vec(rng, x.size());
     const double analytic = dot(grad, u);
     const double numeric = directional_fd(x, u, loss, eps);
-    const double rounding = 1e-6 * std::abs(loss()) / eps;
-    const double allowed = rel_tol * std::abs(numeric) + rounding;
+    const double resolution = std::abs(numeric - directional_fd(x, u, loss, 2 * eps));
+    const double allowed = rel_tol * std::abs(numeric) + 2 * resolution;
     CAPTURE(trial);
     CAPTURE(analytic);
     CAPTURE(numeric);
