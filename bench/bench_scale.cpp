@@ -1,5 +1,7 @@
 #include "bench/bench_scale.hpp"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -71,7 +73,15 @@ struct StageFigures {
   std::string tokens_counted;
   PssPeaks pss;
   int64_t output_bytes = 0;
+  double cpu_seconds = 0;  // user + system CPU time of all ranks (the work, whatever the load)
 };
+
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
 
 // Runs `work` with the PSS monitor on, timed between barriers.
 StageFigures measure(MpiContext& mpi, const std::string& name, const std::function<void()>& work) {
@@ -80,9 +90,12 @@ StageFigures measure(MpiContext& mpi, const std::string& name, const std::functi
   PssMonitor monitor(mpi.comm());
   mpi.barrier();
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = process_cpu_seconds();
   work();
+  double cpu = process_cpu_seconds() - cpu_start;
   mpi.barrier();
   f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  MPI_Allreduce(&cpu, &f.cpu_seconds, 1, MPI_DOUBLE, MPI_SUM, mpi.comm());
   f.pss = monitor.stop();
   return f;
 }
@@ -147,6 +160,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
 
   const std::string capture = context.output_path(Stage::Capture);
   const std::string evaluate = context.output_path(Stage::Evaluate);
+  if (!options.load_only) {
   stages.push_back(measure(mpi, "capture", [&] { capture_stage(context); }));
   stages.back().output_bytes = disk_bytes(capture);
   stages.back().tokens = dataset_rows(capture, "/tokens");
@@ -163,6 +177,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   stages.back().output_bytes = disk_bytes(evaluate);
   stages.back().tokens = dataset_rows(evaluate, "/positions/token") * int64_t(config.evaluate.students.size());
   stages.back().tokens_counted = "test positions x students (generation not counted)";
+  }
   fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - bench_start).count();
   if (!mpi.is_root()) return;
@@ -174,28 +189,30 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
               int(layout.matrices.size()), layout.block_size, mpi.size(), config.runtime.threads,
               config.runtime.shared_weights ? "on" : "off", config.calibrate.recompute.c_str(),
               openblas_core_name().c_str(), (load_before + " before, " + load_average() + " after").c_str());
-  std::printf("%-10s %9s %10s %10s %14s %14s %12s\n", "stage", "wall s", "tokens", "tokens/s", "peak PSS/rank",
-              "peak PSS/node", "output");
+  std::printf("%-10s %9s %9s %10s %10s %14s %14s %14s %12s\n", "stage", "wall s", "CPU s", "tokens", "tokens/s",
+              "peak PSS/rank", "peak PSS/node", "end PSS/node", "output");
   json line = {{"time", long(std::time(nullptr))}, {"model", config.model.path}, {"layers", c.num_hidden_layers},
                {"hidden", c.hidden_size}, {"intermediate", c.intermediate_size}, {"matrices", layout.matrices.size()},
                {"block_size", layout.block_size}, {"ranks", mpi.size()}, {"threads", config.runtime.threads},
                {"shared_weights", config.runtime.shared_weights}, {"recompute", config.calibrate.recompute},
                {"calibration_prompts", options.calibration_prompts}, {"validation_prompts", options.validation_prompts},
-               {"test_prompts", options.test_prompts}, {"steps", config.calibrate.steps},
+               {"test_prompts", options.test_prompts}, {"load_only", options.load_only}, {"steps", config.calibrate.steps},
                {"batch_prompts", config.calibrate.batch_prompts}, {"group_prompts", config.calibrate.group_prompts},
                {"openblas_core", openblas_core_name()}, {"load_average_before", load_before}, {"generate_seconds", generate_seconds},
                {"total_seconds", total}, {"load_average_after", load_average()}};
   json stage_list = json::array();
   for (const StageFigures& f : stages) {
-    int64_t rank_peak = 0, node_peak = 0;
+    int64_t rank_peak = 0, node_peak = 0, node_end = 0;
     for (int64_t v : f.pss.rank_peak) rank_peak = std::max(rank_peak, v);
     for (int64_t v : f.pss.node_peak) node_peak = std::max(node_peak, v);
+    for (int64_t v : f.pss.node_end) node_end = std::max(node_end, v);
     const double rate = f.seconds > 0 ? double(f.tokens) / f.seconds : 0;
-    std::printf("%-10s %9.1f %10lld %10.1f %10.2f GiB %10.2f GiB %8.2f GiB\n", f.name.c_str(), f.seconds,
-                static_cast<long long>(f.tokens), rate, gib(rank_peak), gib(node_peak), gib(f.output_bytes));
-    stage_list.push_back({{"stage", f.name}, {"seconds", f.seconds}, {"tokens", f.tokens},
+    std::printf("%-10s %9.1f %9.1f %10lld %10.1f %10.2f GiB %10.2f GiB %10.2f GiB %8.2f GiB\n", f.name.c_str(),
+                f.seconds, f.cpu_seconds, static_cast<long long>(f.tokens), rate, gib(rank_peak), gib(node_peak), gib(node_end),
+                gib(f.output_bytes));
+    stage_list.push_back({{"stage", f.name}, {"seconds", f.seconds}, {"cpu_seconds_all_ranks", f.cpu_seconds}, {"tokens", f.tokens},
                           {"tokens_counted", f.tokens_counted}, {"tokens_per_second", rate},
-                          {"peak_pss_per_rank", f.pss.rank_peak}, {"peak_pss_per_node", f.pss.node_peak},
+                          {"peak_pss_per_rank", f.pss.rank_peak}, {"peak_pss_per_node", f.pss.node_peak}, {"end_pss_per_node", f.pss.node_end},
                           {"pss_samples", f.pss.samples}, {"output_bytes", f.output_bytes}});
   }
   line["stages"] = stage_list;

@@ -65,6 +65,7 @@ int bench_scale(MpiContext& mpi, const Args& args) {
       ("calibration-prompts", po::value<int>()->default_value(64), "first N prompts of prompts.calibration")
       ("validation-prompts", po::value<int>()->default_value(8), "first N prompts of prompts.validation")
       ("test-prompts", po::value<int>()->default_value(16), "first N prompts of prompts.test")
+      ("load-only", po::bool_switch(), "measure loading the teacher only (its memory at 1 vs N ranks)")
       ("json", po::value<std::string>()->default_value(""),
        "append the JSON line to FILE (default: bench_scale.jsonl next to run_dir)");
   const auto vm = parse_options(mpi, "bench scale",
@@ -77,6 +78,7 @@ int bench_scale(MpiContext& mpi, const Args& args) {
   options.validation_prompts = (*vm)["validation-prompts"].as<int>();
   options.test_prompts = (*vm)["test-prompts"].as<int>();
   options.json_path = (*vm)["json"].as<std::string>();
+  options.load_only = (*vm)["load-only"].as<bool>();
   if (options.calibration_prompts < 1 || options.validation_prompts < 0 || options.test_prompts < 1)
     fail(kExitUsage, "circal bench scale: prompt counts must be positive");
   run_scale_bench(mpi, config_from_options(*vm), options);

@@ -56,6 +56,7 @@ void PssMonitor::sample() {
     sum += pss;
   }
   node_peak_ = std::max(node_peak_, sum);
+  node_last_ = sum;
   ++samples_;
 }
 
@@ -87,8 +88,15 @@ PssPeaks PssMonitor::stop() {
   MPI_Gather(&node_value, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, 0, comm_);
   for (int64_t v : all)
     if (v >= 0) peaks.node_peak.push_back(v);
+  const int64_t last_value = node_rank_ == 0 ? node_last_ : -1;
+  MPI_Gather(&last_value, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, 0, comm_);
+  for (int64_t v : all)
+    if (v >= 0) peaks.node_end.push_back(v);
   peaks.samples = samples_;
-  if (rank != 0) peaks.node_peak = {node_peak_};
+  if (rank != 0) {
+    peaks.node_peak = {node_peak_};
+    peaks.node_end = {node_last_};
+  }
   return peaks;
 }
 

@@ -21,6 +21,7 @@ struct PssPeaks {
   std::vector<int64_t> rank_peak;  // per world rank (the max over the samples)
   std::vector<int64_t> node_peak;  // per node: max over samples of the sum over its ranks
   int samples = 0;                 // on world rank 0's node
+  std::vector<int64_t> node_end;   // per node: the sum at the last sample (after the work)
 };
 
 class PssMonitor {
@@ -40,7 +41,7 @@ class PssMonitor {
   int node_rank_ = 0;
   std::vector<long> pids_;  // the node's ranks (on node rank 0)
   std::vector<int64_t> peak_;
-  int64_t node_peak_ = 0;
+  int64_t node_peak_ = 0, node_last_ = 0;
   int samples_ = 0;
   std::mutex mutex_;
   std::atomic<bool> running_{false};
