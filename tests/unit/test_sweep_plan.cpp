@@ -236,7 +236,7 @@ TEST_CASE("sweep report: rows from metrics.json and log.jsonl, best lr, Pareto f
   const std::string csv = sweep_report_csv(rows);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);
   CHECK(contains(csv, "block_size-16_lr-0.003,circulant,16,0.003,ok,calibrated,8,0.2,0.19,0.22,0.8,0.8,0.7,2,3.50,1,\n"));
-  CHECK(contains(csv, "block_size-32_lr-0.003,,32,0.003,failed,,,,,,,,,,,0,projection failed"));
+  CHECK(contains(csv, "block_size-32_lr-0.003,circulant,32,0.003,failed,,,,,,,,,,,0,projection failed"));
   CHECK(structure_verdicts(rows).empty());  // one structure: nothing to compare
   const std::string md = sweep_report_markdown(rows);
   CHECK(contains(md, "## Failed points (1)"));
