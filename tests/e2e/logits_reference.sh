@@ -10,7 +10,7 @@ work=$WORK
 reference="$CIRCAL_REFERENCE_DIR/teacher.h5"
 model="$CIRCAL_SOURCE_DIR/data/models/manpages-llama-5m"
 
-python3 - "$reference" "$work/prompts.txt" <<'PY'
+/usr/bin/python3 - "$reference" "$work/prompts.txt" <<'PY'
 import sys, h5py
 with h5py.File(sys.argv[1], "r") as f, open(sys.argv[2], "w") as out:
     names = sorted(f.keys(), key=lambda n: int(n[len("prompt"):]))
@@ -21,7 +21,7 @@ PY
 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/np1.h5"
 mpirun -np 2 "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/np2.h5" --batch 2
 
-python3 - "$reference" "$work/np1.h5" "$work/np2.h5" <<'PY'
+/usr/bin/python3 - "$reference" "$work/np1.h5" "$work/np2.h5" <<'PY'
 import sys, h5py, numpy as np
 ref = h5py.File(sys.argv[1], "r")
 compared = 0

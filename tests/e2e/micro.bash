@@ -19,6 +19,7 @@ patch:
   layers: [3]
 capture:
   compression: 0
+  block_sizes: [16, 32]  # one capture serves both projections the tests make
 project:
   block_size: 16
 calibrate:
