@@ -19,5 +19,5 @@ if /usr/bin/python3 -c 'import torch, h5py' 2>/dev/null ||
    unavailable "PyTorch replay of the calibration step: python3-torch or python3-h5py missing" \
      "apt-get install python3-torch python3-h5py python3-numpy, or make deps"; then
   check "PyTorch's first-step loss equals circal's" \
-    (cd "$CIRCAL_SOURCE_DIR" && /usr/bin/python3 bench/torch_calibrate_step.py --circal "$WORK/bench2.jsonl" --modes padded)
+    env -C "$CIRCAL_SOURCE_DIR" /usr/bin/python3 bench/torch_calibrate_step.py --circal "$WORK/bench2.jsonl" --modes padded
 fi
