@@ -34,7 +34,7 @@ start_nodes() {
 }
 
 stop_nodes() {  # an at_exit hook: $exit_code is the script's
-  if [ "$exit_code" -ne 0 ] && declare -F on_failure > /dev/null; then on_failure; fi
+  if [ "${exit_code:-0}" -ne 0 ] && declare -F on_failure > /dev/null; then on_failure; fi
   [ -n "$SLURM_DIR" ] && bash "$LOCAL_SLURM" purge "$SLURM_DIR" > /dev/null 2>&1
 }
 

@@ -20,7 +20,6 @@ on_failure() {
   for f in "$WORK"/*.out; do [ -f "$f" ] && { echo "== $f"; grep -v '^calibrate: step' "$f" | tail -n 25; }; done
   tail -n 15 "$SLURM_DIR/log/slurmctld.log" 2> /dev/null
 }
-trap stop_nodes EXIT
 
 # The reference: 1 node x 4 ranks, shared memory, no Slurm.
 REF="$WORK/ref"
