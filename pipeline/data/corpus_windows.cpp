@@ -115,7 +115,7 @@ std::vector<CorpusDocument> read_plain(std::ifstream& in, const std::string& pat
 }  // namespace
 
 std::vector<CorpusDocument> read_corpus_file(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) fail(kExitInput, "corpus: " + path + ": no such file");
+  if (!std::filesystem::is_regular_file(path)) fail(kExitInput, "corpus: " + path + ": missing");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(kExitInput, "corpus: " + path + ": cannot open");
   std::vector<CorpusDocument> documents = is_jsonl(path) ? read_jsonl(in, path) : read_plain(in, path);

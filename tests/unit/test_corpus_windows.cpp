@@ -195,7 +195,7 @@ TEST_CASE("corpus windows: bad corpora are refused naming the file, line and rea
     CHECK(e.code() == kExitInput);
     CHECK_MESSAGE(std::string(e.what()).find(expected) != std::string::npos, e.what());
   };
-  refused((dir.path / "absent.jsonl").string(), "absent.jsonl: no such file");
+  refused((dir.path / "absent.jsonl").string(), "absent.jsonl: missing");
   refused(dir.write("bad.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"\n"), "bad.jsonl:2: not valid JSON");
   refused(dir.write("notext.jsonl", "{\"text\": \"a\"}\n\n{\"body\": \"b\"}\n"), "notext.jsonl:3: no \"text\" field");
   refused(dir.write("number.jsonl", "{\"text\": 5}\n"), "number.jsonl:1: \"text\" is not a string");
