@@ -36,7 +36,7 @@ for name in prompts corpus16k corpus64k; do
   cp "$dir/metrics-own.json" "$dir/metrics-$([[ $name == prompts ]] && echo prompts || echo corpus).json"
 done
 
-python3 - "$runs" <<'EOF'
+/usr/bin/python3 - "$runs" <<'EOF'
 import json, sys
 import h5py, numpy as np
 runs = sys.argv[1]

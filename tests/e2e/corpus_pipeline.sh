@@ -13,7 +13,7 @@ WINDOWS=(--set data.source=corpus --set data.window_tokens=48 --set data.calibra
 circal_np 1 run --config "$CONFIG" "${WINDOWS[@]}" --run-dir "$WORK/r1" > "$WORK/r1.log" 2>&1 || { cat "$WORK/r1.log"; exit 1; }
 circal_np 2 run --config "$CONFIG" "${WINDOWS[@]}" --run-dir "$WORK/r2" > "$WORK/r2.log" 2>&1 || { cat "$WORK/r2.log"; exit 1; }
 check "metrics.json at 1 and 2 ranks agree to 1e-6" same_metrics "$WORK/r1/metrics.json" "$WORK/r2/metrics.json"
-check "capture holds 24 + 6 windows of 48 tokens, BOS first" python3 - "$WORK/r1/capture.h5" <<'PY'
+check "capture holds 24 + 6 windows of 48 tokens, BOS first" /usr/bin/python3 - "$WORK/r1/capture.h5" <<'PY'
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 split, offsets, tokens = f["/prompts/split"][:], f["/prompts/offsets"][:], f["/tokens"][:]
