@@ -31,6 +31,16 @@ ConfigKey patch_layers_key() {
           }};
 }
 
+// data.corpus: a non-empty list of distinct, non-empty file names.
+void corpus_files(const std::vector<std::string>& files) {
+  if (files.empty()) reject("must list at least one corpus file");
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (files[i].empty()) reject("file names must not be empty");
+    for (size_t j = 0; j < i; ++j)
+      if (files[j] == files[i]) reject("lists " + files[i] + " twice");
+  }
+}
+
 // Every key: name (= struct member), range check, one-line doc. Defaults are the struct's.
 std::vector<ConfigKey> build_schema() {
   const std::vector<std::string> projections = projection_names();
@@ -42,6 +52,15 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(prompts.calibration), not_empty, "calibration prompts (capture, projection, KL training)"),
       field(CIRCAL_FIELD(prompts.validation), not_empty, "validation prompts (early stopping)"),
       field(CIRCAL_FIELD(prompts.test), not_empty, "held-out test prompts (evaluate)"),
+      field(CIRCAL_FIELD(data.source), one_of({"prompts", "corpus"}), "calibration, validation and test data: the prompt files (prompts.*) or seeded windows of the data.corpus files"),
+      field(CIRCAL_FIELD(data.test_source), one_of({"same", "prompts", "corpus"}), "evaluate's test data: same = as data.source; prompts = prompts.test; corpus = the test windows (compare one student on both)"),
+      field(CIRCAL_FIELD(data.corpus), corpus_files, "text corpora: *.jsonl = JSON Lines, one document per line in its \"text\" field; any other name = plain UTF-8 text, documents separated by a line holding only ---"),
+      field(CIRCAL_FIELD(data.window_tokens), at_least(2), "tokens per window: BOS, then window_tokens - 1 consecutive tokens of one document (at most the model's max_position_embeddings)"),
+      field(CIRCAL_FIELD(data.calibration_windows), at_least(1), "calibration windows (capture, projection, KL training), from the non-test documents"),
+      field(CIRCAL_FIELD(data.validation_windows), at_least(1), "validation windows (early stopping), from the non-test documents, never overlapping a calibration window"),
+      field(CIRCAL_FIELD(data.test_windows), at_least(1), "test windows (evaluate), only from the held-out test documents"),
+      field(CIRCAL_FIELD(data.seed), any_value, "seed of the document split and of the window draw"),
+      field(CIRCAL_FIELD(data.test_document_fraction), open_unit, "share of each corpus file's documents held out for test windows (rounded; at least one document overall each side)"),
       field(CIRCAL_FIELD(split.seed), any_value, "seed of the stratified split"),
       field(CIRCAL_FIELD(split.calibration_fraction), open_unit, "share of each (family, language) stratum for calibration"),
       field(CIRCAL_FIELD(split.validation_fraction), open_unit, "share for validation; test gets the rest"),
@@ -271,6 +290,10 @@ void resolve_layers(Config& config, int num_layers) {
       fail(kExitUsage, "config: patch.layers: layer " + std::to_string(layer) +
                            " does not exist (the model has " + std::to_string(num_layers) +
                            " layers, 0.." + std::to_string(num_layers - 1) + ")");
+}
+
+std::string test_data_source(const Config& config) {
+  return config.data.test_source == "same" ? config.data.source : config.data.test_source;
 }
 
 std::vector<int> statistics_block_sizes(const Config& config) {

@@ -19,6 +19,20 @@ struct PromptsConfig {
   std::string test = "data/splits/test.txt";
 };
 
+// Where calibration, validation and test data come from: the prompt files (prompts.*) or
+// windows of text corpora (pipeline/data/corpus_windows.hpp).
+struct DataConfig {
+  std::string source = "prompts";  // prompts | corpus
+  std::string test_source = "same";  // same | prompts | corpus: where evaluate's test data come from
+  std::vector<std::string> corpus = {"data/corpus/en.jsonl", "data/corpus/de.jsonl"};
+  int window_tokens = 128;         // BOS + window_tokens - 1 tokens of one document
+  int calibration_windows = 64;
+  int validation_windows = 16;
+  int test_windows = 32;
+  unsigned seed = 20261201;
+  double test_document_fraction = 0.2;  // share of each corpus file's documents held out for test
+};
+
 struct SplitConfig {
   unsigned seed = 20261129;
   double calibration_fraction = 0.60;
@@ -114,6 +128,7 @@ struct Config {
   std::string run_dir = "runs/default";
   ModelConfig model;
   PromptsConfig prompts;
+  DataConfig data;
   SplitConfig split;
   PatchConfig patch;
   CaptureConfig capture;
@@ -145,6 +160,9 @@ bool stores_full_gram(const Config& config, int n);
 
 // Fully-qualified key -> its value as YAML scalar/flow text, for fingerprints.
 std::string config_value(const Config& config, const std::string& key);
+
+// Where evaluate's test data come from: data.test_source, or data.source when it is `same`.
+std::string test_data_source(const Config& config);
 
 // Checks that the patch section fits a model with `num_layers` layers and resolves `all`.
 void resolve_layers(Config& config, int num_layers);

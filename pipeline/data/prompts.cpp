@@ -32,15 +32,6 @@ size_t utf8_sequence_length(const std::string& s, size_t i) {
   return length;
 }
 
-bool valid_utf8(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t length = utf8_sequence_length(s, i);
-    if (length == 0) return false;
-    i += length;
-  }
-  return true;
-}
-
 std::string trimmed(const std::string& s) {
   const auto first = s.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return "";
@@ -66,6 +57,15 @@ std::string template_language(const std::string& family) {
 }
 
 }  // namespace
+
+bool valid_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t length = utf8_sequence_length(s, i);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
 
 std::vector<Prompt> read_prompts(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

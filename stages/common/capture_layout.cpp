@@ -1,18 +1,27 @@
 #include "stages/common/capture_layout.hpp"
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/data/corpus_windows.hpp"
 #include "pipeline/data/prompts.hpp"
 
 namespace circal {
 
 CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig& model) {
-  check_disjoint_splits({config.prompts.calibration, config.prompts.validation, config.prompts.test});
   CapturePrompts prompts;
   const Tokenizer tokenizer(config.model.path);
-  prompts.tokens = tokenize_prompts(read_prompts(config.prompts.calibration), config.prompts.calibration, tokenizer, model);
-  prompts.calibration_count = int(prompts.tokens.size());
-  for (auto& ids : tokenize_prompts(read_prompts(config.prompts.validation), config.prompts.validation, tokenizer, model))
-    prompts.tokens.push_back(std::move(ids));
+  if (config.data.source == "corpus") {
+    std::vector<CorpusPart> parts = corpus_windows(config.data, tokenizer, model, false);
+    prompts.tokens = std::move(parts.at(0).tokens);
+    prompts.calibration_count = int(prompts.tokens.size());
+    for (auto& ids : parts.at(1).tokens) prompts.tokens.push_back(std::move(ids));
+  } else {
+    check_disjoint_splits({config.prompts.calibration, config.prompts.validation, config.prompts.test});
+    prompts.tokens =
+        tokenize_prompts(read_prompts(config.prompts.calibration), config.prompts.calibration, tokenizer, model);
+    prompts.calibration_count = int(prompts.tokens.size());
+    for (auto& ids : tokenize_prompts(read_prompts(config.prompts.validation), config.prompts.validation, tokenizer, model))
+      prompts.tokens.push_back(std::move(ids));
+  }
   prompts.offsets = {0};
   for (size_t i = 0; i < prompts.tokens.size(); ++i) {
     prompts.offsets.push_back(prompts.offsets.back() + int64_t(prompts.tokens[i].size()));

@@ -18,8 +18,10 @@ struct CapturePrompts {
   int calibration_count = 0;
 };
 
-// Reads and tokenizes prompts.calibration and prompts.validation. A prompt longer than the
-// model's max_position_embeddings or a prompt in two splits is a CircalError(kExitInput).
+// Reads and tokenizes prompts.calibration and prompts.validation, or with data.source = corpus
+// draws the calibration and validation windows (pipeline/data/corpus_windows.hpp). A prompt
+// longer than the model's max_position_embeddings or a prompt in two splits is a
+// CircalError(kExitInput).
 CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig& model);
 
 // gate_proj and up_proj see the same state, stored once under gate_proj.

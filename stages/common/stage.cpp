@@ -26,14 +26,28 @@ struct StageDependencies {
   std::string section;                 // every result-affecting key of this config section
 };
 
+// data.source = corpus: the corpus files' contents and the keys that choose the windows.
+// With the prompt files (the default) none of the data.* keys count, so fingerprints stay
+// those of earlier versions.
+void add_corpus(StageDependencies& stage, const Config& config, const std::vector<std::string>& counts) {
+  for (const std::string& path : config.data.corpus) stage.files.push_back({"data.corpus", path});
+  for (const char* key : {"data.source", "data.window_tokens", "data.seed", "data.test_document_fraction"})
+    stage.keys.push_back(key);
+  stage.keys.insert(stage.keys.end(), counts.begin(), counts.end());
+}
+
 StageDependencies dependencies(const Config& config, Stage stage) {
   switch (stage) {
     case Stage::Capture: {
-      StageDependencies capture{
-          {},
-          {{"prompts.calibration", config.prompts.calibration}, {"prompts.validation", config.prompts.validation}},
-          {"patch.layers", "patch.projections"},
-          "capture"};
+      StageDependencies capture{{}, {}, {"patch.layers", "patch.projections"}, "capture"};
+      if (config.data.source == "corpus") {
+        // The calibration and validation windows (pipeline/data/corpus_windows.hpp); the test
+        // count does not change them.
+        add_corpus(capture, config, {"data.calibration_windows", "data.validation_windows"});
+      } else {
+        capture.files = {{"prompts.calibration", config.prompts.calibration},
+                         {"prompts.validation", config.prompts.validation}};
+      }
       // capture.block_sizes = [] means the projection statistics are for project.block_size.
       if (config.capture.block_sizes.empty()) capture.keys.push_back("project.block_size");
       return capture;
@@ -41,7 +55,11 @@ StageDependencies dependencies(const Config& config, Stage stage) {
     case Stage::Project: return {{Stage::Capture}, {}, {}, "project"};
     case Stage::Calibrate: return {{Stage::Project}, {}, {}, "calibrate"};
     case Stage::Evaluate: {
-      StageDependencies evaluate{{Stage::Project}, {{"prompts.test", config.prompts.test}}, {}, "evaluate"};
+      StageDependencies evaluate{{Stage::Project}, {}, {}, "evaluate"};
+      if (test_data_source(config) == "corpus") add_corpus(evaluate, config, {"data.test_windows"});
+      else evaluate.files = {{"prompts.test", config.prompts.test}};
+      // Only a test source other than the calibration data's counts (earlier fingerprints kept).
+      if (config.data.test_source != "same") evaluate.keys.push_back("data.test_source");
       if (config.calibrate.enabled) evaluate.upstream.push_back(Stage::Calibrate);
       return evaluate;
     }
@@ -64,7 +82,8 @@ std::vector<std::string> fingerprint_keys(const Config& config, Stage stage) {
   for (Stage upstream : own.upstream)
     for (const std::string& key : fingerprint_keys(config, upstream))
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
-  for (const auto& [key, path] : own.files) keys.push_back(key);
+  for (const auto& [key, path] : own.files)
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
   keys.insert(keys.end(), own.keys.begin(), own.keys.end());
   for (const std::string& key : section_keys(own.section)) keys.push_back(key);
   return keys;

@@ -43,7 +43,7 @@ std::string stale_reason(const CheckpointReader& file, const Config& current, co
     }
     reason += (reason.empty() ? "made with " : ", ") + key + " " + then + ", now " + now;
   }
-  return reason.empty() ? "same settings, but the model or prompt files have changed since" : reason;
+  return reason.empty() ? "same settings, but the model, prompt or corpus files have changed since" : reason;
 }
 
 }  // namespace circal

@@ -183,7 +183,7 @@ bool evaluation_reports_current(const std::string& evaluate_h5, const std::strin
 
 void evaluate_stage(const StageContext& context) {
   const LlamaConfig& model = context.model.config;
-  const TestSplit split = read_test_split(context.config.prompts.test, context.config.model.path, model);
+  const TestSplit split = read_test_data(context.config, model);
   const StudentLayout layout = StudentLayout::from_config(context.config, model);
   std::vector<StudentSpec> students = load_students(context, layout);
   context.mpi.log("evaluate: " + std::to_string(split.size()) + " test prompts, " +

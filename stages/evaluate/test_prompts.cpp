@@ -1,5 +1,6 @@
 #include "stages/evaluate/test_prompts.hpp"
 
+#include "pipeline/data/corpus_windows.hpp"
 #include "pipeline/data/prompts.hpp"
 
 namespace circal {
@@ -15,6 +16,19 @@ TestSplit read_test_split(const std::string& path, const std::string& model_dir,
     split.language.push_back(prompts[i].language);
     split.offsets.push_back(split.offsets.back() + int64_t(split.tokens[i].size()));
   }
+  return split;
+}
+
+TestSplit read_test_data(const Config& config, const LlamaConfig& model) {
+  if (test_data_source(config) != "corpus") return read_test_split(config.prompts.test, config.model.path, model);
+  CorpusPart part = std::move(corpus_windows(config.data, Tokenizer(config.model.path), model, true).at(0));
+  TestSplit split;
+  split.text = std::move(part.label);
+  split.family = std::move(part.family);
+  split.language = std::move(part.language);
+  split.tokens = std::move(part.tokens);
+  split.offsets = {0};
+  for (const auto& ids : split.tokens) split.offsets.push_back(split.offsets.back() + int64_t(ids.size()));
   return split;
 }
 

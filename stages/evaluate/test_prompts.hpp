@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/config/config.hpp"
 #include "pipeline/model/model_weights.hpp"
 
 namespace circal {
@@ -23,5 +24,10 @@ struct TestSplit {
 // tokenizer. CircalError(kExitInput) naming the file when it is missing or empty, or when a
 // prompt is longer than the model's context.
 TestSplit read_test_split(const std::string& path, const std::string& model_dir, const LlamaConfig& model);
+
+// The test data of a run: prompts.test, or with data.test_source (or data.source when it is
+// `same`) = corpus the test windows
+// (family = the corpus file's name, language = its documents' "lang", text = "SOURCE tokens A-B").
+TestSplit read_test_data(const Config& config, const LlamaConfig& model);
 
 }  // namespace circal

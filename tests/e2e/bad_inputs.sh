@@ -66,6 +66,13 @@ python3 -c "print(' '.join(['word'] * 3000))" > "$P/long.txt"
 head -n 1 "$WORK/m/calibration.txt" > "$P/one.txt"
 mkdir -p "$P/a-directory"
 
+# Corpus files (data.source = corpus).
+C=$F/corpus && mkdir -p "$C"
+printf '{"text": "The kill() system call sends a signal."}\n{"text": "unterminated\n' > "$C/broken.jsonl"
+printf '{"text": "The kill() system call sends a signal."}\n{"body": "no text here"}\n' > "$C/notext.jsonl"
+for i in 1 2 3 4 5; do printf '{"text": "The kill() system call sends a signal to a process."}\n'; done > "$C/small.jsonl"
+CORPUS=(--set data.source=corpus --set data.window_tokens=8)
+
 # Config files.
 printf 'calibrate:\n  lrate: 0.1\n' > "$F/unknown-key.yaml"
 printf 'calibrate: [steps: 1\n' > "$F/unparseable.yaml"
@@ -189,6 +196,14 @@ row "prompt too long"            3 'long\.txt.*(max_position_embeddings|512)' ru
 row "prompt in two splits"       3 'in both .*calibration\.txt.* and .*overlap\.txt' run --config "$CFG" --run-dir RUN --set prompts.validation="$P/overlap.txt"
 TIMEOUT=120 row "fewer prompts than ranks (works)" 0 ''                           run --config "$CFG" --run-dir RUN --set prompts.calibration="$P/one.txt"
 row "empty test split"           3 'empty\.txt.*(no prompts|empty)'       run --config "$CFG" --run-dir RUN --set prompts.test="$P/empty.txt"
+
+# Corpus windows: exit 3 naming the corpus file (and line), exit 2 for a window the model cannot take.
+row "missing corpus file"        3 'no-such\.jsonl: missing'  run --config "$CFG" --run-dir RUN "${CORPUS[@]}" --set "data.corpus=[$C/no-such.jsonl]"
+row "corpus line not JSON"       3 'broken\.jsonl:2: not valid JSON' run --config "$CFG" --run-dir RUN "${CORPUS[@]}" --set "data.corpus=[$C/broken.jsonl]"
+row "corpus line without text"   3 'notext\.jsonl:2: no "text" field' run --config "$CFG" --run-dir RUN "${CORPUS[@]}" --set "data.corpus=[$C/notext.jsonl]"
+row "corpus too small"           3 'calibration/validation documents hold only [0-9]+ disjoint windows of 8 tokens, fewer than the 80 requested' run --config "$CFG" --run-dir RUN "${CORPUS[@]}" --set "data.corpus=[$C/small.jsonl]"
+row "window longer than context" 2 'data\.window_tokens: 600 is more than the model.s max_position_embeddings 512' run --config "$CFG" --run-dir RUN "${CORPUS[@]}" --set data.window_tokens=600
+row "empty corpus list"          2 'data\.corpus: must list at least one corpus file' run --config "$CFG" --run-dir RUN "${CORPUS[@]}" --set 'data.corpus=[]'
 
 # Model folder: exit 3, naming the file and what is wrong with it.
 m() { echo "--set=model.path=$F/model-$1"; }
