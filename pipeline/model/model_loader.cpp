@@ -1,5 +1,6 @@
 // load_model: config.json + model.safetensors (or the shards of model.safetensors.index.json)
 // -> ModelWeights, every tensor checked by name and shape and converted to float32 once.
+#include <cstdio>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -229,6 +230,14 @@ ModelWeights load_model(const std::string& dir, MPI_Comm comm) {
   const std::vector<ExpectedTensor> expected = expected_tensors(model);
   check_tensor_set(source, expected, config_path);
   auto shared = std::make_shared<NodeSharedMemory>(comm, total_elements(source, expected) * sizeof(float));
+  if (!shared->allocated()) {
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0)
+      std::fprintf(stderr, "circal: node-shared weights do not fit (file-size limit or free space of /dev/shm), "
+                           "every rank loads its own copy\n");
+    return load_model(dir);
+  }
   convert_tensors(source, expected, model, static_cast<float*>(shared->data()), shared->node_rank(),
                   shared->node_size());
   shared->sync();

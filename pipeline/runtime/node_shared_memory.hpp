@@ -24,6 +24,8 @@ class NodeSharedMemory {
   NodeSharedMemory(const NodeSharedMemory&) = delete;
   NodeSharedMemory& operator=(const NodeSharedMemory&) = delete;
 
+  // False when some rank of the node could not map the window: data() is then null.
+  bool allocated() const { return win_ != MPI_WIN_NULL; }
   void* data() const { return base_; }
   std::size_t size() const { return bytes_; }
   MPI_Comm node_comm() const { return node_; }

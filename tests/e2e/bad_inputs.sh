@@ -112,7 +112,7 @@ PY
 h5dump -a /complete "$d/project.h5" | grep -q '(0): 0' || { echo "FAILED: could not make an incomplete project.h5"; exit 1; }
 
 # --- the table --------------------------------------------------------------------------------
-tried=0 passed=0 skipped=0
+tried=0 passed=0 not_run=0
 failures=()
 row() {  # row NAME CODE REGEX ARGS...: ARGS of circal; RUN becomes this row's run directory
   # Optional per row: FROM=DIR (copied into the run directory first), DIR=PATH (the run
@@ -165,7 +165,7 @@ row() {  # row NAME CODE REGEX ARGS...: ARGS of circal; RUN becomes this row's r
 # 1 MiB: the micro run's capture.h5 needs more. On the ranks only: mpirun's own files grow past it.
 printf '#!/bin/bash\nulimit -f 1024\nexec "$@"\n' > "$F/file-limit.sh" && chmod +x "$F/file-limit.sh"
 # skip ROW WHY INSTALL: a row this machine cannot run; under CI=true a failure (unavailable).
-skip() { unavailable "row '$1': $2" "$3" || true; tried=$((tried + 1)); skipped=$((skipped + 1)); }
+skip() { unavailable "row '$1': $2" "$3" || true; tried=$((tried + 1)); not_run=$((not_run + 1)); }
 
 # Config and command line: exit 2, naming the key or option.
 row "unknown key (--set)"        2 'calibrate\.lrate.*unknown key'        run --config "$CFG" --run-dir RUN --set calibrate.lrate=0.1
@@ -253,5 +253,5 @@ else
   skip "run dir not writable (unprivileged user)" "setpriv cannot drop to uid 65534 here" "run the tests as root, with setpriv (apt-get install util-linux)"
 fi
 
-echo "bad inputs: $tried cases tried, $passed passed, $skipped skipped"
+echo "bad inputs: $tried cases tried, $passed passed, $not_run not runnable here"
 if [ ${#failures[@]} -gt 0 ]; then printf 'FAILED: %s\n' "${failures[@]}"; exit 1; fi
