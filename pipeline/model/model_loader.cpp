@@ -205,30 +205,43 @@ void convert_tensors(const WeightSource& source, const std::vector<ExpectedTenso
   if (model.config.tie_word_embeddings) model.lm_head = model.embed_tokens;
 }
 
+// A model folder's config and weight files, checked against the tensors the config needs
+// (every refusal of a bad folder happens here), before any weight is converted.
+struct ModelFolder {
+  ModelWeights model;  // config only
+  WeightSource source;
+  std::vector<ExpectedTensor> expected;
+};
+
+ModelFolder open_model_folder(const std::string& dir) {
+  if (!fs::is_directory(dir)) fail(kExitInput, dir + ": model folder does not exist");
+  const std::string config_path = (fs::path(dir) / "config.json").string();
+  ModelFolder folder;
+  folder.model.config = read_llama_config(config_path);
+  folder.source = open_weight_source(dir);
+  folder.expected = expected_tensors(folder.model);
+  check_tensor_set(folder.source, folder.expected, config_path);
+  return folder;
+}
+
 }  // namespace
 
 ModelWeights load_model(const std::string& dir) {
-  if (!fs::is_directory(dir)) fail(kExitInput, dir + ": model folder does not exist");
-  const std::string config_path = (fs::path(dir) / "config.json").string();
-  ModelWeights model;
-  model.config = read_llama_config(config_path);
-  const WeightSource source = open_weight_source(dir);
-  const std::vector<ExpectedTensor> expected = expected_tensors(model);
-  check_tensor_set(source, expected, config_path);
+  ModelFolder folder = open_model_folder(dir);
+  ModelWeights& model = folder.model;
+  const WeightSource& source = folder.source;
+  const std::vector<ExpectedTensor>& expected = folder.expected;
   model.storage.assign(total_elements(source, expected), 0.0f);
   convert_tensors(source, expected, model, model.storage.data());
   model.weights_hash = weights_hash(source);
-  return model;
+  return std::move(model);  // moved, not copied: the layer pointers point into its storage
 }
 
 ModelWeights load_model(const std::string& dir, MPI_Comm comm) {
-  if (!fs::is_directory(dir)) fail(kExitInput, dir + ": model folder does not exist");
-  const std::string config_path = (fs::path(dir) / "config.json").string();
-  ModelWeights model;
-  model.config = read_llama_config(config_path);
-  const WeightSource source = open_weight_source(dir);
-  const std::vector<ExpectedTensor> expected = expected_tensors(model);
-  check_tensor_set(source, expected, config_path);
+  ModelFolder folder = open_model_folder(dir);
+  ModelWeights& model = folder.model;
+  const WeightSource& source = folder.source;
+  const std::vector<ExpectedTensor>& expected = folder.expected;
   auto shared = std::make_shared<NodeSharedMemory>(comm, total_elements(source, expected) * sizeof(float));
   if (!shared->allocated()) {
     int rank = 0;
@@ -243,7 +256,7 @@ ModelWeights load_model(const std::string& dir, MPI_Comm comm) {
   shared->sync();
   model.weights_hash = weights_hash(source, shared->node_comm());
   model.shared_storage = std::move(shared);
-  return model;
+  return std::move(model);
 }
 
 std::size_t weight_bytes(const ModelWeights& model) {
