@@ -116,7 +116,8 @@ tried=0 passed=0 not_run=0
 failures=()
 row() {  # row NAME CODE REGEX ARGS...: ARGS of circal; RUN becomes this row's run directory
   # Optional per row: FROM=DIR (copied into the run directory first), DIR=PATH (the run
-  # directory when ARGS name it themselves), PREFIX=COMMAND (runs mpirun, e.g. as another user), RANK_PREFIX=COMMAND (runs each rank).
+  # directory when ARGS name it themselves), PREFIX=COMMAND (runs mpirun, e.g. as another user), RANK_PREFIX=COMMAND (runs each rank),
+  # BIN=PATH and CWD=DIR (another circal binary, another working directory).
   local name=$1 code=$2 regex=$3; shift 3
   tried=$((tried + 1))
   local rd=${DIR:-$WORK/case-$tried/run} args=() arg
@@ -126,7 +127,7 @@ row() {  # row NAME CODE REGEX ARGS...: ARGS of circal; RUN becomes this row's r
   local before; before=$(cd "$rd" 2>/dev/null && find . -type f | sort || true)
   local log=$WORK/case-$tried.log started=$SECONDS got
   set +e
-  (cd "$CIRCAL_SOURCE_DIR" && ${PREFIX:-} timeout -k 2 "${TIMEOUT:-$CASE_TIMEOUT}" mpirun -np 2 ${RANK_PREFIX:-} "$CIRCAL_BIN" "${args[@]}") \
+  (cd "${CWD:-$CIRCAL_SOURCE_DIR}" && ${PREFIX:-} timeout -k 2 "${TIMEOUT:-$CASE_TIMEOUT}" mpirun -np 2 ${RANK_PREFIX:-} "${BIN:-$CIRCAL_BIN}" "${args[@]}") \
     > "$log" 2>&1
   got=$?
   set -e
@@ -145,9 +146,9 @@ row() {  # row NAME CODE REGEX ARGS...: ARGS of circal; RUN becomes this row's r
   fi
   grep -q 'internal error' "$log" && problems+=("reported as an internal error")
   sleep 0.2
-  if pgrep -f -- "$CIRCAL_BIN .*$rd" > /dev/null; then
+  if pgrep -f -- "${BIN:-$CIRCAL_BIN} .*$rd" > /dev/null; then
     problems+=("a rank is still running")
-    pkill -9 -f -- "$CIRCAL_BIN .*$rd" || true
+    pkill -9 -f -- "${BIN:-$CIRCAL_BIN} .*$rd" || true
   fi
   local leftovers; leftovers=$(cd "$rd" 2>/dev/null && find . \( -name '*.tmp' -o -name '.circal.*' \) | head -3 || true)
   [ -z "$leftovers" ] || problems+=("left behind: $leftovers")
@@ -244,11 +245,14 @@ else
 fi
 RANK_PREFIX=$F/file-limit.sh row "file-size limit (ulimit -f, ranks only)" 5 'capture\.h5\.tmp: .*\((File too large|file-size limit of [0-9]+ KiB reached)\)' run --config "$CFG" --run-dir RUN
 if command -v setpriv > /dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
-  mkdir -p "$F/root-only" && chmod 0755 "$F/root-only" && chmod 0755 "$WORK" "$F"
-  chmod -R a+rX "$WORK/m"
-  PREFIX="setpriv --reuid=65534 --regid=65534 --clear-groups" \
+  # The checkout may sit in a directory only root can enter (CI clones into a mktemp -d), so the
+  # unprivileged user gets its own copy of the binary and the model, beside the fixtures.
+  mkdir -p "$F/root-only" "$F/world/model" && chmod 0755 "$WORK" "$F" "$F/root-only"
+  cp "$CIRCAL_BIN" "$F/world/circal" && cp "$MODEL"/{config.json,model.safetensors,tokenizer.model} "$F/world/model/"
+  chmod -R a+rX "$WORK/m" "$F/world"
+  PREFIX="setpriv --reuid=65534 --regid=65534 --clear-groups" BIN=$F/world/circal CWD=$F/world \
   DIR=$F/root-only/run row "run dir not writable (unprivileged user)" 5 'root-only/run.*(cannot create|Permission denied|not writable)' \
-      run --config "$CFG" --run-dir RUN
+      run --config "$CFG" --set model.path="$F/world/model" --run-dir RUN
 else
   skip "run dir not writable (unprivileged user)" "setpriv cannot drop to uid 65534 here" "run the tests as root, with setpriv (apt-get install util-linux)"
 fi
