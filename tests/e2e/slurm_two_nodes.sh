@@ -3,7 +3,8 @@
 # 1. config/tiny.yaml (on 24/8/8 of the calibration/validation/test prompts) as a 2-node x 4-task job (cluster.nodes 2), once with mpirun inside the
 #    allocation and once with srun --mpi=pmix: ranks on n1 and n2, and capture, project,
 #    calibrate and evaluate outputs bit-identical to 1 node x 4 ranks (plain mpirun here);
-# 2. a lost node: n2 (its slurmd, slurmstepd, orted and ranks) is killed -9 after the first
+# 2. a lost node: with the ranks held mid-calibration, each node holds one shared teacher copy;
+#    n2 (its slurmd, slurmstepd, orted and ranks) is killed -9 after the first
 #    checkpoint; the job ends within LOST_NODE_LIMIT seconds, leaves no calibrate.h5, evaluate
 #    outputs or temporary files, and a rerun resumes from the checkpoint to the parameters of
 #    the uninterrupted run, bitwise;
@@ -100,6 +101,28 @@ freeze "$LOST"
 check "the lost-node run is mid-calibration (4 ranks held, no calibrate.h5)" \
   test "$(wc -w <<< "$ranks")" -eq 4 -a ! -e "$LOST/calibrate.h5"
 last_checkpoint=$(basename "$(ls "$LOST"/calibrate/step-*.h5 | tail -n 1)")
+# Node-shared weights: the ranks of a node map one MPI-3 shared window (Open MPI names its file
+# /dev/shm/osc_sm.HOST.*) that holds the float32 teacher, so each node holds one copy.
+teacher_bytes() {  # the tensor bytes of a float32 safetensors file: its size less 8 and the header
+  local file=$1
+  echo $(( $(stat -c %s "$file") - 8 - $(od -An -tu8 -N8 "$file") ))
+}
+weight_window() {  # weight_window PID MIN_BYTES: device:inode of each shared-memory file PID maps >= MIN_BYTES of
+  local range perms offset device inode path  # (Open MPI unlinks the file once all ranks have it)
+  while read -r range perms offset device inode path; do
+    [[ $path == /dev/shm/osc_sm.* && $perms == *s ]] || continue
+    [ $(( 16#${range#*-} - 16#${range%-*} )) -ge "$2" ] && echo "$device:$inode"
+  done < "/proc/$1/maps"
+}
+weights=$(teacher_bytes "$CIRCAL_SOURCE_DIR/data/models/manpages-llama-5m/model.safetensors")
+copies=$(for pid in $ranks; do
+  echo "$(nsenter -t "$pid" -u hostname) $(weight_window "$pid" "$weights" | tr '\n' ' ')"
+done | sort | uniq -c | awk '{print $2 "x" $1 ":" NF - 2}' | tr '\n' ' ')
+echo "teacher windows ($weights bytes each) per node, as host x ranks : windows per rank: $copies"
+check "one teacher copy per node: the 2 ranks of each node map one window, the nodes two (got: $copies)" \
+  test "$copies" = "n1x2:1 n2x2:1 "
+check "the two nodes' windows are different files" \
+  test "$(for pid in $ranks; do weight_window "$pid" "$weights"; done | sort -u | wc -l)" -eq 2
 t_kill=$(date +%s.%N)
 bash "$LOCAL_SLURM" kill-node "$SLURM_DIR" n2
 thaw
