@@ -175,16 +175,18 @@ class Batches:
                (the same prompt_groups), each group one right-padded pass with its own backward,
                the gradients summed: circal's batching, where a group is one stacked pass."""
 
-    def __init__(self, capture, batches, tau, cached_teacher, group_prompts):
+    def __init__(self, capture, batches, tau, cached_teacher, group_prompts, embedding):
         self.tau, self.cached, self.group_prompts = tau, cached_teacher, group_prompts
         self.batches = batches
         with h5py.File(capture, "r") as f:
             offsets = f["/prompts/offsets"][()]
-            hidden, logits = f["/hidden_in"], f["/teacher/logits"]
+            logits = f["/teacher/logits"]
+            # capture leaves out the hidden state entering layer 0: it is the embedding of the tokens
+            hidden = f["/hidden_in"] if "hidden_in" in f else embedding[torch.from_numpy(f["/tokens"][()].astype("int64"))]
             self.cache = {}
             for prompt in sorted({p for b in batches for p in b}):
                 rows = slice(int(offsets[prompt]), int(offsets[prompt + 1]))
-                self.cache[prompt] = (torch.from_numpy(hidden[rows]),
+                self.cache[prompt] = (torch.as_tensor(hidden[rows]),
                                       Teacher(torch.from_numpy(logits[rows]), tau, cached_teacher))
 
     def padded(self, prompts):
@@ -271,6 +273,7 @@ def main():
     parser.add_argument("--recompute-teacher", action="store_true",
                         help="recompute the teacher's log-softmax every step (default: once, as circal does)")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="relative first-step loss tolerance")
+    parser.add_argument("--json", default=None, help="append one JSON line per mode to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -290,7 +293,8 @@ def main():
             if initial[key].shape[2] != setup["block_size"]:
                 sys.exit(f"project.h5 holds block size {initial[key].shape[2]}, circal ran {setup['block_size']}")
     data = Batches(os.path.join(setup["run_dir"], "capture.h5"), setup["batches"], setup["temperature"],
-                   not args.recompute_teacher, setup.get("group_prompts", len(setup["batches"][0])))
+                   not args.recompute_teacher, setup.get("group_prompts", len(setup["batches"][0])),
+                   llama.w["model.embed_tokens.weight"])
     print(f"{model_dir}: {llama.layers} layers, hidden {llama.hidden}, {sum(w.numel() for w in llama.w.values()):,} "
           f"parameters, {len(initial)} circulant matrices at block size {setup['block_size']}; "
           f"loaded with the capture in {time.perf_counter() - load_start:.1f} s")
@@ -316,6 +320,16 @@ def main():
               f"step {ms:.1f} ms median, {tokens / sum(seconds):.0f} tok/s; "
               f"circal at {setup['ranks']} rank(s) {circal_ms:.1f} ms: {ms / circal_ms:.2f}x; "
               f"CPU {cpu_ms:.1f} ms vs circal rank 0 {circal_cpu_ms:.1f} ms: {cpu_ms / circal_cpu_ms:.2f}x")
+        if args.json:
+            with open(args.json, "a") as out:
+                out.write(json.dumps({"benchmark": "torch_calibrate_step", "mode": mode, "model": model_dir,
+                                      "torch": torch.__version__, "threads": torch.get_num_threads(),
+                                      "steps": steps, "positions": setup["positions"],
+                                      "step_ms_median": ms, "cpu_ms_median": cpu_ms,
+                                      "first_loss": losses[0], "circal_first_loss": setup["losses"][0],
+                                      "first_loss_rel_diff": first, "circal_step_ms_median": circal_ms,
+                                      "circal_cpu_ms_median": circal_cpu_ms,
+                                      "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg())}) + "\n")
     if not ok:
         print(f"first-step loss differs from circal's by more than {args.tolerance}: not the same step")
         return 1
