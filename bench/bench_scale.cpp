@@ -126,6 +126,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   const auto bench_start = std::chrono::steady_clock::now();
   const std::string load_before = load_average();
 
+  const bool uses_corpus = config.data.source == "corpus";
   // The checkpoint, the prompt subsets and a clean run directory, on rank 0.
   double generate_seconds = 0;
   run_on_root_and_agree(mpi.comm(), kExitInput, [&] {
@@ -138,14 +139,17 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
       generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     fs::remove_all(run_dir);
+    if (uses_corpus) return;  // the data.*_windows keys size the corpus windows
     fs::create_directories(bench_dir / "prompts");
     head_lines(config.prompts.calibration, (bench_dir / "prompts/calibration.txt").string(), options.calibration_prompts);
     head_lines(config.prompts.validation, (bench_dir / "prompts/validation.txt").string(), options.validation_prompts);
     head_lines(config.prompts.test, (bench_dir / "prompts/test.txt").string(), options.test_prompts);
   });
-  config.prompts.calibration = (bench_dir / "prompts/calibration.txt").string();
-  config.prompts.validation = (bench_dir / "prompts/validation.txt").string();
-  config.prompts.test = (bench_dir / "prompts/test.txt").string();
+  if (!uses_corpus) {
+    config.prompts.calibration = (bench_dir / "prompts/calibration.txt").string();
+    config.prompts.validation = (bench_dir / "prompts/validation.txt").string();
+    config.prompts.test = (bench_dir / "prompts/test.txt").string();
+  }
 
   std::vector<StageFigures> stages;
   std::unique_ptr<ModelWeights> model;
@@ -164,7 +168,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   stages.push_back(measure(mpi, "capture", [&] { capture_stage(context); }));
   stages.back().output_bytes = disk_bytes(capture);
   stages.back().tokens = dataset_rows(capture, "/tokens");
-  stages.back().tokens_counted = "calibration + validation prompt tokens, teacher forward";
+  stages.back().tokens_counted = "calibration + validation tokens, teacher forward";
   stages.push_back(measure(mpi, "project", [&] { project_stage(context); }));
   stages.back().output_bytes = disk_bytes(context.output_path(Stage::Project));
   stages.back().tokens = dataset_rows(capture, "/tokens");
@@ -195,11 +199,16 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
                {"hidden", c.hidden_size}, {"intermediate", c.intermediate_size}, {"matrices", layout.matrices.size()},
                {"block_size", layout.block_size}, {"ranks", mpi.size()}, {"threads", config.runtime.threads},
                {"shared_weights", config.runtime.shared_weights}, {"recompute", config.calibrate.recompute},
-               {"calibration_prompts", options.calibration_prompts}, {"validation_prompts", options.validation_prompts},
-               {"test_prompts", options.test_prompts}, {"load_only", options.load_only}, {"steps", config.calibrate.steps},
+               {"data_source", config.data.source}, {"load_only", options.load_only}, {"steps", config.calibrate.steps},
                {"batch_prompts", config.calibrate.batch_prompts}, {"group_prompts", config.calibrate.group_prompts},
                {"openblas_core", openblas_core_name()}, {"load_average_before", load_before}, {"generate_seconds", generate_seconds},
                {"total_seconds", total}, {"load_average_after", load_average()}};
+  if (uses_corpus)
+    line.update({{"window_tokens", config.data.window_tokens}, {"calibration_windows", config.data.calibration_windows},
+                 {"validation_windows", config.data.validation_windows}, {"test_windows", config.data.test_windows}});
+  else
+    line.update({{"calibration_prompts", options.calibration_prompts}, {"validation_prompts", options.validation_prompts},
+                 {"test_prompts", options.test_prompts}});
   json stage_list = json::array();
   for (const StageFigures& f : stages) {
     int64_t rank_peak = 0, node_peak = 0, node_end = 0;

@@ -62,7 +62,7 @@ int bench_scale(MpiContext& mpi, const Args& args) {
   desc.add_options()
       ("shape", po::value<std::string>()->default_value("tinyllama-1.1b"),
        "synthetic shape written to model.path when it has no config.json")
-      ("calibration-prompts", po::value<int>()->default_value(64), "first N prompts of prompts.calibration")
+      ("calibration-prompts", po::value<int>()->default_value(64), "first N prompts of prompts.calibration (data.source prompts; corpus windows are counted by data.*_windows)")
       ("validation-prompts", po::value<int>()->default_value(8), "first N prompts of prompts.validation")
       ("test-prompts", po::value<int>()->default_value(16), "first N prompts of prompts.test")
       ("load-only", po::bool_switch(), "measure loading the teacher only (its memory at 1 vs N ranks)")
