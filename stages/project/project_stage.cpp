@@ -249,13 +249,16 @@ std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext&
              matrix.projection + " (width " + std::to_string(matrix.in_features) + "; capture.full_gram)";
   std::string gram_source;
   std::unique_ptr<InputGram> gram;
-  for (const PatchedMatrix& matrix : lowrank->matrices) {
+  for (size_t i = 0; i < lowrank->matrices.size(); ++i) {
+    const PatchedMatrix& matrix = lowrank->matrices[i];
     const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
     if (!gram || source != gram_source) gram = std::make_unique<InputGram>(captured_gram(capture, matrix));
     gram_source = source;
     const LowRankProjection projection = project_lowrank(matrix, context, *gram, /*with_svd=*/false);
     write_lowrank_factors(file, matrix, lowrank->block_size, "_aware", projection.aware, projection.aware_error);
-    stop_if_signalled(context.mpi.comm(), "project", "in the low-rank comparison, project.h5 not written; rerun to resume");
+    stop_if_signalled(context.mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
+                                                         std::to_string(lowrank->matrices.size()) +
+                                                         " low-rank comparison matrices, project.h5 not written; rerun to resume");
   }
   file.set_attr("/", "mlp_params_lowrank", int64_t(lowrank->total_size));
   return "aware";
