@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <fstream>
 #include <functional>
 #include <vector>
@@ -39,22 +41,33 @@ void fill_uniform(float* data, std::size_t count, unsigned seed) {
   }
 }
 
-// Median milliseconds of one call. Each sample repeats the call until it spans >= 2 ms, so
-// microsecond calls are not clock noise.
-double median_ms(int reps, const std::function<void()>& call) {
-  using clock = std::chrono::steady_clock;
-  auto start = clock::now();
-  call();  // warm-up: plans, caches, page faults
-  const double once = std::chrono::duration<double, std::milli>(clock::now() - start).count();
-  const int inner = std::max(1, static_cast<int>(std::ceil(2.0 / std::max(once, 1e-4))));
-  std::vector<double> samples;
-  for (int r = 0; r < reps; ++r) {
-    start = clock::now();
-    for (int i = 0; i < inner; ++i) call();
-    samples.push_back(std::chrono::duration<double, std::milli>(clock::now() - start).count() / inner);
-  }
+// How many calls make one sample of >= 2 ms (after a warm-up call: plans, caches, page
+// faults), so microsecond calls are not clock noise.
+int inner_repeats(const std::function<void()>& call) {
+  const auto start = std::chrono::steady_clock::now();
+  call();
+  const double once = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::max(1, static_cast<int>(std::ceil(2.0 / std::max(once, 1e-4))));
+}
+
+// Milliseconds per call over `inner` calls.
+double sample_ms(const std::function<void()>& call, int inner) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < inner; ++i) call();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / inner;
+}
+
+double median(std::vector<double> samples) {
   std::nth_element(samples.begin(), samples.begin() + samples.size() / 2, samples.end());
   return samples[samples.size() / 2];
+}
+
+// Median milliseconds of one call over `reps` samples.
+double median_ms(int reps, const std::function<void()>& call) {
+  const int inner = inner_repeats(call);
+  std::vector<double> samples;
+  for (int r = 0; r < reps; ++r) samples.push_back(sample_ms(call, inner));
+  return median(samples);
 }
 
 // Real FFT of length b ~ 2.5 b log2 b flops (half a complex FFT); complex MAC = 8 flops.
@@ -141,6 +154,63 @@ void write_csv(const std::string& path, const std::vector<BenchRow>& rows) {
   if (!out) fail(kExitIo, "circal bench: cannot write " + path);
 }
 
+double load_average() {
+  double load[1] = {NAN};
+  return getloadavg(load, 1) == 1 ? load[0] : NAN;
+}
+
+// --lowrank: the forward of a circulant matrix and of the low-rank one of equal parameters,
+// timed in alternating rounds (circulant sample, low-rank sample, again) so that a change of
+// load on a shared machine hits both alike; each figure is the median over the rounds.
+void bench_lowrank_pairs(const CirculantBenchOptions& options) {
+  const int shapes[2][2] = {{5632, 2048}, {2048, 5632}};  // TinyLlama-1.1B gate/up, down
+  std::vector<std::string> csv = {"out,in,b,rank,T,rounds,circulant_fwd_ms,lowrank_fwd_ms,circulant_tok_s,lowrank_tok_s,openblas_core"};
+  const double load_before = load_average();
+  std::printf("circulant vs low rank at equal parameters, forward, 1 thread, median of %d alternating rounds; "
+              "load average %.2f\n", options.reps, load_before);
+  std::printf("%5s x %-5s %4s %5s %4s %12s %12s %12s %12s %7s\n", "out", "in", "b", "rank", "T", "circ ms",
+              "lowrank ms", "circ tok/s", "lowrank tok/s", "lr/circ");
+  for (const auto& shape : shapes) {
+    const int m = shape[0], n = shape[1];
+    FftwArray<float> X, Y;
+    fill_uniform(X.ensure(std::size_t(128) * n), std::size_t(128) * n, 11);
+    Y.ensure(std::size_t(128) * m);
+    for (int b : {4, 8, 16, 32, 64}) {
+      CirculantLinear probe(m, n, b, nullptr, nullptr);
+      std::vector<float> c(probe.parameter_count());
+      fill_uniform(c.data(), c.size(), 7u + b);
+      CirculantLinear circulant(m, n, b, c.data(), nullptr);
+      const int rank = lowrank_rank(m, n, b);
+      std::vector<float> factors(lowrank_parameter_count(m, n, rank));
+      fill_uniform(factors.data(), factors.size(), 17u + b);
+      LowRankLinear lowrank(m, n, rank, factors.data(), nullptr);
+      for (int T : {1, 128}) {
+        const std::function<void()> circ = [&] { circulant.forward(X.data(), Y.data(), T); };
+        const std::function<void()> low = [&] { lowrank.forward(X.data(), Y.data(), T); };
+        const int inner_c = inner_repeats(circ), inner_l = inner_repeats(low);
+        std::vector<double> sc, sl;
+        for (int r = 0; r < options.reps; ++r) {
+          sc.push_back(sample_ms(circ, inner_c));
+          sl.push_back(sample_ms(low, inner_l));
+        }
+        const double mc = median(sc), ml = median(sl);
+        std::printf("%5d x %-5d %4d %5d %4d %12.4f %12.4f %12.0f %12.0f %7.2f\n", m, n, b, rank, T, mc, ml,
+                    T / (mc * 1e-3), T / (ml * 1e-3), mc / ml);
+        std::fflush(stdout);
+        char line[256];
+        std::snprintf(line, sizeof line, "%d,%d,%d,%d,%d,%d,%.6g,%.6g,%.6g,%.6g,%s", m, n, b, rank, T, options.reps, mc,
+                      ml, T / (mc * 1e-3), T / (ml * 1e-3), openblas_core_name().c_str());
+        csv.push_back(line);
+      }
+    }
+  }
+  std::printf("load average before %.2f, after %.2f\n", load_before, load_average());
+  if (options.csv.empty()) return;
+  std::ofstream out(options.csv);
+  for (const std::string& line : csv) out << line << "\n";
+  if (!out) fail(kExitIo, "circal bench: cannot write " + options.csv);
+}
+
 }  // namespace
 
 void run_circulant_bench(const CirculantBenchOptions& options) {
@@ -150,6 +220,7 @@ void run_circulant_bench(const CirculantBenchOptions& options) {
     std::printf("warning: OpenBLAS fell back to a generic kernel; the dense baseline is slow "
                 "and the speedups overstated. Rerun with OPENBLAS_CORETYPE=%s\n",
                 better.c_str());
+  if (options.lowrank) return bench_lowrank_pairs(options);
   std::printf("speedup = dense sgemm / circulant forward; bwd = dense sgemm / circulant "
               "backward (dX and dc); flop ratio = dense flops / circulant forward flops\n");
   struct Shape {
@@ -158,11 +229,7 @@ void run_circulant_bench(const CirculantBenchOptions& options) {
   std::vector<Shape> shapes = {{256, 768},   {768, 256},    {2048, 5632},
                                {5632, 2048}, {4096, 11008}, {11008, 4096}};
   std::vector<int> blocks = {16, 32, 64, 128, 256}, tokens = {1, 16, 128, 512};
-  if (options.lowrank) {
-    shapes = {{2048, 5632}, {5632, 2048}};
-    blocks = {4, 8, 16, 32};
-    tokens = {1, 128};
-  } else if (options.quick) {
+  if (options.quick) {
     shapes = {{256, 768}, {11008, 4096}};
     blocks = {64, 256};
     tokens = {1, 128};

@@ -8,8 +8,9 @@ namespace circal {
 
 struct CirculantBenchOptions {
   bool quick = false;   // a subset that runs in well under a minute
-  // Block-circulant vs low rank at equal parameters (rank floor(m n / (b (m + n)))) on the
-  // TinyLlama-1.1B MLP shapes, b = 4, 8, 16, 32, T = 1 and 128.
+  // Instead: block-circulant vs low rank at equal parameters (rank floor(m n / (b (m + n))))
+  // on the TinyLlama-1.1B MLP shapes, b = 4 to 64, T = 1 and 128, forward only, medians of
+  // `reps` alternating rounds, with the load average before and after.
   bool lowrank = false;
   int reps = 5;         // timed samples per figure (the median is reported)
   std::string csv;      // CSV output file, empty = none

@@ -179,7 +179,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   stages.back().tokens_counted = "training positions over all steps (validation passes not counted)";
   stages.push_back(measure(mpi, "evaluate", [&] { evaluate_stage(context); }));
   stages.back().output_bytes = disk_bytes(evaluate);
-  stages.back().tokens = dataset_rows(evaluate, "/positions/token") * int64_t(config.evaluate.students.size());
+  stages.back().tokens = dataset_rows(evaluate, "/positions/token") * int64_t(evaluated_students(config).size());
   stages.back().tokens_counted = "test positions x students (generation not counted)";
   }
   fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);

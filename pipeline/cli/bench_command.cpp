@@ -97,7 +97,7 @@ int bench_command(MpiContext& mpi, const Args& args) {
   desc.add_options()
       ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant | model | calibrate | scale")
       ("quick", po::bool_switch(), "a subset that runs in under a minute")
-      ("lowrank", po::bool_switch(), "circulant vs low rank at equal parameters: TinyLlama MLP shapes, b 4..32, T 1 and 128")
+      ("lowrank", po::bool_switch(), "circulant vs low rank at equal parameters: TinyLlama MLP shapes, b 4..64, T 1 and 128, forward, alternating rounds")
       ("csv", po::value<std::string>()->default_value(""), "write the table as CSV to FILE")
       ("reps", po::value<int>()->default_value(5), "timed samples per figure (median)");
   po::positional_options_description positional;

@@ -41,6 +41,13 @@ void corpus_files(const std::vector<std::string>& files) {
   }
 }
 
+// [] is a value of its own (a default resolved later), else `check`.
+std::function<void(const std::vector<std::string>&)> empty_or(std::function<void(const std::vector<std::string>&)> check) {
+  return [check](const std::vector<std::string>& values) {
+    if (!values.empty()) check(values);
+  };
+}
+
 // Every key: name (= struct member), range check, one-line doc. Defaults are the struct's.
 std::vector<ConfigKey> build_schema() {
   const std::vector<std::string> projections = projection_names();
@@ -80,6 +87,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(project.ridge), at_least(0.0), "least-squares ridge, relative to the mean diagonal of the Gram matrices"),
       field(CIRCAL_FIELD(project.down_inputs), one_of({"teacher", "student"}), "inputs of the down_proj fit: teacher activations or the projected student's"),
       field(CIRCAL_FIELD(project.chunk_tokens), at_least(1), "tokens per Gram accumulation chunk when project recomputes down_proj inputs (down_inputs = student)"),
+      field(CIRCAL_FIELD(project.compare_lowrank), any_value, "a circulant run also fits the low-rank student of equal parameters (whitened SVD; needs the full input Gram, capture.full_gram) for evaluate's structure verdict"),
       field(CIRCAL_FIELD(calibrate.enabled), any_value, "run KL calibration after projection"),
       field(CIRCAL_FIELD(calibrate.steps), at_least(1), "optimizer steps"),
       field(CIRCAL_FIELD(calibrate.batch_prompts), at_least(1), "prompts per global batch (shared by all ranks)"),
@@ -107,7 +115,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(evaluate.generate_tokens), at_least(0), "greedy tokens per test prompt for generation drift, 0 = skip"),
       field(CIRCAL_FIELD(evaluate.bootstrap_samples), at_least(1), "bootstrap resamples for the 95% intervals"),
       field(CIRCAL_FIELD(evaluate.seed), any_value, "seed of the bootstrap"),
-      field(CIRCAL_FIELD(evaluate.students), subset_of(students), "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank); those of the other structure are skipped"),
+      field(CIRCAL_FIELD(evaluate.students), empty_or(subset_of(students)), "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
       field(CIRCAL_FIELD(runtime.fftw_wisdom), any_value, "file to load and save FFTW wisdom, empty = none"),
       field(CIRCAL_FIELD(runtime.fftw_planner), one_of({"estimate", "measure"}), "FFTW planning effort: estimate or measure"),
       field(CIRCAL_FIELD(runtime.shared_weights), any_value, "the ranks of a node share one float32 copy of the teacher weights (MPI-3 shared memory) instead of one each"),
@@ -298,6 +306,15 @@ std::string test_data_source(const Config& config) {
 
 std::vector<int> statistics_block_sizes(const Config& config) {
   return config.capture.block_sizes.empty() ? std::vector<int>{config.project.block_size} : config.capture.block_sizes;
+}
+
+std::vector<std::string> evaluated_students(const Config& config) {
+  if (!config.evaluate.students.empty()) return config.evaluate.students;
+  if (parse_structure(config.project.structure) == Structure::LowRank)
+    return {"dense", "zeroed", "lowrank_svd", "lowrank_aware", "lowrank_calibrated"};
+  std::vector<std::string> students = {"dense", "zeroed", "frobenius", "least_squares", "calibrated"};
+  if (config.project.compare_lowrank) students.push_back("lowrank_aware");
+  return students;
 }
 
 bool stores_full_gram(const Config& config, int n) {

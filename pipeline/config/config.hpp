@@ -67,6 +67,9 @@ struct ProjectConfig {
   double ridge = 1e-4;                   // relative to the mean diagonal of the Gram matrices
   std::string down_inputs = "teacher";   // teacher | student
   int chunk_tokens = 2048;               // Gram accumulation chunk (bounds memory)
+  // A circulant run also fits the low-rank student of equal parameters (whitened SVD), so its
+  // report can say which structure wins without a sweep.
+  bool compare_lowrank = true;
 };
 
 struct CalibrateConfig {
@@ -102,7 +105,7 @@ struct EvaluateConfig {
   int generate_tokens = 16;
   int bootstrap_samples = 1000;
   unsigned seed = 4321;
-  std::vector<std::string> students = student_kind_names();
+  std::vector<std::string> students;  // empty: evaluated_students() picks the run's own
 };
 
 struct RuntimeConfig {
@@ -157,6 +160,11 @@ std::vector<std::string> config_keys();
 std::vector<int> statistics_block_sizes(const Config& config);
 // True when capture stores the full input Gram of an input of width n.
 bool stores_full_gram(const Config& config, int n);
+
+// evaluate.students, or when empty what the run produces: dense, zeroed, its structure's
+// projections and calibrated student, and in a circulant run with project.compare_lowrank the
+// low-rank aware student of equal parameters.
+std::vector<std::string> evaluated_students(const Config& config);
 
 // Fully-qualified key -> its value as YAML scalar/flow text, for fingerprints.
 std::string config_value(const Config& config, const std::string& key);

@@ -48,6 +48,17 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
   return layout;
 }
 
+std::optional<StudentLayout> StudentLayout::with_structure(const Config& config, const LlamaConfig& model,
+                                                           Structure structure) {
+  Config other = config;
+  other.project.structure = structure_name(structure);
+  const StudentLayout circulant = from_config(config, model);
+  if (structure == Structure::LowRank)
+    for (const PatchedMatrix& matrix : circulant.matrices)
+      if (lowrank_rank(matrix.out_features, matrix.in_features, circulant.block_size) < 1) return std::nullopt;
+  return from_config(other, model);
+}
+
 int StudentLayout::first_layer() const { return matrices.front().layer; }
 
 size_t StudentLayout::dense_parameters() const {

@@ -4,6 +4,7 @@
 // contiguous buffer (one allreduce, one checkpoint write); each patched matrix owns a slice
 // of it: c [p, q, b] for a circulant, [U (m x r) | V (r x n)] for a low-rank matrix.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct StudentLayout {
   size_t total_size = 0;
 
   static StudentLayout from_config(const Config& config, const LlamaConfig& model);
+  // The same matrices in `structure` at the same block size, when each has a place in it (a
+  // low-rank one needs rank >= 1): the other structure a run compares itself with.
+  static std::optional<StudentLayout> with_structure(const Config& config, const LlamaConfig& model,
+                                                     Structure structure);
   int first_layer() const;  // the lowest patched layer
   // Parameter counts of the patched matrices: dense m*n.
   size_t dense_parameters() const;

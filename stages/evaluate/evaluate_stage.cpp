@@ -33,28 +33,44 @@ struct TeacherOutput {
   std::vector<int> greedy;    // generate_tokens appended ids
 };
 
-// A student to evaluate: its name and, for circulant students, its parameters.
+// A student to evaluate: its name and, for structured students, its parameters and layout.
 struct StudentSpec {
   std::string name;
-  std::vector<float> params;  // empty for dense and zeroed
+  std::vector<float> params;               // empty for dense and zeroed
+  const StudentLayout* layout = nullptr;   // the run's, or the other structure's (a comparison)
 };
 
-std::vector<StudentSpec> load_students(const StageContext& context, const StudentLayout& layout) {
+// Why project.h5 holds no student of the other structure for `source`, or "" when it does:
+// only the low-rank aware projection beside a circulant run (project.compare_lowrank).
+std::string comparison_missing(const CheckpointReader& project, const StudentSource& source) {
+  if (source.structure != Structure::LowRank || source.calibrated || std::string(source.variant) != "aware")
+    return "project.h5 holds the students of project.structure only";
+  if (!project.has_attr("/", "lowrank_comparison")) return "project.compare_lowrank is false";
+  const std::string comparison = project.attr_string("/", "lowrank_comparison");
+  return comparison == "aware" ? "" : "project.h5's low-rank comparison is " + comparison;
+}
+
+std::vector<StudentSpec> load_students(const StageContext& context, const StudentLayout& layout,
+                                       const std::optional<StudentLayout>& other) {
   const Config& config = context.config;
   // Evaluation depends on the projection even when no listed student uses it (fingerprints
   // chain through it), so a missing or stale project.h5 is refused up front.
   const CheckpointReader project = context.open_output(Stage::Project);
   std::vector<StudentSpec> students;
-  for (const std::string& name : config.evaluate.students) {
+  for (const std::string& name : evaluated_students(config)) {
     const StudentSource source = student_source(parse_student_kind(name));
     if (!source.has_parameters) {
-      students.push_back({name, {}});
+      students.push_back({name, {}, &layout});
     } else if (source.structure != layout.structure) {
-      // project.h5 and calibrate.h5 hold the students of the run's structure only.
-      context.mpi.log("evaluate: student " + name + " skipped (project.structure is " +
-                      structure_name(layout.structure) + ")");
+      const std::string missing = other ? comparison_missing(project, source) : "no such student at this block size";
+      if (missing.empty()) {
+        students.push_back({name, read_student_parameters(project, *other, source.variant), &*other});
+      } else {
+        context.mpi.log("evaluate: student " + name + " skipped (project.structure is " +
+                        structure_name(layout.structure) + "; " + missing + ")");
+      }
     } else if (!source.calibrated) {
-      students.push_back({name, read_student_parameters(project, layout, source.variant)});
+      students.push_back({name, read_student_parameters(project, layout, source.variant), &layout});
     } else {
       const std::string path = context.output_path(Stage::Calibrate);
       if (!config.calibrate.enabled || !std::filesystem::exists(path)) {
@@ -63,7 +79,7 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
         continue;
       }
       const CheckpointReader calibrated = context.open_output(Stage::Calibrate);
-      students.push_back({name, read_student_parameters(calibrated, layout)});
+      students.push_back({name, read_student_parameters(calibrated, layout), &layout});
     }
   }
   return students;
@@ -72,9 +88,9 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
 // Swaps the student's operators into the model for its lifetime (nothing for dense).
 class InstalledStudent {
  public:
-  InstalledStudent(Transformer& model, const StudentLayout& layout, StudentSpec& spec) {
-    if (spec.name == "zeroed") zeroed_ = std::make_unique<ZeroedStudent>(model, layout);
-    else if (!spec.params.empty()) student_ = std::make_unique<StudentModel>(model, layout, spec.params.data(), nullptr);
+  InstalledStudent(Transformer& model, StudentSpec& spec) {
+    if (spec.name == "zeroed") zeroed_ = std::make_unique<ZeroedStudent>(model, *spec.layout);
+    else if (!spec.params.empty()) student_ = std::make_unique<StudentModel>(model, *spec.layout, spec.params.data(), nullptr);
   }
 
  private:
@@ -114,18 +130,21 @@ void set_drift(const std::vector<int>& teacher, const std::vector<int>& student,
   result.first_divergence = double(first);
 }
 
-CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayout& layout) {
+CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayout& layout,
+                                     const std::optional<StudentLayout>& other) {
   uint64_t dense = 0;
   for (const std::string& projection : projection_names())
     dense += uint64_t(model.num_hidden_layers) * mlp_out_features(model, projection) * mlp_in_features(model, projection);
   CompressionCounts counts{dense, dense - layout.dense_parameters() + layout.circulant_parameters()};
   counts.structure = structure_name(layout.structure);
   counts.mlp_params_student = dense - layout.dense_parameters() + layout.total_size;
+  const StudentLayout* lowrank = layout.structure == Structure::LowRank ? &layout : other ? &*other : nullptr;
+  if (lowrank) counts.mlp_params_lowrank = dense - lowrank->dense_parameters() + lowrank->total_size;
   return counts;
 }
 
 LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& split, const StudentLayout& layout,
-                               std::vector<StudentSpec>& students) {
+                               const std::optional<StudentLayout>& other, std::vector<StudentSpec>& students) {
   const EvaluateConfig& config = context.config.evaluate;
   Transformer model(context.model);
   const int vocab = model.config().vocab_size;
@@ -135,9 +154,9 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
     teacher[i].logits.assign(logits, logits + split.tokens[i].size() * size_t(vocab));
     teacher[i].greedy = model.generate_greedy(split.tokens[i], config.generate_tokens);
   }
-  LocalEvaluation local{{}, config.topk, config.generate_tokens, {}, compression_counts(model.config(), layout)};
+  LocalEvaluation local{{}, config.topk, config.generate_tokens, {}, compression_counts(model.config(), layout, other)};
   for (StudentSpec& spec : students) {
-    const InstalledStudent installed(model, layout, spec);
+    const InstalledStudent installed(model, spec);
     std::map<int, PromptEvaluation>& results = local.results.emplace_back();
     for (const auto& [i, out] : teacher) {
       const float* logits = model.forward(split.tokens[i]);
@@ -164,7 +183,8 @@ void write_reports(const StageContext& context) {
   write_file_atomically((dir / "report.md").string(), report_markdown(metrics, plots));
   // Last: its fingerprint is what tells a rerun that every report of this evaluate.h5 exists.
   write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");
-  std::cout << "\n" << headline_table(metrics) << "\nreport: " << (dir / "report.md").string() << "\n" << std::flush;
+  std::cout << "\n" << headline_table(metrics) << "\n" << metrics["structure_comparison"]["sentence"].get<std::string>()
+            << "\nreport: " << (dir / "report.md").string() << "\n" << std::flush;
 }
 
 std::string seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
@@ -185,12 +205,14 @@ void evaluate_stage(const StageContext& context) {
   const LlamaConfig& model = context.model.config;
   const TestSplit split = read_test_data(context.config, model);
   const StudentLayout layout = StudentLayout::from_config(context.config, model);
-  std::vector<StudentSpec> students = load_students(context, layout);
+  const std::optional<StudentLayout> other = StudentLayout::with_structure(
+      context.config, model, layout.structure == Structure::LowRank ? Structure::Circulant : Structure::LowRank);
+  std::vector<StudentSpec> students = load_students(context, layout, other);
   context.mpi.log("evaluate: " + std::to_string(split.size()) + " test prompts, " +
                   std::to_string(split.offsets.back()) + " positions, " + std::to_string(students.size()) +
                   " students");
   const auto start = std::chrono::steady_clock::now();
-  const LocalEvaluation local = evaluate_shard(context, split, layout, students);
+  const LocalEvaluation local = evaluate_shard(context, split, layout, other, students);
   const auto computed = std::chrono::steady_clock::now();
   {
     CheckpointWriter file(context.mpi.comm(), context.output_path(Stage::Evaluate),

@@ -75,6 +75,8 @@ void write_attributes(CheckpointWriter& file, const TestSplit& split, const Loca
   file.set_attr("/compression", "mlp_params_circulant", int64_t(local.compression.mlp_params_circulant));
   file.set_attr("/compression", "structure", local.compression.structure);
   file.set_attr("/compression", "mlp_params_student", int64_t(local.compression.student_params()));
+  if (local.compression.mlp_params_lowrank)
+    file.set_attr("/compression", "mlp_params_lowrank", int64_t(local.compression.mlp_params_lowrank));
 }
 
 }  // namespace
@@ -117,6 +119,8 @@ CompressionCounts read_compression(const CheckpointReader& file) {
   if (file.has_attr("/compression", "structure")) counts.structure = file.attr_string("/compression", "structure");
   if (file.has_attr("/compression", "mlp_params_student"))
     counts.mlp_params_student = uint64_t(file.attr_int("/compression", "mlp_params_student"));
+  if (file.has_attr("/compression", "mlp_params_lowrank"))
+    counts.mlp_params_lowrank = uint64_t(file.attr_int("/compression", "mlp_params_lowrank"));
   return counts;
 }
 

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "stages/evaluate/structure_verdict.hpp"
+
 namespace circal {
 
 namespace {
@@ -192,7 +194,7 @@ std::string report_markdown(const Json& metrics, const std::vector<std::string>&
       << "prompt tokens. Drift: greedy continuation of " << metrics["generate_tokens"].get<int>()
       << " tokens by both models; match = fraction of equal tokens, first divergence = index of "
       << "the first differing token (" << metrics["generate_tokens"].get<int>() << " if none).\n\n"
-      << "## Findings\n\n";
+      << structure_verdict_markdown(metrics) << "## Findings\n\n";
   for (const std::string& note : report_notes(metrics)) out << "- " << note << "\n";
   out << "\n## Last prompt position\n\n" << last_position_table(metrics)
       << "\n## KL distribution (all positions)\n\n" << kl_distribution_table(metrics)

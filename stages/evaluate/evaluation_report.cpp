@@ -4,6 +4,7 @@
 #include <set>
 
 #include "pipeline/base/errors.hpp"
+#include "stages/evaluate/structure_verdict.hpp"
 
 namespace circal {
 
@@ -153,7 +154,7 @@ Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compr
   const double ratio = compression.student_params()
                            ? double(compression.mlp_params_dense) / double(compression.student_params())
                            : std::nan("");
-  return Json{
+  Json metrics{
       {"students", std::move(students)},
       {"compression", {{"structure", compression.structure},
                        {"mlp_params_dense", compression.mlp_params_dense},
@@ -168,6 +169,8 @@ Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compr
                      {"level", bootstrap.level}, {"resampled", "prompts"}}},
       {"delta_p_reference",
        "actual next prompt token; teacher argmax at the last prompt position"}};
+  metrics["structure_comparison"] = structure_comparison(metrics, compression);
+  return metrics;
 }
 
 }  // namespace circal

@@ -41,6 +41,9 @@ struct CompressionCounts {
   // low-rank students: read as circulant.
   std::string structure = "circulant";
   uint64_t mlp_params_student = 0;
+  // The same with the patched matrices low rank at this block size (the low-rank student of
+  // equal parameters); 0 when some matrix has no rank there, or in files from before.
+  uint64_t mlp_params_lowrank = 0;
   uint64_t student_params() const { return mlp_params_student ? mlp_params_student : mlp_params_circulant; }
 };
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "pipeline/io/checkpoint_store.hpp"
 #include "pipeline/circulant/circulant_projection.hpp"
@@ -171,42 +172,48 @@ struct LowRankProjection {
   double svd_error[2], aware_error[2];  // relative Frobenius, relative output (all tokens)
 };
 
-LowRankProjection project_lowrank(const PatchedMatrix& matrix, const StageContext& context, const InputGram& gram) {
+LowRankProjection project_lowrank(const PatchedMatrix& matrix, const StageContext& context, const InputGram& gram,
+                                  bool with_svd = true) {
   const int m = matrix.out_features, n = matrix.in_features, r = matrix.rank;
   const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
   LowRankProjection result;
-  result.svd = project_truncated_svd(W, m, n, r);
-  result.aware = project_whitened_svd(W, m, n, r, gram, context.config.project.ridge);
   const std::vector<double> H = gram.matrix();
-  result.svd_error[0] = lowrank_relative_frobenius_error(W, result.svd.data(), m, n, r);
+  if (with_svd) {
+    result.svd = project_truncated_svd(W, m, n, r);
+    result.svd_error[0] = lowrank_relative_frobenius_error(W, result.svd.data(), m, n, r);
+    result.svd_error[1] = lowrank_relative_output_error(W, result.svd.data(), m, n, r, H);
+  }
+  result.aware = project_whitened_svd(W, m, n, r, gram, context.config.project.ridge);
   result.aware_error[0] = lowrank_relative_frobenius_error(W, result.aware.data(), m, n, r);
-  result.svd_error[1] = lowrank_relative_output_error(W, result.svd.data(), m, n, r, H);
   result.aware_error[1] = lowrank_relative_output_error(W, result.aware.data(), m, n, r, H);
   return result;
 }
 
+// One projection's U{suffix} [m, r] and V{suffix} [r, n], errors and counts on U{suffix}.
+void write_lowrank_factors(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& suffix,
+                           const std::vector<float>& params, const double* errors) {
+  const uint64_t m = matrix.out_features, n = matrix.in_features, r = matrix.rank;
+  const std::string U = matrix.dataset() + "/U" + suffix;
+  file.write(U, {m, r}, params.data());
+  file.write(matrix.dataset() + "/V" + suffix, {r, n}, params.data() + m * r);
+  file.set_attr(U, "rel_frobenius_error", errors[0]);
+  file.set_attr(U, "rel_output_error", errors[1]);
+  file.set_attr(U, "block_size", int64_t(b));
+  file.set_attr(U, "rank", int64_t(r));
+  file.set_attr(U, "m", int64_t(m));
+  file.set_attr(U, "n", int64_t(n));
+  file.set_attr(U, "parameters", int64_t(lowrank_parameter_count(int(m), int(n), int(r))));
+  file.set_attr(U, "circulant_parameters", int64_t(uint64_t(block_count(int(m), b)) * block_count(int(n), b) * b));
+}
+
 void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& method,
                               const LowRankProjection& projection) {
-  const uint64_t m = matrix.out_features, n = matrix.in_features, r = matrix.rank;
-  const std::string base = matrix.dataset();
   const bool frobenius = method == "frobenius";
-  const auto put = [&](const std::string& suffix, const std::vector<float>& params, const double* errors) {
-    file.write(base + "/U" + suffix, {m, r}, params.data());
-    file.write(base + "/V" + suffix, {r, n}, params.data() + m * r);
-    file.set_attr(base + "/U" + suffix, "rel_frobenius_error", errors[0]);
-    file.set_attr(base + "/U" + suffix, "rel_output_error", errors[1]);
-  };
-  put("", frobenius ? projection.svd : projection.aware, frobenius ? projection.svd_error : projection.aware_error);
-  put("_svd", projection.svd, projection.svd_error);
-  put("_aware", projection.aware, projection.aware_error);
-  file.set_attr(base + "/U", "block_size", int64_t(b));
-  file.set_attr(base + "/U", "rank", int64_t(r));
-  file.set_attr(base + "/U", "method", std::string(frobenius ? "svd" : "aware"));
-  file.set_attr(base + "/U", "m", int64_t(m));
-  file.set_attr(base + "/U", "n", int64_t(n));
-  file.set_attr(base + "/U", "parameters", int64_t(matrix.size));
-  file.set_attr(base + "/U", "circulant_parameters",
-                int64_t(uint64_t(block_count(int(m), b)) * block_count(int(n), b) * b));
+  write_lowrank_factors(file, matrix, b, "", frobenius ? projection.svd : projection.aware,
+                        frobenius ? projection.svd_error : projection.aware_error);
+  write_lowrank_factors(file, matrix, b, "_svd", projection.svd, projection.svd_error);
+  write_lowrank_factors(file, matrix, b, "_aware", projection.aware, projection.aware_error);
+  file.set_attr(matrix.dataset() + "/U", "method", std::string(frobenius ? "svd" : "aware"));
 }
 
 void log_projection(const MpiContext& mpi, const PatchedMatrix& matrix, int b, const MatrixProjection& projection) {
@@ -226,6 +233,35 @@ void write_layout_attributes(CheckpointWriter& file, const StudentLayout& layout
   file.set_attr("/", "mlp_params_dense", int64_t(layout.dense_parameters()));
   file.set_attr("/", "mlp_params_student", int64_t(layout.total_size));
   file.set_attr("/", "mlp_params_circulant", int64_t(layout.circulant_parameters()));
+}
+
+// project.compare_lowrank: beside a circulant run's projections, the low-rank aware student
+// of the same parameter count (U_aware, V_aware), so that evaluate can say which structure
+// wins without a sweep. Only the whitened SVD: the truncated one is never the better start.
+// Returns what the root attribute lowrank_comparison says: "aware", or why there is none.
+std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext& context, const CheckpointReader& capture) {
+  const std::optional<StudentLayout> lowrank =
+      StudentLayout::with_structure(context.config, context.model.config, Structure::LowRank);
+  if (!lowrank) return "none: a matrix has no rank at this block size";
+  for (const PatchedMatrix& matrix : lowrank->matrices)
+    if (!capture.exists(full_gram_dataset(matrix.layer, capture_input_source(matrix.projection))))
+      return "none: capture.h5 has no full input Gram for layer " + std::to_string(matrix.layer) + " " +
+             matrix.projection + " (width " + std::to_string(matrix.in_features) + "; capture.full_gram)";
+  std::string gram_source;
+  std::unique_ptr<InputGram> gram;
+  for (size_t i = 0; i < lowrank->matrices.size(); ++i) {
+    const PatchedMatrix& matrix = lowrank->matrices[i];
+    const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
+    if (!gram || source != gram_source) gram = std::make_unique<InputGram>(captured_gram(capture, matrix));
+    gram_source = source;
+    const LowRankProjection projection = project_lowrank(matrix, context, *gram, /*with_svd=*/false);
+    write_lowrank_factors(file, matrix, lowrank->block_size, "_aware", projection.aware, projection.aware_error);
+    stop_if_signalled(context.mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
+                                                         std::to_string(lowrank->matrices.size()) +
+                                                         " low-rank comparison matrices, project.h5 not written; rerun to resume");
+  }
+  file.set_attr("/", "mlp_params_lowrank", int64_t(lowrank->total_size));
+  return "aware";
 }
 
 // The low-rank student: each matrix from the full input Gram capture stored (gate_proj and
@@ -314,6 +350,11 @@ void project_stage(const StageContext& context) {
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
   for (size_t i = 0; i < layout.matrices.size(); ++i) write_projection(file, layout.matrices[i], b, method, projections[i]);
+  if (context.config.project.compare_lowrank) {
+    const std::string comparison = write_lowrank_comparison(file, context, capture);
+    file.set_attr("/", "lowrank_comparison", comparison);
+    mpi.log("project: low-rank comparison at equal parameters: " + comparison);
+  }
   write_layout_attributes(file, layout, method);
   stamp_student_model(file, context.model);
   file.commit();

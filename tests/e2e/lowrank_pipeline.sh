@@ -8,7 +8,7 @@ CONFIG="$CIRCAL_SOURCE_DIR/config/tiny.yaml"
 LOWRANK=(--set project.structure=lowrank)
 
 circal_np 1 run --config "$CONFIG" "${LOWRANK[@]}" --run-dir "$WORK/r1" > "$WORK/r1.log" 2>&1 || { cat "$WORK/r1.log"; exit 1; }
-circal_np 2 run --config "$CONFIG" "${LOWRANK[@]}" --run-dir "$WORK/r2" > "$WORK/r2.log" 2>&1 || { cat "$WORK/r2.log"; exit 1; }
+circal_np 2 run --config "$CONFIG" "${LOWRANK[@]}" --run-dir "$WORK/r2" --set 'evaluate.students=[dense, zeroed, lowrank_svd, lowrank_aware, lowrank_calibrated, calibrated]' > "$WORK/r2.log" 2>&1 || { cat "$WORK/r2.log"; exit 1; }
 check "metrics.json at 1 and 2 ranks agree to 1e-6" same_metrics "$WORK/r1/metrics.json" "$WORK/r2/metrics.json"
 check "calibrated low rank beats aware, aware not above truncated SVD; counts stated" python3 - "$WORK/r1/metrics.json" <<'PY'
 import json, sys
@@ -25,4 +25,5 @@ PY
 check "project.h5 holds U [m, r] and V [r, n]" bash -c "h5ls '$WORK/r1/project.h5/layers/2/gate_proj' | grep -Eq '^U +Dataset \{768, 12\}' &&
   h5ls '$WORK/r1/project.h5/layers/2/gate_proj' | grep -Eq '^V +Dataset \{12, 256\}'"
 check "report.md states the structure" grep -q 'MLP parameters, lowrank' "$WORK/r1/report.md"
-check "the circulant students are skipped" grep -q 'student calibrated skipped (project.structure is lowrank)' "$WORK/r1.log"
+check "the default students are the run's own: none skipped" bash -c "! grep -q 'skipped (' '$WORK/r1.log'"
+check "a circulant student listed in a low-rank run is skipped, saying why" bash -c "grep -q 'student calibrated skipped (project.structure is lowrank' '$WORK/r2.log'"
