@@ -102,8 +102,9 @@ void print_rate(const std::string& what, long tokens, const Seconds& s) {
 
 void run_model_bench(const ModelBenchOptions& options) {
   const std::string& dir = options.model;
-  const ModelWeights weights = load_model(dir);
-  const Tokenizer tokenizer(dir);
+  const Teacher teacher = open_teacher(dir);
+  const ModelWeights& weights = teacher.weights;
+  const Tokenizer& tokenizer = teacher.tokenizer;
   std::vector<std::vector<int>> prompts;
   long prompt_tokens = 0;
   prompts = tokenize_prompts(read_prompts(options.prompts), options.prompts, tokenizer, weights.config);

@@ -9,6 +9,7 @@
 #include "pipeline/cli/cli_options.hpp"
 #include "pipeline/cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/data/prompts.hpp"
 #include "pipeline/model/model_weights.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "stages/common/student_checkpoint.hpp"
@@ -79,9 +80,13 @@ int generate_command(MpiContext& mpi, const Args& args) {
   if (!vm) return kExitOk;
   const int n = (*vm)["tokens"].as<int>();
   const std::string student_path = (*vm)["student"].as<std::string>();
-  const ModelWeights model = load_model((*vm)["model"].as<std::string>());
-  const Tokenizer tokenizer((*vm)["model"].as<std::string>());
-  const std::vector<int> prompt = prompt_ids(tokenizer, model.config, (*vm)["prompt"].as<std::string>());
+  const Teacher opened = open_teacher((*vm)["model"].as<std::string>());
+  const ModelWeights& model = opened.weights;
+  const Tokenizer& tokenizer = opened.tokenizer;
+  // Tokenized as a prompt file's line is, so a prompt too long for the model is refused as logits
+  // and the stages refuse it (exit 3), not as a --tokens out of range.
+  const std::vector<int> prompt =
+      tokenize_prompts({Prompt{(*vm)["prompt"].as<std::string>(), "", ""}}, "--prompt", tokenizer, model.config).at(0);
   if (n < 1 || prompt.size() + static_cast<std::size_t>(n) > static_cast<std::size_t>(model.config.max_position_embeddings)) {
     fail(kExitUsage, "circal generate: --tokens " + std::to_string(n) + " must be in [1, " +
                          std::to_string(model.config.max_position_embeddings - static_cast<int>(prompt.size())) +

@@ -75,8 +75,9 @@ void run_round(Transformer& teacher, StudentNet* student, const std::vector<std:
 int logits_command(MpiContext& mpi, const Args& args) {
   const auto options = parse_logits_options(mpi, args);
   if (!options) return kExitOk;
-  const ModelWeights model = load_model(options->model_dir);
-  const Tokenizer tokenizer(options->model_dir);
+  const Teacher opened = open_teacher(options->model_dir);
+  const ModelWeights& model = opened.weights;
+  const Tokenizer& tokenizer = opened.tokenizer;
   const std::vector<Prompt> prompts = read_prompts(options->prompts_file);
   // Every rank tokenizes every prompt: dataset creation is collective and needs each T.
   const std::vector<std::vector<int>> tokens =

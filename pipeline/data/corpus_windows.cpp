@@ -8,6 +8,7 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompts.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
 
 namespace circal {
 namespace {
@@ -115,9 +116,7 @@ std::vector<CorpusDocument> read_plain(std::ifstream& in, const std::string& pat
 }  // namespace
 
 std::vector<CorpusDocument> read_corpus_file(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) fail(kExitInput, "corpus: " + path + ": missing");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(kExitInput, "corpus: " + path + ": cannot open");
+  std::ifstream in = open_input_file(path);
   std::vector<CorpusDocument> documents = is_jsonl(path) ? read_jsonl(in, path) : read_plain(in, path);
   if (documents.empty()) fail(kExitInput, "corpus: " + path + ": no documents (empty file)");
   return documents;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
 
 namespace circal {
 namespace {
@@ -68,8 +69,7 @@ bool valid_utf8(const std::string& s) {
 }
 
 std::vector<Prompt> read_prompts(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(kExitInput, "prompts: " + path + ": cannot open");
+  std::ifstream in = open_input_file(path);
   std::vector<Prompt> prompts;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {

@@ -1,6 +1,7 @@
 // CheckpointReader: any rank opens a file on its own (default sec2 driver, read-only) and
 // reads whole datasets, row ranges and attributes; open() refuses files a stage must not
 // trust. Strings are read whether fixed- (circal) or variable-length (h5py).
+#include <algorithm>
 #include <filesystem>
 
 #include "pipeline/io/checkpoint_store.hpp"
@@ -66,16 +67,27 @@ CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   if (file_ < 0) fail(kExitCheckpoint, path + ": not an HDF5 file or truncated");
 }
 
-CheckpointReader CheckpointReader::open(const std::string& path, const std::string& stage,
-                                        const std::string& fingerprint) {
+CheckpointReader CheckpointReader::open_one_of(const std::string& path, const std::vector<std::string>& stages) {
   CheckpointReader reader(path);
   if (!reader.has_attr("/", "complete") || !reader.has_attr("/", "stage"))
     fail(kExitCheckpoint, path + ": not a circal checkpoint (no 'complete'/'stage' attributes)");
   if (reader.attr_int("/", "complete") != 1)
     fail(kExitCheckpoint, path + ": incomplete (written by a process that did not finish)");
   const std::string found_stage = reader.attr_string("/", "stage");
-  if (found_stage != stage)
-    fail(kExitCheckpoint, path + ": is a '" + found_stage + "' checkpoint, expected '" + stage + "'");
+  if (std::find(stages.begin(), stages.end(), found_stage) == stages.end()) {
+    std::string expected;
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+      if (i > 0) expected += i + 1 == stages.size() ? " or " : ", ";
+      expected.append("'").append(stages[i]).append("'");
+    }
+    fail(kExitCheckpoint, path + ": is a '" + found_stage + "' checkpoint, expected " + expected);
+  }
+  return reader;
+}
+
+CheckpointReader CheckpointReader::open(const std::string& path, const std::string& stage,
+                                        const std::string& fingerprint) {
+  CheckpointReader reader = open_one_of(path, {stage});
   if (!fingerprint.empty()) {
     const std::string found = reader.has_attr("/", "fingerprint") ? reader.attr_string("/", "fingerprint") : "";
     if (found != fingerprint)

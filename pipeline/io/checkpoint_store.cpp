@@ -317,12 +317,17 @@ void CheckpointWriter::commit() {
   MPI_Barrier(impl_->comm);
 }
 
-std::string file_content_hash(const std::string& path) {
+std::ifstream open_input_file(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail(kExitInput, path + ": missing");
   if (!fs::is_regular_file(path, ec)) fail(kExitInput, path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(kExitInput, path + ": cannot open (" + std::strerror(errno) + ")");
+  return in;
+}
+
+std::string file_content_hash(const std::string& path) {
+  std::ifstream in = open_input_file(path);
   Fnv1a hash;
   std::vector<char> block(1 << 20);
   while (in) {

@@ -8,6 +8,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,9 @@ class CheckpointReader {
   // non-empty) has `fingerprint`.
   static CheckpointReader open(const std::string& path, const std::string& stage,
                                const std::string& fingerprint = "");
+  // The same checks, in the same order and words, for a file that may be of any of `stages`
+  // (a student checkpoint: project or calibrate).
+  static CheckpointReader open_one_of(const std::string& path, const std::vector<std::string>& stages);
   // Any HDF5 file (e.g. tests/reference), no metadata checks.
   explicit CheckpointReader(const std::string& path);
   ~CheckpointReader();
@@ -113,5 +117,12 @@ class CheckpointReader {
 // Hex content hash of a file (FNV-1a 64 over its bytes: stable across runs and machines).
 // CircalError(kExitInput) naming the file when it cannot be read.
 std::string file_content_hash(const std::string& path);
+
+// An input file a user names (prompt and corpus files, tokenizer.model), opened for binary
+// reading, or CircalError(kExitInput) "PATH: missing", "PATH: not a regular file" or "PATH:
+// cannot open (reason)". A stage hashes its input files (fingerprints) before it reads them,
+// while logits, generate and bench read them directly: this one opener is why every command
+// names a bad file with the same words.
+std::ifstream open_input_file(const std::string& path);
 
 }  // namespace circal

@@ -259,6 +259,11 @@ ModelWeights load_model(const std::string& dir, MPI_Comm comm) {
   return std::move(model);
 }
 
+Teacher open_teacher(const std::string& dir, MPI_Comm shared) {
+  ModelWeights weights = shared == MPI_COMM_NULL ? load_model(dir) : load_model(dir, shared);
+  return {std::move(weights), Tokenizer(dir)};
+}
+
 std::size_t weight_bytes(const ModelWeights& model) {
   return model.shared_storage ? model.shared_storage->size() : model.storage.size() * sizeof(float);
 }

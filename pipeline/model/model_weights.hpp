@@ -109,4 +109,15 @@ class Tokenizer {
 // CircalError(kExitInput) when the tokenizer yields an id outside the model's vocabulary.
 std::vector<int> prompt_ids(const Tokenizer& tokenizer, const LlamaConfig& config, const std::string& text);
 
+// A model folder as every command opens it: the weights (load_model, node-shared over `shared`
+// unless it is MPI_COMM_NULL), then tokenizer.model. The stages need the tokenizer only in
+// capture and evaluate, but refusing a bad one here, with the rest of the folder, is what makes
+// each command (logits, generate, bench and every stage) answer a bad folder alike, before it
+// reads another input or takes a run directory.
+struct Teacher {
+  ModelWeights weights;
+  Tokenizer tokenizer;
+};
+Teacher open_teacher(const std::string& dir, MPI_Comm shared = MPI_COMM_NULL);
+
 }  // namespace circal

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
 #include "pipeline/model/model_weights.hpp"
 
 namespace circal {
@@ -20,8 +21,7 @@ Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
 
 Tokenizer::Tokenizer(const std::string& dir) : Tokenizer() {
   impl_->path = (std::filesystem::path(dir) / "tokenizer.model").string();
-  if (!std::filesystem::is_regular_file(impl_->path)) fail(kExitInput, impl_->path + ": missing");
-  std::ifstream in(impl_->path, std::ios::binary);
+  std::ifstream in = open_input_file(impl_->path);
   std::ostringstream bytes;
   bytes << in.rdbuf();
   if (!in) fail(kExitInput, impl_->path + ": unreadable");

@@ -44,7 +44,10 @@ void calibrate_stage(const StageContext& context) {
   const CalibrateConfig& settings = config.calibrate;
   const StudentLayout layout = StudentLayout::from_config(config, context.model.config);
   const auto project = context.open_output(Stage::Project);
-  CalibrationData data(context.output_path(Stage::Capture), context.fingerprint(Stage::Capture),
+  // capture.h5 is refused by open_output, as project refuses it (a stale file names the keys
+  // that differ); CalibrationData then reads the file it accepted.
+  context.open_output(Stage::Capture);
+  CalibrationData data(context.output_path(Stage::Capture), "",
                        layout.first_layer(), context.model.config.hidden_size,
                        float(settings.temperature), context.model.embed_tokens, context.model.config.vocab_size,
                        size_t(settings.data_budget_mb) << 20);

@@ -87,12 +87,8 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
 }  // namespace
 
 StudentCheckpoint read_student_checkpoint(const std::string& path, const ModelWeights& model) {
-  const CheckpointReader probe(path);
-  const std::string stage = probe.has_attr("/", "stage") ? probe.attr_string("/", "stage") : "";
-  if (stage != "project" && stage != "calibrate")
-    fail(kExitCheckpoint, path + ": not a project or calibrate checkpoint" +
-                              (stage.empty() ? std::string(" (not a circal file)") : " (stage '" + stage + "')"));
-  const CheckpointReader file = CheckpointReader::open(path, stage);
+  const CheckpointReader file = CheckpointReader::open_one_of(path, {"project", "calibrate"});
+  const std::string stage = file.attr_string("/", "stage");
   if (file.has_attr("/", kWeightsAttribute) && file.attr_string("/", kWeightsAttribute) != model.weights_hash)
     fail(kExitCheckpoint, path + ": is for another model: fitted to weights " + file.attr_string("/", kWeightsAttribute) +
                               ", the model's are " + model.weights_hash);

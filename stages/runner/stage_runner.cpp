@@ -45,8 +45,8 @@ void apply_runtime_threads(const Config& config) {
 
 ModelWeights load_teacher(const MpiContext& mpi, const Config& config) {
   apply_runtime_threads(config);
-  if (config.runtime.shared_weights) return load_model(config.model.path, mpi.comm());
-  return load_model(config.model.path);
+  // The tokenizer is checked with the weights and let go: capture and evaluate read it again.
+  return std::move(open_teacher(config.model.path, config.runtime.shared_weights ? mpi.comm() : MPI_COMM_NULL).weights);
 }
 
 bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage,

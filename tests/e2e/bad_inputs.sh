@@ -117,7 +117,7 @@ failures=()
 row() {  # row NAME CODE REGEX ARGS...: ARGS of circal; RUN becomes this row's run directory
   # Optional per row: FROM=DIR (copied into the run directory first), DIR=PATH (the run
   # directory when ARGS name it themselves), PREFIX=COMMAND (runs mpirun, e.g. as another user), RANK_PREFIX=COMMAND (runs each rank),
-  # BIN=PATH and CWD=DIR (another circal binary, another working directory).
+  # BIN=PATH and CWD=DIR (another circal binary, another working directory), NP=N (ranks, default 2).
   local name=$1 code=$2 regex=$3; shift 3
   tried=$((tried + 1))
   local rd=${DIR:-$WORK/case-$tried/run} args=() arg
@@ -125,9 +125,12 @@ row() {  # row NAME CODE REGEX ARGS...: ARGS of circal; RUN becomes this row's r
   [ -n "${FROM:-}" ] && cp -r "$FROM"/. "$rd"/
   for arg in "$@"; do args+=("${arg//RUN/$rd}"); done
   local before; before=$(cd "$rd" 2>/dev/null && find . -type f | sort || true)
-  local log=$WORK/case-$tried.log started=$SECONDS got
+  local log=$WORK/case-$tried.log started=$SECONDS got launch=(mpirun -np "${NP:-2}")
+  # One rank runs as a singleton: under `mpirun -np 1` a rank that exits non-zero keeps mpirun
+  # about 2 s longer (0.5 s in all), which across the table would be minutes.
+  [ "${NP:-2}" != 1 ] || launch=()
   set +e
-  (cd "${CWD:-$CIRCAL_SOURCE_DIR}" && ${PREFIX:-} timeout -k 2 "${TIMEOUT:-$CASE_TIMEOUT}" mpirun -np 2 ${RANK_PREFIX:-} "${BIN:-$CIRCAL_BIN}" "${args[@]}") \
+  (cd "${CWD:-$CIRCAL_SOURCE_DIR}" && ${PREFIX:-} timeout -k 2 "${TIMEOUT:-$CASE_TIMEOUT}" "${launch[@]}" ${RANK_PREFIX:-} "${BIN:-$CIRCAL_BIN}" "${args[@]}") \
     > "$log" 2>&1
   got=$?
   set -e
@@ -145,8 +148,8 @@ row() {  # row NAME CODE REGEX ARGS...: ARGS of circal; RUN becomes this row's r
   elif ! grep -Eq -- "$regex" <<< "$messages"; then problems+=("message does not match /$regex/")
   fi
   grep -q 'internal error' "$log" && problems+=("reported as an internal error")
-  sleep 0.2
-  if pgrep -f -- "${BIN:-$CIRCAL_BIN} .*$rd" > /dev/null; then
+  # A rank seen right after mpirun returned may still be on its way out: look again after a moment.
+  if pgrep -f -- "${BIN:-$CIRCAL_BIN} .*$rd" > /dev/null && sleep 0.2 && pgrep -f -- "${BIN:-$CIRCAL_BIN} .*$rd" > /dev/null; then
     problems+=("a rank is still running")
     pkill -9 -f -- "${BIN:-$CIRCAL_BIN} .*$rd" || true
   fi
@@ -188,13 +191,28 @@ row "--set without ="            2 'calibrate\.lr.*key=value|key=value.*calibrat
 row "unknown option"             2 '--frobnicate'                         run --config "$CFG" --run-dir RUN --frobnicate
 row "unknown --from stage"       2 "--from: unknown stage 'prepare'"      run --config "$CFG" --run-dir RUN --from prepare
 
-# Prompt files: exit 3, naming the file (and line or prompt).
-row "missing prompt file"        3 'no-such\.txt: missing' run --config "$CFG" --run-dir RUN --set prompts.calibration="$P/no-such.txt"
-row "prompt file is a directory" 3 'a-directory: not a regular file'                          run --config "$CFG" --run-dir RUN --set prompts.validation="$P/a-directory"
-row "empty prompt file"          3 'empty\.txt.*(no prompts|empty)'       run --config "$CFG" --run-dir RUN --set prompts.calibration="$P/empty.txt"
-row "prompt file not UTF-8"      3 'latin1\.txt:1.*invalid UTF-8'         run --config "$CFG" --run-dir RUN --set prompts.validation="$P/latin1.txt"
-row "prompt too long"            3 'long\.txt.*(max_position_embeddings|512)' run --config "$CFG" --run-dir RUN --set prompts.validation="$P/long.txt"
+# Prompt files: exit 3, naming the file (and line or prompt), from every command that reads one:
+# run and capture (calibration and validation files), evaluate (test), logits and bench model
+# (--prompts), split (prompts.source) where it applies. `run` at 2 ranks shows every rank refuses
+# alike; the other commands at 1, which is all they need to reach the same check.
+LONG="prompt 1 has 3001 tokens, more than the model.s max_position_embeddings 512"
+prompt_rows() {  # prompt_rows NAME REGEX FILE SPLIT: SPLIT = the key `run` reads FILE as; then `split` if it applies
+  local name=$1 regex=$2 file=$3 key=$4 also=${5:-}
+  row "$name (run, $key)"     3 "$regex" run --config "$CFG" --run-dir RUN --set prompts.$key="$file"
+  NP=1 row "$name (capture)"  3 "$regex" capture --config "$CFG" --run-dir RUN --set prompts.$key="$file"
+  FROM=$F/good NP=1 row "$name (evaluate, test)" 3 "$regex" evaluate --config "$CFG" --run-dir RUN --set prompts.test="$file"
+  NP=1 row "$name (logits)"   3 "$regex" logits --model "$MODEL" --prompts "$file" --out RUN/logits.h5
+  NP=1 row "$name (bench model)" 3 "$regex" bench model --model "$MODEL" --prompts "$file" --repeats 1 --decode-tokens 2
+  [ "$also" != split ] || NP=1 row "$name (split)" 3 "$regex" split --config "$CFG" --set prompts.source="$file" --set split.output_dir=RUN
+}
+prompt_rows "missing prompt file"        'no-such\.txt: missing'                  "$P/no-such.txt" calibration split
+prompt_rows "prompt file is a directory" 'a-directory: not a regular file'        "$P/a-directory" validation split
+prompt_rows "empty prompt file"          'empty\.txt.*(no prompts|empty)'         "$P/empty.txt"   calibration split
+prompt_rows "prompt file not UTF-8"      'latin1\.txt:1.*invalid UTF-8'           "$P/latin1.txt"  validation split
+prompt_rows "prompt too long"            "long\.txt: $LONG"                       "$P/long.txt"    validation
+NP=1 row "prompt too long (generate --prompt)" 3 "--prompt: $LONG" generate --model "$MODEL" --prompt "$(cat "$P/long.txt")" --tokens 2
 row "prompt in two splits"       3 'in both .*calibration\.txt.* and .*overlap\.txt' run --config "$CFG" --run-dir RUN --set prompts.validation="$P/overlap.txt"
+NP=1 row "prompt in two splits (capture)" 3 'in both .*calibration\.txt.* and .*overlap\.txt' capture --config "$CFG" --run-dir RUN --set prompts.validation="$P/overlap.txt"
 TIMEOUT=120 row "fewer prompts than ranks (works)" 0 ''                           run --config "$CFG" --run-dir RUN --set prompts.calibration="$P/one.txt"
 row "empty test split"           3 'empty\.txt.*(no prompts|empty)'       run --config "$CFG" --run-dir RUN --set prompts.test="$P/empty.txt"
 
@@ -206,30 +224,63 @@ row "corpus too small"           3 'calibration/validation documents hold only [
 row "window longer than context" 2 'data\.window_tokens: 600 is more than the model.s max_position_embeddings 512' run --config "$CFG" --run-dir RUN "${CORPUS[@]}" --set data.window_tokens=600
 row "empty corpus list"          2 'data\.corpus: must list at least one corpus file' run --config "$CFG" --run-dir RUN "${CORPUS[@]}" --set 'data.corpus=[]'
 
-# Model folder: exit 3, naming the file and what is wrong with it.
-m() { echo "--set=model.path=$F/model-$1"; }
-row "model folder missing"       3 'nowhere.*model folder does not exist' run --config "$CFG" --run-dir RUN --set model.path="$F/nowhere"
-row "config.json missing"        3 'model-no-config/config\.json.*(missing|cannot)' run --config "$CFG" --run-dir RUN "$(m no-config)"
-row "not a LLaMA config"         3 'model-gpt2/config\.json.*(gpt2|llama)' run --config "$CFG" --run-dir RUN "$(m gpt2)"
-row "config.json not JSON"       3 'model-bad-json/config\.json.*(JSON|parse)' run --config "$CFG" --run-dir RUN "$(m bad-json)"
-row "config.json lacks a key"    3 'model-no-hidden/config\.json.*hidden_size' run --config "$CFG" --run-dir RUN "$(m no-hidden)"
-row "truncated safetensors"      3 'model-truncated/model\.safetensors.*(truncated|beyond|out of range|end of file)' run --config "$CFG" --run-dir RUN "$(m truncated)"
-row "offsets out of range"       3 'model-offsets/model\.safetensors.*model\.norm\.weight' run --config "$CFG" --run-dir RUN "$(m offsets)"
-row "header length out of range" 3 'model-huge-header/model\.safetensors.*header' run --config "$CFG" --run-dir RUN "$(m huge-header)"
-row "unsupported dtype"          3 'model-dtype/model\.safetensors.*model\.norm\.weight.*I64' run --config "$CFG" --run-dir RUN "$(m dtype)"
-row "missing tensor"             3 'model-missing-tensor/model\.safetensors.*missing tensor model\.layers\.3\.mlp\.up_proj\.weight' run --config "$CFG" --run-dir RUN "$(m missing-tensor)"
-row "misshaped tensor"           3 'model-misshaped/model\.safetensors.*up_proj\.weight has shape \[256, 768\]' run --config "$CFG" --run-dir RUN "$(m misshaped)"
-row "tokenizer.model missing"    3 'model-no-tokenizer/tokenizer\.model: missing' run --config "$CFG" --run-dir RUN "$(m no-tokenizer)"
-row "tokenizer not SentencePiece" 3 'model-bad-tokenizer/tokenizer\.model.*not a SentencePiece model' run --config "$CFG" --run-dir RUN "$(m bad-tokenizer)"
+# Model folder: exit 3, naming the file and what is wrong with it, from every command that reads
+# one (all open it with open_teacher): run (2 ranks), capture, logits, generate, bench model (1).
+# project, calibrate and evaluate load the folder as run does; the tokenizer rows run against
+# each of them too: only capture and evaluate tokenize, yet every stage must refuse the folder.
+model_rows() {  # model_rows NAME REGEX FOLDER [stages]
+  local name=$1 regex=$2 folder=$3 stage
+  row "$name (run)"               3 "$regex" run --config "$CFG" --run-dir RUN --set model.path="$folder"
+  NP=1 row "$name (capture)"      3 "$regex" capture --config "$CFG" --run-dir RUN --set model.path="$folder"
+  NP=1 row "$name (logits)"       3 "$regex" logits --model "$folder" --prompts "$P/one.txt" --out RUN/logits.h5
+  NP=1 row "$name (generate)"     3 "$regex" generate --model "$folder" --prompt "Describe a cat" --tokens 2
+  NP=1 row "$name (bench model)"  3 "$regex" bench model --model "$folder" --prompts "$P/one.txt" --repeats 1 --decode-tokens 2
+  [ "${4:-}" = stages ] || return 0
+  for stage in project calibrate evaluate; do
+    FROM=$F/good NP=1 row "$name ($stage)" 3 "$regex" $stage --config "$CFG" --run-dir RUN --set model.path="$folder" --force
+  done
+}
+m() { echo "$F/model-$1"; }
+model_rows "model folder missing"         'nowhere.*model folder does not exist' "$F/nowhere"
+model_rows "config.json missing"          'model-no-config/config\.json.*(missing|cannot)' "$(m no-config)"
+model_rows "not a LLaMA config"           'model-gpt2/config\.json.*(gpt2|llama)' "$(m gpt2)"
+model_rows "config.json not JSON"         'model-bad-json/config\.json.*(JSON|parse)' "$(m bad-json)"
+model_rows "config.json lacks a key"      'model-no-hidden/config\.json.*hidden_size' "$(m no-hidden)"
+model_rows "truncated safetensors"        'model-truncated/model\.safetensors.*(truncated|beyond|out of range|end of file)' "$(m truncated)"
+model_rows "offsets out of range"         'model-offsets/model\.safetensors.*model\.norm\.weight' "$(m offsets)"
+model_rows "header length out of range"   'model-huge-header/model\.safetensors.*header' "$(m huge-header)"
+model_rows "unsupported dtype"            'model-dtype/model\.safetensors.*model\.norm\.weight.*I64' "$(m dtype)"
+model_rows "missing tensor"               'model-missing-tensor/model\.safetensors.*missing tensor model\.layers\.3\.mlp\.up_proj\.weight' "$(m missing-tensor)"
+model_rows "misshaped tensor"             'model-misshaped/model\.safetensors.*up_proj\.weight has shape \[256, 768\]' "$(m misshaped)"
+model_rows "tokenizer.model missing"      'model-no-tokenizer/tokenizer\.model: missing' "$(m no-tokenizer)" stages
+model_rows "tokenizer not SentencePiece"  'model-bad-tokenizer/tokenizer\.model.*not a SentencePiece model' "$(m bad-tokenizer)" stages
 
-# Checkpoints: exit 4, naming the file and why it is refused (single stages do not recompute).
-FROM=$F/ck-truncated   row "truncated checkpoint"      4 'project\.h5.*truncated'         calibrate --config "$CFG" --run-dir RUN
-FROM=$F/ck-garbage     row "not an HDF5 file"          4 'capture\.h5.*not an HDF5 file'  project --force --config "$CFG" --run-dir RUN
-FROM=$F/ck-incomplete  row "incomplete checkpoint"     4 'project\.h5.*incomplete'        calibrate --config "$CFG" --run-dir RUN
-FROM=$F/ck-stage       row "another stage's checkpoint" 4 "project\.h5.*'capture' checkpoint, expected 'project'" calibrate --config "$CFG" --run-dir RUN
-FROM=$F/ck-fingerprint row "another fingerprint's"     4 'project\.h5: made for another run \(made with project\.block_size 32, now 16\)'  calibrate --config "$CFG" --run-dir RUN
-FROM=$F/ck-model       row "another model's"           4 'capture\.h5: made for another run \(made with model\.path .*model-other-eps' project --force --config "$CFG" --run-dir RUN
-FROM=$F/ck-missing     row "missing checkpoint"        4 'project\.h5.*missing'           calibrate --config "$CFG" --run-dir RUN
+# Checkpoints: exit 4, naming the file and why it is refused (single stages do not recompute),
+# from every command that reads it: project.h5 by calibrate, evaluate (calibrate.enabled=false:
+# project.h5 is then the student it reads) and, as a student, logits and generate; capture.h5 by
+# project and calibrate. The first command at 2 ranks, the others at 1 (a singleton, see row).
+checkpoint_rows() {  # checkpoint_rows NAME REGEX VARIANT COMMAND...: $F/ck-VARIANT holds the files
+  local name=$1 regex=$2 from=$F/ck-$3 command np=2; shift 3
+  for command in "$@"; do
+    case $command in
+      project | calibrate) FROM=$from NP=$np row "$name ($command)" 4 "$regex" $command --force --config "$CFG" --run-dir RUN ;;
+      evaluate) FROM=$from NP=$np row "$name (evaluate)" 4 "$regex" evaluate --force --config "$CFG" --run-dir RUN \
+        --set calibrate.enabled=false ;;
+      logits) NP=$np row "$name (logits --student)" 4 "$regex" logits --model "$MODEL" --prompts "$P/one.txt" \
+        --out RUN/logits.h5 --student "$from/project.h5" ;;
+      generate) NP=$np row "$name (generate --student)" 4 "$regex" generate --model "$MODEL" --prompt "Describe a cat" \
+        --tokens 2 --student "$from/project.h5" ;;
+    esac
+    np=1
+  done
+}
+checkpoint_rows "truncated checkpoint"       'project\.h5.*truncated'        truncated   calibrate evaluate logits generate
+checkpoint_rows "not an HDF5 file"           'capture\.h5.*not an HDF5 file' garbage     project calibrate
+checkpoint_rows "incomplete checkpoint"      'project\.h5.*incomplete'       incomplete  calibrate evaluate logits generate
+checkpoint_rows "another stage's checkpoint" "project\.h5.*'capture' checkpoint, expected 'project'" stage calibrate evaluate logits generate
+checkpoint_rows "another fingerprint's"      'project\.h5: made for another run \(made with project\.block_size 32, now 16\)' fingerprint calibrate evaluate
+checkpoint_rows "another model's"            'capture\.h5: made for another run \(made with model\.path .*model-other-eps' model project calibrate
+checkpoint_rows "missing checkpoint"         'project\.h5.*missing'          missing     calibrate evaluate logits generate
 
 # Run directory: exit 5 when it cannot be written.
 touch "$F/plain-file"

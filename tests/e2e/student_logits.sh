@@ -73,7 +73,7 @@ refused() {  # PATTERN, then the checkpoint
   check "one line" test "$(wc -l < "$WORK/out")" = 1
   check "no output" test ! -e "$WORK/refused.h5"
 }
-refused "not a project or calibrate checkpoint" "$run/capture.h5"
+refused "is a 'capture' checkpoint, expected 'project' or 'calibrate'" "$run/capture.h5"
 refused "missing" "$WORK/none.h5"
 cp "$run/project.h5" "$WORK/other-weights.h5"
 /usr/bin/python3 -c "import h5py; h5py.File('$WORK/other-weights.h5', 'r+').attrs['model_weights_hash'] = 'f00d'"

@@ -137,13 +137,16 @@ class Model:
         out = torch.softmax(s, dim=-1) @ v
         return out.transpose(0, 1).reshape(T, self.heads * self.head_dim) @ self.w[p + "o_proj.weight"].T
 
-    def logits(self, tokens, dense=None):
-        """dense: {(layer, proj): W [out, in]} replacing the teacher's matrices."""
+    def logits(self, tokens, dense=None, mlp_inputs=None):
+        """dense: {(layer, proj): W [out, in]} replacing the teacher's matrices; mlp_inputs: a
+        dict that receives each layer's MLP input x [T, hidden] (gate_proj's and up_proj's)."""
         dense = dense or {}
         h = self.w["model.embed_tokens.weight"][torch.as_tensor(tokens)]
         for i in range(self.layers):
             h = h + self.attention(self.rms(h, f"model.layers.{i}.input_layernorm.weight"), i)
             x = self.rms(h, f"model.layers.{i}.post_attention_layernorm.weight")
+            if mlp_inputs is not None:
+                mlp_inputs[i] = x
             W = {proj: dense.get((i, proj), self.w.get(f"model.layers.{i}.mlp.{proj}.weight"))
                  for proj in ("gate_proj", "up_proj", "down_proj")}
             h = h + (torch.nn.functional.silu(x @ W["gate_proj"].T) * (x @ W["up_proj"].T)) @ W["down_proj"].T

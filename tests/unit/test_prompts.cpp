@@ -13,6 +13,7 @@
 #include "tests/unit/scratch_dir.hpp"
 #include "pipeline/data/prompt_split.hpp"
 #include "pipeline/data/prompts.hpp"
+#include "pipeline/io/checkpoint_store.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;
@@ -104,6 +105,22 @@ TEST_CASE("prompts: blanks and CR are dropped, UTF-8 accepted, bad files refused
   CHECK(std::string(error.what()).find(empty) != std::string::npos);
 
   CHECK(error_of([&] { read_prompts(dir.path.string() + "/missing.txt"); }).code() == kExitInput);
+}
+
+TEST_CASE("a missing file or a directory is refused in the words the stages' fingerprints use") {
+  // The stages hash a prompt file (fingerprint) before they read it, logits and bench read it
+  // at once: both must name the file alike. A directory once read as an empty prompt file.
+  ScratchDir dir;
+  const std::string missing = dir.path.string() + "/missing.txt", directory = dir.path.string();
+  for (const std::string& path : {missing, directory}) {
+    const CircalError read = error_of([&] { read_prompts(path); });
+    const CircalError hashed = error_of([&] { file_content_hash(path); });
+    CHECK(read.code() == kExitInput);
+    CHECK(hashed.code() == kExitInput);
+    CHECK(std::string(read.what()) == hashed.what());
+  }
+  CHECK(std::string(error_of([&] { read_prompts(missing); }).what()) == missing + ": missing");
+  CHECK(std::string(error_of([&] { read_prompts(directory); }).what()) == directory + ": not a regular file");
 }
 
 TEST_CASE("split: disjoint, covering all 204, stratified, every family in test and calibration") {
