@@ -41,7 +41,9 @@ import json, sys
 shape, layers, circal, torch_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 c = json.loads(open(circal).read().splitlines()[-1])
 t = json.loads(open(torch_file).read().splitlines()[-1])
-print(json.dumps({"benchmark": "layer_costs", "shape": shape, "layers": layers, "positions": c["positions"],
+# circal's "positions" counts every timed step's
+print(json.dumps({"benchmark": "layer_costs", "shape": shape, "layers": layers,
+                  "positions_per_step": c["positions"] // c["steps"],
                   "block_size": c["block_size"], "circal_step_ms": c["step_ms_median"],
                   "circal_cpu_ms": c["phases"][0]["cpu_ms_median"], "torch_step_ms": t["step_ms_median"],
                   "torch_cpu_ms": t["cpu_ms_median"], "first_loss_rel_diff": t["first_loss_rel_diff"],
@@ -54,7 +56,7 @@ done
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print("\nper shape, ms a step (median of the timed steps), CPU ms in brackets; a layer = L2 - L1")
-print(f"{'shape':16s} {'positions':>9s} {'circal L1':>18s} {'circal layer':>18s} {'torch L1':>18s} {'torch layer':>18s} {'torch/circal (layer CPU)':>25s}")
+print(f"{'shape':16s} {'pos/step':>9s} {'circal L1':>18s} {'circal layer':>18s} {'torch L1':>18s} {'torch layer':>18s} {'torch/circal (layer CPU)':>25s}")
 for shape in sys.argv[2:]:
     latest = {}
     for r in rows:
@@ -64,5 +66,5 @@ for shape in sys.argv[2:]:
     def cell(key): return f"{one[key + '_step_ms']:8.0f} ({one[key + '_cpu_ms']:6.0f})"
     def layer(key): return f"{two[key + '_step_ms'] - one[key + '_step_ms']:8.0f} ({two[key + '_cpu_ms'] - one[key + '_cpu_ms']:6.0f})"
     ratio = (two["torch_cpu_ms"] - one["torch_cpu_ms"]) / (two["circal_cpu_ms"] - one["circal_cpu_ms"])
-    print(f"{shape:16s} {one['positions']:9d} {cell('circal'):>18s} {layer('circal'):>18s} {cell('torch'):>18s} {layer('torch'):>18s} {ratio:25.2f}")
+    print(f"{shape:16s} {one['positions_per_step']:9d} {cell('circal'):>18s} {layer('circal'):>18s} {cell('torch'):>18s} {layer('torch'):>18s} {ratio:25.2f}")
 PY
