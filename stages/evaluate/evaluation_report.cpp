@@ -115,8 +115,8 @@ Json teacher_perplexity(const EvaluationTables& tables, const Selection& all) {
                                                    : next_token_nll(tables, tables.students.front(), all.positions);
   return Json{{"teacher", number(std::exp(nll.teacher))},
               {"scored_positions", nll.scored},
-              {"scored", "every position but the last of each test prompt or window: exp of the mean "
-                         "NLL of the actual next token (BOS is never predicted)"}};
+              {"scored", "every position but the last of each test prompt or window (the last has no "
+                         "next token; BOS is never predicted)"}};
 }
 
 Json drift_json(const EvaluationTables& tables, const EvaluatedStudent& student,
