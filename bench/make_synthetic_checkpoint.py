@@ -14,11 +14,12 @@ circal at real model shapes without downloading a model:
 Weights: every tensor from its own generator, seeded by (--seed, crc32 of the tensor's name),
 so the folder is the same bytes for the same seed and a layer's weights do not depend on
 --layers (layer i of a 1-layer folder equals layer i of the full one). Linear weights and the
-embedding are normal with std --std (0.02, as HF's initializer_range; tiny-test 0.125); the
-RMSNorm weights are ones. With unit-RMS normalised inputs that gives logits of std about
-std sqrt(hidden) (0.9 at hidden 2048, 1.0 for tiny-test): neither flat nor one-hot. Float32
-values are rounded to BF16 (round to nearest, ties to even, of the upper 16 bits), vectorised
-in numpy, a chunk of rows at a time, so memory stays at a few hundred MB at any shape.
+embedding are normal with std --std (0.02, as HF's initializer_range; tiny-test 0.125,
+wide-test 0.044); the RMSNorm weights are ones. With unit-RMS normalised inputs that gives
+logits of std about std sqrt(hidden) (0.9 at hidden 2048, 1.0 for tiny-test): neither flat
+nor one-hot. Float32 values are rounded to BF16 (round to nearest, ties to even, of the upper
+16 bits), vectorised in numpy, a chunk of rows at a time, so memory stays at a few hundred MB
+at any shape.
 
 Needs only Debian's python3-numpy (Debian 12 has no python3-safetensors; the format is
 written directly: 8-byte little-endian header length, JSON header, raw little-endian data).
@@ -53,6 +54,12 @@ SHAPES = {
     "tiny-test": dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, vocab_size=4160,
                       max_position_embeddings=2048, parameters=None, std=0.125),
+    # CI, capture size: TinyLlama's widths / 4 (raw MLP inputs 7.5 KB a token and layer, against
+    # 1.9 MB of block-16 statistics a layer) with tiny-test's small vocab, so a test can capture
+    # 16k tokens in seconds; std 1/sqrt(hidden).
+    "wide-test": dict(hidden_size=512, intermediate_size=1408, num_hidden_layers=2,
+                      num_attention_heads=8, num_key_value_heads=2, vocab_size=4160,
+                      max_position_embeddings=2048, parameters=None, std=0.044),
 }
 
 CHUNK_ELEMENTS = 1 << 24  # 16M values (64 MB float32) generated and converted at a time
@@ -336,7 +343,7 @@ def main():
     parser.add_argument("--layers", type=int, help="override num_hidden_layers (e.g. 1 for per-layer costs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--std", type=float, help="std of the normal weights (norms are ones); default 0.02, "
-                        "tiny-test 0.125 (1/sqrt(hidden))")
+                        "tiny-test 0.125, wide-test 0.044 (1/sqrt(hidden))")
     parser.add_argument("--shard-gb", type=float, default=2.0, help="maximum shard size in GB (1e9 bytes)")
     parser.add_argument("--tokenizer", default=BUNDLED_TOKENIZER, help="SentencePiece model to copy")
     parser.add_argument("--self-check", action="store_true", help="test rounding and determinism, then exit")

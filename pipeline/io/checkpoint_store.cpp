@@ -153,8 +153,8 @@ struct CheckpointWriter::Impl {
 
   template <typename T>
   void write_whole(CheckpointWriter& writer, const std::string& name, const std::vector<uint64_t>& dims,
-                   const T* data) {
-    writer.create(name, h5_type_of(data), dims);
+                   const T* data, int gzip_level) {
+    writer.create(name, h5_type_of(data), dims, dims.empty() ? 0 : gzip_level);
     const uint64_t rows = dims.empty() ? 1 : dims[0];
     write_rows(name, 0, rank == 0 ? rows : 0, data);
   }
@@ -263,17 +263,21 @@ void CheckpointWriter::write_rows(const std::string& name, uint64_t row0, uint64
   impl_->write_rows(name, row0, nrows, data);
 }
 
-void CheckpointWriter::write(const std::string& name, const std::vector<uint64_t>& dims, const float* data) {
-  impl_->write_whole(*this, name, dims, data);
+void CheckpointWriter::write(const std::string& name, const std::vector<uint64_t>& dims, const float* data,
+                             int gzip_level) {
+  impl_->write_whole(*this, name, dims, data, gzip_level);
 }
-void CheckpointWriter::write(const std::string& name, const std::vector<uint64_t>& dims, const double* data) {
-  impl_->write_whole(*this, name, dims, data);
+void CheckpointWriter::write(const std::string& name, const std::vector<uint64_t>& dims, const double* data,
+                             int gzip_level) {
+  impl_->write_whole(*this, name, dims, data, gzip_level);
 }
-void CheckpointWriter::write(const std::string& name, const std::vector<uint64_t>& dims, const int32_t* data) {
-  impl_->write_whole(*this, name, dims, data);
+void CheckpointWriter::write(const std::string& name, const std::vector<uint64_t>& dims, const int32_t* data,
+                             int gzip_level) {
+  impl_->write_whole(*this, name, dims, data, gzip_level);
 }
-void CheckpointWriter::write(const std::string& name, const std::vector<uint64_t>& dims, const int64_t* data) {
-  impl_->write_whole(*this, name, dims, data);
+void CheckpointWriter::write(const std::string& name, const std::vector<uint64_t>& dims, const int64_t* data,
+                             int gzip_level) {
+  impl_->write_whole(*this, name, dims, data, gzip_level);
 }
 
 void CheckpointWriter::set_attr(const std::string& object, const std::string& name, const std::string& value) {

@@ -42,11 +42,11 @@ class CheckpointWriter {
   void write_rows(const std::string& name, uint64_t row0, uint64_t nrows, const int32_t* data);
   void write_rows(const std::string& name, uint64_t row0, uint64_t nrows, const int64_t* data);
   // Collective. Create + write of a whole dataset; every rank passes the same data, rank 0's
-  // is written.
-  void write(const std::string& name, const std::vector<uint64_t>& dims, const float* data);
-  void write(const std::string& name, const std::vector<uint64_t>& dims, const double* data);
-  void write(const std::string& name, const std::vector<uint64_t>& dims, const int32_t* data);
-  void write(const std::string& name, const std::vector<uint64_t>& dims, const int64_t* data);
+  // is written (gzip-chunked along rows when gzip_level > 0).
+  void write(const std::string& name, const std::vector<uint64_t>& dims, const float* data, int gzip_level = 0);
+  void write(const std::string& name, const std::vector<uint64_t>& dims, const double* data, int gzip_level = 0);
+  void write(const std::string& name, const std::vector<uint64_t>& dims, const int32_t* data, int gzip_level = 0);
+  void write(const std::string& name, const std::vector<uint64_t>& dims, const int64_t* data, int gzip_level = 0);
   // Collective, same value on every rank. `object` is "/" or a group/dataset path (groups are
   // created as needed).
   void set_attr(const std::string& object, const std::string& name, const std::string& value);

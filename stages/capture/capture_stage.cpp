@@ -125,23 +125,25 @@ class StatisticsTotals {
   }
 
   void write(CheckpointWriter& file) {
+    const int gzip = context_.config.capture.compression;
     size_t input_at = 0, output_at = 0;
     for (size_t s = 0; s < streams_.size(); ++s) {
       const StatisticsStream& stream = streams_[s];
       for (int b : block_sizes_) {
         // Other ranks pass same-shaped zeros: only rank 0's values are written.
         if (!root_) {
-          write_input_statistics(file, stream.layer, stream.source, InputStatistics(stream.n, b));
+          write_input_statistics(file, stream.layer, stream.source, InputStatistics(stream.n, b), gzip);
         } else {
-          write_input_statistics(file, stream.layer, stream.source, inputs_[input_at]);
+          write_input_statistics(file, stream.layer, stream.source, inputs_[input_at], gzip);
         }
         ++input_at;
         for (size_t index : stream.matrices) {
           const PatchedMatrix& matrix = layout_.matrices[index];
           if (!root_)
-            write_output_statistics(file, matrix.layer, matrix.projection, OutputStatistics(matrix.out_features, matrix.in_features, b));
+            write_output_statistics(file, matrix.layer, matrix.projection,
+                                    OutputStatistics(matrix.out_features, matrix.in_features, b), gzip);
           else
-            write_output_statistics(file, matrix.layer, matrix.projection, outputs_[output_at]);
+            write_output_statistics(file, matrix.layer, matrix.projection, outputs_[output_at], gzip);
           ++output_at;
         }
       }
@@ -152,10 +154,10 @@ class StatisticsTotals {
         if (!root_) {
           FullGram empty(stream.n);
           empty.tokens() = tokens;
-          write_full_gram(file, stream.layer, stream.source, empty);
+          write_full_gram(file, stream.layer, stream.source, empty, gzip);
         } else {
           grams_[s].finish();
-          write_full_gram(file, stream.layer, stream.source, grams_[s]);
+          write_full_gram(file, stream.layer, stream.source, grams_[s], gzip);
         }
       }
     }

@@ -61,7 +61,8 @@ size_t packed_size(int q) { return size_t(q) * (q + 1) / 2; }
 
 }  // namespace
 
-void write_input_statistics(CheckpointWriter& file, int layer, const std::string& source, const InputStatistics& s) {
+void write_input_statistics(CheckpointWriter& file, int layer, const std::string& source, const InputStatistics& s,
+                            int gzip_level) {
   const std::string group = statistics_group(s.b, layer, source);
   const int q = s.q, bins = s.bins();
   // Lower triangle packed column by column: (i, j), i >= j, as (re, im).
@@ -73,7 +74,7 @@ void write_input_statistics(CheckpointWriter& file, int layer, const std::string
         const cdouble v = s.gram()[size_t(k) * q * q + size_t(j) * q + i];
         packed[at++] = v.real(), packed[at++] = v.imag();
       }
-  file.write(group + "/gram", {uint64_t(bins), packed_size(q), 2}, packed.data());
+  file.write(group + "/gram", {uint64_t(bins), packed_size(q), 2}, packed.data(), gzip_level);
   const double sums[2] = {s.sum_squares(), s.tokens()};
   file.write(group + "/gram_sums", {2}, sums);
   file.set_attr(group + "/gram", "n", int64_t(s.n));
@@ -81,7 +82,7 @@ void write_input_statistics(CheckpointWriter& file, int layer, const std::string
 }
 
 void write_output_statistics(CheckpointWriter& file, int layer, const std::string& projection,
-                             const OutputStatistics& s) {
+                             const OutputStatistics& s, int gzip_level) {
   const std::string group = statistics_group(s.b, layer, projection);
   const int p = s.p, q = s.q, bins = s.bins();
   std::vector<double> cross(size_t(bins) * p * q * 2);  // [bins][p][q] (re, im)
@@ -92,15 +93,16 @@ void write_output_statistics(CheckpointWriter& file, int layer, const std::strin
         const cdouble v = s.cross()[size_t(k) * p * q + size_t(j) * p + i];
         cross[at++] = v.real(), cross[at++] = v.imag();
       }
-  file.write(group + "/cross", {uint64_t(bins), uint64_t(p), uint64_t(q), 2}, cross.data());
+  file.write(group + "/cross", {uint64_t(bins), uint64_t(p), uint64_t(q), 2}, cross.data(), gzip_level);
   const double sum = s.sum_squares();
   file.write(group + "/output_sum_squares", {1}, &sum);
   file.set_attr(group + "/cross", "m", int64_t(s.m));
 }
 
-void write_full_gram(CheckpointWriter& file, int layer, const std::string& source, const FullGram& gram) {
+void write_full_gram(CheckpointWriter& file, int layer, const std::string& source, const FullGram& gram,
+                     int gzip_level) {
   const std::string name = full_gram_dataset(layer, source);
-  file.write(name, {uint64_t(gram.n), uint64_t(gram.n)}, gram.values.data());
+  file.write(name, {uint64_t(gram.n), uint64_t(gram.n)}, gram.values.data(), gzip_level);
   file.set_attr(name, "tokens", int64_t(gram.tokens()));
 }
 

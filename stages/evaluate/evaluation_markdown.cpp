@@ -181,6 +181,21 @@ std::string headline_table(const Json& metrics) {
   return table(header, rows);
 }
 
+namespace {
+
+// The teacher's and every student's perplexity on the test text, and which positions count.
+std::string perplexity_section(const Json& metrics) {
+  const Json& summary = metrics["perplexity"];
+  std::vector<std::vector<std::string>> rows = {{"teacher", fixed(summary["teacher"], 2), "1.000"}};
+  for (const auto& [name, s] : metrics["students"].items())
+    rows.push_back({name, fixed(s["perplexity"], 2), fixed(s["ppl_ratio"], 3)});
+  return "## Perplexity\n\n" + table({"model", "perplexity", "ratio to teacher"}, rows) + "\n" +
+         "Perplexity = exp(mean NLL of the actual next token) over " + summary["scored_positions"].dump() +
+         " positions: " + summary.value("scored", "") + ".\n\n";
+}
+
+}  // namespace
+
 std::string report_markdown(const Json& metrics, const std::vector<std::string>& plots) {
   std::ostringstream out;
   out << "# circal evaluation\n\n"
@@ -194,7 +209,7 @@ std::string report_markdown(const Json& metrics, const std::vector<std::string>&
       << "prompt tokens. Drift: greedy continuation of " << metrics["generate_tokens"].get<int>()
       << " tokens by both models; match = fraction of equal tokens, first divergence = index of "
       << "the first differing token (" << metrics["generate_tokens"].get<int>() << " if none).\n\n"
-      << structure_verdict_markdown(metrics) << "## Findings\n\n";
+      << perplexity_section(metrics) << structure_verdict_markdown(metrics) << "## Findings\n\n";
   for (const std::string& note : report_notes(metrics)) out << "- " << note << "\n";
   out << "\n## Last prompt position\n\n" << last_position_table(metrics)
       << "\n## KL distribution (all positions)\n\n" << kl_distribution_table(metrics)

@@ -76,17 +76,48 @@ Json metric_statistics(const EvaluationTables& tables, const EvaluatedStudent& s
   return out;
 }
 
-// exp(mean NLL_S - mean NLL_T) over the positions with a real next prompt token.
-double perplexity_ratio(const EvaluationTables& tables, const EvaluatedStudent& student,
-                        const Selection& selection) {
-  double teacher = 0, learner = 0, count = 0;
-  for (size_t r : selection.positions) {
+// Mean NLL of the actual next token over the selected positions that have one: the last
+// position of a prompt or window has no next token (its delta_p falls back to the teacher's
+// argmax, which would flatter every model), and BOS is never predicted.
+struct NextTokenNll {
+  double teacher = std::nan(""), student = std::nan("");
+  size_t scored = 0;
+};
+
+NextTokenNll next_token_nll(const EvaluationTables& tables, const EvaluatedStudent& student,
+                            const std::vector<size_t>& positions) {
+  double teacher = 0, learner = 0;
+  NextTokenNll out;
+  for (size_t r : positions) {
     if (tables.position_is_last[r]) continue;
     teacher += student.positions.at("teacher_nll")[r];
     learner += student.positions.at("student_nll")[r];
-    count += 1;
+    ++out.scored;
   }
-  return count > 0 ? std::exp((learner - teacher) / count) : std::nan("");
+  if (out.scored) out.teacher = teacher / double(out.scored), out.student = learner / double(out.scored);
+  return out;
+}
+
+// ppl_ratio = exp(mean NLL_S - mean NLL_T); perplexity and teacher_perplexity = exp(mean NLL)
+// of each over the same positions (the teacher's is the same for every student).
+void add_perplexities(const EvaluationTables& tables, const EvaluatedStudent& student,
+                      const Selection& selection, Json& block) {
+  const NextTokenNll nll = next_token_nll(tables, student, selection.positions);
+  block["ppl_ratio"] = number(std::exp(nll.student - nll.teacher));
+  block["perplexity"] = number(std::exp(nll.student));
+  block["teacher_perplexity"] = number(std::exp(nll.teacher));
+  block["scored_positions"] = nll.scored;
+}
+
+// The teacher's perplexity on the whole test split, and which positions every perplexity
+// counts (null without students: the teacher's NLLs are stored with each student's).
+Json teacher_perplexity(const EvaluationTables& tables, const Selection& all) {
+  const NextTokenNll nll = tables.students.empty() ? NextTokenNll{}
+                                                   : next_token_nll(tables, tables.students.front(), all.positions);
+  return Json{{"teacher", number(std::exp(nll.teacher))},
+              {"scored_positions", nll.scored},
+              {"scored", "every position but the last of each test prompt or window (the last has no "
+                         "next token; BOS is never predicted)"}};
 }
 
 Json drift_json(const EvaluationTables& tables, const EvaluatedStudent& student,
@@ -102,7 +133,7 @@ Json student_block(const EvaluationTables& tables, const EvaluatedStudent& stude
                    const Selection& selection, const BootstrapOptions& bootstrap) {
   Json out{{"prompts", selection.prompts.size()}, {"positions", selection.positions.size()}};
   out.update(metric_statistics(tables, student, selection, bootstrap));
-  out["ppl_ratio"] = number(perplexity_ratio(tables, student, selection));
+  add_perplexities(tables, student, selection, out);
   out["drift"] = drift_json(tables, student, selection);
   return out;
 }
@@ -156,6 +187,7 @@ Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compr
                            : std::nan("");
   Json metrics{
       {"students", std::move(students)},
+      {"perplexity", teacher_perplexity(tables, all)},
       {"compression", {{"structure", compression.structure},
                        {"mlp_params_dense", compression.mlp_params_dense},
                        {"mlp_params_student", compression.student_params()},

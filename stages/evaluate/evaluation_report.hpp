@@ -50,16 +50,19 @@ struct CompressionCounts {
 // Names of the per-position arrays, in storage order: kl, cosine, l2, mse, top1,
 // top{k}_overlap for each k, delta_p, teacher_nll, student_nll.
 std::vector<std::string> position_metric_names(const std::vector<int>& topk);
-// The ones summarised as statistic objects (all but the NLLs, which feed ppl_ratio).
+// The ones summarised as statistic objects (all but the NLLs, which feed the perplexities).
 std::vector<std::string> summarized_metric_names(const std::vector<int>& topk);
 
 // Statistic object {mean, median, p90, p99, max, ci95: [lo, hi]} (NaN -> null).
 Json statistic_json(const Summary& summary);
 
 // metrics.json: {"students": {name: {positions, prompts, <metric>: statistic..., ppl_ratio,
-// drift: {match_rate, first_divergence_mean, tokens}, last_position: {<metric>: statistic},
-// by_family: {family: {...}}, by_language: {language: {...}}}}, compression, test_prompts,
-// fingerprint, topk, generate_tokens, bootstrap, delta_p_reference}.
+// perplexity, teacher_perplexity, scored_positions, drift: {match_rate,
+// first_divergence_mean, tokens}, last_position: {<metric>: statistic}, by_family: {family:
+// {...}}, by_language: {language: {...}}}}, perplexity: {teacher, scored_positions, scored},
+// compression, test_prompts, fingerprint, topk, generate_tokens, bootstrap, delta_p_reference}.
+// Perplexities are exp(mean NLL of the actual next token) over every position but the last of
+// each prompt (scored_positions of them).
 Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compression,
                   const BootstrapOptions& bootstrap, const std::string& fingerprint);
 

@@ -104,6 +104,16 @@ TEST_CASE("metrics.json aggregates equal a recomputation from the per-position a
     std::vector<double> nll_gap(n);
     for (size_t r = 0; r < n; ++r) nll_gap[r] = s.positions.at("student_nll")[r] - s.positions.at("teacher_nll")[r];
     CHECK(js["ppl_ratio"].get<double>() == doctest::Approx(std::exp(mean_where(nll_gap, not_last))));
+    const double teacher_ppl = std::exp(mean_where(s.positions.at("teacher_nll"), not_last));
+    CHECK(js["perplexity"].get<double>() == doctest::Approx(std::exp(mean_where(s.positions.at("student_nll"), not_last))));
+    CHECK(js["teacher_perplexity"].get<double>() == doctest::Approx(teacher_ppl));
+    CHECK(js["scored_positions"] == n - 3);
+    if (&s == &t.students.front()) CHECK(m["perplexity"]["teacher"].get<double>() == doctest::Approx(teacher_ppl));
+    std::vector<bool> family_b_not_last(n);
+    for (size_t r = 0; r < n; ++r) family_b_not_last[r] = not_last[r] && !family_a[r];
+    CHECK(js["by_family"]["B"]["perplexity"].get<double>() ==
+          doctest::Approx(std::exp(mean_where(s.positions.at("student_nll"), family_b_not_last))));
+    CHECK(js["by_family"]["B"]["scored_positions"] == 1);
     const double match = (s.drift_match_rate[0] + s.drift_match_rate[1] + s.drift_match_rate[2]) / 3;
     CHECK(js["drift"]["match_rate"].get<double>() == doctest::Approx(match));
     CHECK(js["by_family"]["B"]["drift"]["first_divergence_mean"].get<double>() == s.drift_first_divergence[1]);
@@ -114,6 +124,33 @@ TEST_CASE("metrics.json aggregates equal a recomputation from the per-position a
   CHECK(m["compression"]["ratio"].get<double>() == 8.0);
   CHECK(m["test_prompts"] == 3);
   CHECK(m["fingerprint"] == "abc123");
+}
+
+TEST_CASE("perplexity: exp of the mean next-token NLL, last positions left out, in metrics.json and report.md") {
+  // Hand-made NLLs: the teacher ln 4 and the student ln 8 at every position that has a next
+  // token; the last positions carry 50 nats, which would dominate if they were counted.
+  EvaluationTables t = synthetic_tables({{"dense", 0.0}, {"calibrated", 1.0}});
+  for (EvaluatedStudent& s : t.students)
+    for (size_t r = 0; r < t.position_prompt.size(); ++r) {
+      const bool last = t.position_is_last[r];
+      s.positions["teacher_nll"][r] = last ? 50.0 : std::log(4.0);
+      s.positions["student_nll"][r] = last ? 50.0 : s.name == "dense" ? std::log(4.0) : std::log(8.0);
+    }
+  const Json m = metrics_json(t, {1000, 125}, kBootstrap, "f");
+  CHECK(m["perplexity"]["teacher"].get<double>() == doctest::Approx(4.0));
+  CHECK(m["perplexity"]["scored_positions"] == 6);
+  CHECK(m["students"]["dense"]["perplexity"].get<double>() == doctest::Approx(4.0));
+  CHECK(m["students"]["calibrated"]["perplexity"].get<double>() == doctest::Approx(8.0));
+  CHECK(m["students"]["calibrated"]["teacher_perplexity"].get<double>() == doctest::Approx(4.0));
+  CHECK(m["students"]["calibrated"]["ppl_ratio"].get<double>() == doctest::Approx(2.0));
+  const std::string report = report_markdown(m, {});
+  const size_t section = report.find("## Perplexity");
+  REQUIRE(section != std::string::npos);
+  CHECK(section < report.find("## Findings"));
+  CHECK(report.find("| teacher | 4.00 | 1.000 |") != std::string::npos);
+  CHECK(report.find("| dense | 4.00 | 1.000 |") != std::string::npos);
+  CHECK(report.find("| calibrated | 8.00 | 2.000 |") != std::string::npos);
+  CHECK(report.find("over 6 positions: every position but the last") != std::string::npos);
 }
 
 TEST_CASE("every statistic object has the same keys and an interval around its mean") {
