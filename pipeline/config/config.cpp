@@ -78,7 +78,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(capture.logits_topk), at_least(1), "entries kept per position when logits_format is topk"),
       field(CIRCAL_FIELD(capture.compression), gzip_level, "gzip level of capture datasets, 0 = none"),
       field(CIRCAL_FIELD(capture.block_sizes), even_blocks, "block sizes whose per-frequency projection statistics capture accumulates; [] = project.block_size (a sweep lists all it projects)"),
-      field(CIRCAL_FIELD(capture.full_gram), one_of({"auto", "true", "false"}), "also store the full input Gram H = sum_t x x^T (8 n^2 bytes per input; serves any block size and low-rank fits); auto = for widths <= 4096"),
+      field(CIRCAL_FIELD(capture.full_gram), one_of({"auto", "true", "false"}), "also store the full input Gram H = sum_t x x^T (8 n^2 bytes per input; serves any block size and low-rank fits); auto = for a low-rank run, or when no patched input is wider than 4096"),
       field(CIRCAL_FIELD(capture.store_inputs), any_value, "also keep every raw MLP input (N x width float32 per input; for analysis only)"),
       field(CIRCAL_FIELD(capture.batch_tokens), at_least(1), "token rows per batched teacher forward (at most 16 prompts a batch); bounds capture memory"),
       field(CIRCAL_FIELD(project.block_size), even_block, "circulant block size b (even); MLP parameters shrink by about b"),
@@ -317,8 +317,12 @@ std::vector<std::string> evaluated_students(const Config& config) {
   return students;
 }
 
-bool stores_full_gram(const Config& config, int n) {
-  return config.capture.full_gram == "true" || (config.capture.full_gram == "auto" && n <= kFullGramAutoWidth);
+bool stores_full_gram(const Config& config, int widest_input) {
+  if (config.capture.full_gram != "auto") return config.capture.full_gram == "true";
+  // A low-rank run cannot project without it. For a circulant run it only serves the low-rank
+  // comparison, which needs it for every matrix; past kFullGramAutoWidth its 8 n^2 bytes would
+  // outweigh the per-frequency statistics it sits beside.
+  return parse_structure(config.project.structure) == Structure::LowRank || widest_input <= kFullGramAutoWidth;
 }
 
 }  // namespace circal

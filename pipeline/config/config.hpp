@@ -56,7 +56,7 @@ struct CaptureConfig {
   int batch_tokens = 4096;             // token rows per batched forward (at most 16 prompts a batch)
 };
 
-// Inputs of width at most this get the full Gram when capture.full_gram is auto.
+// capture.full_gram auto stores the full Gram of a circulant run's inputs when none is wider.
 inline constexpr int kFullGramAutoWidth = 4096;
 
 
@@ -159,7 +159,9 @@ std::vector<std::string> config_keys();
 // The block sizes capture accumulates statistics for: capture.block_sizes, or project.block_size.
 std::vector<int> statistics_block_sizes(const Config& config);
 // True when capture stores the full input Gram of an input of width n.
-bool stores_full_gram(const Config& config, int n);
+// Whether capture stores the full input Gram of every input (one decision for all: the low-rank
+// comparison needs all of them), given the widest patched input.
+bool stores_full_gram(const Config& config, int widest_input);
 
 // evaluate.students, or when empty what the run produces: dense, zeroed, its structure's
 // projections and calibrated student, and in a circulant run with project.compare_lowrank the

@@ -60,6 +60,12 @@ std::vector<CaptureColumn> capture_columns(const StudentLayout& layout, const Ll
   return columns;
 }
 
+int widest_input(const std::vector<StatisticsStream>& streams) {
+  int widest = 0;
+  for (const StatisticsStream& stream : streams) widest = std::max(widest, stream.n);
+  return widest;
+}
+
 // Rows per accumulation chunk of the statistics: fixed, so the float64 sums have fixed bits.
 constexpr int kStatisticsChunk = 1024;
 
@@ -68,7 +74,8 @@ class StatisticsTotals {
  public:
   StatisticsTotals(const StageContext& context, const StudentLayout& layout)
       : context_(context), layout_(layout), streams_(statistics_streams(layout)),
-        block_sizes_(statistics_block_sizes(context.config)), root_(context.mpi.is_root()) {
+        block_sizes_(statistics_block_sizes(context.config)), full_gram_(stores_full_gram(context.config, widest_input(streams_))),
+        root_(context.mpi.is_root()) {
     for (const StatisticsStream& stream : streams_) {
       for (int b : block_sizes_) {
         inputs_.emplace_back(root_ ? stream.n : 1, root_ ? b : 2);
@@ -77,7 +84,7 @@ class StatisticsTotals {
           outputs_.emplace_back(root_ ? matrix.out_features : 1, root_ ? matrix.in_features : 1, root_ ? b : 2);
         }
       }
-      grams_.emplace_back(root_ && stores_full_gram(context.config, stream.n) ? stream.n : 0);
+      grams_.emplace_back(root_ && full_gram_ ? stream.n : 0);
     }
   }
 
@@ -114,7 +121,7 @@ class StatisticsTotals {
           ++output_at;
         }
       }
-      if (stores_full_gram(context_.config, stream.n)) {
+      if (full_gram_) {
         FullGram gram(mine ? stream.n : 0);
         if (mine) gram.accumulate(X, T, kStatisticsChunk);
         const size_t count = size_t(stream.n) * stream.n + 1;
@@ -147,7 +154,7 @@ class StatisticsTotals {
           ++output_at;
         }
       }
-      if (stores_full_gram(context_.config, stream.n)) {
+      if (full_gram_) {
         // Its token count is an attribute, which every rank must write alike.
         double tokens = root_ ? grams_[s].tokens() : 0.0;
         MPI_Bcast(&tokens, 1, MPI_DOUBLE, 0, context_.mpi.comm());
@@ -169,6 +176,7 @@ class StatisticsTotals {
   const StudentLayout& layout_;
   std::vector<StatisticsStream> streams_;
   std::vector<int> block_sizes_;
+  bool full_gram_;
   bool root_;
   std::vector<InputStatistics> inputs_;    // [stream][block size], rank 0 only (1-wide elsewhere)
   std::vector<OutputStatistics> outputs_;  // [stream][block size][matrix]

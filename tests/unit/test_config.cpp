@@ -248,3 +248,18 @@ TEST_CASE("config: resolve_layers fills `all` and checks indices against the mod
     CHECK(std::string(e.what()).find("4") != std::string::npos);
   }
 }
+
+TEST_CASE("config: capture.full_gram auto stores full Grams only where they can serve a low-rank fit") {
+  Config config;
+  REQUIRE(config.capture.full_gram == "auto");
+  CHECK(stores_full_gram(config, 768));                      // the bundled teacher's widest input
+  CHECK(stores_full_gram(config, kFullGramAutoWidth));
+  CHECK_FALSE(stores_full_gram(config, 5632));               // TinyLlama's down_proj input
+  config.project.structure = "lowrank";
+  CHECK(stores_full_gram(config, 5632));                     // the low-rank projection needs them
+  config.capture.full_gram = "false";
+  CHECK_FALSE(stores_full_gram(config, 768));
+  config.capture.full_gram = "true";
+  config.project.structure = "circulant";
+  CHECK(stores_full_gram(config, 11008));
+}
