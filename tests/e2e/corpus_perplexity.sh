@@ -21,11 +21,12 @@ p = m["perplexity"]
 assert p["scored_positions"] == 8 * 127, p
 ppl = {name: s["perplexity"] for name, s in m["students"].items()}
 ppl["teacher"] = p["teacher"]
-assert set(ppl) == {"teacher", "dense", "zeroed", "frobenius", "least_squares", "calibrated"}, ppl
+# lowrank_aware: the equal-parameter low-rank student every circulant run fits (project.compare_lowrank)
+assert set(ppl) == {"teacher", "dense", "zeroed", "frobenius", "least_squares", "calibrated", "lowrank_aware"}, ppl
 assert all(isinstance(v, float) and math.isfinite(v) and v >= 1 for v in ppl.values()), ppl
 assert ppl["dense"] == ppl["teacher"], ppl
 assert ppl["teacher"] <= ppl["calibrated"] < ppl["least_squares"] and ppl["calibrated"] < ppl["zeroed"], ppl
-assert ppl["teacher"] < ppl["zeroed"] and ppl["teacher"] < ppl["frobenius"], ppl
+assert ppl["teacher"] < ppl["zeroed"] and ppl["teacher"] < ppl["frobenius"] and ppl["teacher"] < ppl["lowrank_aware"], ppl
 for name, s in m["students"].items():
     assert s["teacher_perplexity"] == p["teacher"] and s["scored_positions"] == p["scored_positions"], name
     assert abs(s["ppl_ratio"] - s["perplexity"] / p["teacher"]) <= 1e-9 * s["ppl_ratio"], name

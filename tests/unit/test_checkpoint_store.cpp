@@ -1,6 +1,8 @@
 // Checkpoint store (round trip, atomicity, refusals, h5py-written references), content hash
 // and the run-directory lock, all on one rank.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -272,7 +274,7 @@ TEST_CASE("run directory: created, locked with host and pid, second holder refus
   CHECK(fs::exists(again.lock_path()));
 }
 
-TEST_CASE("run directory: a stale lock of a dead process is taken over, another host's is not") {
+TEST_CASE("run directory: a stale lock of a dead process is taken over, another host's fresh one is not") {
   ScratchDir dir;
   MpiContext mpi;
   const std::string run = dir.file("run");
@@ -293,7 +295,20 @@ TEST_CASE("run directory: a stale lock of a dead process is taken over, another 
   std::ofstream(run + "/.circal.lock") << "pid " << child << "\nhost elsewhere.example\n";
   const CircalError e = error_of([&] { RunDirectory refused(mpi, run); });
   CHECK(e.code() == kExitLocked);
-  CHECK(std::string(e.what()) == run + ": in use by circal pid " + std::to_string(child) + " on host elsewhere.example");
+  const std::string message = e.what();
+  const std::string holder = run + ": in use by circal pid " + std::to_string(child) + " on host elsewhere.example";
+  const std::string advice = " s ago; it is taken over once not refreshed for 300 s (if elsewhere.example is down, remove " +
+                             run + "/.circal.lock)";
+  CHECK(message.rfind(holder + ": its lock was refreshed ", 0) == 0);  // the seconds depend on the clock
+  CHECK(message.size() > advice.size());
+  CHECK(message.compare(message.size() - advice.size(), advice.size(), advice) == 0);
+  CHECK(fixture_text(run + "/.circal.lock").find("host elsewhere.example") != std::string::npos);  // left as it was
+
+  // Not refreshed for longer than kLockStaleSeconds: its host is taken to be gone.
+  const timespec stale[2] = {{::time(nullptr) - kLockStaleSeconds - 5, 0}, {::time(nullptr) - kLockStaleSeconds - 5, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, (run + "/.circal.lock").c_str(), stale, 0) == 0);
+  RunDirectory taken(mpi, run);
+  CHECK(fixture_text(taken.lock_path()).find("host " + std::string(host)) != std::string::npos);
 }
 
 TEST_CASE("run directory that cannot be created is an I/O error naming it") {
