@@ -41,34 +41,35 @@ std::vector<double> padded_rows(const float* A, int width, int padded, int T) {
   return rows;
 }
 
-void accumulate_chunk(const float* X, int T, InputStatistics* input, const std::vector<const float*>& weights,
-                      const std::vector<OutputStatistics*>& outputs) {
+// Adds the chunk's input spectra to `input`; returns them for the cross terms.
+std::vector<cdouble> add_input_chunk(const float* X, int T, InputStatistics* input) {
   const int n = input->n, b = input->b, q = input->q, bins = input->bins();
   std::vector<double> x_rows = padded_rows(X, n, q * b, T);
   double squares = 0;
   for (double v : x_rows) squares += v * v;
   input->sum_squares() += squares;
   input->tokens() += T;
-  std::vector<cdouble> xf, yf;
+  std::vector<cdouble> xf;
   rows_spectrum(x_rows, b, q, T, xf);
   for (int k = 0; k < bins; ++k)
     cblas_zherk(CblasColMajor, CblasLower, CblasNoTrans, q, T, 1.0, xf.data() + std::size_t(k) * q * T, q, 1.0,
                 input->gram() + std::size_t(k) * q * q, q);
+  return xf;
+}
+
+// Adds the chunk's outputs Y [T, m] against its input spectra xf to `out`.
+void add_output_chunk(const float* Y, int T, const std::vector<cdouble>& xf, OutputStatistics* out) {
+  const int m = out->m, p = out->p, q = out->q, b = out->b, bins = out->bins();
+  std::vector<double> y_rows = padded_rows(Y, m, p * b, T);
+  double y_squares = 0;
+  for (double v : y_rows) y_squares += v * v;
+  out->sum_squares() += y_squares;
+  std::vector<cdouble> yf;
+  rows_spectrum(y_rows, b, p, T, yf);
   const cdouble one(1.0);
-  for (std::size_t j = 0; j < outputs.size(); ++j) {
-    OutputStatistics& out = *outputs[j];
-    const int m = out.m, p = out.p;
-    std::vector<float> Y(std::size_t(T) * m);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, m, n, 1.f, X, n, weights[j], n, 0.f, Y.data(), m);
-    std::vector<double> y_rows = padded_rows(Y.data(), m, p * b, T);
-    double y_squares = 0;
-    for (double v : y_rows) y_squares += v * v;
-    out.sum_squares() += y_squares;
-    rows_spectrum(y_rows, b, p, T, yf);
-    for (int k = 0; k < bins; ++k)
-      cblas_zgemm(CblasColMajor, CblasNoTrans, CblasConjTrans, p, q, T, &one, yf.data() + std::size_t(k) * p * T, p,
-                  xf.data() + std::size_t(k) * q * T, q, &one, out.cross() + std::size_t(k) * p * q, p);
-  }
+  for (int k = 0; k < bins; ++k)
+    cblas_zgemm(CblasColMajor, CblasNoTrans, CblasConjTrans, p, q, T, &one, yf.data() + std::size_t(k) * p * T, p,
+                xf.data() + std::size_t(k) * q * T, q, &one, out->cross() + std::size_t(k) * p * q, p);
 }
 
 // Spectra of c [p, q, b]: [bins][p][q], block (i, j) at i * q + j (Cf = unnormalised rFFT of c).
@@ -137,8 +138,30 @@ void FullGram::finish() {
 void accumulate_statistics(const float* X, long T, int chunk, InputStatistics* input,
                            const std::vector<const float*>& weights, std::vector<OutputStatistics*> outputs) {
   chunk = std::max(1, chunk);
-  for (long t0 = 0; t0 < T; t0 += chunk)
-    accumulate_chunk(X + std::size_t(t0) * input->n, int(std::min<long>(chunk, T - t0)), input, weights, outputs);
+  const int n = input->n;
+  std::vector<float> Y;
+  for (long t0 = 0; t0 < T; t0 += chunk) {
+    const int rows = int(std::min<long>(chunk, T - t0));
+    const float* x = X + std::size_t(t0) * n;
+    const std::vector<cdouble> xf = add_input_chunk(x, rows, input);
+    for (std::size_t j = 0; j < outputs.size(); ++j) {
+      const int m = outputs[j]->m;
+      Y.resize(std::size_t(rows) * m);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.f, x, n, weights[j], n, 0.f, Y.data(), m);
+      add_output_chunk(Y.data(), rows, xf, outputs[j]);
+    }
+  }
+}
+
+void accumulate_statistics_of_outputs(const float* X, long T, int chunk, InputStatistics* input,
+                                      const std::vector<const float*>& Y, std::vector<OutputStatistics*> outputs) {
+  chunk = std::max(1, chunk);
+  for (long t0 = 0; t0 < T; t0 += chunk) {
+    const int rows = int(std::min<long>(chunk, T - t0));
+    const std::vector<cdouble> xf = add_input_chunk(X + std::size_t(t0) * input->n, rows, input);
+    for (std::size_t j = 0; j < outputs.size(); ++j)
+      add_output_chunk(Y[j] + std::size_t(t0) * outputs[j]->m, rows, xf, outputs[j]);
+  }
 }
 
 std::vector<float> solve_least_squares(const InputStatistics& input, const OutputStatistics& output,

@@ -59,6 +59,10 @@ struct FullGram {
 // rounding depends on it, so fixed chunks give fixed bits).
 void accumulate_statistics(const float* X, long T, int chunk, InputStatistics* input,
                            const std::vector<const float*>& weights, std::vector<OutputStatistics*> outputs);
+// The same with the outputs given: Y[j] [T, outputs[j].m] row-major holds y = W_j x for every
+// token (a forward pass computed them already; capture saves one MLP forward a token).
+void accumulate_statistics_of_outputs(const float* X, long T, int chunk, InputStatistics* input,
+                                      const std::vector<const float*>& Y, std::vector<OutputStatistics*> outputs);
 
 // Cf[k] = R[k] (G[k] + b ridge_abs I)^-1, back to time-domain vectors c [p, q, b].
 std::vector<float> solve_least_squares(const InputStatistics& input, const OutputStatistics& output,

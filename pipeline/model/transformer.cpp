@@ -34,6 +34,7 @@ void ensure(std::vector<float>& buffer, long n) {
 struct LayerActivations {
   std::vector<float> x_in, ln1, inv_rms1, q, k, v, probs, att, x_mid, ln2, inv_rms2, gate, up,
       act;
+  std::vector<float> down;  // down_proj's output, only with set_keep_mlp_outputs
 };
 
 // Gradient scratch shared by all layers of a backward.
@@ -55,6 +56,7 @@ struct Transformer::Impl {
   // other activations live in `scratch`, recomputed in backward(); recompute_out takes the
   // recomputed layer's output (the next layer's input is already kept).
   bool recompute_on = false;
+  bool keep_down = false;  // set_keep_mlp_outputs
   LayerActivations scratch;
   std::vector<float> recompute_out;
   std::vector<float> x_final, lnf, inv_rms_f, logits;
@@ -122,6 +124,7 @@ struct Transformer::Impl {
     for (auto* b : {&a.q, &a.att}) ensure(*b, rows * q_dim);
     for (auto* b : {&a.k, &a.v}) ensure(*b, rows * kv_dim);
     for (auto* b : {&a.gate, &a.up, &a.act}) ensure(*b, rows * I);
+    if (keep_down) ensure(a.down, rows * H);
     ensure(a.probs, probs_offsets.back());
   }
 
@@ -191,8 +194,14 @@ struct Transformer::Impl {
     mlp[l][kGate]->forward(a.ln2.data(), a.gate.data(), T_);
     mlp[l][kUp]->forward(a.ln2.data(), a.up.data(), T_);
     swiglu_forward(a.gate.data(), a.up.data(), a.act.data(), static_cast<long>(T_) * I);
-    mlp[l][kDown]->forward(a.act.data(), out, T_);
-    for (long i = 0; i < n; ++i) out[i] += a.x_mid[i];
+    if (!keep_down) {
+      mlp[l][kDown]->forward(a.act.data(), out, T_);
+      for (long i = 0; i < n; ++i) out[i] += a.x_mid[i];
+      return;
+    }
+    // The same sum as above, with down_proj's output kept.
+    mlp[l][kDown]->forward(a.act.data(), a.down.data(), T_);
+    for (long i = 0; i < n; ++i) out[i] = a.down[i] + a.x_mid[i];
   }
 
   // Layers first..last on the rows set by begin_pass, then final norm and lm_head.
@@ -287,7 +296,7 @@ struct Transformer::Impl {
     // Give back what the other mode used, so the switch bounds memory at once.
     auto release = [](LayerActivations& a, bool keep_input) {
       for (auto* b : {&a.x_in, &a.ln1, &a.inv_rms1, &a.q, &a.k, &a.v, &a.probs, &a.att, &a.x_mid,
-                      &a.ln2, &a.inv_rms2, &a.gate, &a.up, &a.act}) {
+                      &a.ln2, &a.inv_rms2, &a.gate, &a.up, &a.act, &a.down}) {
         if (keep_input && b == &a.x_in) continue;
         std::vector<float>().swap(*b);
       }
@@ -377,6 +386,24 @@ const float* Transformer::mlp_input(int layer, const std::string& projection) co
   return projection_index(projection) == kDown ? a.act.data() : a.ln2.data();
 }
 
+const float* Transformer::mlp_output(int layer, const std::string& projection) const {
+  impl_->acts.at(layer);  // range check
+  const LayerActivations& a = impl_->slot(layer);
+  switch (projection_index(projection)) {
+    case kGate: return a.gate.data();
+    case kUp: return a.up.data();
+    default:
+      if (!impl_->keep_down) fail(kExitInternal, "mlp_output(down_proj) needs set_keep_mlp_outputs(true)");
+      return a.down.data();
+  }
+}
+
+void Transformer::set_keep_mlp_outputs(bool on) {
+  impl_->keep_down = on;
+  if (!on)
+    for (LayerActivations& a : impl_->acts) std::vector<float>().swap(a.down);
+}
+
 int Transformer::tokens() const { return impl_->T; }
 
 void Transformer::set_recompute(bool on) { impl_->set_recompute(on); }
@@ -411,7 +438,7 @@ void Transformer::backward(const float* dlogits, bool input_gradient) {
 
 const float* Transformer::hidden_gradient() const { return impl_->grads.dx.data(); }
 
-std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, int n) {
+std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, int n, std::vector<float>* prompt_logits) {
   Impl& m = *impl_;
   const int T = static_cast<int>(prompt.size());
   if (T == 0) fail(kExitInput, "greedy decoding needs a non-empty prompt");
@@ -423,7 +450,8 @@ std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, in
   m.begin_pass(std::array<int, 1>{T}, 0, capacity);
   float* x0 = m.first_input();
   m.embed(prompt.data(), T, x0);
-  m.run(0, x0, true);
+  const float* logits = m.run(0, x0, true);
+  if (prompt_logits) prompt_logits->assign(logits, logits + static_cast<long>(T) * m.cfg.vocab_size);
   std::vector<int> out;
   out.reserve(n);
   int last_rows = T;

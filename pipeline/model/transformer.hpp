@@ -54,6 +54,11 @@ class Transformer {
   // the input of an MLP matrix [T, in_features]: gate_proj and up_proj share the
   // post-attention-RMSNorm state, down_proj sees silu(gate x) * up x.
   const float* mlp_input(int layer, const std::string& projection) const;
+  // the output of an MLP matrix [T, out_features], exactly what the pass added or multiplied
+  // (capture's projection statistics use it instead of computing W x again). down_proj's is
+  // kept only after set_keep_mlp_outputs(true): rows x hidden_size floats more a layer.
+  const float* mlp_output(int layer, const std::string& projection) const;
+  void set_keep_mlp_outputs(bool on);
   int tokens() const;  // rows of the last pass (sum of the prompts' T for a batch)
 
   // Backward of the last forward_from(layer, ...) pass given dL/dlogits [T, vocab]:
@@ -80,8 +85,10 @@ class Transformer {
   static double activation_bytes(const LlamaConfig& config, int first_layer,
                                  const std::vector<int>& lengths, bool recompute);
 
-  // Greedy decoding with a KV cache: prompt ids (with BOS), returns the n appended ids.
-  std::vector<int> generate_greedy(const std::vector<int>& prompt, int n);
+  // Greedy decoding with a KV cache: prompt ids (with BOS), returns the n appended ids. The
+  // prompt's pass is forward()'s, bit for bit: with prompt_logits its logits [T, vocab] are
+  // copied there, so a caller needing both runs the prompt once.
+  std::vector<int> generate_greedy(const std::vector<int>& prompt, int n, std::vector<float>* prompt_logits = nullptr);
 
  private:
   struct Impl;

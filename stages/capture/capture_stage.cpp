@@ -2,7 +2,7 @@
 // later stages need (stages/FILES.md): per token the tokens, teacher logits and the hidden
 // state entering the first patched layer (none when that is layer 0); per patched matrix the
 // streamed per-frequency projection statistics of the calibration tokens (G[k], R[k] in
-// float64, DESIGN 8.1) and optionally the full input Gram; raw MLP inputs only with
+// float64, DESIGN 8.1, from the teacher pass's own MLP inputs and outputs) and optionally the full input Gram; raw MLP inputs only with
 // capture.store_inputs. Prompts run in batches (one forward with the prompts' rows stacked)
 // shared among ranks as pipeline/data/prompt_batches.hpp says; rows are written with
 // collective parallel-HDF5 writes and the statistics are summed batch by batch in batch order
@@ -97,10 +97,11 @@ class StatisticsTotals {
     for (size_t s = 0; s < streams_.size(); ++s) {
       const StatisticsStream& stream = streams_[s];
       const float* X = mine ? teacher.mlp_input(stream.layer, stream.source) : nullptr;
-      std::vector<const float*> weights;
+      // W x of every matrix is what the teacher's pass computed: taken, not recomputed.
+      std::vector<const float*> Y;
       for (size_t index : stream.matrices) {
         const PatchedMatrix& matrix = layout_.matrices[index];
-        weights.push_back(mlp_matrix(context_.model, matrix.layer, matrix.projection));
+        Y.push_back(mine ? teacher.mlp_output(matrix.layer, matrix.projection) : nullptr);
       }
       for (int b : block_sizes_) {
         InputStatistics input(mine ? stream.n : 1, mine ? b : 2);
@@ -111,7 +112,7 @@ class StatisticsTotals {
           outputs.emplace_back(mine ? matrix.out_features : 1, mine ? matrix.in_features : 1, mine ? b : 2);
         }
         for (auto& o : outputs) output_ptrs.push_back(&o);
-        if (mine) accumulate_statistics(X, T, kStatisticsChunk, &input, weights, output_ptrs);
+        if (mine) accumulate_statistics_of_outputs(X, T, kStatisticsChunk, &input, Y, output_ptrs);
         add_round_in_order(context_.mpi.comm(), contributors, input.values.data(),
                            root_ ? inputs_[input_at].values.data() : nullptr, root_ ? inputs_[input_at].values.size() : input.values.size());
         ++input_at;
@@ -267,6 +268,7 @@ void capture_stage(const StageContext& context) {
   const int C = prompts.calibration_count;
   StatisticsTotals statistics(context, layout);
   Transformer teacher(context.model);
+  teacher.set_keep_mlp_outputs(true);
   std::vector<std::vector<int>> batch;
   for (const PromptRound& round : prompt_rounds(P, mpi.size(), mpi.rank(), kBatch)) {
     const int first = round.mine_begin;

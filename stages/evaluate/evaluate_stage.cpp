@@ -149,20 +149,18 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
   Transformer model(context.model);
   const int vocab = model.config().vocab_size;
   std::map<int, TeacherOutput> teacher;
-  for (int i : context.mpi.shard(split.size())) {
-    const float* logits = model.forward(split.tokens[i]);
-    teacher[i].logits.assign(logits, logits + split.tokens[i].size() * size_t(vocab));
-    teacher[i].greedy = model.generate_greedy(split.tokens[i], config.generate_tokens);
-  }
+  for (int i : context.mpi.shard(split.size()))
+    teacher[i].greedy = model.generate_greedy(split.tokens[i], config.generate_tokens, &teacher[i].logits);
   LocalEvaluation local{{}, config.topk, config.generate_tokens, {}, compression_counts(model.config(), layout, other)};
+  std::vector<float> logits;
   for (StudentSpec& spec : students) {
     const InstalledStudent installed(model, spec);
     std::map<int, PromptEvaluation>& results = local.results.emplace_back();
     for (const auto& [i, out] : teacher) {
-      const float* logits = model.forward(split.tokens[i]);
+      const std::vector<int> greedy = model.generate_greedy(split.tokens[i], config.generate_tokens, &logits);
       PromptEvaluation& result = results[i];
-      result.metrics = position_metrics(out.logits.data(), logits, split.tokens[i], vocab, config.topk);
-      set_drift(out.greedy, model.generate_greedy(split.tokens[i], config.generate_tokens), result);
+      result.metrics = position_metrics(out.logits.data(), logits.data(), split.tokens[i], vocab, config.topk);
+      set_drift(out.greedy, greedy, result);
     }
     local.students.push_back(spec.name);
     stop_if_signalled(context.mpi.comm(), "evaluate", "after student " + spec.name + ", evaluate.h5 not written; rerun to resume");

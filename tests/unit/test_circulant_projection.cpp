@@ -114,3 +114,43 @@ TEST_CASE("with white-noise inputs the data-aware projection tends to the Froben
   const std::vector<float> frob = circal::project_frobenius(W.data(), m, n, b);
   CHECK(relative_error(projector.solve(0.0), frob) < 0.05);
 }
+
+TEST_CASE("statistics from given outputs equal those computing W x, for two matrices on one input") {
+  // Capture hands the teacher pass's own W x to accumulate_statistics_of_outputs; the twin
+  // computes W x chunk by chunk. Both GEMMs round alike up to float rounding of y.
+  const int n = 40, b = 8, T = 300, chunk = 128;
+  const std::vector<int> outs = {56, 24};
+  const std::vector<float> X = correlated_inputs(T, n, 41);
+  std::vector<std::vector<float>> W, Y;
+  for (std::size_t j = 0; j < outs.size(); ++j) {
+    W.push_back(random_vector(std::size_t(outs[j]) * n, 42 + unsigned(j)));
+    std::vector<float> y(std::size_t(T) * outs[j], 0.f);
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < outs[j]; ++i) {
+        double sum = 0;
+        for (int k = 0; k < n; ++k) sum += double(W[j][std::size_t(i) * n + k]) * X[std::size_t(t) * n + k];
+        y[std::size_t(t) * outs[j] + i] = float(sum);
+      }
+    Y.push_back(y);
+  }
+  circal::InputStatistics computed_in(n, b), given_in(n, b);
+  std::vector<circal::OutputStatistics> computed, given;
+  for (int m : outs) computed.emplace_back(m, n, b), given.emplace_back(m, n, b);
+  circal::accumulate_statistics(X.data(), T, chunk, &computed_in, {W[0].data(), W[1].data()}, {&computed[0], &computed[1]});
+  circal::accumulate_statistics_of_outputs(X.data(), T, chunk, &given_in, {Y[0].data(), Y[1].data()}, {&given[0], &given[1]});
+  CHECK(computed_in.values == given_in.values);  // the input side is the same code on the same rows
+  for (std::size_t j = 0; j < outs.size(); ++j) {
+    CAPTURE(j);
+    double diff = 0, norm = 0;
+    for (std::size_t i = 0; i < given[j].values.size(); ++i) {
+      diff = std::max(diff, std::abs(given[j].values[i] - computed[j].values[i]));
+      norm = std::max(norm, std::abs(computed[j].values[i]));
+    }
+    CHECK(norm > 0);
+    CHECK(diff / norm < 1e-6);
+    // And the least-squares fits agree.
+    const std::vector<float> a = circal::solve_least_squares(computed_in, computed[j], 1e-6);
+    const std::vector<float> c = circal::solve_least_squares(given_in, given[j], 1e-6);
+    CHECK(relative_error(c, a) < 1e-5);
+  }
+}

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/base/errors.hpp"
 #include "pipeline/io/checkpoint_store.hpp"
 #include "pipeline/model/model_weights.hpp"
 #include "pipeline/model/ops/attention.hpp"
@@ -156,5 +157,40 @@ TEST_CASE("one-token decode steps (sgemv) match the sgemm paths") {
       CHECK(next == generated[step]);
       sequence.push_back(next);
     }
+  }
+}
+
+TEST_CASE("the MLP output hooks are the products the pass computed; the prompt pass of greedy decoding is forward()") {
+  const ModelWeights model = load_model(kModelDir);
+  const LlamaConfig& c = model.config;
+  const long V = c.vocab_size, H = c.hidden_size, I = c.intermediate_size;
+  const std::vector<std::vector<int>> prompts = test_prompts();
+  Transformer plain(model), kept(model);
+  kept.set_keep_mlp_outputs(true);
+  const float* logits = plain.forward_batch(prompts);
+  const long T = plain.tokens();
+  const std::vector<float> expected(logits, logits + T * V);
+  const float* kept_logits = kept.forward_batch(prompts);
+  CHECK(std::equal(expected.begin(), expected.end(), kept_logits));  // keeping down_proj's output changes no bit
+  CHECK_THROWS_AS(plain.mlp_output(0, "down_proj"), CircalError);
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    CAPTURE(l);
+    // The slow twin: W x of the hooked inputs, one GEMM per matrix.
+    for (const std::string projection : {"gate_proj", "up_proj", "down_proj"}) {
+      CAPTURE(projection);
+      const long m = projection == "down_proj" ? H : I, n = projection == "down_proj" ? I : H;
+      std::vector<float> y(T * m);
+      linear_forward(kept.mlp_input(l, projection), mlp_matrix(model, l, projection), y.data(), int(T), int(n), int(m));
+      CHECK(std::equal(y.begin(), y.end(), kept.mlp_output(l, projection)));
+    }
+  }
+  Transformer greedy(model);
+  for (const std::vector<int>& prompt : prompts) {
+    std::vector<float> prompt_logits;
+    const std::vector<int> ids = greedy.generate_greedy(prompt, 3, &prompt_logits);
+    CHECK(ids.size() == 3);
+    const float* forward = plain.forward(prompt);
+    REQUIRE(prompt_logits.size() == prompt.size() * size_t(V));
+    CHECK(std::equal(prompt_logits.begin(), prompt_logits.end(), forward));
   }
 }
