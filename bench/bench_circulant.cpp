@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pipeline/runtime/blas_runtime.hpp"
+#include "pipeline/circulant/block_layout.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/model/dense_linear.hpp"
 #include "pipeline/base/errors.hpp"
@@ -72,7 +73,7 @@ double median_ms(int reps, const std::function<void()>& call) {
 
 // Real FFT of length b ~ 2.5 b log2 b flops (half a complex FFT); complex MAC = 8 flops.
 double circulant_forward_flops(const BenchCase& s) {
-  const double p = (s.m + s.b - 1) / s.b, q = (s.n + s.b - 1) / s.b, bins = s.b / 2 + 1;
+  const double p = block_count(s.m, s.b), q = block_count(s.n, s.b), bins = s.b / 2 + 1;
   const double fft = 2.5 * s.b * std::log2(s.b);
   return 8.0 * p * q * s.T * bins + (p + q) * s.T * fft;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Data scaling (issue 15): the bundled teacher at block size 16, all layers, config/default.yaml
+# Data scaling, seed prompts against corpus windows: the bundled teacher at block size 16, all layers, config/default.yaml
 # otherwise, calibrated on the seed prompts and on corpus windows of about 16k and 64k tokens;
 # every calibrated student is tested on the seed-prompt test split and on the corpus test
 # windows. Usage: bench/data_scaling.sh [RUNS_DIR] (default runs/scaling); prints the table of

@@ -310,10 +310,14 @@ std::vector<int> statistics_block_sizes(const Config& config) {
 
 std::vector<std::string> evaluated_students(const Config& config) {
   if (!config.evaluate.students.empty()) return config.evaluate.students;
-  if (parse_structure(config.project.structure) == Structure::LowRank)
-    return {"dense", "zeroed", "lowrank_svd", "lowrank_aware", "lowrank_calibrated"};
-  std::vector<std::string> students = {"dense", "zeroed", "frobenius", "least_squares", "calibrated"};
-  if (config.project.compare_lowrank) students.push_back("lowrank_aware");
+  const Structure structure = parse_structure(config.project.structure);
+  std::vector<std::string> students;
+  for (StudentKind kind : kStudentKinds) {
+    const StudentSource source = student_source(kind);
+    if (!source.has_parameters || source.structure == structure) students.push_back(student_kind_name(kind));
+  }
+  if (structure == Structure::Circulant && config.project.compare_lowrank)
+    students.push_back(student_kind_name(StudentKind::LowRankAware));
   return students;
 }
 

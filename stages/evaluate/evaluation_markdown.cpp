@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "pipeline/config/names.hpp"
 #include "stages/evaluate/structure_verdict.hpp"
 
 namespace circal {
@@ -121,8 +122,9 @@ void dense_note(const Json& metrics, std::vector<std::string>& notes) {
 void zeroing_notes(const Json& metrics, std::vector<std::string>& notes) {
   if (!has(metrics, "zeroed")) return;
   const double zeroed = mean_kl(metrics, "zeroed");
-  for (const char* name : {"frobenius", "least_squares", "calibrated", "lowrank_svd", "lowrank_aware", "lowrank_calibrated"}) {
-    if (!has(metrics, name) || zeroed <= 0) continue;
+  for (StudentKind kind : kStudentKinds) {
+    const char* name = student_kind_name(kind);
+    if (!student_source(kind).has_parameters || !has(metrics, name) || zeroed <= 0) continue;
     const double kl = mean_kl(metrics, name);
     const std::string versus = " (mean KL " + nats(kl) + " vs " + nats(zeroed) + " nats)";
     if (kl >= 0.9 * zeroed)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8, bad input as a table: each row runs circal at 2 ranks on a broken config, prompt
+# Bad input as a table: each row runs circal at 2 ranks on a broken config, prompt
 # file, model folder, checkpoint or run directory, and asserts the documented exit code
 # (README "Exit codes"), a one-line "circal: error:" message matching the row's pattern (the
 # file, key or value and what is wrong), that every rank is gone within CASE_TIMEOUT seconds

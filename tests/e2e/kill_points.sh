@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8, crashes: kill -9 of the whole job (mpirun and both ranks) at points spread over
+# Crashes: kill -9 of the whole job (mpirun and both ranks) at points spread over
 # capture, project, calibrate and evaluate, including the moments between a stage's commit
 # and the next stage; each time a plain rerun completes, its metrics.json equals that of an
 # uninterrupted run and report.md and every plot exist. A point the job passes before the kill lands is reported as missed; at

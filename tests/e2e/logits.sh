@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `circal logits` on 3 prompts at 1, 2 and 4 ranks: identical tokens, text and logits (h5diff,
-# exact), the layout the issue fixes, and the documented refusals. `circal generate` runs.
+# exact), the file layout (a group per prompt: tokens [T], logits [T, V], a text attribute), and the
+# documented refusals. `circal generate` runs.
 set -euo pipefail
 : "${CIRCAL_BIN:?}" "${CIRCAL_SOURCE_DIR:?}"
 model="$CIRCAL_SOURCE_DIR/data/models/manpages-llama-5m"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8, the run-directory lock: a second `circal run` on a directory a live run holds is
+# The run-directory lock: a second `circal run` on a directory a live run holds is
 # refused (exit 6) naming the holder's pid and host, without disturbing it; the holder keeps
 # its lock file fresh; another host's lock file is refused while fresh and taken over when stale
 # or left by an earlier run of the same Slurm job; a lock file left by a dead process is taken

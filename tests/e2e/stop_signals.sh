@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8, stop signals: SIGTERM (to every rank, as Slurm delivers it) and SIGUSR1 (to mpirun,
+# Stop signals: SIGTERM (to every rank, as Slurm delivers it) and SIGUSR1 (to mpirun,
 # which forwards it) during each stage, sent while rank 0 is held at a log line of that stage
 # (job_control.bash, PAUSE_AT) and released once every rank has the signal: no race with the clock. Every time: exit 75 within 20 s with a one-line message
 # naming the stage (calibrate: the checkpoint it wrote); no temporary file, no lock and no

@@ -56,7 +56,7 @@ TEST_CASE("least squares from capture's streamed statistics equals the projectio
   const std::vector<int64_t> offsets = capture.read_int64("/prompts/offsets");
   const int calibration = int(capture.attr_int("/prompts", "calibration_count"));
   const double ridge = 1e-4;
-  for (const std::string projection : {"gate_proj", "up_proj", "down_proj"}) {
+  for (const std::string& projection : projection_names()) {
     const int m = mlp_out_features(model.config, projection), n = mlp_in_features(model.config, projection);
     const float* W = mlp_matrix(model, 1, projection);
     const std::string inputs = capture_input_dataset(1, projection);

@@ -20,6 +20,8 @@ struct ScratchDir {
   ~ScratchDir() { std::filesystem::remove_all(path); }
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
+  // The path of NAME in the directory.
+  std::string file(const std::string& name) const { return (path / name).string(); }
   // Writes NAME with exactly these bytes and returns its path.
   std::string write(const std::string& name, const std::string& bytes) const {
     std::ofstream(path / name, std::ios::binary) << bytes;

@@ -19,38 +19,18 @@
 #include "pipeline/runtime/run_directory.hpp"
 #include "pipeline/base/version_stamp.hpp"
 #include "tests/reference_files.hpp"
+#include "tests/unit/error_of.hpp"
+#include "tests/unit/scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;
 
 namespace {
 
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("circal-ckpt-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~ScratchDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using testing::error_of;
+using testing::ScratchDir;
 
 const CheckpointMeta kMeta{"capture", "fp-1234", "model:\n  path: m\nrun_dir: runs/x\n"};
-
-// The error `action` throws: its exit class and message.
-template <typename Action>
-CircalError error_of(Action action) {
-  try {
-    action();
-  } catch (const CircalError& e) {
-    return e;
-  }
-  FAIL("expected a CircalError");
-  return CircalError(kExitOk, "");
-}
 
 void write_small_checkpoint(const std::string& path, const CheckpointMeta& meta = kMeta) {
   CheckpointWriter writer(MPI_COMM_SELF, path, meta);

@@ -10,6 +10,7 @@
 
 #include "pipeline/config/config.hpp"
 #include "pipeline/base/errors.hpp"
+#include "tests/unit/error_of.hpp"
 #include "tests/unit/scratch_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -28,12 +29,7 @@ struct TempFile {
 
 // The CircalError that loading throws (code -1 and empty message when nothing is thrown).
 CircalError load_error(const std::string& file, const std::vector<std::string>& overrides) {
-  try {
-    load_config(file, overrides);
-  } catch (const CircalError& e) {
-    return e;
-  }
-  return CircalError(static_cast<ExitCode>(-1), "");
+  return testing::error_of([&] { load_config(file, overrides); });
 }
 
 // `a.b: v` as nested YAML: "a:\n  b: v\n".

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <set>
 
@@ -13,6 +12,7 @@
 #include "pipeline/config/config.hpp"
 #include "pipeline/data/corpus_windows.hpp"
 #include "pipeline/model/model_weights.hpp"
+#include "tests/unit/error_of.hpp"
 #include "tests/unit/scratch_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -23,16 +23,8 @@ namespace {
 const fs::path kSourceDir = CIRCAL_SOURCE_DIR;
 const std::string kTeacher = (kSourceDir / "data/models/manpages-llama-5m").string();
 
+using testing::error_of;
 using testing::ScratchDir;
-
-CircalError error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const CircalError& e) {
-    return e;
-  }
-  return CircalError(static_cast<ExitCode>(-1), "");
-}
 
 using Windows = std::vector<CorpusWindow>;
 

@@ -13,6 +13,7 @@
 
 #include "pipeline/io/checkpoint_store.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
+#include "pipeline/config/names.hpp"
 #include "pipeline/model/model_weights.hpp"
 #include "pipeline/model/ops/kl_divergence.hpp"
 #include "pipeline/model/transformer.hpp"
@@ -24,7 +25,6 @@ namespace {
 
 const std::string kModelDir = std::string(CIRCAL_SOURCE_DIR) + "/data/models/manpages-llama-5m";
 const std::string kKlFile = circal::test::reference_file("klgrad.h5");
-const char* const kProjections[] = {"gate_proj", "up_proj", "down_proj"};
 
 struct PatchedMatrix {
   std::string name;  // layers/{l}/{proj}
@@ -79,7 +79,7 @@ TEST_CASE("KL loss and circulant gradients match klgrad.h5 for both temperatures
     const float tau = static_cast<float>(ref.attr_double(tau_group, "tau"));
     std::vector<PatchedMatrix> patched;
     for (int l : layers)
-      for (const char* proj : kProjections) {
+      for (const std::string& proj : projection_names()) {
         PatchedMatrix pm;
         pm.name = "layers/" + std::to_string(l) + "/" + proj;
         pm.c = ref.read_float(tau_group + "/" + pm.name + "/c");
@@ -88,7 +88,7 @@ TEST_CASE("KL loss and circulant gradients match klgrad.h5 for both temperatures
       }
     size_t k = 0;
     for (int l : layers)
-      for (const char* proj : kProjections) {
+      for (const std::string& proj : projection_names()) {
         PatchedMatrix& pm = patched[k++];
         pm.op = std::make_unique<CirculantLinear>(mlp_out_features(cfg, proj),
                                                   mlp_in_features(cfg, proj), b, pm.c.data(),
@@ -119,6 +119,6 @@ TEST_CASE("KL loss and circulant gradients match klgrad.h5 for both temperatures
     MESSAGE(tau_group << ": loss " << loss << " (reference " << expected << "), worst dc error "
                       << worst_dc);
     for (int l : layers)
-      for (const char* proj : kProjections) net.set_mlp_operator(l, proj, nullptr);
+      for (const std::string& proj : projection_names()) net.set_mlp_operator(l, proj, nullptr);
   }
 }

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <set>
 
 #include "pipeline/base/errors.hpp"
+#include "tests/unit/error_of.hpp"
 #include "tests/unit/scratch_dir.hpp"
 #include "pipeline/data/prompt_split.hpp"
 #include "pipeline/data/prompts.hpp"
@@ -23,16 +23,8 @@ namespace {
 const fs::path kSourceDir = CIRCAL_SOURCE_DIR;
 const std::string kPromptsFile = (kSourceDir / "data/prompts.txt").string();
 
+using testing::error_of;
 using testing::ScratchDir;
-
-CircalError error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const CircalError& e) {
-    return e;
-  }
-  return CircalError(static_cast<ExitCode>(-1), "");
-}
 
 std::vector<std::string> texts(const std::vector<Prompt>& prompts) {
   std::vector<std::string> out;

@@ -13,8 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/circulant/block_layout.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
+#include "pipeline/config/names.hpp"
 #include "pipeline/model/model_weights.hpp"
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/model/transformer.hpp"
@@ -47,9 +49,9 @@ PassResult student_pass(const ModelWeights& model, int first, bool recompute, bo
   std::vector<std::vector<float>> params, grads;
   Transformer t(model);
   for (int l = first; l < c.num_hidden_layers; ++l) {
-    for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
+    for (const std::string& proj : projection_names()) {
       const int m = mlp_out_features(c, proj), n = mlp_in_features(c, proj);
-      const std::size_t count = std::size_t((m + b - 1) / b) * ((n + b - 1) / b) * b;
+      const std::size_t count = std::size_t(block_count(m, b)) * block_count(n, b) * b;
       params.push_back(random_values(rng, count, 0.02f));
       grads.emplace_back(count, 0.0f);
       ops.push_back(std::make_unique<CirculantLinear>(m, n, b, params.back().data(), grads.back().data()));
