@@ -24,48 +24,49 @@ using DoublePlan = std::unique_ptr<std::remove_pointer_t<fftw_plan>, DoublePlanD
 
 // rows [T, blocks * b] -> spectrum [bins][T][blocks] (column-major blocks x T per bin).
 // FFTW_ESTIMATE: deterministic on every rank and leaves the arrays alone while planning.
+// `out` only grows (see StatisticsScratch).
 void rows_spectrum(std::vector<double>& rows, int b, int blocks, int T, std::vector<cdouble>& out) {
   const int howmany = T * blocks;
-  out.resize(std::size_t(b / 2 + 1) * howmany);
+  if (out.size() < std::size_t(b / 2 + 1) * howmany) out.resize(std::size_t(b / 2 + 1) * howmany);
   DoublePlan plan(fftw_plan_many_dft_r2c(1, &b, howmany, rows.data(), nullptr, 1, b,
                                          reinterpret_cast<fftw_complex*>(out.data()), nullptr,
                                          howmany, 1, FFTW_ESTIMATE));
   fftw_execute(plan.get());
 }
 
-// Rows of A [T, width] (float) widened to double and zero-padded to `padded` columns.
-std::vector<double> padded_rows(const float* A, int width, int padded, int T) {
-  std::vector<double> rows(std::size_t(T) * padded, 0.0);
-  for (int t = 0; t < T; ++t)
-    std::copy_n(A + std::size_t(t) * width, width, rows.begin() + std::size_t(t) * padded);
-  return rows;
+// Rows of A [T, width] (float) widened to double and zero-padded to `padded` columns, into
+// the first T * padded entries of `rows` (which only grows); returns their sum of squares.
+double padded_rows(const float* A, int width, int padded, int T, std::vector<double>& rows) {
+  if (rows.size() < std::size_t(T) * padded) rows.resize(std::size_t(T) * padded);
+  double squares = 0;
+  for (int t = 0; t < T; ++t) {
+    double* row = rows.data() + std::size_t(t) * padded;
+    std::copy_n(A + std::size_t(t) * width, width, row);
+    std::fill(row + width, row + padded, 0.0);
+  }
+  for (std::size_t i = 0; i < std::size_t(T) * padded; ++i) squares += rows[i] * rows[i];
+  return squares;
 }
 
-// Adds the chunk's input spectra to `input`; returns them for the cross terms.
-std::vector<cdouble> add_input_chunk(const float* X, int T, InputStatistics* input) {
+// Adds the chunk's input spectra to `input`, leaving them in scratch.xf for the cross terms.
+void add_input_chunk(const float* X, int T, InputStatistics* input, StatisticsScratch& scratch) {
   const int n = input->n, b = input->b, q = input->q, bins = input->bins();
-  std::vector<double> x_rows = padded_rows(X, n, q * b, T);
-  double squares = 0;
-  for (double v : x_rows) squares += v * v;
-  input->sum_squares() += squares;
+  input->sum_squares() += padded_rows(X, n, q * b, T, scratch.rows);
   input->tokens() += T;
-  std::vector<cdouble> xf;
-  rows_spectrum(x_rows, b, q, T, xf);
+  std::vector<cdouble>& xf = scratch.xf;
+  rows_spectrum(scratch.rows, b, q, T, xf);
   for (int k = 0; k < bins; ++k)
     cblas_zherk(CblasColMajor, CblasLower, CblasNoTrans, q, T, 1.0, xf.data() + std::size_t(k) * q * T, q, 1.0,
                 input->gram() + std::size_t(k) * q * q, q);
-  return xf;
 }
 
-// Adds the chunk's outputs Y [T, m] against its input spectra xf to `out`.
-void add_output_chunk(const float* Y, int T, const std::vector<cdouble>& xf, OutputStatistics* out) {
+// Adds the chunk's outputs Y [T, m] against its input spectra scratch.xf to `out`.
+void add_output_chunk(const float* Y, int T, OutputStatistics* out, StatisticsScratch& scratch) {
   const int m = out->m, p = out->p, q = out->q, b = out->b, bins = out->bins();
-  std::vector<double> y_rows = padded_rows(Y, m, p * b, T);
-  double y_squares = 0;
-  for (double v : y_rows) y_squares += v * v;
-  out->sum_squares() += y_squares;
-  std::vector<cdouble> yf;
-  rows_spectrum(y_rows, b, p, T, yf);
+  out->sum_squares() += padded_rows(Y, m, p * b, T, scratch.rows);
+  std::vector<cdouble>& xf = scratch.xf;
+  std::vector<cdouble>& yf = scratch.yf;
+  rows_spectrum(scratch.rows, b, p, T, yf);
   const cdouble one(1.0);
   for (int k = 0; k < bins; ++k)
     cblas_zgemm(CblasColMajor, CblasNoTrans, CblasConjTrans, p, q, T, &one, yf.data() + std::size_t(k) * p * T, p,
@@ -136,31 +137,37 @@ void FullGram::finish() {
 }
 
 void accumulate_statistics(const float* X, long T, int chunk, InputStatistics* input,
-                           const std::vector<const float*>& weights, std::vector<OutputStatistics*> outputs) {
+                           const std::vector<const float*>& weights, std::vector<OutputStatistics*> outputs,
+                           StatisticsScratch* scratch) {
+  StatisticsScratch local;
+  StatisticsScratch& work = scratch ? *scratch : local;
   chunk = std::max(1, chunk);
   const int n = input->n;
   std::vector<float> Y;
   for (long t0 = 0; t0 < T; t0 += chunk) {
     const int rows = int(std::min<long>(chunk, T - t0));
     const float* x = X + std::size_t(t0) * n;
-    const std::vector<cdouble> xf = add_input_chunk(x, rows, input);
+    add_input_chunk(x, rows, input, work);
     for (std::size_t j = 0; j < outputs.size(); ++j) {
       const int m = outputs[j]->m;
       Y.resize(std::size_t(rows) * m);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.f, x, n, weights[j], n, 0.f, Y.data(), m);
-      add_output_chunk(Y.data(), rows, xf, outputs[j]);
+      add_output_chunk(Y.data(), rows, outputs[j], work);
     }
   }
 }
 
 void accumulate_statistics_of_outputs(const float* X, long T, int chunk, InputStatistics* input,
-                                      const std::vector<const float*>& Y, std::vector<OutputStatistics*> outputs) {
+                                      const std::vector<const float*>& Y, std::vector<OutputStatistics*> outputs,
+                                      StatisticsScratch* scratch) {
+  StatisticsScratch local;
+  StatisticsScratch& work = scratch ? *scratch : local;
   chunk = std::max(1, chunk);
   for (long t0 = 0; t0 < T; t0 += chunk) {
     const int rows = int(std::min<long>(chunk, T - t0));
-    const std::vector<cdouble> xf = add_input_chunk(X + std::size_t(t0) * input->n, rows, input);
+    add_input_chunk(X + std::size_t(t0) * input->n, rows, input, work);
     for (std::size_t j = 0; j < outputs.size(); ++j)
-      add_output_chunk(Y[j] + std::size_t(t0) * outputs[j]->m, rows, xf, outputs[j]);
+      add_output_chunk(Y[j] + std::size_t(t0) * outputs[j]->m, rows, outputs[j], work);
   }
 }
 

@@ -54,15 +54,26 @@ struct FullGram {
   void finish();                                        // mirrors the lower triangle
 };
 
+// Grow-only work buffers of the accumulation (the chunk's rows in float64 and their spectra),
+// for a caller accumulating many chunks: fresh buffers of tens of MB each time cost zeroing
+// and page faults (a quarter of capture's time at the 1.1B shape). Without one, each call
+// makes its own.
+struct StatisticsScratch {
+  std::vector<double> rows;
+  std::vector<cdouble> xf, yf;
+};
+
 // Adds the tokens X [T, n] to `input` and, for every j, y = W_j x to outputs[j]
 // (W_j [outputs[j].m, n] row-major), chunk rows at a time (chunk bounds memory; the float
 // rounding depends on it, so fixed chunks give fixed bits).
 void accumulate_statistics(const float* X, long T, int chunk, InputStatistics* input,
-                           const std::vector<const float*>& weights, std::vector<OutputStatistics*> outputs);
+                           const std::vector<const float*>& weights, std::vector<OutputStatistics*> outputs,
+                           StatisticsScratch* scratch = nullptr);
 // The same with the outputs given: Y[j] [T, outputs[j].m] row-major holds y = W_j x for every
 // token (a forward pass computed them already; capture saves one MLP forward a token).
 void accumulate_statistics_of_outputs(const float* X, long T, int chunk, InputStatistics* input,
-                                      const std::vector<const float*>& Y, std::vector<OutputStatistics*> outputs);
+                                      const std::vector<const float*>& Y, std::vector<OutputStatistics*> outputs,
+                                      StatisticsScratch* scratch = nullptr);
 
 // Cf[k] = R[k] (G[k] + b ridge_abs I)^-1, back to time-domain vectors c [p, q, b].
 std::vector<float> solve_least_squares(const InputStatistics& input, const OutputStatistics& output,

@@ -81,6 +81,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(capture.full_gram), one_of({"auto", "true", "false"}), "also store the full input Gram H = sum_t x x^T (8 n^2 bytes per input; serves any block size and low-rank fits); auto = for a low-rank run, or when no patched input is wider than 4096"),
       field(CIRCAL_FIELD(capture.store_inputs), any_value, "also keep every raw MLP input (N x width float32 per input; for analysis only)"),
       field(CIRCAL_FIELD(capture.batch_tokens), at_least(1), "token rows per batched teacher forward (at most 16 prompts a batch); bounds capture memory"),
+      field(CIRCAL_FIELD(capture.activation_budget_mb), at_least(1), "per-rank MiB of activations a batched teacher forward may keep (docs/DESIGN.md section 8.3): fewer prompts a batch when batch_tokens rows would need more"),
       field(CIRCAL_FIELD(project.block_size), even_block, "circulant block size b (even); MLP parameters shrink by about b"),
       field(CIRCAL_FIELD(project.structure), one_of(structure_names()), "student matrices: circulant (block size b) or lowrank (U V at the circulant's parameter count, rank floor(m n / (b (m + n))))"),
       field(CIRCAL_FIELD(project.method), one_of({"frobenius", "least_squares"}), "projection: frobenius (data-free; lowrank: truncated SVD) or least_squares (on captured inputs; lowrank: whitened SVD)"),

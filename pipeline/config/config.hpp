@@ -54,6 +54,7 @@ struct CaptureConfig {
   std::string full_gram = "auto";      // auto | true | false: also store H = sum_t x_t x_t^T per input
   bool store_inputs = false;           // also keep the raw MLP inputs (today's layout, for analysis)
   int batch_tokens = 4096;             // token rows per batched forward (at most 16 prompts a batch)
+  int activation_budget_mb = 2048;     // and at most this many MiB of the forward's kept activations
 };
 
 // capture.full_gram auto stores the full Gram of a circulant run's inputs when none is wider.

@@ -112,7 +112,7 @@ class StatisticsTotals {
           outputs.emplace_back(mine ? matrix.out_features : 1, mine ? matrix.in_features : 1, mine ? b : 2);
         }
         for (auto& o : outputs) output_ptrs.push_back(&o);
-        if (mine) accumulate_statistics_of_outputs(X, T, kStatisticsChunk, &input, Y, output_ptrs);
+        if (mine) accumulate_statistics_of_outputs(X, T, kStatisticsChunk, &input, Y, output_ptrs, &scratch_);
         add_round_in_order(context_.mpi.comm(), contributors, input.values.data(),
                            root_ ? inputs_[input_at].values.data() : nullptr, root_ ? inputs_[input_at].values.size() : input.values.size());
         ++input_at;
@@ -182,6 +182,7 @@ class StatisticsTotals {
   std::vector<InputStatistics> inputs_;    // [stream][block size], rank 0 only (1-wide elsewhere)
   std::vector<OutputStatistics> outputs_;  // [stream][block size][matrix]
   std::vector<FullGram> grams_;            // [stream], empty where not stored
+  StatisticsScratch scratch_;              // reused by every layer and round
 };
 
 // Top-k form of one logits row: ids, values (descending) and the log-sum-exp of the row.
@@ -226,13 +227,10 @@ void create_teacher_datasets(CheckpointWriter& file, const CaptureConfig& captur
   file.create("/teacher/logsumexp", H5Type::Float32, {tokens}, gzip, 4096);
 }
 
-// Prompts per batched forward: enough rows (~300 for one-line prompts) that OpenBLAS packs
-// each weight once for many tokens; capture.batch_tokens bounds the rows for long windows.
-// Depends on the prompts and the config only, never on the rank count.
-int batch_prompts(const CapturePrompts& prompts, int batch_tokens) {
+int batch_prompts(const Config& config, const LlamaConfig& model, const CapturePrompts& prompts) {
   size_t longest = 1;
   for (const auto& ids : prompts.tokens) longest = std::max(longest, ids.size());
-  return int(std::clamp<size_t>(size_t(batch_tokens) / longest, 1, 16));
+  return teacher_batch_prompts(config, model, longest);
 }
 
 }  // namespace
@@ -264,7 +262,7 @@ void capture_stage(const StageContext& context) {
   if (!columns.empty() && columns[0].name == "/hidden_in") file.set_attr("/hidden_in", "layer", int64_t(layout.first_layer()));
   create_teacher_datasets(file, context.config.capture, N, vocab);
 
-  const int kBatch = batch_prompts(prompts, context.config.capture.batch_tokens);
+  const int kBatch = batch_prompts(context.config, model_config, prompts);
   const int C = prompts.calibration_count;
   StatisticsTotals statistics(context, layout);
   Transformer teacher(context.model);

@@ -1,8 +1,11 @@
 #include "stages/common/capture_layout.hpp"
 
+#include <algorithm>
+
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/corpus_windows.hpp"
 #include "pipeline/data/prompts.hpp"
+#include "pipeline/model/transformer.hpp"
 
 namespace circal {
 
@@ -26,6 +29,18 @@ CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig&
   for (size_t i = 0; i < prompts.tokens.size(); ++i) {
     prompts.offsets.push_back(prompts.offsets.back() + int64_t(prompts.tokens[i].size()));
     prompts.split.push_back(int(i) < prompts.calibration_count ? 0 : 1);
+  }
+  return prompts;
+}
+
+int teacher_batch_prompts(const Config& config, const LlamaConfig& model, std::size_t longest) {
+  longest = std::max<std::size_t>(longest, 1);
+  const double budget = double(config.capture.activation_budget_mb) * (1 << 20);
+  int prompts = int(std::clamp<std::size_t>(std::size_t(config.capture.batch_tokens) / longest, 1, 16));
+  for (; prompts > 1; --prompts) {
+    const std::vector<int> lengths(prompts, int(longest));
+    const double down_outputs = 4.0 * model.num_hidden_layers * double(prompts) * longest * model.hidden_size;
+    if (Transformer::activation_bytes(model, 0, lengths, false) + down_outputs <= budget) break;
   }
   return prompts;
 }

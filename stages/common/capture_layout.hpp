@@ -24,6 +24,14 @@ struct CapturePrompts {
 // CircalError(kExitInput).
 CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig& model);
 
+// Prompts per batched teacher forward of capture (and of project's pass over student inputs):
+// enough rows that OpenBLAS packs each weight once for many tokens, yet at most
+// capture.batch_tokens rows, at most capture.activation_budget_mb of kept activations
+// (Transformer::activation_bytes, plus down_proj's kept outputs) and at most 16 prompts; at
+// least 1. A function of the config, the model and the longest prompt only, never of the rank
+// count, so the batches and their float rounding are the same at any rank count.
+int teacher_batch_prompts(const Config& config, const LlamaConfig& model, std::size_t longest);
+
 // gate_proj and up_proj see the same state, stored once under gate_proj.
 std::string capture_input_source(const std::string& projection);
 std::string capture_input_dataset(int layer, const std::string& projection);

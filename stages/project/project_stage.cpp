@@ -89,7 +89,7 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
     prompts[i].assign(tokens.begin() + offsets[i], tokens.begin() + offsets[i + 1]);
     longest = std::max(longest, prompts[i].size());
   }
-  const int batch_size = int(std::clamp<size_t>(size_t(context.config.capture.batch_tokens) / longest, 1, 16));
+  const int batch_size = teacher_batch_prompts(context.config, context.model.config, longest);
   std::vector<std::pair<InputStatistics, OutputStatistics>> totals;
   for (size_t index : downs) {
     const PatchedMatrix& matrix = layout.matrices[index];
