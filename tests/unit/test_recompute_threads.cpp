@@ -21,6 +21,7 @@
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "pipeline/runtime/blas_runtime.hpp"
+#include "tests/unit/model_shapes.hpp"
 
 using namespace circal;
 
@@ -122,14 +123,7 @@ TEST_CASE("recompute: the same logits and gradients bit for bit, from layer 0 an
 }
 
 TEST_CASE("recompute: the activation formula keeps one layer's worth instead of every layer's") {
-  LlamaConfig c;
-  c.hidden_size = 2048;
-  c.intermediate_size = 5632;
-  c.num_hidden_layers = 22;
-  c.num_attention_heads = 32;
-  c.num_key_value_heads = 4;
-  c.head_dim = 64;
-  c.vocab_size = 32000;
+  const LlamaConfig c = circal_test::tinyllama_shape();
   const std::vector<int> group(8, 256);
   const double all = Transformer::activation_bytes(c, 0, group, false);
   const double recomputed = Transformer::activation_bytes(c, 0, group, true);

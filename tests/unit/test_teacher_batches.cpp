@@ -7,24 +7,11 @@
 #include "pipeline/config/config.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "stages/common/capture_layout.hpp"
+#include "tests/unit/model_shapes.hpp"
 
 using namespace circal;
 
-namespace {
-
-LlamaConfig tinyllama_shape() {
-  LlamaConfig c;
-  c.hidden_size = 2048;
-  c.intermediate_size = 5632;
-  c.num_hidden_layers = 22;
-  c.num_attention_heads = 32;
-  c.num_key_value_heads = 4;
-  c.head_dim = 64;
-  c.vocab_size = 32000;
-  return c;
-}
-
-}  // namespace
+using circal_test::tinyllama_shape;
 
 TEST_CASE("teacher batches: 256-token windows at the 1.1B shape fit 2 a batch in the default 2 GiB") {
   const LlamaConfig c = tinyllama_shape();
