@@ -136,39 +136,45 @@ void FullGram::finish() {
     for (int j = i + 1; j < n; ++j) values[std::size_t(i) * n + j] = values[std::size_t(j) * n + i];
 }
 
-void accumulate_statistics(const float* X, long T, int chunk, InputStatistics* input,
-                           const std::vector<const float*>& weights, std::vector<OutputStatistics*> outputs,
-                           StatisticsScratch* scratch) {
-  StatisticsScratch local;
-  StatisticsScratch& work = scratch ? *scratch : local;
-  chunk = std::max(1, chunk);
-  const int n = input->n;
-  std::vector<float> Y;
-  for (long t0 = 0; t0 < T; t0 += chunk) {
-    const int rows = int(std::min<long>(chunk, T - t0));
-    const float* x = X + std::size_t(t0) * n;
-    add_input_chunk(x, rows, input, work);
-    for (std::size_t j = 0; j < outputs.size(); ++j) {
-      const int m = outputs[j]->m;
-      Y.resize(std::size_t(rows) * m);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.f, x, n, weights[j], n, 0.f, Y.data(), m);
-      add_output_chunk(Y.data(), rows, outputs[j], work);
-    }
-  }
-}
+namespace {
 
-void accumulate_statistics_of_outputs(const float* X, long T, int chunk, InputStatistics* input,
-                                      const std::vector<const float*>& Y, std::vector<OutputStatistics*> outputs,
-                                      StatisticsScratch* scratch) {
+// The chunk loop both accumulations share; output_rows(j, t0, rows) gives matrix j's outputs
+// of the chunk's tokens [rows, m_j].
+template <typename OutputRows>
+void accumulate_chunks(const float* X, long T, int chunk, InputStatistics* input,
+                       const std::vector<OutputStatistics*>& outputs, StatisticsScratch* scratch,
+                       OutputRows output_rows) {
   StatisticsScratch local;
   StatisticsScratch& work = scratch ? *scratch : local;
   chunk = std::max(1, chunk);
   for (long t0 = 0; t0 < T; t0 += chunk) {
     const int rows = int(std::min<long>(chunk, T - t0));
     add_input_chunk(X + std::size_t(t0) * input->n, rows, input, work);
-    for (std::size_t j = 0; j < outputs.size(); ++j)
-      add_output_chunk(Y[j] + std::size_t(t0) * outputs[j]->m, rows, outputs[j], work);
+    for (std::size_t j = 0; j < outputs.size(); ++j) add_output_chunk(output_rows(j, t0, rows), rows, outputs[j], work);
   }
+}
+
+}  // namespace
+
+void accumulate_statistics(const float* X, long T, int chunk, InputStatistics* input,
+                           const std::vector<const float*>& weights, std::vector<OutputStatistics*> outputs,
+                           StatisticsScratch* scratch) {
+  const int n = input->n;
+  std::vector<float> Y;
+  accumulate_chunks(X, T, chunk, input, outputs, scratch, [&](std::size_t j, long t0, int rows) {
+    const int m = outputs[j]->m;
+    Y.resize(std::size_t(rows) * m);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.f, X + std::size_t(t0) * n, n, weights[j], n, 0.f,
+                Y.data(), m);
+    return static_cast<const float*>(Y.data());
+  });
+}
+
+void accumulate_statistics_of_outputs(const float* X, long T, int chunk, InputStatistics* input,
+                                      const std::vector<const float*>& Y, std::vector<OutputStatistics*> outputs,
+                                      StatisticsScratch* scratch) {
+  accumulate_chunks(X, T, chunk, input, outputs, scratch,
+                    [&](std::size_t j, long t0, int) { return Y[j] + std::size_t(t0) * outputs[j]->m; });
 }
 
 std::vector<float> solve_least_squares(const InputStatistics& input, const OutputStatistics& output,
