@@ -8,12 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/runtime/blas_runtime.hpp"
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/optim/lr_schedule.hpp"
 #include "stages/calibrate/calibration_batches.hpp"
 #include "stages/calibrate/calibrator.hpp"
 #include "stages/runner/stage_runner.hpp"
+#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 

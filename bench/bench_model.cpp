@@ -10,7 +10,8 @@
 #include <string>
 
 #include "pipeline/base/errors.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "pipeline/data/prompts.hpp"
 #include "pipeline/model/transformer.hpp"
 

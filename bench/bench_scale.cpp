@@ -13,7 +13,7 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/runtime/blas_runtime.hpp"
 #include "pipeline/runtime/pss_monitor.hpp"
 #include "pipeline/runtime/run_directory.hpp"
@@ -23,6 +23,7 @@
 #include "stages/evaluate/evaluate_stage.hpp"
 #include "stages/project/project_stage.hpp"
 #include "stages/runner/stage_runner.hpp"
+#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 

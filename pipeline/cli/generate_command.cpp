@@ -10,7 +10,8 @@
 #include "pipeline/cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompts.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "stages/common/student_checkpoint.hpp"
 

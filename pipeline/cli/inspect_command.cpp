@@ -3,7 +3,7 @@
 // (the embedded config) are shortened unless --full.
 #include <sstream>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/cli/cli_options.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/hdf5_tree.hpp"

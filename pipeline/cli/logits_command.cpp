@@ -6,12 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/input_files.hpp"
 #include "pipeline/cli/cli_options.hpp"
 #include "pipeline/cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompt_batches.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "pipeline/data/prompts.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "stages/common/student_checkpoint.hpp"

@@ -8,7 +8,7 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompts.hpp"
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/input_files.hpp"
 
 namespace circal {
 namespace {

@@ -26,7 +26,8 @@
 #include <vector>
 
 #include "pipeline/config/config.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/tokenizer.hpp"
+#include "pipeline/model/llama_config.hpp"
 
 namespace circal {
 

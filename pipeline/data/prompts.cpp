@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "pipeline/base/errors.hpp"
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/input_files.hpp"
 
 namespace circal {
 namespace {

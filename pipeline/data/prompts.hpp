@@ -4,7 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/tokenizer.hpp"
+#include "pipeline/model/llama_config.hpp"
 
 namespace circal {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/hdf5_handle.hpp"
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 
 namespace circal {
 

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/base/errors.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/llama_config.hpp"
 
 namespace circal {
 

@@ -9,10 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/input_files.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/config/names.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "pipeline/io/safetensors.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 #include "pipeline/runtime/node_shared_memory.hpp"

@@ -7,8 +7,9 @@
 #include <sstream>
 
 #include "pipeline/base/errors.hpp"
-#include "pipeline/io/checkpoint_store.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/io/input_files.hpp"
+#include "pipeline/model/tokenizer.hpp"
+#include "pipeline/model/llama_config.hpp"
 
 namespace circal {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "pipeline/model/linear_operator.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 

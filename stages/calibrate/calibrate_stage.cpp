@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/base/errors.hpp"
 #include "stages/calibrate/calibrator.hpp"
 #include "stages/calibrate/calibrate_stage.hpp"

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 
 namespace circal {
 

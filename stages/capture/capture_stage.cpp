@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <numeric>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompt_batches.hpp"
 #include "pipeline/data/prompts.hpp"
@@ -22,6 +22,7 @@
 #include "stages/common/capture_statistics.hpp"
 #include "stages/capture/capture_stage.hpp"
 #include "stages/common/student.hpp"
+#include "pipeline/model/llama_config.hpp"
 
 namespace circal {
 

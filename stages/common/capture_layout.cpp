@@ -6,6 +6,7 @@
 #include "pipeline/data/corpus_windows.hpp"
 #include "pipeline/data/prompts.hpp"
 #include "pipeline/model/transformer.hpp"
+#include "pipeline/model/tokenizer.hpp"
 
 namespace circal {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "pipeline/config/config.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/llama_config.hpp"
 #include "pipeline/data/prompts.hpp"
 
 namespace circal {

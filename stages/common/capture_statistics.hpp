@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "pipeline/circulant/projection_statistics.hpp"
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "stages/common/student.hpp"
 
 namespace circal {

@@ -1,6 +1,6 @@
 #include "stages/common/fingerprint.hpp"
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/input_files.hpp"
 
 namespace circal {
 

@@ -5,9 +5,9 @@
 // decides whether `circal run` can skip it.
 #include <string>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/config/config.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 
 namespace circal {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/config/config.hpp"
 
 namespace circal {

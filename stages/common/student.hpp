@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/config/config.hpp"
 #include "pipeline/lowrank/lowrank_linear.hpp"

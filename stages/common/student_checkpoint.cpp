@@ -4,6 +4,7 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/block_layout.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 
 namespace circal {
 

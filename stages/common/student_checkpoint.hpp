@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "stages/common/student.hpp"
 
 namespace circal {

@@ -11,7 +11,8 @@
 #include <memory>
 #include <optional>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/metrics/logit_metrics.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
@@ -22,6 +23,7 @@
 #include "stages/evaluate/evaluate_stage.hpp"
 #include "stages/common/student.hpp"
 #include "stages/common/zeroed_student.hpp"
+#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/model/tokenizer.hpp"
 
 namespace circal {
 

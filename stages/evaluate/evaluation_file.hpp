@@ -14,7 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 #include "stages/evaluate/evaluation_report.hpp"
 #include "stages/evaluate/test_prompts.hpp"

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "pipeline/config/config.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/llama_config.hpp"
 
 namespace circal {
 

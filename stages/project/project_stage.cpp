@@ -14,7 +14,8 @@
 #include <memory>
 #include <optional>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/circulant/circulant_projection.hpp"
 #include "pipeline/circulant/projection_statistics.hpp"
 #include "pipeline/base/errors.hpp"
@@ -30,6 +31,7 @@
 #include "stages/project/project_stage.hpp"
 #include "stages/common/student.hpp"
 #include "stages/common/student_checkpoint.hpp"
+#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 

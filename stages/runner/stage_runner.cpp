@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
 #include "pipeline/runtime/blas_runtime.hpp"
@@ -15,6 +15,7 @@
 #include "stages/common/student.hpp"
 #include "stages/evaluate/evaluate_stage.hpp"
 #include "stages/project/project_stage.hpp"
+#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 

@@ -12,7 +12,7 @@ function(circal_fuzz_sources var)
     message(FATAL_ERROR "CIRCAL_FUZZ needs clang (libFuzzer): configure with CXX=clang++ CC=clang")
   endif()
   set(reached pipeline/io/safetensors.cpp pipeline/model/llama_config.cpp pipeline/config/config.cpp
-      pipeline/config/config_fields.cpp pipeline/io/checkpoint_reader.cpp pipeline/io/hdf5_tree.cpp
+      pipeline/config/config_fields.cpp pipeline/io/checkpoint_reader.cpp pipeline/io/hdf5_tree.cpp pipeline/io/input_files.cpp
       pipeline/model/tokenizer.cpp stages/calibrate/calibration_data.cpp pipeline/model/ops/kl_divergence.cpp
       pipeline/model/ops/teacher_kl.cpp pipeline/model/ops/vector_exp.cpp)
   list(TRANSFORM reached PREPEND ${CMAKE_SOURCE_DIR}/)

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/io/hdf5_tree.hpp"
 #include "stages/calibrate/calibration_data.hpp"
 #include "tests/fuzz/fuzz_input.hpp"

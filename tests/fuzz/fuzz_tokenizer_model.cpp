@@ -1,6 +1,6 @@
 // tokenizer.model bytes -> Tokenizer::from_bytes; a model that loads must encode and decode
 // ordinary prompts.
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

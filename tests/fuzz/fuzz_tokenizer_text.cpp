@@ -1,6 +1,7 @@
 // Prompt text -> the bundled teacher's tokenizer and prompt_ids (BOS + ids inside the
 // vocabulary), then decoded back: the path every prompt file line takes.
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 namespace {

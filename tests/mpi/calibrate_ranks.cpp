@@ -20,10 +20,11 @@
 #include "pipeline/circulant/circulant_projection.hpp"
 #include "pipeline/lowrank/lowrank_projection.hpp"
 #include "pipeline/base/errors.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
 #include "stages/calibrate/calibration_batches.hpp"
 #include "stages/calibrate/calibrator.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 
 using namespace circal;
 namespace fs = std::filesystem;

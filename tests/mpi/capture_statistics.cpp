@@ -15,12 +15,13 @@
 #include "pipeline/circulant/circulant_projection.hpp"
 #include "pipeline/circulant/projection_statistics.hpp"
 #include "pipeline/config/config.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 #include "stages/common/capture_layout.hpp"
 #include "stages/common/capture_statistics.hpp"
 #include "stages/runner/stage_runner.hpp"
 #include "tests/unit/circulant_test_support.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 
 namespace {
 

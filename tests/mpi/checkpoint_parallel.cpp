@@ -8,7 +8,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 

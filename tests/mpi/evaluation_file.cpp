@@ -8,6 +8,8 @@
 
 #include "pipeline/runtime/mpi_context.hpp"
 #include "stages/evaluate/evaluation_file.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 
 using namespace circal;
 

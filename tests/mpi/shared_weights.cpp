@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "pipeline/runtime/node_shared_memory.hpp"
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "tests/reference_files.hpp"
 
 namespace circal_test {

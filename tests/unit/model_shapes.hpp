@@ -1,6 +1,6 @@
 #pragma once
 // Model shapes for tests that need only a LlamaConfig (formulas, batch sizes), not weights.
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/llama_config.hpp"
 
 namespace circal_test {
 

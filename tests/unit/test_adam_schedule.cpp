@@ -19,6 +19,7 @@
 #include "pipeline/base/progress_log.hpp"
 #include "stages/calibrate/calibration_batches.hpp"
 #include "stages/calibrate/calibration_checkpoint.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 
 using namespace circal;
 namespace fs = std::filesystem;

@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
 #include "stages/calibrate/calibration_data.hpp"
 #include "tests/unit/scratch_dir.hpp"

@@ -12,7 +12,9 @@
 #include <fstream>
 #include <regex>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/input_files.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/hdf5_handle.hpp"
 #include "pipeline/runtime/mpi_context.hpp"

@@ -11,7 +11,8 @@
 #include "pipeline/base/errors.hpp"
 #include "pipeline/config/config.hpp"
 #include "pipeline/data/corpus_windows.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "tests/unit/error_of.hpp"
 #include "tests/unit/scratch_dir.hpp"
 

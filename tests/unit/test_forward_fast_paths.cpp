@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "pipeline/base/errors.hpp"
-#include "pipeline/io/checkpoint_store.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/ops/attention.hpp"
 #include "pipeline/model/ops/linear.hpp"
 #include "pipeline/model/transformer.hpp"

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/config/names.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/ops/kl_divergence.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "tests/reference_files.hpp"

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "pipeline/base/errors.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/llama_config.hpp"
 
 using nlohmann::json;
 

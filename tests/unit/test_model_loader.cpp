@@ -10,9 +10,9 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/input_files.hpp"
 #include "pipeline/base/errors.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/io/safetensors.hpp"
 
 namespace fs = std::filesystem;

@@ -16,6 +16,7 @@
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/model/ops/teacher_kl.hpp"
 #include "pipeline/model/transformer.hpp"
+#include "pipeline/model/model_loader.hpp"
 
 using namespace circal;
 

@@ -13,7 +13,7 @@
 #include "tests/unit/scratch_dir.hpp"
 #include "pipeline/data/prompt_split.hpp"
 #include "pipeline/data/prompts.hpp"
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/input_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;

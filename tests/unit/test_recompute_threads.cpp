@@ -17,7 +17,7 @@
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
 #include "pipeline/config/names.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "pipeline/runtime/blas_runtime.hpp"

@@ -8,6 +8,7 @@
 #include "pipeline/model/transformer.hpp"
 #include "stages/common/capture_layout.hpp"
 #include "tests/unit/model_shapes.hpp"
+#include "pipeline/model/llama_config.hpp"
 
 using namespace circal;
 

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pipeline/io/checkpoint_store.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "tests/reference_files.hpp"
 
 namespace fs = std::filesystem;

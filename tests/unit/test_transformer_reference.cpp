@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_store.hpp"
-#include "pipeline/model/model_weights.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "tests/reference_files.hpp"
 

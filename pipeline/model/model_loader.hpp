@@ -1,32 +1,19 @@
 #pragma once
 // A LLaMA-family model loaded from an HF-style folder: config.json, model.safetensors (or
-// sharded with model.safetensors.index.json; F32/F16/BF16, converted to float32 once) and
-// tokenizer.model. Weights keep the HF layout [out_features, in_features], row-major.
+// sharded with model.safetensors.index.json; F32/F16/BF16, converted to float32 once) and its
+// tokenizer. Weights keep the HF layout [out_features, in_features], row-major.
 #include <mpi.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "pipeline/model/llama_config.hpp"
+#include "pipeline/model/tokenizer.hpp"
+
 namespace circal {
 
 class NodeSharedMemory;
-
-struct LlamaConfig {
-  int hidden_size = 0;
-  int intermediate_size = 0;
-  int num_hidden_layers = 0;
-  int num_attention_heads = 0;
-  int num_key_value_heads = 0;
-  int head_dim = 0;  // hidden_size / num_attention_heads unless config.json says otherwise
-  int vocab_size = 0;
-  int max_position_embeddings = 0;
-  float rms_norm_eps = 1e-6f;
-  float rope_theta = 10000.0f;
-  bool tie_word_embeddings = false;
-  int bos_token_id = 1;
-  int eos_token_id = 2;
-};
 
 struct LayerWeights {
   const float* input_layernorm;           // [hidden]
@@ -59,12 +46,6 @@ struct ModelWeights {
   ModelWeights& operator=(const ModelWeights&) = delete;
 };
 
-// Parses and checks a config.json (LLaMA only: model_type/architectures, hidden_act silu,
-// no rope_scaling, no biases). Throws CircalError(kExitInput) naming the file and key.
-LlamaConfig read_llama_config(const std::string& config_json_path);
-// The same checks on config.json text already in memory; `path` names it in errors.
-LlamaConfig parse_llama_config(const std::string& json_text, const std::string& path);
-
 // Reads DIR/config.json and the safetensors file(s); checks every tensor name and shape.
 // Throws CircalError(kExitInput) naming the file and the problem.
 ModelWeights load_model(const std::string& dir);
@@ -81,33 +62,6 @@ std::size_t weight_bytes(const ModelWeights& model);
 const float* mlp_matrix(const ModelWeights& model, int layer, const std::string& projection);
 int mlp_out_features(const LlamaConfig& config, const std::string& projection);
 int mlp_in_features(const LlamaConfig& config, const std::string& projection);
-
-// SentencePiece tokenizer.model of a model folder.
-class Tokenizer {
- public:
-  explicit Tokenizer(const std::string& dir);  // throws CircalError(kExitInput)
-  // A tokenizer.model already in memory (serialized SentencePiece model); `path` names it in
-  // errors. Throws CircalError(kExitInput).
-  static Tokenizer from_bytes(const std::string& model_bytes, const std::string& path);
-  ~Tokenizer();
-  Tokenizer(Tokenizer&&) noexcept;
-  Tokenizer& operator=(Tokenizer&&) noexcept;
-  // SentencePiece ids of text (no BOS).
-  std::vector<int> encode(const std::string& text) const;
-  std::string decode(const std::vector<int>& ids) const;
-  int vocab_size() const;
-  const std::string& path() const;  // DIR/tokenizer.model
-
- private:
-  Tokenizer();
-  void load(const std::string& model_bytes);
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// The model input for a prompt: BOS (config.json's bos_token_id) then encode(text). Throws
-// CircalError(kExitInput) when the tokenizer yields an id outside the model's vocabulary.
-std::vector<int> prompt_ids(const Tokenizer& tokenizer, const LlamaConfig& config, const std::string& text);
 
 // A model folder as every command opens it: the weights (load_model, node-shared over `shared`
 // unless it is MPI_COMM_NULL), then tokenizer.model. The stages need the tokenizer only in

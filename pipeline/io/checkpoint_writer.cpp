@@ -1,7 +1,6 @@
 // CheckpointWriter: parallel HDF5 (MPI-IO driver, collective transfers) into PATH.tmp, made
-// visible by an fsync'd rename only after the `complete` flag is written. Also
-// file_content_hash.
-#include "pipeline/io/checkpoint_store.hpp"
+// visible by an fsync'd rename only after the `complete` flag is written.
+#include "pipeline/io/checkpoint_writer.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -319,27 +318,6 @@ void CheckpointWriter::commit() {
   run_on_root_and_agree(impl_->comm, kExitIo, [&] { impl_->publish(); });
   impl_->committed = true;
   MPI_Barrier(impl_->comm);
-}
-
-std::ifstream open_input_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) fail(kExitInput, path + ": missing");
-  if (!fs::is_regular_file(path, ec)) fail(kExitInput, path + ": not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(kExitInput, path + ": cannot open (" + std::strerror(errno) + ")");
-  return in;
-}
-
-std::string file_content_hash(const std::string& path) {
-  std::ifstream in = open_input_file(path);
-  Fnv1a hash;
-  std::vector<char> block(1 << 20);
-  while (in) {
-    in.read(block.data(), static_cast<std::streamsize>(block.size()));
-    hash.mix(block.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  if (in.bad()) fail(kExitInput, path + ": read error (" + std::strerror(errno) + ")");
-  return hash.hex();
 }
 
 }  // namespace circal
