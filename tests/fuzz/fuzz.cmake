@@ -13,7 +13,10 @@ function(circal_fuzz_sources var)
   endif()
   set(reached pipeline/io/safetensors.cpp pipeline/model/llama_config.cpp pipeline/config/config.cpp
       pipeline/config/config_fields.cpp pipeline/io/checkpoint_reader.cpp pipeline/io/hdf5_tree.cpp pipeline/io/input_files.cpp
-      pipeline/model/tokenizer.cpp stages/calibrate/calibration_data.cpp pipeline/model/ops/kl_divergence.cpp
+      pipeline/model/tokenizer.cpp pipeline/model/hf_tokenizer.cpp pipeline/model/added_tokens.cpp
+      pipeline/model/bpe_model.cpp pipeline/model/byte_level_alphabet.cpp pipeline/model/pre_tokenizer.cpp
+      pipeline/model/split_regex.cpp pipeline/model/text_normalizer.cpp pipeline/model/token_decoder.cpp
+      pipeline/model/utf8_text.cpp stages/calibrate/calibration_data.cpp pipeline/model/ops/kl_divergence.cpp
       pipeline/model/ops/teacher_kl.cpp pipeline/model/ops/vector_exp.cpp)
   list(TRANSFORM reached PREPEND ${CMAKE_SOURCE_DIR}/)
   set(${var} ${reached} PARENT_SCOPE)
