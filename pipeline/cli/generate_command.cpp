@@ -12,6 +12,7 @@
 #include "pipeline/data/prompts.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/tokenizer.hpp"
+#include "pipeline/model/utf8_text.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "stages/common/student_checkpoint.hpp"
 
@@ -26,9 +27,10 @@ std::vector<int> continuation(Transformer& net, const std::vector<int>& prompt, 
   return ids;
 }
 
-// Prompt and continuation decoded together, which keeps the word boundary between them.
+// Prompt and continuation decoded together, which keeps the word boundary between them (the
+// prompt's BOS, if the tokenizer adds one, decodes to no text).
 std::string text_of(const Tokenizer& tokenizer, const std::vector<int>& prompt, const std::vector<int>& ids) {
-  std::vector<int> all(prompt.begin() + 1, prompt.end());
+  std::vector<int> all = prompt;
   all.insert(all.end(), ids.begin(), ids.end());
   return tokenizer.decode(all);
 }
@@ -73,7 +75,7 @@ void print_side_by_side(const Tokenizer& tokenizer, const std::vector<int>& prom
 int generate_command(MpiContext& mpi, const Args& args) {
   po::options_description desc("circal generate options");
   desc.add_options()
-      ("model", po::value<std::string>()->required(), "model folder (config.json, model.safetensors, tokenizer.model)")
+      ("model", po::value<std::string>()->required(), "model folder (config.json, model.safetensors, tokenizer.json or tokenizer.model)")
       ("prompt", po::value<std::string>()->required(), "prompt text")
       ("tokens", po::value<int>()->default_value(32), "number of tokens to append (stops early at EOS)")
       ("student", po::value<std::string>()->default_value(""), "student checkpoint (project.h5 or calibrate.h5): print both continuations");
@@ -81,6 +83,7 @@ int generate_command(MpiContext& mpi, const Args& args) {
   if (!vm) return kExitOk;
   const int n = (*vm)["tokens"].as<int>();
   const std::string student_path = (*vm)["student"].as<std::string>();
+  if (!valid_utf8((*vm)["prompt"].as<std::string>())) fail(kExitInput, "circal generate: --prompt: invalid UTF-8");
   const Teacher opened = open_teacher((*vm)["model"].as<std::string>());
   const ModelWeights& model = opened.weights;
   const Tokenizer& tokenizer = opened.tokenizer;

@@ -33,7 +33,7 @@ struct LogitsOptions {
 std::optional<LogitsOptions> parse_logits_options(const MpiContext& mpi, const Args& args) {
   po::options_description desc("circal logits options");
   desc.add_options()
-      ("model", po::value<std::string>()->required(), "model folder (config.json, model.safetensors, tokenizer.model)")
+      ("model", po::value<std::string>()->required(), "model folder (config.json, model.safetensors, tokenizer.json or tokenizer.model)")
       ("prompts", po::value<std::string>()->required(), "prompts file, one prompt per non-empty line")
       ("out", po::value<std::string>()->required(), "output HDF5 file")
       ("student", po::value<std::string>()->default_value(""), "student checkpoint (project.h5 or calibrate.h5): adds /prompt{i}/student_logits")

@@ -9,6 +9,7 @@
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompts.hpp"
 #include "pipeline/io/input_files.hpp"
+#include "pipeline/model/utf8_text.hpp"
 
 namespace circal {
 namespace {
@@ -203,8 +204,7 @@ std::vector<CorpusPart> corpus_windows(const DataConfig& data, const Tokenizer& 
   std::vector<std::vector<int>> streams(documents.size());
   std::vector<int64_t> lengths(documents.size(), 0);
   for (int d : pool) {
-    std::vector<int> ids = prompt_ids(tokenizer, model, documents[d].text);
-    ids.erase(ids.begin());  // the BOS prompt_ids puts first
+    std::vector<int> ids = model_ids(tokenizer, model, documents[d].text);
     lengths[d] = int64_t(ids.size());
     streams[d] = std::move(ids);
   }

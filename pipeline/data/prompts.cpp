@@ -7,31 +7,10 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/input_files.hpp"
+#include "pipeline/model/utf8_text.hpp"
 
 namespace circal {
 namespace {
-
-// Length of the UTF-8 sequence starting at s[i], or 0 when it is malformed (overlong forms,
-// surrogates and code points above U+10FFFF included).
-size_t utf8_sequence_length(const std::string& s, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char lead = byte(i);
-  if (lead < 0x80) return 1;
-  size_t length = 0;
-  unsigned code = 0;
-  if ((lead & 0xE0) == 0xC0) { length = 2; code = lead & 0x1F; }
-  else if ((lead & 0xF0) == 0xE0) { length = 3; code = lead & 0x0F; }
-  else if ((lead & 0xF8) == 0xF0) { length = 4; code = lead & 0x07; }
-  else return 0;
-  if (i + length > s.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (byte(i + k) & 0x3F);
-  }
-  static constexpr std::array<unsigned, 5> smallest = {0, 0, 0x80, 0x800, 0x10000};
-  if (code < smallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
-}
 
 std::string trimmed(const std::string& s) {
   const auto first = s.find_first_not_of(" \t\r\n");
@@ -58,15 +37,6 @@ std::string template_language(const std::string& family) {
 }
 
 }  // namespace
-
-bool valid_utf8(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t length = utf8_sequence_length(s, i);
-    if (length == 0) return false;
-    i += length;
-  }
-  return true;
-}
 
 std::vector<Prompt> read_prompts(const std::string& path) {
   std::ifstream in = open_input_file(path);

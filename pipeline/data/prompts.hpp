@@ -15,9 +15,6 @@ struct Prompt {
   std::string language;  // "DE" for the German template families, else "EN"
 };
 
-// True when s is well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
-bool valid_utf8(const std::string& s);
-
 // Reads PATH; throws CircalError(kExitInput) naming the file (and line) when it is missing,
 // has no prompt, or holds invalid UTF-8. Trailing "\r" and surrounding blanks are dropped.
 std::vector<Prompt> read_prompts(const std::string& path);

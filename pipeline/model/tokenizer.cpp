@@ -1,5 +1,5 @@
-// Tokenizer: the model folder's SentencePiece tokenizer.model, used as the model was trained
-// (its own normaliser and dummy prefix); BOS is the caller's business.
+// Tokenizer: tokenizer.json through HfTokenizer, or the SentencePiece tokenizer.model used as
+// the model was trained (its own normaliser and dummy prefix).
 #include <sentencepiece_processor.h>
 
 #include <filesystem>
@@ -8,25 +8,40 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/input_files.hpp"
+#include "pipeline/model/hf_tokenizer.hpp"
 #include "pipeline/model/tokenizer.hpp"
 #include "pipeline/model/llama_config.hpp"
 
 namespace circal {
+namespace {
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in = open_input_file(path);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in) fail(kExitInput, path + ": unreadable");
+  return bytes.str();
+}
+
+}  // namespace
 
 struct Tokenizer::Impl {
   std::string path;
+  std::unique_ptr<HfTokenizer> json;  // set for tokenizer.json, else `processor` is used
   sentencepiece::SentencePieceProcessor processor;
 };
 
 Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
 
 Tokenizer::Tokenizer(const std::string& dir) : Tokenizer() {
+  const std::filesystem::path json = std::filesystem::path(dir) / "tokenizer.json";
+  if (std::filesystem::exists(json)) {
+    impl_->path = json.string();
+    impl_->json = std::make_unique<HfTokenizer>(file_bytes(impl_->path), impl_->path);
+    return;
+  }
   impl_->path = (std::filesystem::path(dir) / "tokenizer.model").string();
-  std::ifstream in = open_input_file(impl_->path);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (!in) fail(kExitInput, impl_->path + ": unreadable");
-  load(bytes.str());
+  load(file_bytes(impl_->path));
 }
 
 Tokenizer Tokenizer::from_bytes(const std::string& model_bytes, const std::string& path) {
@@ -48,33 +63,55 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 std::vector<int> Tokenizer::encode(const std::string& text) const {
+  if (impl_->json) return impl_->json->encode(text);
   std::vector<int> ids;
   const auto status = impl_->processor.Encode(text, &ids);
   if (!status.ok()) fail(kExitInput, impl_->path + ": cannot encode \"" + text + "\" (" + status.ToString() + ")");
   return ids;
 }
 
+std::vector<int> Tokenizer::with_special_tokens(const std::vector<int>& ids, int bos_token_id) const {
+  if (impl_->json) return impl_->json->with_special_tokens(ids);
+  std::vector<int> framed{bos_token_id};
+  framed.insert(framed.end(), ids.begin(), ids.end());
+  return framed;
+}
+
 std::string Tokenizer::decode(const std::vector<int>& ids) const {
+  if (impl_->json) return impl_->json->decode(ids);
   std::string text;
   const auto status = impl_->processor.Decode(ids, &text);
   if (!status.ok()) fail(kExitInput, impl_->path + ": cannot decode ids (" + status.ToString() + ")");
   return text;
 }
 
-int Tokenizer::vocab_size() const { return impl_->processor.GetPieceSize(); }
+int Tokenizer::vocab_size() const {
+  return impl_->json ? impl_->json->vocab_size() : impl_->processor.GetPieceSize();
+}
 
 const std::string& Tokenizer::path() const { return impl_->path; }
 
-std::vector<int> prompt_ids(const Tokenizer& tokenizer, const LlamaConfig& config, const std::string& text) {
-  std::vector<int> ids = tokenizer.encode(text);
+namespace {
+
+std::vector<int> inside_vocabulary(std::vector<int> ids, const Tokenizer& tokenizer, const LlamaConfig& config) {
   for (int id : ids) {
     if (id >= config.vocab_size) {
       fail(kExitInput, tokenizer.path() + ": token id " + std::to_string(id) + " is outside the model's vocab_size " +
                            std::to_string(config.vocab_size));
     }
   }
-  ids.insert(ids.begin(), config.bos_token_id);
   return ids;
+}
+
+}  // namespace
+
+std::vector<int> model_ids(const Tokenizer& tokenizer, const LlamaConfig& config, const std::string& text) {
+  return inside_vocabulary(tokenizer.encode(text), tokenizer, config);
+}
+
+std::vector<int> prompt_ids(const Tokenizer& tokenizer, const LlamaConfig& config, const std::string& text) {
+  return inside_vocabulary(tokenizer.with_special_tokens(tokenizer.encode(text), config.bos_token_id), tokenizer,
+                           config);
 }
 
 }  // namespace circal

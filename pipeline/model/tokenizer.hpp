@@ -8,7 +8,9 @@
 
 namespace circal {
 
-// SentencePiece tokenizer.model of a model folder.
+// The tokenizer of a model folder, as Hugging Face's AutoTokenizer picks it: tokenizer.json
+// (the "fast" tokenizer, circal's HfTokenizer) when the folder has one, else SentencePiece's
+// tokenizer.model.
 class Tokenizer {
  public:
   explicit Tokenizer(const std::string& dir);  // throws CircalError(kExitInput)
@@ -18,11 +20,16 @@ class Tokenizer {
   ~Tokenizer();
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
-  // SentencePiece ids of text (no BOS).
+  // The tokenizer's ids of text, no special tokens added (no BOS).
   std::vector<int> encode(const std::string& text) const;
+  // `ids` with the special tokens tokenizer(text) adds (add_special_tokens=True): for
+  // tokenizer.json those of its post_processor (Llama 2/3: BOS; Qwen, GPT-2: none); for
+  // tokenizer.model BOS = `bos_token_id`, as LlamaTokenizer's add_bos_token does.
+  std::vector<int> with_special_tokens(const std::vector<int>& ids, int bos_token_id) const;
+  // Text of ids; BOS/EOS and other special tokens give no text.
   std::string decode(const std::vector<int>& ids) const;
   int vocab_size() const;
-  const std::string& path() const;  // DIR/tokenizer.model
+  const std::string& path() const;  // DIR/tokenizer.json or DIR/tokenizer.model
 
  private:
   Tokenizer();
@@ -31,8 +38,12 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The model input for a prompt: BOS (config.json's bos_token_id) then encode(text). Throws
-// CircalError(kExitInput) when the tokenizer yields an id outside the model's vocabulary.
+// The tokenizer's ids of text (no special tokens), each checked against the model's
+// vocab_size (CircalError kExitInput naming the tokenizer file).
+std::vector<int> model_ids(const Tokenizer& tokenizer, const LlamaConfig& config, const std::string& text);
+
+// The model input for a prompt: model_ids framed by with_special_tokens (config.json's
+// bos_token_id for tokenizer.model).
 std::vector<int> prompt_ids(const Tokenizer& tokenizer, const LlamaConfig& config, const std::string& text);
 
 }  // namespace circal
