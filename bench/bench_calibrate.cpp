@@ -106,9 +106,10 @@ void run_calibrate_bench(MpiContext& mpi, Config config, const CalibrateBenchOpt
   inputs.stages = {Stage::Capture, Stage::Project};
   run_stages(mpi, config, inputs);  // skips both when run_dir already holds them, current
 
-  const ModelWeights model = load_teacher(mpi, config);
+  const Teacher teacher = load_teacher(mpi, config);
+  const ModelWeights& model = teacher.weights;
   resolve_layers(config, model.config.num_hidden_layers);
-  const StageContext context{mpi, config, model};
+  const StageContext context{mpi, config, model, teacher.tokenizer};
   const CalibrateConfig& settings = config.calibrate;
   const StudentLayout layout = StudentLayout::from_config(config, model.config);
   const auto project = CheckpointReader::open(context.output_path(Stage::Project), "project",

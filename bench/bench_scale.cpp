@@ -153,14 +153,15 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   }
 
   std::vector<StageFigures> stages;
-  std::unique_ptr<ModelWeights> model;
-  stages.push_back(measure(mpi, "load", [&] { model = std::make_unique<ModelWeights>(load_teacher(mpi, config)); }));
+  std::unique_ptr<Teacher> teacher;
+  stages.push_back(measure(mpi, "load", [&] { teacher = std::make_unique<Teacher>(load_teacher(mpi, config)); }));
+  const ModelWeights* model = &teacher->weights;
   stages.back().output_bytes = int64_t(weight_bytes(*model));
   stages.back().tokens_counted = "none (output: float32 teacher bytes per node)";
   resolve_layers(config, model->config.num_hidden_layers);
   const StudentLayout layout = StudentLayout::from_config(config, model->config);
   const RunDirectory run_directory(mpi, config.run_dir);
-  const StageContext context{mpi, config, *model};
+  const StageContext context{mpi, config, *model, teacher->tokenizer};
   fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
 
   const std::string capture = context.output_path(Stage::Capture);

@@ -10,9 +10,8 @@
 
 namespace circal {
 
-CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig& model) {
+CapturePrompts tokenize_capture_prompts(const Config& config, const Tokenizer& tokenizer, const LlamaConfig& model) {
   CapturePrompts prompts;
-  const Tokenizer tokenizer(config.model.path);
   if (config.data.source == "corpus") {
     std::vector<CorpusPart> parts = corpus_windows(config.data, tokenizer, model, false);
     prompts.tokens = std::move(parts.at(0).tokens);

@@ -8,6 +8,7 @@
 #include "pipeline/config/config.hpp"
 #include "pipeline/model/llama_config.hpp"
 #include "pipeline/data/prompts.hpp"
+#include "pipeline/model/tokenizer.hpp"
 
 namespace circal {
 
@@ -22,7 +23,7 @@ struct CapturePrompts {
 // draws the calibration and validation windows (pipeline/data/corpus_windows.hpp). A prompt
 // longer than the model's max_position_embeddings or a prompt in two splits is a
 // CircalError(kExitInput).
-CapturePrompts tokenize_capture_prompts(const Config& config, const LlamaConfig& model);
+CapturePrompts tokenize_capture_prompts(const Config& config, const Tokenizer& tokenizer, const LlamaConfig& model);
 
 // Prompts per batched teacher forward of capture (and of project's pass over student inputs):
 // enough rows that OpenBLAS packs each weight once for many tokens, yet at most

@@ -124,7 +124,7 @@ std::string StageContext::fingerprint(Stage stage) const {
   if (stage == Stage::Capture) fingerprint.add("weights", model.weights_hash);
   for (Stage upstream : own.upstream) fingerprint.add(stage_name(upstream), this->fingerprint(upstream));
   if (stage == Stage::Capture)
-    fingerprint.add_file(config.model.path + "/config.json").add_file(config.model.path + "/tokenizer.model");
+    fingerprint.add_file(config.model.path + "/config.json").add_file(tokenizer.path());
   for (const auto& [key, path] : own.files) fingerprint.add_file(path);
   for (const std::string& key : own.keys) fingerprint.add_key(config, key);
   for (const std::string& key : section_keys(own.section)) fingerprint.add_key(config, key);

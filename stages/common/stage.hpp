@@ -1,6 +1,6 @@
 #pragma once
 // What every stage gets: the MPI context, the resolved config, the run directory and the
-// loaded teacher. Each stage reads earlier stages' HDF5 files and writes its own atomically;
+// loaded teacher with its tokenizer (read once, by open_teacher). Each stage reads earlier stages' HDF5 files and writes its own atomically;
 // its fingerprint (config keys it depends on + input content hashes + upstream fingerprints)
 // decides whether `circal run` can skip it.
 #include <string>
@@ -8,6 +8,7 @@
 #include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/config/config.hpp"
 #include "pipeline/model/model_loader.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 
 namespace circal {
@@ -20,6 +21,7 @@ struct StageContext {
   MpiContext& mpi;
   Config config;  // patch.layers resolved against the model
   const ModelWeights& model;
+  const Tokenizer& tokenizer;
 
   // run_dir/capture.h5, run_dir/project.h5, ...
   std::string output_path(Stage stage) const;

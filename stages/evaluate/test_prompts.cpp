@@ -6,10 +6,10 @@
 
 namespace circal {
 
-TestSplit read_test_split(const std::string& path, const std::string& model_dir, const LlamaConfig& model) {
+TestSplit read_test_split(const std::string& path, const Tokenizer& tokenizer, const LlamaConfig& model) {
   const std::vector<Prompt> prompts = read_prompts(path);
   TestSplit split;
-  split.tokens = tokenize_prompts(prompts, path, Tokenizer(model_dir), model);
+  split.tokens = tokenize_prompts(prompts, path, tokenizer, model);
   split.offsets = {0};
   for (size_t i = 0; i < prompts.size(); ++i) {
     split.text.push_back(prompts[i].text);
@@ -20,9 +20,9 @@ TestSplit read_test_split(const std::string& path, const std::string& model_dir,
   return split;
 }
 
-TestSplit read_test_data(const Config& config, const LlamaConfig& model) {
-  if (test_data_source(config) != "corpus") return read_test_split(config.prompts.test, config.model.path, model);
-  CorpusPart part = std::move(corpus_windows(config.data, Tokenizer(config.model.path), model, true).at(0));
+TestSplit read_test_data(const Config& config, const Tokenizer& tokenizer, const LlamaConfig& model) {
+  if (test_data_source(config) != "corpus") return read_test_split(config.prompts.test, tokenizer, model);
+  CorpusPart part = std::move(corpus_windows(config.data, tokenizer, model, true).at(0));
   TestSplit split;
   split.text = std::move(part.label);
   split.family = std::move(part.family);

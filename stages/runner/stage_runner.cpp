@@ -44,10 +44,9 @@ void apply_runtime_threads(const Config& config) {
   fft_set_threads(config.runtime.threads);
 }
 
-ModelWeights load_teacher(const MpiContext& mpi, const Config& config) {
+Teacher load_teacher(const MpiContext& mpi, const Config& config) {
   apply_runtime_threads(config);
-  // The tokenizer is checked with the weights and let go: capture and evaluate read it again.
-  return std::move(open_teacher(config.model.path, config.runtime.shared_weights ? mpi.comm() : MPI_COMM_NULL).weights);
+  return open_teacher(config.model.path, config.runtime.shared_weights ? mpi.comm() : MPI_COMM_NULL);
 }
 
 bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage,
@@ -77,11 +76,12 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
   // would kill the ranks mid-write.
   const StopSignalGuard signals;
   // Refusals of the config and the model come before the lock, so they leave nothing behind.
-  const ModelWeights model = load_teacher(mpi, config);
+  const Teacher teacher = load_teacher(mpi, config);
+  const ModelWeights& model = teacher.weights;
   resolve_layers(config, model.config.num_hidden_layers);
   StudentLayout::from_config(config, model.config);
   const RunDirectory run_directory(mpi, config.run_dir);
-  const StageContext context{mpi, config, model};
+  const StageContext context{mpi, config, model, teacher.tokenizer};
   fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
   bool rerun = options.force;
   for (Stage stage : options.stages) {

@@ -20,8 +20,8 @@ struct RunOptions {
 void apply_runtime_threads(const Config& config);
 // The teacher as runtime.* says: threads applied, then one float32 copy per node shared by its
 // ranks (runtime.shared_weights, collective over mpi) or one copy per rank; the whole folder,
-// tokenizer.model included, checked by open_teacher.
-ModelWeights load_teacher(const MpiContext& mpi, const Config& config);
+// tokenizer included, checked and read by open_teacher (the stages use this one tokenizer).
+Teacher load_teacher(const MpiContext& mpi, const Config& config);
 
 // Locks the run directory, loads the model, resolves the layers, runs the stages.
 void run_stages(MpiContext& mpi, Config config, const RunOptions& options);
