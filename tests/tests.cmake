@@ -4,7 +4,12 @@ set(CIRCAL_TEST_ENV
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
   CIRCAL_SOURCE_DIR=${CMAKE_SOURCE_DIR} CIRCAL_BIN=$<TARGET_FILE:circal>
-  CIRCAL_REFERENCE_DIR=${CMAKE_SOURCE_DIR}/tests/reference)
+  CIRCAL_REFERENCE_DIR=${CMAKE_SOURCE_DIR}/tests/reference
+  CIRCAL_TOKENIZER_IDS=$<TARGET_FILE:tokenizer_ids> CIRCAL_NPM_DIR=${CMAKE_BINARY_DIR}/npm)
+
+# circal's side of the tokenizer.json reference test and benchmark (tests/tokenizers/).
+add_executable(tokenizer_ids ${CMAKE_SOURCE_DIR}/tests/tokenizers/tokenizer_ids.cpp)
+target_link_libraries(tokenizer_ids PRIVATE circal_core)
 
 # Serial unit tests: one doctest binary, every tests/unit/*.cpp file.
 file(GLOB UNIT_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/*.cpp)
