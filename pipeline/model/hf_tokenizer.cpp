@@ -1,5 +1,7 @@
 #include "pipeline/model/hf_tokenizer.hpp"
 
+#include <algorithm>
+
 #include "pipeline/model/utf8_text.hpp"
 
 namespace circal {
@@ -21,7 +23,8 @@ TokenizerJsonPart part_of(const nlohmann::json& json, const std::string& path, c
 }
 }  // namespace
 
-HfTokenizer::HfTokenizer(const std::string& json_text, const std::string& path)
+HfTokenizer::HfTokenizer(const std::string& json_text, const std::string& path, const std::string& config_text,
+                         const std::string& config_path)
     : path_(path),
       json_(parsed(json_text, path)),
       added_(part_of(json_, path, "added_tokens")),
@@ -37,6 +40,7 @@ HfTokenizer::HfTokenizer(const std::string& json_text, const std::string& path)
   special_.assign(tokens.size(), 0);
   for (const AddedTokens::Token& token : added_.tokens()) special_[size_t(token.id)] = token.special;
   read_post_processor(part_of(json_, path, "post_processor"));
+  if (!config_text.empty()) read_tokenizer_config(config_text, config_path);
   json_ = nullptr;  // every part is read: the vocabulary's JSON tree is large
 }
 
@@ -65,6 +69,31 @@ void HfTokenizer::add_template_piece(const TokenizerJsonPart& piece, const Token
   const std::vector<int> ids = specials.child(name).get<std::vector<int>>("ids");
   std::vector<int>& side = after_sequence ? suffix_ : prefix_;
   side.insert(side.end(), ids.begin(), ids.end());
+}
+
+void HfTokenizer::read_tokenizer_config(const std::string& config_text, const std::string& config_path) {
+  const nlohmann::json json = parsed(config_text, config_path);
+  const TokenizerJsonPart config{json, config_path, "tokenizer_config"};
+  // The classes whose fast tokenizer replaces tokenizer.json's template by these two flags.
+  static const std::vector<std::string> llama = {"LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaTokenizer",
+                                                 "CodeLlamaTokenizerFast"};
+  const std::string tokenizer_class = config.get_or<std::string>("tokenizer_class", "");
+  if (std::find(llama.begin(), llama.end(), tokenizer_class) == llama.end()) return;
+  prefix_.clear();
+  suffix_.clear();
+  if (config.get_or<bool>("add_bos_token", true)) prefix_.push_back(special_id(config, "bos_token"));
+  if (config.get_or<bool>("add_eos_token", false)) suffix_.push_back(special_id(config, "eos_token"));
+}
+
+int HfTokenizer::special_id(const TokenizerJsonPart& config, const std::string& key) const {
+  // A plain string, or an AddedToken object with its "content".
+  const nlohmann::json& value = config.at(key);
+  const std::string token = value.is_object() ? config.child(key).get<std::string>("content")
+                                              : config.get<std::string>(key);
+  const std::vector<std::string>& tokens = model_.tokens();
+  const auto found = std::find(tokens.begin(), tokens.end(), token);
+  if (found == tokens.end()) config.refuse("." + key + " \"" + token + "\" is not a token of " + path_);
+  return int(found - tokens.begin());
 }
 
 std::vector<int> HfTokenizer::encode(const std::string& text) const {

@@ -19,8 +19,9 @@ class HfTokenizer {
  public:
   // `json_text` is the file's content, `path` names it in every refusal (exit 3): not JSON, a
   // model other than BPE, a normalizer, pre_tokenizer, post_processor or decoder type circal
-  // does not implement.
-  HfTokenizer(const std::string& json_text, const std::string& path);
+  // does not implement. `config_text`, when not empty, is tokenizer_config.json at `config_path`.
+  HfTokenizer(const std::string& json_text, const std::string& path, const std::string& config_text = "",
+              const std::string& config_path = "");
   HfTokenizer(const HfTokenizer&) = delete;
   HfTokenizer& operator=(const HfTokenizer&) = delete;
 
@@ -28,6 +29,8 @@ class HfTokenizer {
   std::vector<int> encode(const std::string& text) const;
   // `ids` framed as the post_processor frames one sequence (TemplateProcessing's "single";
   // ByteLevel and none add nothing): what tokenizer(text) gives with add_special_tokens=True.
+  // For a LlamaTokenizer class in tokenizer_config.json its add_bos_token (default true) and
+  // add_eos_token (default false) decide instead, as LlamaTokenizerFast rebuilds the template.
   std::vector<int> with_special_tokens(const std::vector<int>& ids) const;
   // Text of `ids`, special added tokens skipped (skip_special_tokens=True).
   std::string decode(const std::vector<int>& ids) const;
@@ -38,6 +41,8 @@ class HfTokenizer {
   static nlohmann::json parsed(const std::string& json_text, const std::string& path);
   void read_post_processor(const TokenizerJsonPart& part);
   void add_template_piece(const TokenizerJsonPart& piece, const TokenizerJsonPart& specials, bool& after_sequence);
+  void read_tokenizer_config(const std::string& config_text, const std::string& config_path);
+  int special_id(const TokenizerJsonPart& config, const std::string& key) const;
 
   std::string path_;
   nlohmann::json json_;

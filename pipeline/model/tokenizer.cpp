@@ -27,6 +27,7 @@ std::string file_bytes(const std::string& path) {
 
 struct Tokenizer::Impl {
   std::string path;
+  std::vector<std::string> files;
   std::unique_ptr<HfTokenizer> json;  // set for tokenizer.json, else `processor` is used
   sentencepiece::SentencePieceProcessor processor;
 };
@@ -37,16 +38,23 @@ Tokenizer::Tokenizer(const std::string& dir) : Tokenizer() {
   const std::filesystem::path json = std::filesystem::path(dir) / "tokenizer.json";
   if (std::filesystem::exists(json)) {
     impl_->path = json.string();
-    impl_->json = std::make_unique<HfTokenizer>(file_bytes(impl_->path), impl_->path);
+    const std::filesystem::path config = std::filesystem::path(dir) / "tokenizer_config.json";
+    const bool configured = std::filesystem::exists(config);
+    impl_->files = {impl_->path};
+    if (configured) impl_->files.push_back(config.string());
+    impl_->json = std::make_unique<HfTokenizer>(file_bytes(impl_->path), impl_->path,
+                                                configured ? file_bytes(config.string()) : "", config.string());
     return;
   }
   impl_->path = (std::filesystem::path(dir) / "tokenizer.model").string();
+  impl_->files = {impl_->path};
   load(file_bytes(impl_->path));
 }
 
 Tokenizer Tokenizer::from_bytes(const std::string& model_bytes, const std::string& path) {
   Tokenizer tokenizer;
   tokenizer.impl_->path = path;
+  tokenizer.impl_->files = {path};
   tokenizer.load(model_bytes);
   return tokenizer;
 }
@@ -90,6 +98,8 @@ int Tokenizer::vocab_size() const {
 }
 
 const std::string& Tokenizer::path() const { return impl_->path; }
+
+const std::vector<std::string>& Tokenizer::files() const { return impl_->files; }
 
 namespace {
 

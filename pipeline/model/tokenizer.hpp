@@ -23,13 +23,16 @@ class Tokenizer {
   // The tokenizer's ids of text, no special tokens added (no BOS).
   std::vector<int> encode(const std::string& text) const;
   // `ids` with the special tokens tokenizer(text) adds (add_special_tokens=True): for
-  // tokenizer.json those of its post_processor (Llama 2/3: BOS; Qwen, GPT-2: none); for
-  // tokenizer.model BOS = `bos_token_id`, as LlamaTokenizer's add_bos_token does.
+  // tokenizer.json those of its post_processor, or of tokenizer_config.json's add_bos_token /
+  // add_eos_token for a LlamaTokenizer class (HfTokenizer::with_special_tokens); for
+  // tokenizer.model BOS = `bos_token_id`, as the slow LlamaTokenizer's add_bos_token does.
   std::vector<int> with_special_tokens(const std::vector<int>& ids, int bos_token_id) const;
   // Text of ids; BOS/EOS and other special tokens give no text.
   std::string decode(const std::vector<int>& ids) const;
   int vocab_size() const;
   const std::string& path() const;  // DIR/tokenizer.json or DIR/tokenizer.model
+  // Every file read: path(), and tokenizer_config.json beside a tokenizer.json when present.
+  const std::vector<std::string>& files() const;
 
  private:
   Tokenizer();

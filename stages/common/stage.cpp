@@ -123,8 +123,10 @@ std::string StageContext::fingerprint(Stage stage) const {
   fingerprint.add("stage", stage_name(stage));
   if (stage == Stage::Capture) fingerprint.add("weights", model.weights_hash);
   for (Stage upstream : own.upstream) fingerprint.add(stage_name(upstream), this->fingerprint(upstream));
-  if (stage == Stage::Capture)
-    fingerprint.add_file(config.model.path + "/config.json").add_file(tokenizer.path());
+  if (stage == Stage::Capture) {
+    fingerprint.add_file(config.model.path + "/config.json");
+    for (const std::string& file : tokenizer.files()) fingerprint.add_file(file);
+  }
   for (const auto& [key, path] : own.files) fingerprint.add_file(path);
   for (const std::string& key : own.keys) fingerprint.add_key(config, key);
   for (const std::string& key : section_keys(own.section)) fingerprint.add_key(config, key);

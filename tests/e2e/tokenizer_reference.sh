@@ -25,16 +25,18 @@ for variant in gpt2:qwen3 gpt2-prefix:qwen3 llama3-bos:llama3 metaspace:llama2; 
   folders[$name]=$WORK/$name
 done
 
-reference texts "$CIRCAL_SOURCE_DIR/data/prompts.txt" > "$WORK/prompts.jsonl"
-reference texts "$CIRCAL_SOURCE_DIR"/data/corpus/*.jsonl > "$WORK/corpus.jsonl"
-reference texts "$CIRCAL_SOURCE_DIR/tests/tokenizers/edge_cases.jsonl" > "$WORK/edge_cases.jsonl"
+mkdir -p "$WORK/texts" "$WORK/expected"
+reference texts "$CIRCAL_SOURCE_DIR/data/prompts.txt" > "$WORK/texts/prompts"
+reference texts "$CIRCAL_SOURCE_DIR"/data/corpus/*.jsonl > "$WORK/texts/corpus"
+reference texts "$CIRCAL_SOURCE_DIR/tests/tokenizers/edge_cases.jsonl" > "$WORK/texts/edge_cases"
+texts=(prompts corpus edge_cases)
 
 failed=0
 for family in llama3 qwen3 llama2 gpt2 gpt2-prefix llama3-bos metaspace; do
-  for texts in prompts corpus edge_cases; do
-    reference ids "$CIRCAL_NPM_DIR" "${folders[$family]}" "$WORK/$texts.jsonl" > "$WORK/expected.jsonl"
-    "$CIRCAL_TOKENIZER_IDS" "${folders[$family]}" "$WORK/$texts.jsonl" > "$WORK/actual.jsonl"
-    reference compare "$family $texts" "$WORK/expected.jsonl" "$WORK/actual.jsonl" || failed=1
+  reference ids "$CIRCAL_NPM_DIR" "${folders[$family]}" "$WORK/expected" "${texts[@]/#/$WORK/texts/}"
+  for name in "${texts[@]}"; do
+    "$CIRCAL_TOKENIZER_IDS" "${folders[$family]}" "$WORK/texts/$name" > "$WORK/actual"
+    reference compare "$family $name" "$WORK/expected/$name" "$WORK/actual" || failed=1
   done
 done
 [ "$failed" -eq 0 ] || { echo "FAILED: circal's ids differ from @huggingface/tokenizers (above)"; exit 1; }

@@ -2,14 +2,15 @@
 // circal's tokenizer.json engine must equal. Modes:
 //   texts FILE...            the texts of prompt files (.txt: each line) and corpus files (.jsonl:
 //                            each "text"), one JSON string a line, for both sides to read
-//   ids NPM_DIR DIR TEXTS    per text: [ids as tokenizer(text) gives them, decode(ids)]
+//   ids NPM_DIR DIR OUT TEXTS...   per text: [ids as tokenizer(text) gives them, decode(ids)],
+//                            into OUT/NAME for each TEXTS file NAME (the tokenizer read once)
 //   compare LABEL EXPECTED ACTUAL   counts equal lines; lists the first differences
 //   speed NPM_DIR DIR TEXTS PASSES  tokens/s of each pass (the texts encoded once each)
 //   derive DIR OUT VARIANT   DIR's tokenizer with one part changed, for the layouts no packaged
 //                            file has (VARIANTS below)
 import { createRequire } from "node:module";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 
 const [mode, ...args] = process.argv.slice(2);
 
@@ -37,16 +38,18 @@ function texts(files) {
   }
 }
 
-function ids(npmDir, dir, textsFile) {
+function ids(npmDir, dir, outDir, textsFiles) {
   const tokenizer = readTokenizer(npmDir, dir);
-  const out = [];
-  for (const line of lines(textsFile)) {
-    const encoded = tokenizer.encode(JSON.parse(line)).ids;
-    const decoded = encoded.length === 0 ? "" :
-      tokenizer.decode(encoded, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
-    out.push(JSON.stringify([encoded, decoded]));
+  for (const textsFile of textsFiles) {
+    const out = [];
+    for (const line of lines(textsFile)) {
+      const encoded = tokenizer.encode(JSON.parse(line)).ids;
+      const decoded = encoded.length === 0 ? "" :
+        tokenizer.decode(encoded, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+      out.push(JSON.stringify([encoded, decoded]));
+    }
+    writeFileSync(join(outDir, basename(textsFile)), out.join("\n") + "\n");
   }
-  process.stdout.write(out.join("\n") + "\n");
 }
 
 function compare(label, expectedFile, actualFile) {
@@ -112,7 +115,7 @@ function derive(dir, out, variant) {
 
 if (mode === "texts") texts(args);
 else if (mode === "derive") derive(args[0], args[1], args[2]);
-else if (mode === "ids") ids(args[0], args[1], args[2]);
+else if (mode === "ids") ids(args[0], args[1], args[2], args.slice(3));
 else if (mode === "compare") compare(args[0], args[1], args[2]);
 else if (mode === "speed") speed(args[0], args[1], args[2], Number(args[3]));
 else { console.error("usage: hf_reference.mjs texts|ids|compare|speed ..."); process.exit(2); }

@@ -112,6 +112,21 @@ TEST_CASE("added tokens are matched before the normalizer and never split") {
   CHECK(HfTokenizer(file.dump(), kPath).decode({0, 2, 3}) == "x<x>y");
 }
 
+TEST_CASE("tokenizer_config.json's add_bos_token/add_eos_token replace a LlamaTokenizer's template") {
+  const std::string file = sentencepiece_style().dump();
+  json config = {{"tokenizer_class", "LlamaTokenizerFast"}, {"add_bos_token", false}, {"add_eos_token", true},
+                 {"bos_token", "<s>"}, {"eos_token", {{"content", "</s>"}, {"special", true}}}};
+  CHECK(HfTokenizer(file, kPath, config.dump(), "c.json").with_special_tokens({263}) == std::vector<int>{263, 2});
+  config.erase("add_bos_token");  // true unless the file says otherwise
+  CHECK(HfTokenizer(file, kPath, config.dump(), "c.json").with_special_tokens({263}) == std::vector<int>{1, 263, 2});
+  config["tokenizer_class"] = "Qwen2Tokenizer";  // other classes keep tokenizer.json's template
+  CHECK(HfTokenizer(file, kPath, config.dump(), "c.json").with_special_tokens({263}) == std::vector<int>{1, 263});
+  config = {{"tokenizer_class", "LlamaTokenizer"}, {"bos_token", "<bos>"}};
+  const circal::CircalError e = circal::testing::error_of([&] { HfTokenizer(file, kPath, config.dump(), "c.json"); });
+  CHECK(e.code() == circal::kExitInput);
+  CHECK(std::string(e.what()) == std::string("c.json: tokenizer_config.bos_token \"<bos>\" is not a token of ") + kPath);
+}
+
 TEST_CASE("no post_processor, or a ByteLevel one, adds no BOS") {
   json file = bpe({{"a", 0}}, json::array());
   CHECK(HfTokenizer(file.dump(), kPath).with_special_tokens({0}) == std::vector<int>{0});
