@@ -1,5 +1,7 @@
 #include "pipeline/model/bpe_model.hpp"
 
+#include <unicode/utf8.h>
+
 #include <cstdio>
 #include <queue>
 
@@ -8,13 +10,9 @@ namespace {
 
 // Words cached at most: bounds the memory a long run of unusual text can take.
 constexpr size_t kCacheWords = 1 << 16;
-
-size_t character_length(unsigned char lead) {
-  if (lead < 0x80) return 1;
-  if ((lead >> 5) == 0x6) return 2;
-  if ((lead >> 4) == 0xE) return 3;
-  return 4;
-}
+// Longer words are merged each time, as in the Rust tokenizers: without a pre-tokenizer
+// (Llama 2's layout) a whole text is one word, and caching texts would only fill memory.
+constexpr size_t kCachedWordBytes = 256;
 
 }  // namespace
 
@@ -85,10 +83,12 @@ std::optional<int> BpeModel::id(std::string_view token) const {
 std::vector<int> BpeModel::symbols(std::string_view word) const {
   std::vector<int> ids;
   bool last_unk = false;
-  for (size_t at = 0; at < word.size();) {
-    const size_t length = std::min(character_length(static_cast<unsigned char>(word[at])), word.size() - at);
-    const std::string_view character = word.substr(at, length);
-    at += length;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(word.data());
+  const auto length = static_cast<int32_t>(word.size());
+  for (int32_t at = 0; at < length;) {
+    const int32_t begin = at;
+    U8_FWD_1(bytes, at, length);
+    const std::string_view character = word.substr(size_t(begin), size_t(at - begin));
     if (const auto known = id(character)) {
       ids.push_back(*known);
       last_unk = false;
@@ -153,7 +153,8 @@ void BpeModel::encode(std::string_view word, std::vector<int>& ids) const {
   auto cached = cache_.find(word);
   if (cached == cache_.end()) {
     std::vector<int> result = merged(word);
-    if (cache_.size() >= kCacheWords) return ids.insert(ids.end(), result.begin(), result.end()), void();
+    if (cache_.size() >= kCacheWords || word.size() > kCachedWordBytes)
+      return ids.insert(ids.end(), result.begin(), result.end()), void();
     cached = cache_.emplace(std::string(word), std::move(result)).first;
   }
   ids.insert(ids.end(), cached->second.begin(), cached->second.end());

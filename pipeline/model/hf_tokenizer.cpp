@@ -123,8 +123,8 @@ std::vector<int> HfTokenizer::with_special_tokens(const std::vector<int>& ids) c
 std::string HfTokenizer::decode(const std::vector<int>& ids) const {
   std::vector<std::string> tokens;
   for (const int id : ids) {
-    if (id < 0 || id >= vocab_size()) fail(kExitInput, path_ + ": cannot decode id " + std::to_string(id));
-    if (!special_[size_t(id)]) tokens.push_back(model_.tokens()[size_t(id)]);
+    // An id the tokenizer lacks (a model's vocabulary is often padded past it) gives no text.
+    if (id >= 0 && id < vocab_size() && !special_[size_t(id)]) tokens.push_back(model_.tokens()[size_t(id)]);
   }
   return decoder_.decode(std::move(tokens));
 }

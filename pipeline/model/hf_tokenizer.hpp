@@ -32,7 +32,8 @@ class HfTokenizer {
   // For a LlamaTokenizer class in tokenizer_config.json its add_bos_token (default true) and
   // add_eos_token (default false) decide instead, as LlamaTokenizerFast rebuilds the template.
   std::vector<int> with_special_tokens(const std::vector<int>& ids) const;
-  // Text of `ids`, special added tokens skipped (skip_special_tokens=True).
+  // Text of `ids`, special added tokens and ids past the vocabulary skipped
+  // (skip_special_tokens=True).
   std::string decode(const std::vector<int>& ids) const;
   // One past the largest id, added tokens included (len(tokenizer)).
   int vocab_size() const { return int(model_.tokens().size()); }

@@ -2,6 +2,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <unicode/utf8.h>
 
 #include "pipeline/base/errors.hpp"
 
@@ -15,11 +16,10 @@ struct MatchDataFree {
   void operator()(pcre2_match_data* data) const { pcre2_match_data_free(data); }
 };
 
-// Steps past one UTF-8 character (lead byte plus continuation bytes).
 size_t next_character(std::string_view text, size_t at) {
-  ++at;
-  while (at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) ++at;
-  return at;
+  auto i = static_cast<int32_t>(at);
+  U8_FWD_1(reinterpret_cast<const uint8_t*>(text.data()), i, static_cast<int32_t>(text.size()));
+  return size_t(i);
 }
 
 }  // namespace

@@ -55,6 +55,8 @@ edit_model misshaped model.safetensors '
 h, body = header(); h["model.layers.3.mlp.up_proj.weight"]["shape"] = [256, 768]; data = with_header(h, body)'
 edit_model no-tokenizer tokenizer.model 'pass' && rm "$F/model-no-tokenizer/tokenizer.model"
 edit_model bad-tokenizer tokenizer.model 'data = b"this is not a sentencepiece model\n" * 20'
+# A tokenizer.json beside tokenizer.model is the one read (as AutoTokenizer): here not BPE.
+echo '{"model": {"type": "Unigram", "vocab": []}}' > "$(model_variant unigram-json)/tokenizer.json"
 edit_model other-eps config.json 'c = json.loads(data); c["rms_norm_eps"] = 1e-6; data = json.dumps(c).encode()'
 
 # Prompt files.
@@ -211,6 +213,7 @@ prompt_rows "empty prompt file"          'empty\.txt.*(no prompts|empty)'       
 prompt_rows "prompt file not UTF-8"      'latin1\.txt:1.*invalid UTF-8'           "$P/latin1.txt"  validation split
 prompt_rows "prompt too long"            "long\.txt: $LONG"                       "$P/long.txt"    validation
 NP=1 row "prompt too long (generate --prompt)" 3 "--prompt: $LONG" generate --model "$MODEL" --prompt "$(cat "$P/long.txt")" --tokens 2
+NP=1 row "prompt not UTF-8 (generate --prompt)" 3 "--prompt: invalid UTF-8" generate --model "$MODEL" --prompt "$(printf 'caf\xe9')" --tokens 2
 row "prompt in two splits"       3 'in both .*calibration\.txt.* and .*overlap\.txt' run --config "$CFG" --run-dir RUN --set prompts.validation="$P/overlap.txt"
 NP=1 row "prompt in two splits (capture)" 3 'in both .*calibration\.txt.* and .*overlap\.txt' capture --config "$CFG" --run-dir RUN --set prompts.validation="$P/overlap.txt"
 TIMEOUT=120 row "fewer prompts than ranks (works)" 0 ''                           run --config "$CFG" --run-dir RUN --set prompts.calibration="$P/one.txt"
@@ -254,6 +257,7 @@ model_rows "missing tensor"               'model-missing-tensor/model\.safetenso
 model_rows "misshaped tensor"             'model-misshaped/model\.safetensors.*up_proj\.weight has shape \[256, 768\]' "$(m misshaped)"
 model_rows "tokenizer.model missing"      'model-no-tokenizer/tokenizer\.model: missing' "$(m no-tokenizer)" stages
 model_rows "tokenizer not SentencePiece"  'model-bad-tokenizer/tokenizer\.model.*not a SentencePiece model' "$(m bad-tokenizer)" stages
+model_rows "tokenizer.json not BPE"       'model-unigram-json/tokenizer\.json: model\.type Unigram is not supported' "$(m unigram-json)" stages
 
 # Checkpoints: exit 4, naming the file and why it is refused (single stages do not recompute),
 # from every command that reads it: project.h5 by calibrate, evaluate (calibrate.enabled=false:
