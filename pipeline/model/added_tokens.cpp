@@ -17,7 +17,7 @@ AddedTokens::AddedTokens(const TokenizerJsonPart& part) {
   for (size_t i = 0; i < part.json.size(); ++i) {
     const TokenizerJsonPart token{part.json[i], part.file, part.part + "[" + std::to_string(i) + "]"};
     if (token.get_or<bool>("single_word", false)) token.refuse(".single_word true is not supported");
-    Token t{token.get<std::string>("content"), token.get<int>("id"), token.get_or<bool>("special", false),
+    Token t{token.get<std::string>("content"), token.id("id"), token.get_or<bool>("special", false),
             token.get_or<bool>("normalized", !token.get_or<bool>("special", false)),
             token.get_or<bool>("lstrip", false), token.get_or<bool>("rstrip", false)};
     if (t.content.empty()) token.refuse(".content is empty");

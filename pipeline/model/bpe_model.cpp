@@ -39,9 +39,9 @@ void BpeModel::read_vocabulary(const TokenizerJsonPart& part) {
   const nlohmann::json& vocab = part.at("vocab");
   if (!vocab.is_object()) part.refuse(".vocab is not an object");
   vocabulary_.reserve(vocab.size());
-  for (const auto& [token, id] : vocab.items()) {
-    if (!id.is_number_integer() || id.get<long>() < 0) part.refuse(".vocab[\"" + token + "\"] is not an id");
-    const int n = id.get<int>();
+  const TokenizerJsonPart ids{vocab, part.file, part.part + ".vocab"};
+  for (const auto& [token, ignored] : vocab.items()) {
+    const int n = ids.id(token);
     vocabulary_.emplace(token, n);
     if (size_t(n) >= tokens_.size()) tokens_.resize(size_t(n) + 1);
     tokens_[size_t(n)] = token;

@@ -5,6 +5,14 @@
 #include "pipeline/model/utf8_text.hpp"
 
 namespace circal {
+namespace {
+
+TokenizerJsonPart part_of(const nlohmann::json& json, const std::string& path, const std::string& key) {
+  static const nlohmann::json null;
+  return {json.contains(key) ? json[key] : null, path, key};
+}
+
+}  // namespace
 
 nlohmann::json HfTokenizer::parsed(const std::string& json_text, const std::string& path) {
   try {
@@ -15,13 +23,6 @@ nlohmann::json HfTokenizer::parsed(const std::string& json_text, const std::stri
     fail(kExitInput, path + ": not valid JSON (" + std::string(e.what()) + ")");
   }
 }
-
-namespace {
-TokenizerJsonPart part_of(const nlohmann::json& json, const std::string& path, const std::string& key) {
-  static const nlohmann::json null;
-  return {json.contains(key) ? json[key] : null, path, key};
-}
-}  // namespace
 
 HfTokenizer::HfTokenizer(const std::string& json_text, const std::string& path, const std::string& config_text,
                          const std::string& config_path)

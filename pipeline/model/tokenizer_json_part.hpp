@@ -43,6 +43,15 @@ struct TokenizerJsonPart {
     }
   }
 
+  // A token id: a vocabulary far larger than any model's (2^24) is a broken file, refused
+  // before it is allocated.
+  int id(const std::string& key) const {
+    const nlohmann::json& value = at(key);
+    if (!value.is_number_integer() || value.get<long long>() < 0 || value.get<long long>() >= (1 << 24))
+      refuse("." + key + " is not a token id in [0, 2^24)");
+    return value.get<int>();
+  }
+
   template <typename T>
   T get_or(const std::string& key, T fallback) const {
     return json.contains(key) && !json[key].is_null() ? get<T>(key) : fallback;

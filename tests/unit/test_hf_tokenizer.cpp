@@ -159,6 +159,9 @@ TEST_CASE("unsupported parts are refused naming the file and the part") {
   file["post_processor"] = {{"type", "RobertaProcessing"}};
   CHECK(refusal(file) == std::string(kPath) + ": post_processor.type RobertaProcessing is not supported");
   file["post_processor"] = nullptr;
+  file["model"]["vocab"]["b"] = 1 << 30;
+  CHECK(refusal(file) == std::string(kPath) + ": model.vocab.b is not a token id in [0, 2^24)");
+  file["model"]["vocab"].erase("b");
   file["model"]["merges"] = {"a b"};
   CHECK(refusal(file) == std::string(kPath) + ": model.merges[0] names a token outside the vocabulary");
   const circal::CircalError e = circal::testing::error_of([] { HfTokenizer("{\"model\": ", kPath); });
