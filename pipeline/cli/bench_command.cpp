@@ -115,7 +115,7 @@ int bench_command(MpiContext& mpi, const Args& args) {
   if (options.reps < 1) fail(kExitUsage, "circal bench: --reps must be >= 1");
   const Config config = config_from_options(*vm);
   apply_runtime_threads(config);
-  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
+  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == FftPlanner::Measure);
   if (mpi.is_root()) run_circulant_bench(options);
   fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);
   return kExitOk;

@@ -319,7 +319,7 @@ void write_sweep_dir(const SweepPlan& plan) {
         fs::remove(dir / "error.txt");
         entry["projection"] = plan.projections[point.projection].name;
         entry["block_size"] = point.config.project.block_size;
-        entry["structure"] = point.config.project.structure;
+        entry["structure"] = name_of(point.config.project.structure);
         entry["lr"] = point.config.calibrate.lr;
       } else {
         write_text(dir / "error.txt", "invalid point: " + point.error + "\n");
@@ -363,7 +363,7 @@ std::vector<std::string> sbatch_arguments(const SweepPlan& plan, int index,
   if (!cluster.partition.empty()) args.push_back("--partition=" + cluster.partition);
   if (!cluster.account.empty()) args.push_back("--account=" + cluster.account);
   args.push_back("--export=ALL,CIRCAL_COMMAND=" + job.command + ",CIRCAL_BIN=" + settings.circal_bin +
-                 ",CIRCAL_LAUNCHER=" + cluster.launcher +
+                 ",CIRCAL_LAUNCHER=" + name_of(cluster.launcher) +
                  ",CIRCAL_MAX_RESTARTS=" + std::to_string(cluster.max_restarts));
   if (job.array)
     args.push_back("--array=0-" + std::to_string(job.tasks.size() - 1) + "%" + std::to_string(cluster.array_parallel));

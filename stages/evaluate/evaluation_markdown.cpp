@@ -123,7 +123,7 @@ void zeroing_notes(const Json& metrics, std::vector<std::string>& notes) {
   if (!has(metrics, "zeroed")) return;
   const double zeroed = mean_kl(metrics, "zeroed");
   for (StudentKind kind : kStudentKinds) {
-    const char* name = student_kind_name(kind);
+    const char* name = name_of(kind);
     if (!student_source(kind).has_parameters || !has(metrics, name) || zeroed <= 0) continue;
     const double kl = mean_kl(metrics, name);
     const std::string versus = " (mean KL " + nats(kl) + " vs " + nats(zeroed) + " nats)";

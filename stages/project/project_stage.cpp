@@ -50,7 +50,7 @@ MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext&
   result.frobenius = project_frobenius(W, m, n, b);
   if (input.tokens() <= 0)
     fail(kExitInput, "project: no calibration tokens in capture.h5 for layer " + std::to_string(matrix.layer) + " " +
-                         matrix.projection);
+                         name_of(matrix.projection));
   result.least_squares = solve_least_squares(input, output, context.config.project.ridge * input.mean_gram_diagonal());
   result.frobenius_error[0] = relative_frobenius_error(W, result.frobenius.data(), m, n, b);
   result.least_squares_error[0] = relative_frobenius_error(W, result.least_squares.data(), m, n, b);
@@ -62,7 +62,7 @@ MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext&
 // The MLP matrix (layer, projection) applied to x [T, n]: the student's projection where it
 // is patched and already solved, else the teacher's weight.
 void apply_matrix(const StageContext& context, const StudentLayout& layout, const std::vector<std::vector<float>>& chosen,
-                  int layer, const std::string& projection, const float* x, float* y, int T) {
+                  int layer, Projection projection, const float* x, float* y, int T) {
   const LlamaConfig& config = context.model.config;
   const int m = mlp_out_features(config, projection), n = mlp_in_features(config, projection);
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
@@ -110,10 +110,10 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
       InputStatistics input(I, b);
       OutputStatistics output(matrix.out_features, I, b);
       if (T > 0) {
-        const float* x = teacher.mlp_input(matrix.layer, "gate_proj");
+        const float* x = teacher.mlp_input(matrix.layer, Projection::Gate);
         std::vector<float> gate(size_t(T) * I), up(size_t(T) * I), h(size_t(T) * I);
-        apply_matrix(context, layout, chosen, matrix.layer, "gate_proj", x, gate.data(), T);
-        apply_matrix(context, layout, chosen, matrix.layer, "up_proj", x, up.data(), T);
+        apply_matrix(context, layout, chosen, matrix.layer, Projection::Gate, x, gate.data(), T);
+        apply_matrix(context, layout, chosen, matrix.layer, Projection::Up, x, up.data(), T);
         swiglu_forward(gate.data(), up.data(), h.data(), long(T) * I);
         accumulate_statistics(h.data(), T, context.config.project.chunk_tokens, &input, {mlp_matrix(context.model, matrix.layer, matrix.projection)},
                               {&output});
@@ -131,11 +131,11 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
   return totals;
 }
 
-void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& method,
+void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, ProjectionMethod method,
                       const MatrixProjection& projection) {
   const uint64_t p = block_count(matrix.out_features, b), q = block_count(matrix.in_features, b);
   const std::string base = matrix.dataset();
-  const bool frobenius = method == "frobenius";
+  const bool frobenius = method == ProjectionMethod::Frobenius;
   const auto put = [&](const std::string& name, const std::vector<float>& c, const double* errors) {
     file.write(base + "/" + name, {p, q, uint64_t(b)}, c.data());
     file.set_attr(base + "/" + name, "rel_frobenius_error", errors[0]);
@@ -146,7 +146,7 @@ void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b
   put("c_frobenius", projection.frobenius, projection.frobenius_error);
   put("c_least_squares", projection.least_squares, projection.least_squares_error);
   file.set_attr(base + "/c", "block_size", int64_t(b));
-  file.set_attr(base + "/c", "method", method);
+  file.set_attr(base + "/c", "method", std::string(name_of(method)));
   file.set_attr(base + "/c", "m", int64_t(matrix.out_features));
   file.set_attr(base + "/c", "n", int64_t(matrix.in_features));
   if (matrix.out_features % b != 0)
@@ -208,30 +208,30 @@ void write_lowrank_factors(CheckpointWriter& file, const PatchedMatrix& matrix, 
   file.set_attr(U, "circulant_parameters", int64_t(uint64_t(block_count(int(m), b)) * block_count(int(n), b) * b));
 }
 
-void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& method,
+void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, ProjectionMethod method,
                               const LowRankProjection& projection) {
-  const bool frobenius = method == "frobenius";
+  const bool frobenius = method == ProjectionMethod::Frobenius;
   write_lowrank_factors(file, matrix, b, "", frobenius ? projection.svd : projection.aware,
                         frobenius ? projection.svd_error : projection.aware_error);
   write_lowrank_factors(file, matrix, b, "_svd", projection.svd, projection.svd_error);
   write_lowrank_factors(file, matrix, b, "_aware", projection.aware, projection.aware_error);
-  file.set_attr(matrix.dataset() + "/U", "method", std::string(frobenius ? "svd" : "aware"));
+  file.set_attr(matrix.dataset() + "/U", "method", std::string(projection_variant(Structure::LowRank, method)));
 }
 
 void log_projection(const MpiContext& mpi, const PatchedMatrix& matrix, int b, const MatrixProjection& projection) {
   char line[240];
   std::snprintf(line, sizeof line,
                 "project: layer %d %-9s %dx%d b=%d  frobenius: rel_err %.4f out_err %.4f | least_squares: rel_err %.4f out_err %.4f",
-                matrix.layer, matrix.projection.c_str(), matrix.out_features, matrix.in_features, b,
+                matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, b,
                 projection.frobenius_error[0], projection.frobenius_error[1], projection.least_squares_error[0],
                 projection.least_squares_error[1]);
   mpi.log(line);
 }
 
-void write_layout_attributes(CheckpointWriter& file, const StudentLayout& layout, const std::string& method) {
+void write_layout_attributes(CheckpointWriter& file, const StudentLayout& layout, ProjectionMethod method) {
   file.set_attr("/", "block_size", int64_t(layout.block_size));
-  file.set_attr("/", "method", method);
-  file.set_attr("/", "structure", std::string(structure_name(layout.structure)));
+  file.set_attr("/", "method", std::string(name_of(method)));
+  file.set_attr("/", "structure", std::string(name_of(layout.structure)));
   file.set_attr("/", "mlp_params_dense", int64_t(layout.dense_parameters()));
   file.set_attr("/", "mlp_params_student", int64_t(layout.total_size));
   file.set_attr("/", "mlp_params_circulant", int64_t(layout.circulant_parameters()));
@@ -248,7 +248,7 @@ std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext&
   for (const PatchedMatrix& matrix : lowrank->matrices)
     if (!capture.exists(full_gram_dataset(matrix.layer, capture_input_source(matrix.projection))))
       return "none: capture.h5 has no full input Gram for layer " + std::to_string(matrix.layer) + " " +
-             matrix.projection + " (width " + std::to_string(matrix.in_features) + "; capture.full_gram)";
+             name_of(matrix.projection) + " (width " + std::to_string(matrix.in_features) + "; capture.full_gram)";
   std::string gram_source;
   std::unique_ptr<InputGram> gram;
   for (size_t i = 0; i < lowrank->matrices.size(); ++i) {
@@ -270,9 +270,9 @@ std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext&
 // up_proj read the same input: their Gram is read once).
 void project_lowrank_stage(const StageContext& context, const CheckpointReader& capture, const StudentLayout& layout) {
   const MpiContext& mpi = context.mpi;
-  if (context.config.project.down_inputs == "student")
+  if (context.config.project.down_inputs == DownInputs::Student)
     fail(kExitUsage, "config: project.down_inputs: student works with project.structure: circulant only");
-  const std::string& method = context.config.project.method;
+  const ProjectionMethod method = context.config.project.method;
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
   std::string gram_source;
@@ -287,7 +287,7 @@ void project_lowrank_stage(const StageContext& context, const CheckpointReader& 
     char line[240];
     std::snprintf(line, sizeof line,
                   "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
-                  matrix.layer, matrix.projection.c_str(), matrix.out_features, matrix.in_features, matrix.rank,
+                  matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, matrix.rank,
                   matrix.size, projection.svd_error[0], projection.svd_error[1], projection.aware_error[0],
                   projection.aware_error[1]);
     mpi.log(line);
@@ -306,24 +306,24 @@ void project_stage(const StageContext& context) {
   const MpiContext& mpi = context.mpi;
   const CheckpointReader capture = context.open_output(Stage::Capture);
   const StudentLayout layout = StudentLayout::from_config(context.config, context.model.config);
-  const std::string& method = context.config.project.method;
+  const ProjectionMethod method = context.config.project.method;
   const int b = layout.block_size;
   if (layout.structure == Structure::LowRank) return project_lowrank_stage(context, capture, layout);
   if (!has_statistics(capture, b))
     fail(kExitCheckpoint, capture.path() + ": has no projection statistics for project.block_size " + std::to_string(b) +
                               "; list it in capture.block_sizes and rerun capture");
-  const bool student_down = context.config.project.down_inputs == "student";
+  const bool student_down = context.config.project.down_inputs == DownInputs::Student;
   std::vector<MatrixProjection> projections(layout.matrices.size());
   std::vector<std::vector<float>> chosen(layout.matrices.size());
   std::vector<size_t> downs;
-  std::map<std::pair<int, std::string>, InputStatistics> inputs;
+  std::map<std::pair<int, Projection>, InputStatistics> inputs;
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
     const PatchedMatrix& matrix = layout.matrices[i];
-    if (student_down && matrix.projection == "down_proj") {
+    if (student_down && matrix.projection == Projection::Down) {
       downs.push_back(i);
       continue;
     }
-    const std::string source = capture_input_source(matrix.projection);
+    const Projection source = capture_input_source(matrix.projection);
     auto found = inputs.find({matrix.layer, source});
     if (found == inputs.end())
       found = inputs.emplace(std::make_pair(matrix.layer, source),
@@ -331,7 +331,7 @@ void project_stage(const StageContext& context) {
     const OutputStatistics output =
         read_output_statistics(capture, b, matrix.layer, matrix.projection, matrix.out_features, matrix.in_features);
     projections[i] = project_matrix(matrix, context, found->second, output);
-    chosen[i] = method == "frobenius" ? projections[i].frobenius : projections[i].least_squares;
+    chosen[i] = method == ProjectionMethod::Frobenius ? projections[i].frobenius : projections[i].least_squares;
     log_projection(mpi, matrix, b, projections[i]);
     // A layer's input statistics are done once its last matrix is (layout order: layer by layer).
     if (i + 1 == layout.matrices.size() || layout.matrices[i + 1].layer != matrix.layer) inputs.clear();
@@ -344,7 +344,7 @@ void project_stage(const StageContext& context) {
     for (size_t d = 0; d < downs.size(); ++d) {
       const PatchedMatrix& matrix = layout.matrices[downs[d]];
       projections[downs[d]] = project_matrix(matrix, context, statistics[d].first, statistics[d].second);
-      chosen[downs[d]] = method == "frobenius" ? projections[downs[d]].frobenius : projections[downs[d]].least_squares;
+      chosen[downs[d]] = method == ProjectionMethod::Frobenius ? projections[downs[d]].frobenius : projections[downs[d]].least_squares;
       log_projection(mpi, matrix, b, projections[downs[d]]);
     }
   }
