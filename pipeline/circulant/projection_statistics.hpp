@@ -4,7 +4,7 @@
 // per-frequency Gram G[k] = sum_t Xf_t[k] Xf_t[k]^H [q, q], and for each matrix W [m, n]
 // reading that input the cross term R[k] = sum_t Yf_t[k] Xf_t[k]^H [p, q] with y_t = W x_t.
 // Each lives in one flat float64 buffer so that callers can add partial sums in a fixed
-// order (stages/common/ordered_sum.hpp) and write them whole.
+// order (add_round_in_order in stages/common/capture_statistics.hpp) and write them whole.
 #include <complex>
 #include <vector>
 

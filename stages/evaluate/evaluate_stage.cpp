@@ -139,7 +139,7 @@ CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayo
   for (Projection projection : kProjections)
     dense += uint64_t(model.num_hidden_layers) * mlp_out_features(model, projection) * mlp_in_features(model, projection);
   CompressionCounts counts{dense, dense - layout.dense_parameters() + layout.circulant_parameters()};
-  counts.structure = name_of(layout.structure);
+  counts.structure = layout.structure;
   counts.mlp_params_student = dense - layout.dense_parameters() + layout.total_size;
   const StudentLayout* lowrank = layout.structure == Structure::LowRank ? &layout : other ? &*other : nullptr;
   if (lowrank) counts.mlp_params_lowrank = dense - lowrank->dense_parameters() + lowrank->total_size;

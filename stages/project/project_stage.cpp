@@ -37,10 +37,22 @@ namespace circal {
 
 namespace {
 
+// How far a projection lands from its dense matrix.
+struct ProjectionError {
+  double frobenius = 0;  // ||W - C||_F / ||W||_F
+  double output = 0;     // the same of the outputs W x - C x over the calibration tokens
+};
+
 struct MatrixProjection {
   std::vector<float> frobenius, least_squares;
-  double frobenius_error[2], least_squares_error[2];  // relative Frobenius, relative output
+  ProjectionError frobenius_error, least_squares_error;
 };
+
+// What a stop signal leaves behind when it comes `when`.
+std::string unwritten(const std::string& when) { return when + ", project.h5 not written; rerun to resume"; }
+std::string unwritten_after(size_t done, size_t total, const std::string& what) {
+  return unwritten("after " + std::to_string(done) + " of " + std::to_string(total) + " " + what);
+}
 
 MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext& context, const InputStatistics& input,
                                 const OutputStatistics& output) {
@@ -52,10 +64,10 @@ MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext&
     fail(kExitInput, "project: no calibration tokens in capture.h5 for layer " + std::to_string(matrix.layer) + " " +
                          name_of(matrix.projection));
   result.least_squares = solve_least_squares(input, output, context.config.project.ridge * input.mean_gram_diagonal());
-  result.frobenius_error[0] = relative_frobenius_error(W, result.frobenius.data(), m, n, b);
-  result.least_squares_error[0] = relative_frobenius_error(W, result.least_squares.data(), m, n, b);
-  result.frobenius_error[1] = statistics_output_error(input, output, result.frobenius.data());
-  result.least_squares_error[1] = statistics_output_error(input, output, result.least_squares.data());
+  result.frobenius_error.frobenius = relative_frobenius_error(W, result.frobenius.data(), m, n, b);
+  result.least_squares_error.frobenius = relative_frobenius_error(W, result.least_squares.data(), m, n, b);
+  result.frobenius_error.output = statistics_output_error(input, output, result.frobenius.data());
+  result.least_squares_error.output = statistics_output_error(input, output, result.least_squares.data());
   return result;
 }
 
@@ -122,7 +134,7 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
       add_round_in_order(mpi.comm(), contributors, output.values.data(), totals[d].second.values.data(),
                          output.values.size());
     }
-    stop_if_signalled(mpi.comm(), "project", "while recomputing down_proj inputs, project.h5 not written; rerun to resume");
+    stop_if_signalled(mpi.comm(), "project", unwritten("while recomputing down_proj inputs"));
   }
   for (auto& [input, output] : totals) {
     MPI_Bcast(input.values.data(), int(input.values.size()), MPI_DOUBLE, 0, mpi.comm());
@@ -136,10 +148,10 @@ void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b
   const uint64_t p = block_count(matrix.out_features, b), q = block_count(matrix.in_features, b);
   const std::string base = matrix.dataset();
   const bool frobenius = method == ProjectionMethod::Frobenius;
-  const auto put = [&](const std::string& name, const std::vector<float>& c, const double* errors) {
+  const auto put = [&](const std::string& name, const std::vector<float>& c, const ProjectionError& errors) {
     file.write(base + "/" + name, {p, q, uint64_t(b)}, c.data());
-    file.set_attr(base + "/" + name, "rel_frobenius_error", errors[0]);
-    file.set_attr(base + "/" + name, "rel_output_error", errors[1]);
+    file.set_attr(base + "/" + name, "rel_frobenius_error", errors.frobenius);
+    file.set_attr(base + "/" + name, "rel_output_error", errors.output);
   };
   put("c", frobenius ? projection.frobenius : projection.least_squares,
       frobenius ? projection.frobenius_error : projection.least_squares_error);
@@ -169,9 +181,27 @@ InputGram captured_gram(const CheckpointReader& capture, const PatchedMatrix& ma
   return gram;
 }
 
+// The Gram of the last matrix's input, kept for the next matrix of the same input (gate_proj
+// and up_proj read one, and the layout lists them one after the other).
+class CapturedGrams {
+ public:
+  explicit CapturedGrams(const CheckpointReader& capture) : capture_(capture) {}
+  const InputGram& of(const PatchedMatrix& matrix) {
+    const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
+    if (!gram_ || source != source_) gram_ = std::make_unique<InputGram>(captured_gram(capture_, matrix));
+    source_ = source;
+    return *gram_;
+  }
+
+ private:
+  const CheckpointReader& capture_;
+  std::string source_;
+  std::unique_ptr<InputGram> gram_;
+};
+
 struct LowRankProjection {
   std::vector<float> svd, aware;
-  double svd_error[2], aware_error[2];  // relative Frobenius, relative output (all tokens)
+  ProjectionError svd_error, aware_error;  // the output error over all tokens
 };
 
 LowRankProjection project_lowrank(const PatchedMatrix& matrix, const StageContext& context, const InputGram& gram,
@@ -182,24 +212,24 @@ LowRankProjection project_lowrank(const PatchedMatrix& matrix, const StageContex
   const std::vector<double> H = gram.matrix();
   if (with_svd) {
     result.svd = project_truncated_svd(W, m, n, r);
-    result.svd_error[0] = lowrank_relative_frobenius_error(W, result.svd.data(), m, n, r);
-    result.svd_error[1] = lowrank_relative_output_error(W, result.svd.data(), m, n, r, H);
+    result.svd_error.frobenius = lowrank_relative_frobenius_error(W, result.svd.data(), m, n, r);
+    result.svd_error.output = lowrank_relative_output_error(W, result.svd.data(), m, n, r, H);
   }
   result.aware = project_whitened_svd(W, m, n, r, gram, context.config.project.ridge);
-  result.aware_error[0] = lowrank_relative_frobenius_error(W, result.aware.data(), m, n, r);
-  result.aware_error[1] = lowrank_relative_output_error(W, result.aware.data(), m, n, r, H);
+  result.aware_error.frobenius = lowrank_relative_frobenius_error(W, result.aware.data(), m, n, r);
+  result.aware_error.output = lowrank_relative_output_error(W, result.aware.data(), m, n, r, H);
   return result;
 }
 
 // One projection's U{suffix} [m, r] and V{suffix} [r, n], errors and counts on U{suffix}.
 void write_lowrank_factors(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& suffix,
-                           const std::vector<float>& params, const double* errors) {
+                           const std::vector<float>& params, const ProjectionError& errors) {
   const uint64_t m = matrix.out_features, n = matrix.in_features, r = matrix.rank;
   const std::string U = matrix.dataset() + "/U" + suffix;
   file.write(U, {m, r}, params.data());
   file.write(matrix.dataset() + "/V" + suffix, {r, n}, params.data() + m * r);
-  file.set_attr(U, "rel_frobenius_error", errors[0]);
-  file.set_attr(U, "rel_output_error", errors[1]);
+  file.set_attr(U, "rel_frobenius_error", errors.frobenius);
+  file.set_attr(U, "rel_output_error", errors.output);
   file.set_attr(U, "block_size", int64_t(b));
   file.set_attr(U, "rank", int64_t(r));
   file.set_attr(U, "m", int64_t(m));
@@ -223,8 +253,8 @@ void log_projection(const MpiContext& mpi, const PatchedMatrix& matrix, int b, c
   std::snprintf(line, sizeof line,
                 "project: layer %d %-9s %dx%d b=%d  frobenius: rel_err %.4f out_err %.4f | least_squares: rel_err %.4f out_err %.4f",
                 matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, b,
-                projection.frobenius_error[0], projection.frobenius_error[1], projection.least_squares_error[0],
-                projection.least_squares_error[1]);
+                projection.frobenius_error.frobenius, projection.frobenius_error.output,
+                projection.least_squares_error.frobenius, projection.least_squares_error.output);
   mpi.log(line);
 }
 
@@ -249,18 +279,13 @@ std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext&
     if (!capture.exists(full_gram_dataset(matrix.layer, capture_input_source(matrix.projection))))
       return "none: capture.h5 has no full input Gram for layer " + std::to_string(matrix.layer) + " " +
              name_of(matrix.projection) + " (width " + std::to_string(matrix.in_features) + "; capture.full_gram)";
-  std::string gram_source;
-  std::unique_ptr<InputGram> gram;
+  CapturedGrams grams(capture);
   for (size_t i = 0; i < lowrank->matrices.size(); ++i) {
     const PatchedMatrix& matrix = lowrank->matrices[i];
-    const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
-    if (!gram || source != gram_source) gram = std::make_unique<InputGram>(captured_gram(capture, matrix));
-    gram_source = source;
-    const LowRankProjection projection = project_lowrank(matrix, context, *gram, /*with_svd=*/false);
+    const LowRankProjection projection = project_lowrank(matrix, context, grams.of(matrix), /*with_svd=*/false);
     write_lowrank_factors(file, matrix, lowrank->block_size, "_aware", projection.aware, projection.aware_error);
-    stop_if_signalled(context.mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
-                                                         std::to_string(lowrank->matrices.size()) +
-                                                         " low-rank comparison matrices, project.h5 not written; rerun to resume");
+    stop_if_signalled(context.mpi.comm(), "project",
+                      unwritten_after(i + 1, lowrank->matrices.size(), "low-rank comparison matrices"));
   }
   file.set_attr("/", "mlp_params_lowrank", int64_t(lowrank->total_size));
   return "aware";
@@ -275,25 +300,19 @@ void project_lowrank_stage(const StageContext& context, const CheckpointReader& 
   const ProjectionMethod method = context.config.project.method;
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
-  std::string gram_source;
-  std::unique_ptr<InputGram> gram;
+  CapturedGrams grams(capture);
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
     const PatchedMatrix& matrix = layout.matrices[i];
-    const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
-    if (!gram || source != gram_source) gram = std::make_unique<InputGram>(captured_gram(capture, matrix));
-    gram_source = source;
-    const LowRankProjection projection = project_lowrank(matrix, context, *gram);
+    const LowRankProjection projection = project_lowrank(matrix, context, grams.of(matrix));
     write_lowrank_projection(file, matrix, layout.block_size, method, projection);
     char line[240];
     std::snprintf(line, sizeof line,
                   "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
                   matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, matrix.rank,
-                  matrix.size, projection.svd_error[0], projection.svd_error[1], projection.aware_error[0],
-                  projection.aware_error[1]);
+                  matrix.size, projection.svd_error.frobenius, projection.svd_error.output,
+                  projection.aware_error.frobenius, projection.aware_error.output);
     mpi.log(line);
-    stop_if_signalled(mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
-                                                 std::to_string(layout.matrices.size()) +
-                                                 " matrices, project.h5 not written; rerun to resume");
+    stop_if_signalled(mpi.comm(), "project", unwritten_after(i + 1, layout.matrices.size(), "matrices"));
   }
   write_layout_attributes(file, layout, method);
   stamp_student_model(file, context.model);
@@ -335,9 +354,7 @@ void project_stage(const StageContext& context) {
     log_projection(mpi, matrix, b, projections[i]);
     // A layer's input statistics are done once its last matrix is (layout order: layer by layer).
     if (i + 1 == layout.matrices.size() || layout.matrices[i + 1].layer != matrix.layer) inputs.clear();
-    stop_if_signalled(mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
-                                                 std::to_string(layout.matrices.size()) +
-                                                 " matrices, project.h5 not written; rerun to resume");
+    stop_if_signalled(mpi.comm(), "project", unwritten_after(i + 1, layout.matrices.size(), "matrices"));
   }
   if (!downs.empty()) {
     const auto statistics = student_down_statistics(context, capture, layout, chosen, downs);
