@@ -52,7 +52,9 @@ class FftPlan {
   // ComplexToReal; destroys `in`.
   void execute(std::complex<float>* in, float* out) const;
 
-  // True when this plan is the one (direction, batch) would make now (same thread count).
+  // True when it was made for (direction, batch) at today's fft_threads(). A planner chosen
+  // later by fft_setup applies to plans made after it only (every planner gives plans that
+  // are identical on every rank).
   bool fits(FftDirection direction, const FftBatch& batch) const;
   explicit operator bool() const { return plan_ != nullptr; }
 
