@@ -91,7 +91,7 @@ std::string load_average() {
 
 nlohmann::json matrices_json(const StudentLayout& layout) {
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& m : layout.matrices) list.push_back({{"layer", m.layer}, {"projection", m.projection}});
+  for (const auto& m : layout.matrices) list.push_back({{"layer", m.layer}, {"projection", name_of(m.projection)}});
   return list;
 }
 

@@ -127,7 +127,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   const auto bench_start = std::chrono::steady_clock::now();
   const std::string load_before = load_average();
 
-  const bool uses_corpus = config.data.source == "corpus";
+  const bool uses_corpus = config.data.source == DataSource::Corpus;
   // The checkpoint, the prompt subsets and a clean run directory, on rank 0.
   double generate_seconds = 0;
   run_on_root_and_agree(mpi.comm(), kExitInput, [&] {
@@ -162,7 +162,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   const StudentLayout layout = StudentLayout::from_config(config, model->config);
   const RunDirectory run_directory(mpi, config.run_dir);
   const StageContext context{mpi, config, *model, teacher->tokenizer};
-  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
+  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == FftPlanner::Measure);
 
   const std::string capture = context.output_path(Stage::Capture);
   const std::string evaluate = context.output_path(Stage::Evaluate);
@@ -193,15 +193,15 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
               "shared weights %s, recompute %s, OpenBLAS %s; load average %s\n",
               config.model.path.c_str(), c.num_hidden_layers, c.hidden_size, c.intermediate_size,
               int(layout.matrices.size()), layout.block_size, mpi.size(), config.runtime.threads,
-              config.runtime.shared_weights ? "on" : "off", config.calibrate.recompute.c_str(),
+              config.runtime.shared_weights ? "on" : "off", name_of(config.calibrate.recompute),
               openblas_core_name().c_str(), (load_before + " before, " + load_average() + " after").c_str());
   std::printf("%-10s %9s %9s %10s %10s %14s %14s %14s %12s\n", "stage", "wall s", "CPU s", "tokens", "tokens/s",
               "peak PSS/rank", "peak PSS/node", "end PSS/node", "output");
   json line = {{"time", long(std::time(nullptr))}, {"model", config.model.path}, {"layers", c.num_hidden_layers},
                {"hidden", c.hidden_size}, {"intermediate", c.intermediate_size}, {"matrices", layout.matrices.size()},
                {"block_size", layout.block_size}, {"ranks", mpi.size()}, {"threads", config.runtime.threads},
-               {"shared_weights", config.runtime.shared_weights}, {"recompute", config.calibrate.recompute},
-               {"data_source", config.data.source}, {"load_only", options.load_only}, {"steps", config.calibrate.steps},
+               {"shared_weights", config.runtime.shared_weights}, {"recompute", name_of(config.calibrate.recompute)},
+               {"data_source", name_of(config.data.source)}, {"load_only", options.load_only}, {"steps", config.calibrate.steps},
                {"batch_prompts", config.calibrate.batch_prompts}, {"group_prompts", config.calibrate.group_prompts},
                {"openblas_core", openblas_core_name()}, {"load_average_before", load_before}, {"generate_seconds", generate_seconds},
                {"total_seconds", total}, {"load_average_after", load_average()}};

@@ -87,14 +87,13 @@ void CirculantLinear::refresh_spectrum() {
     std::memcpy(aligned, c, parameter_count() * sizeof(float));
     c = aligned;
   }
-  fft_r2c(parameter_batch(b_, p_, q_), c, cf);
+  refit(parameter_plan_, FftDirection::RealToComplex, parameter_batch(b_, p_, q_)).execute(c, cf);
   spectrum_stale_ = false;
 }
 
-void CirculantLinear::spectrum_of_rows(const float* A, int width, int blocks, int T,
+void CirculantLinear::spectrum_of_rows(FftPlan& plan, const float* A, int width, int blocks, int T,
                                        cfloat* out) {
   const int padded = blocks * b_;
-  int ld = width;
   if (width != padded || !fftw_aligned(A)) {
     float* rows = scratch().staging.ensure(std::size_t(T) * padded);
     for (int t = 0; t < T; ++t) {
@@ -103,20 +102,21 @@ void CirculantLinear::spectrum_of_rows(const float* A, int width, int blocks, in
       std::fill(rows + std::size_t(t) * padded + width, rows + std::size_t(t + 1) * padded, 0.f);
     }
     A = rows;
-    ld = padded;
   }
-  fft_r2c(rows_batch(b_, blocks, T, ld), A, out);
+  refit(plan, FftDirection::RealToComplex, rows_batch(b_, blocks, T, padded)).execute(A, out);
 }
 
-void CirculantLinear::rows_from_spectrum(cfloat* spectrum, int width, int blocks, int T,
-                                         float* out) {
+void CirculantLinear::rows_from_spectrum(FftPlan& plan, cfloat* spectrum, int width, int blocks,
+                                         int T, float* out) {
   const int padded = blocks * b_;
+  const FftPlan& inverse =
+      refit(plan, FftDirection::ComplexToReal, inverse_of(rows_batch(b_, blocks, T, padded)));
   if (width == padded && fftw_aligned(out)) {
-    fft_c2r(inverse_of(rows_batch(b_, blocks, T, width)), spectrum, out);
+    inverse.execute(spectrum, out);
     return;
   }
   float* rows = scratch().staging.ensure(std::size_t(T) * padded);
-  fft_c2r(inverse_of(rows_batch(b_, blocks, T, padded)), spectrum, rows);
+  inverse.execute(spectrum, rows);
   for (int t = 0; t < T; ++t)
     std::memcpy(out + std::size_t(t) * width, rows + std::size_t(t) * padded,
                 width * sizeof(float));
@@ -128,7 +128,7 @@ void CirculantLinear::forward(const float* X, float* Y, int T) {
   Scratch& s = scratch();
   cfloat* xf = s.in_spec.ensure(std::size_t(bins()) * bin_stride(T * q_));
   cfloat* yf = s.out_spec.ensure(std::size_t(bins()) * bin_stride(T * p_));
-  spectrum_of_rows(X, n_, q_, T, xf);
+  spectrum_of_rows(input_rows_plan_, X, n_, q_, T, xf);
   s.spectrum_owner = this;
   s.spectrum_rows_of = X;
   s.spectrum_rows = T;
@@ -138,7 +138,7 @@ void CirculantLinear::forward(const float* X, float* Y, int T) {
     cblas_cgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, p_, T, q_, &alpha,
                 cf_.data() + std::size_t(k) * bin_stride(p_ * q_), p_, xf + std::size_t(k) * bin_stride(q_ * T), q_,
                 &beta, yf + std::size_t(k) * bin_stride(p_ * T), p_);
-  rows_from_spectrum(yf, m_, p_, T, Y);
+  rows_from_spectrum(output_plan_, yf, m_, p_, T, Y);
 }
 
 void CirculantLinear::backward(const float* X, const float* dY, float* dX, int T) {
@@ -151,9 +151,9 @@ void CirculantLinear::backward(const float* X, const float* dY, float* dX, int T
   cfloat* dyf = s.out_spec.ensure(std::size_t(bins()) * bin_stride(T * p_));
   cfloat* xf = s.in_spec.ensure(std::size_t(bins()) * bin_stride(T * q_));
   s.spectrum_owner = nullptr;  // xf is about to hold dX's spectrum
-  spectrum_of_rows(dY, m_, p_, T, dyf);
+  spectrum_of_rows(output_rows_plan_, dY, m_, p_, T, dyf);
   if (dc_) {
-    if (!have_x_spectrum) spectrum_of_rows(X, n_, q_, T, xf);
+    if (!have_x_spectrum) spectrum_of_rows(input_rows_plan_, X, n_, q_, T, xf);
     accumulate_parameter_gradient(dyf, xf, T);
   }
   if (!dX) return;
@@ -162,7 +162,7 @@ void CirculantLinear::backward(const float* X, const float* dY, float* dX, int T
     cblas_cgemm(CblasColMajor, CblasConjTrans, CblasNoTrans, q_, T, p_, &alpha,
                 cf_.data() + std::size_t(k) * bin_stride(p_ * q_), p_, dyf + std::size_t(k) * bin_stride(p_ * T), p_,
                 &beta, xf + std::size_t(k) * bin_stride(q_ * T), q_);
-  rows_from_spectrum(xf, n_, q_, T, dX);
+  rows_from_spectrum(input_plan_, xf, n_, q_, T, dX);
 }
 
 // dc_ij = irFFT(sum_t dYf_i conj(Xf_j)) / b: the adjoint of the forward product, exact
@@ -175,7 +175,8 @@ void CirculantLinear::accumulate_parameter_gradient(const cfloat* dyf, const cfl
                 dyf + std::size_t(k) * bin_stride(p_ * T), p_, xf + std::size_t(k) * bin_stride(q_ * T), q_, &beta,
                 gf + std::size_t(k) * bin_stride(p_ * q_), p_);
   float* block = scratch().dc_block.ensure(parameter_count());
-  fft_c2r(inverse_of(parameter_batch(b_, p_, q_)), gf, block);
+  refit(gradient_plan_, FftDirection::ComplexToReal, inverse_of(parameter_batch(b_, p_, q_)))
+      .execute(gf, block);
   cblas_saxpy(static_cast<int>(parameter_count()), 1.f, block, 1, dc_, 1);
 }
 

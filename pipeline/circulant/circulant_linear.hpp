@@ -43,10 +43,11 @@ class CirculantLinear : public LinearOperator {
   using cfloat = std::complex<float>;
   int bins() const { return b_ / 2 + 1; }
   void refresh_spectrum();
-  // Spectrum [bins][T][blocks] of the rows of A [T, width] (blocks = ceil(width / b)).
-  void spectrum_of_rows(const float* A, int width, int blocks, int T, cfloat* out);
+  // Spectrum [bins][T][blocks] of the rows of A [T, width] (blocks = ceil(width / b)), by
+  // `plan` (refitted to T).
+  void spectrum_of_rows(FftPlan& plan, const float* A, int width, int blocks, int T, cfloat* out);
   // Rows [T, width] from a spectrum [bins][T][blocks] (which it destroys).
-  void rows_from_spectrum(cfloat* spectrum, int width, int blocks, int T, float* out);
+  void rows_from_spectrum(FftPlan& plan, cfloat* spectrum, int width, int blocks, int T, float* out);
   void accumulate_parameter_gradient(const cfloat* dyf, const cfloat* xf, int T);
 
   int m_, n_, b_, p_, q_;
@@ -54,6 +55,15 @@ class CirculantLinear : public LinearOperator {
   float* dc_;
   bool spectrum_stale_ = true;
   FftwArray<cfloat> cf_;         // [bins][q][p]: per bin a column-major p x q matrix
+  // Plans made at first use and kept. Those of the rows follow the token count of the latest
+  // call: one plan per role bounds the memory of a model's operators whatever lengths a run
+  // sees, and forward, backward and a recomputed forward of one batch share T.
+  FftPlan parameter_plan_;     // c -> cf_
+  FftPlan gradient_plan_;      // gradient spectrum -> dc
+  FftPlan input_rows_plan_;    // X -> its spectrum
+  FftPlan output_rows_plan_;   // dY -> its spectrum
+  FftPlan output_plan_;        // spectrum -> Y
+  FftPlan input_plan_;         // spectrum -> dX
   // The T-sized work buffers are one set per process, shared by every operator (a model's
   // operators run one after the other): memory of one operator's pass, not of all of them
   // (docs/DESIGN.md section 8.3). The input spectrum stays valid for this operator's backward
@@ -79,8 +89,9 @@ class CirculantLinear : public LinearOperator {
 struct CirculantShape {
   int m, n, b, tokens;
 };
-// Collective over comm: makes every FFTW plan forward and backward need for these shapes,
-// measured once on rank 0 and identical on every rank (see plan_collectively).
+// Collective over comm: plans every transform forward and backward need for these shapes,
+// measured once on rank 0, into every rank's wisdom, from which the operators made afterwards
+// plan identically on every rank (see plan_collectively).
 void prepare_circulant_plans(MPI_Comm comm, const std::vector<CirculantShape>& shapes);
 
 }  // namespace circal

@@ -3,40 +3,20 @@
 #include <fftw3-mpi.h>
 
 #include <algorithm>
-#include <map>
-#include <memory>
-#include <tuple>
+#include <cstdio>
+#include <string>
+#include <utility>
 
 #include "pipeline/base/errors.hpp"
 
 namespace circal {
 namespace {
 
-enum class Direction { RealToComplex, ComplexToReal };
-
-struct PlanDeleter {
-  void operator()(fftwf_plan plan) const { fftwf_destroy_plan(plan); }
-};
-using PlanHandle = std::unique_ptr<std::remove_pointer_t<fftwf_plan>, PlanDeleter>;
-
-struct FftwBuffer {
-  explicit FftwBuffer(std::size_t bytes) : base(static_cast<char*>(fftwf_malloc(bytes + 64))) {}
-  ~FftwBuffer() { fftwf_free(base); }
-  FftwBuffer(const FftwBuffer&) = delete;
-  FftwBuffer& operator=(const FftwBuffer&) = delete;
-  char* base;
-};
-
-// A plan only runs on arrays with the SIMD alignment it was planned with, so the key holds
-// both alignments next to the layout, and the threads it was planned for.
-using PlanKey = std::tuple<Direction, FftBatch, int, int, int>;
-
 struct PlannerState {
   bool measure = false;
   bool shared_wisdom = false;  // size > 1: never measure on one rank alone
   bool planning_on_root = false;
   int threads = 1;
-  std::map<PlanKey, PlanHandle> plans;
 };
 
 PlannerState& state() {
@@ -44,73 +24,111 @@ PlannerState& state() {
   return s;
 }
 
+struct FftwBuffer {
+  explicit FftwBuffer(std::size_t bytes) : base(static_cast<char*>(fftwf_malloc(bytes))) {
+    if (!base) throw std::bad_alloc();
+  }
+  ~FftwBuffer() { fftwf_free(base); }
+  FftwBuffer(const FftwBuffer&) = delete;
+  FftwBuffer& operator=(const FftwBuffer&) = delete;
+  char* base;
+};
+
 // Elements touched by one side of the batch: the last index + 1.
 std::size_t extent(int n_outer, int outer, int n_inner, int inner, int count, int stride) {
   return std::size_t(n_outer - 1) * outer + std::size_t(n_inner - 1) * inner +
          std::size_t(count - 1) * stride + 1;
 }
 
-fftwf_plan make_plan(Direction dir, const FftBatch& bt, unsigned flags, char* in, char* out) {
+fftwf_plan make_plan(FftDirection dir, const FftBatch& bt, unsigned flags, char* in, char* out) {
   const fftwf_iodim dim{bt.length, bt.in_stride, bt.out_stride};
   const fftwf_iodim loops[2] = {{bt.n_outer, bt.in_outer, bt.out_outer},
                                 {bt.n_inner, bt.in_inner, bt.out_inner}};
-  if (dir == Direction::RealToComplex)
+  if (dir == FftDirection::RealToComplex)
     return fftwf_plan_guru_dft_r2c(1, &dim, 2, loops, reinterpret_cast<float*>(in),
                                    reinterpret_cast<fftwf_complex*>(out), flags);
   return fftwf_plan_guru_dft_c2r(1, &dim, 2, loops, reinterpret_cast<fftwf_complex*>(in),
                                  reinterpret_cast<float*>(out), flags);
 }
 
-PlanHandle plan_on_scratch(Direction dir, const FftBatch& bt, int in_align, int out_align) {
+// FFTW_MEASURE only where every rank gets the same answer: alone, or on rank 0 inside
+// plan_collectively; otherwise the shared wisdom, else FFTW_ESTIMATE.
+fftwf_plan plan_with_current_planner(FftDirection dir, const FftBatch& bt, char* in, char* out) {
+  const PlannerState& s = state();
+  if (!s.measure) return make_plan(dir, bt, FFTW_ESTIMATE, in, out);
+  if (!s.shared_wisdom || s.planning_on_root) return make_plan(dir, bt, FFTW_MEASURE, in, out);
+  if (fftwf_plan plan = make_plan(dir, bt, FFTW_MEASURE | FFTW_WISDOM_ONLY, in, out)) return plan;
+  return make_plan(dir, bt, FFTW_ESTIMATE, in, out);
+}
+
+fftwf_plan plan_on_scratch(FftDirection dir, const FftBatch& bt) {
   const int bins = bt.length / 2 + 1;
-  const bool r2c = dir == Direction::RealToComplex;
+  const bool r2c = dir == FftDirection::RealToComplex;
   const std::size_t in_bytes =
       extent(bt.n_outer, bt.in_outer, bt.n_inner, bt.in_inner, r2c ? bt.length : bins,
              bt.in_stride) * (r2c ? sizeof(float) : sizeof(fftwf_complex));
   const std::size_t out_bytes =
       extent(bt.n_outer, bt.out_outer, bt.n_inner, bt.out_inner, r2c ? bins : bt.length,
              bt.out_stride) * (r2c ? sizeof(fftwf_complex) : sizeof(float));
-  // Planning may overwrite its arrays: plan on scratch shifted to the callers' alignment.
+  // Measuring overwrites the arrays, so never the caller's: aligned scratch like FftwArray.
   FftwBuffer in(in_bytes), out(out_bytes);
-  char* in_ptr = in.base + in_align;
-  char* out_ptr = out.base + out_align;
-  const PlannerState& s = state();
-  fftwf_plan plan = nullptr;
-  if (!s.measure) {
-    plan = make_plan(dir, bt, FFTW_ESTIMATE, in_ptr, out_ptr);
-  } else if (!s.shared_wisdom || s.planning_on_root) {
-    plan = make_plan(dir, bt, FFTW_MEASURE, in_ptr, out_ptr);
-  } else {
-    plan = make_plan(dir, bt, FFTW_MEASURE | FFTW_WISDOM_ONLY, in_ptr, out_ptr);
-    if (!plan) plan = make_plan(dir, bt, FFTW_ESTIMATE, in_ptr, out_ptr);
-  }
+  fftwf_plan plan = plan_with_current_planner(dir, bt, in.base, out.base);
   if (!plan) fail(kExitInternal, "FFTW could not plan a batched transform of length " +
                                      std::to_string(bt.length));
-  return PlanHandle(plan);
-}
-
-fftwf_plan cached_plan(Direction dir, const FftBatch& bt, const void* in, const void* out) {
-  const int in_align = fftwf_alignment_of(static_cast<float*>(const_cast<void*>(in)));
-  const int out_align = fftwf_alignment_of(static_cast<float*>(const_cast<void*>(out)));
-  auto& plans = state().plans;
-  const PlanKey key{dir, bt, in_align, out_align, state().threads};
-  auto it = plans.find(key);
-  if (it == plans.end())
-    it = plans.emplace(key, plan_on_scratch(dir, bt, in_align, out_align)).first;
-  return it->second.get();
+  return plan;
 }
 
 }  // namespace
 
-void fft_r2c(const FftBatch& batch, const float* in, std::complex<float>* out) {
-  // r2c out of place leaves its input intact (FFTW_PRESERVE_INPUT is its default).
-  fftwf_execute_dft_r2c(cached_plan(Direction::RealToComplex, batch, in, out),
-                        const_cast<float*>(in), reinterpret_cast<fftwf_complex*>(out));
+FftPlan::FftPlan(FftDirection direction, const FftBatch& batch)
+    : plan_(plan_on_scratch(direction, batch)), direction_(direction), batch_(batch),
+      threads_(state().threads) {}
+
+FftPlan::~FftPlan() {
+  if (plan_) fftwf_destroy_plan(plan_);
 }
 
-void fft_c2r(const FftBatch& batch, std::complex<float>* in, float* out) {
-  fftwf_execute_dft_c2r(cached_plan(Direction::ComplexToReal, batch, in, out),
-                        reinterpret_cast<fftwf_complex*>(in), out);
+FftPlan::FftPlan(FftPlan&& other) noexcept
+    : plan_(std::exchange(other.plan_, nullptr)), direction_(other.direction_),
+      batch_(other.batch_), threads_(other.threads_) {}
+
+FftPlan& FftPlan::operator=(FftPlan&& other) noexcept {
+  if (this != &other) {
+    if (plan_) fftwf_destroy_plan(plan_);
+    plan_ = std::exchange(other.plan_, nullptr);
+    direction_ = other.direction_;
+    batch_ = other.batch_;
+    threads_ = other.threads_;
+  }
+  return *this;
+}
+
+bool FftPlan::fits(FftDirection direction, const FftBatch& batch) const {
+  return plan_ && direction_ == direction && batch_ == batch && threads_ == state().threads;
+}
+
+// FFTW's new-array execute is undefined on arrays of another alignment than the planned one.
+void FftPlan::check(FftDirection direction, const void* in, const void* out) const {
+  if (!plan_) fail(kExitInternal, "FFT plan executed after it was moved from");
+  if (direction != direction_) fail(kExitInternal, "FFT plan executed in the wrong direction");
+  if (!fftw_aligned(in) || !fftw_aligned(out))
+    fail(kExitInternal, "FFT plan executed on arrays without FFTW's alignment (stage them)");
+}
+
+void FftPlan::execute(const float* in, std::complex<float>* out) const {
+  check(FftDirection::RealToComplex, in, out);
+  // The planner's default for out-of-place r2c is FFTW_PRESERVE_INPUT: `in` is only read.
+  fftwf_execute_dft_r2c(plan_, const_cast<float*>(in), reinterpret_cast<fftwf_complex*>(out));
+}
+
+void FftPlan::execute(std::complex<float>* in, float* out) const {
+  check(FftDirection::ComplexToReal, in, out);
+  fftwf_execute_dft_c2r(plan_, reinterpret_cast<fftwf_complex*>(in), out);
+}
+
+FftPlan& refit(FftPlan& plan, FftDirection direction, const FftBatch& batch) {
+  if (!plan.fits(direction, batch)) plan = FftPlan(direction, batch);
+  return plan;
 }
 
 // FFTW's threads before FFTW-MPI, as its manual asks.
@@ -182,7 +200,5 @@ void plan_collectively(MPI_Comm comm, const std::function<void()>& make_plans) {
 bool fftw_aligned(const void* p) {
   return fftwf_alignment_of(static_cast<float*>(const_cast<void*>(p))) == 0;
 }
-
-std::size_t fft_plan_count() { return state().plans.size(); }
 
 }  // namespace circal

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <utility>
 #include <string>
 #define lapack_complex_float std::complex<float>
 #define lapack_complex_double std::complex<double>
@@ -22,16 +24,44 @@ struct DoublePlanDeleter {
 };
 using DoublePlan = std::unique_ptr<std::remove_pointer_t<fftw_plan>, DoublePlanDeleter>;
 
+// One batch of rows_spectrum: its plan runs only on arrays of the alignments it was made on.
+struct RowsPlan {
+  int T = 0, in_align = -1, out_align = -1;
+  DoublePlan plan;
+};
+
+}  // namespace
+
+struct StatisticsPlans {
+  std::map<std::pair<int, int>, RowsPlan> rows;  // by (b, blocks)
+};
+
+StatisticsScratch::StatisticsScratch() : plans(std::make_unique<StatisticsPlans>()) {}
+StatisticsScratch::~StatisticsScratch() = default;
+
+namespace {
+
+int alignment_of(void* p) { return fftw_alignment_of(static_cast<double*>(p)); }
+
 // rows [T, blocks * b] -> spectrum [bins][T][blocks] (column-major blocks x T per bin).
-// FFTW_ESTIMATE: deterministic on every rank and leaves the arrays alone while planning.
-// `out` only grows (see StatisticsScratch).
-void rows_spectrum(std::vector<double>& rows, int b, int blocks, int T, std::vector<cdouble>& out) {
+// FFTW_ESTIMATE: deterministic on every rank and leaves the arrays alone while planning, so it
+// plans on the arrays themselves; the plan is kept and replanned only when T or an alignment
+// changes. `out` only grows (see StatisticsScratch).
+void rows_spectrum(std::vector<double>& rows, int b, int blocks, int T, std::vector<cdouble>& out,
+                   StatisticsPlans& plans) {
   const int howmany = T * blocks;
   if (out.size() < std::size_t(b / 2 + 1) * howmany) out.resize(std::size_t(b / 2 + 1) * howmany);
-  DoublePlan plan(fftw_plan_many_dft_r2c(1, &b, howmany, rows.data(), nullptr, 1, b,
-                                         reinterpret_cast<fftw_complex*>(out.data()), nullptr,
-                                         howmany, 1, FFTW_ESTIMATE));
-  fftw_execute(plan.get());
+  auto* spectrum = reinterpret_cast<fftw_complex*>(out.data());
+  RowsPlan& kept = plans.rows[{b, blocks}];
+  const int in_align = alignment_of(rows.data()), out_align = alignment_of(spectrum);
+  if (!kept.plan || kept.T != T || kept.in_align != in_align || kept.out_align != out_align) {
+    kept.plan.reset(fftw_plan_many_dft_r2c(1, &b, howmany, rows.data(), nullptr, 1, b, spectrum, nullptr,
+                                           howmany, 1, FFTW_ESTIMATE));
+    kept.T = T;
+    kept.in_align = in_align;
+    kept.out_align = out_align;
+  }
+  fftw_execute_dft_r2c(kept.plan.get(), rows.data(), spectrum);
 }
 
 // Rows of A [T, width] (float) widened to double and zero-padded to `padded` columns, into
@@ -54,7 +84,7 @@ void add_input_chunk(const float* X, int T, InputStatistics* input, StatisticsSc
   input->sum_squares() += padded_rows(X, n, q * b, T, scratch.rows);
   input->tokens() += T;
   std::vector<cdouble>& xf = scratch.xf;
-  rows_spectrum(scratch.rows, b, q, T, xf);
+  rows_spectrum(scratch.rows, b, q, T, xf, *scratch.plans);
   for (int k = 0; k < bins; ++k)
     cblas_zherk(CblasColMajor, CblasLower, CblasNoTrans, q, T, 1.0, xf.data() + std::size_t(k) * q * T, q, 1.0,
                 input->gram() + std::size_t(k) * q * q, q);
@@ -66,7 +96,7 @@ void add_output_chunk(const float* Y, int T, OutputStatistics* out, StatisticsSc
   out->sum_squares() += padded_rows(Y, m, p * b, T, scratch.rows);
   std::vector<cdouble>& xf = scratch.xf;
   std::vector<cdouble>& yf = scratch.yf;
-  rows_spectrum(scratch.rows, b, p, T, yf);
+  rows_spectrum(scratch.rows, b, p, T, yf, *scratch.plans);
   const cdouble one(1.0);
   for (int k = 0; k < bins; ++k)
     cblas_zgemm(CblasColMajor, CblasNoTrans, CblasConjTrans, p, q, T, &one, yf.data() + std::size_t(k) * p * T, p,

@@ -4,8 +4,9 @@
 // per-frequency Gram G[k] = sum_t Xf_t[k] Xf_t[k]^H [q, q], and for each matrix W [m, n]
 // reading that input the cross term R[k] = sum_t Yf_t[k] Xf_t[k]^H [p, q] with y_t = W x_t.
 // Each lives in one flat float64 buffer so that callers can add partial sums in a fixed
-// order (stages/common/ordered_sum.hpp) and write them whole.
+// order (add_round_in_order in stages/common/capture_statistics.hpp) and write them whole.
 #include <complex>
+#include <memory>
 #include <vector>
 
 namespace circal {
@@ -58,9 +59,17 @@ struct FullGram {
 // for a caller accumulating many chunks: fresh buffers of tens of MB each time cost zeroing
 // and page faults (a quarter of capture's time at the 1.1B shape). Without one, each call
 // makes its own.
+// It also keeps the FFTW plans of the chunks' transforms, one per (b, blocks), so that a stream
+// of chunks plans once rather than once a chunk.
+struct StatisticsPlans;
 struct StatisticsScratch {
+  StatisticsScratch();
+  ~StatisticsScratch();
+  StatisticsScratch(const StatisticsScratch&) = delete;
+  StatisticsScratch& operator=(const StatisticsScratch&) = delete;
   std::vector<double> rows;
   std::vector<cdouble> xf, yf;
+  std::unique_ptr<StatisticsPlans> plans;
 };
 
 // Adds the tokens X [T, n] to `input` and, for every j, y = W_j x to outputs[j]

@@ -41,17 +41,8 @@ void corpus_files(const std::vector<std::string>& files) {
   }
 }
 
-// [] is a value of its own (a default resolved later), else `check`.
-std::function<void(const std::vector<std::string>&)> empty_or(std::function<void(const std::vector<std::string>&)> check) {
-  return [check](const std::vector<std::string>& values) {
-    if (!values.empty()) check(values);
-  };
-}
-
 // Every key: name (= struct member), range check, one-line doc. Defaults are the struct's.
 std::vector<ConfigKey> build_schema() {
-  const std::vector<std::string> projections = projection_names();
-  const std::vector<std::string> students = student_kind_names();
   return {
       field(CIRCAL_FIELD(run_dir), not_empty, "directory for every stage output of this run"),
       field(CIRCAL_FIELD(model.path), not_empty, "teacher model folder (config.json, model.safetensors, tokenizer.model)"),
@@ -59,8 +50,8 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(prompts.calibration), not_empty, "calibration prompts (capture, projection, KL training)"),
       field(CIRCAL_FIELD(prompts.validation), not_empty, "validation prompts (early stopping)"),
       field(CIRCAL_FIELD(prompts.test), not_empty, "held-out test prompts (evaluate)"),
-      field(CIRCAL_FIELD(data.source), one_of({"prompts", "corpus"}), "calibration, validation and test data: the prompt files (prompts.*) or seeded windows of the data.corpus files"),
-      field(CIRCAL_FIELD(data.test_source), one_of({"same", "prompts", "corpus"}), "evaluate's test data: same = as data.source; prompts = prompts.test; corpus = the test windows (compare one student on both)"),
+      field(CIRCAL_FIELD(data.source), any_value, "calibration, validation and test data: the prompt files (prompts.*) or seeded windows of the data.corpus files"),
+      field(CIRCAL_FIELD(data.test_source), any_value, "evaluate's test data: same = as data.source; prompts = prompts.test; corpus = the test windows (compare one student on both)"),
       field(CIRCAL_FIELD(data.corpus), corpus_files, "text corpora: *.jsonl = JSON Lines, one document per line in its \"text\" field; any other name = plain UTF-8 text, documents separated by a line holding only ---"),
       field(CIRCAL_FIELD(data.window_tokens), at_least(2), "tokens per window: BOS, then window_tokens - 1 consecutive tokens of one document (at most the model's max_position_embeddings)"),
       field(CIRCAL_FIELD(data.calibration_windows), at_least(1), "calibration windows (capture, projection, KL training), from the non-test documents"),
@@ -73,20 +64,20 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(split.validation_fraction), open_unit, "share for validation; test gets the rest"),
       field(CIRCAL_FIELD(split.output_dir), not_empty, "where `circal split` writes calibration.txt, validation.txt, test.txt"),
       patch_layers_key(),
-      field(CIRCAL_FIELD(patch.projections), subset_of(projections), "MLP matrices to replace: gate_proj, up_proj, down_proj"),
-      field(CIRCAL_FIELD(capture.logits_format), one_of({"full", "topk"}), "teacher logits stored in full or as the top k per position"),
+      field(CIRCAL_FIELD(patch.projections), distinct_nonempty<Projection>, "MLP matrices to replace: gate_proj, up_proj, down_proj"),
+      field(CIRCAL_FIELD(capture.logits_format), any_value, "teacher logits stored in full or as the top k per position"),
       field(CIRCAL_FIELD(capture.logits_topk), at_least(1), "entries kept per position when logits_format is topk"),
       field(CIRCAL_FIELD(capture.compression), gzip_level, "gzip level of capture datasets, 0 = none"),
       field(CIRCAL_FIELD(capture.block_sizes), even_blocks, "block sizes whose per-frequency projection statistics capture accumulates; [] = project.block_size (a sweep lists all it projects)"),
-      field(CIRCAL_FIELD(capture.full_gram), one_of({"auto", "true", "false"}), "also store the full input Gram H = sum_t x x^T (8 n^2 bytes per input; serves any block size and low-rank fits); auto = for a low-rank run, or when no patched input is wider than 4096"),
+      field(CIRCAL_FIELD(capture.full_gram), any_value, "also store the full input Gram H = sum_t x x^T (8 n^2 bytes per input; serves any block size and low-rank fits); auto = for a low-rank run, or when no patched input is wider than 4096"),
       field(CIRCAL_FIELD(capture.store_inputs), any_value, "also keep every raw MLP input (N x width float32 per input; for analysis only)"),
       field(CIRCAL_FIELD(capture.batch_tokens), at_least(1), "token rows per batched teacher forward (at most 16 prompts a batch); bounds capture memory"),
       field(CIRCAL_FIELD(capture.activation_budget_mb), at_least(1), "per-rank MiB of activations a batched teacher forward may keep (docs/DESIGN.md section 8.3): fewer prompts a batch when batch_tokens rows would need more"),
       field(CIRCAL_FIELD(project.block_size), even_block, "circulant block size b (even); MLP parameters shrink by about b"),
-      field(CIRCAL_FIELD(project.structure), one_of(structure_names()), "student matrices: circulant (block size b) or lowrank (U V at the circulant's parameter count, rank floor(m n / (b (m + n))))"),
-      field(CIRCAL_FIELD(project.method), one_of({"frobenius", "least_squares"}), "projection: frobenius (data-free; lowrank: truncated SVD) or least_squares (on captured inputs; lowrank: whitened SVD)"),
+      field(CIRCAL_FIELD(project.structure), any_value, "student matrices: circulant (block size b) or lowrank (U V at the circulant's parameter count, rank floor(m n / (b (m + n))))"),
+      field(CIRCAL_FIELD(project.method), any_value, "projection: frobenius (data-free; lowrank: truncated SVD) or least_squares (on captured inputs; lowrank: whitened SVD)"),
       field(CIRCAL_FIELD(project.ridge), at_least(0.0), "least-squares ridge, relative to the mean diagonal of the Gram matrices"),
-      field(CIRCAL_FIELD(project.down_inputs), one_of({"teacher", "student"}), "inputs of the down_proj fit: teacher activations or the projected student's"),
+      field(CIRCAL_FIELD(project.down_inputs), any_value, "inputs of the down_proj fit: teacher activations or the projected student's"),
       field(CIRCAL_FIELD(project.chunk_tokens), at_least(1), "tokens per Gram accumulation chunk when project recomputes down_proj inputs (down_inputs = student)"),
       field(CIRCAL_FIELD(project.compare_lowrank), any_value, "a circulant run also fits the low-rank student of equal parameters (whitened SVD; needs the full input Gram, capture.full_gram) for evaluate's structure verdict"),
       field(CIRCAL_FIELD(calibrate.enabled), any_value, "run KL calibration after projection"),
@@ -94,7 +85,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(calibrate.batch_prompts), at_least(1), "prompts per global batch (shared by all ranks)"),
       field(CIRCAL_FIELD(calibrate.group_prompts), at_least(1), "prompts per forward/backward pass: the global batch splits into ceil(batch_prompts / this) groups of at most this many prompts with even token totals, group k on rank k mod ranks; fastest at batch_prompts / ranks"),
       field(CIRCAL_FIELD(calibrate.lr), positive, "peak Adam learning rate"),
-      field(CIRCAL_FIELD(calibrate.schedule), one_of({"cosine", "constant"}), "learning-rate schedule after warm-up: cosine or constant"),
+      field(CIRCAL_FIELD(calibrate.schedule), any_value, "learning-rate schedule after warm-up: cosine or constant"),
       field(CIRCAL_FIELD(calibrate.warmup_steps), at_least(0), "linear warm-up steps"),
       field(CIRCAL_FIELD(calibrate.min_lr_ratio), closed_unit, "final learning rate of the cosine schedule, relative to lr"),
       field(CIRCAL_FIELD(calibrate.beta1), half_open_unit, "Adam first-moment decay"),
@@ -110,15 +101,15 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(calibrate.log_every), at_least(1), "steps between log lines"),
       field(CIRCAL_FIELD(calibrate.seed), any_value, "seed of the data order"),
       field(CIRCAL_FIELD(calibrate.data_budget_mb), at_least(1), "MiB of capture.h5 rows (hidden states, teacher logits) a rank keeps in memory; older ones are re-read when needed"),
-      field(CIRCAL_FIELD(calibrate.recompute), one_of({"off", "on", "auto"}), "activation checkpointing: keep only each layer's input and recompute its activations in the backward (on), keep all (off), or recompute when a pass's activations would pass activation_budget_mb (auto); the same gradients bitwise"),
+      field(CIRCAL_FIELD(calibrate.recompute), any_value, "activation checkpointing: keep only each layer's input and recompute its activations in the backward (on), keep all (off), or recompute when a pass's activations would pass activation_budget_mb (auto); the same gradients bitwise"),
       field(CIRCAL_FIELD(calibrate.activation_budget_mb), at_least(1), "per-rank budget of stored activations for recompute: auto, in MiB (docs/DESIGN.md section 8.3)"),
       field(CIRCAL_FIELD(evaluate.topk), positive_distinct, "k values of the top-k overlap metric"),
       field(CIRCAL_FIELD(evaluate.generate_tokens), at_least(0), "greedy tokens per test prompt for generation drift, 0 = skip"),
       field(CIRCAL_FIELD(evaluate.bootstrap_samples), at_least(1), "bootstrap resamples for the 95% intervals"),
       field(CIRCAL_FIELD(evaluate.seed), any_value, "seed of the bootstrap"),
-      field(CIRCAL_FIELD(evaluate.students), empty_or(subset_of(students)), "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
+      field(CIRCAL_FIELD(evaluate.students), distinct<StudentKind>, "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
       field(CIRCAL_FIELD(runtime.fftw_wisdom), any_value, "file to load and save FFTW wisdom, empty = none"),
-      field(CIRCAL_FIELD(runtime.fftw_planner), one_of({"estimate", "measure"}), "FFTW planning effort: estimate or measure"),
+      field(CIRCAL_FIELD(runtime.fftw_planner), any_value, "FFTW planning effort: estimate or measure"),
       field(CIRCAL_FIELD(runtime.shared_weights), any_value, "the ranks of a node share one float32 copy of the teacher weights (MPI-3 shared memory) instead of one each"),
       field(CIRCAL_FIELD(runtime.threads), at_least(1), "threads per rank for OpenBLAS, FFTW and the OpenMP loops (results within 1e-5 of 1 thread)"),
       field(CIRCAL_FIELD(cluster.nodes), at_least(1), "Slurm nodes per job"),
@@ -126,7 +117,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(cluster.time), slurm_time, "Slurm time limit per job"),
       field(CIRCAL_FIELD(cluster.partition), any_value, "Slurm partition, empty = the cluster default"),
       field(CIRCAL_FIELD(cluster.account), any_value, "Slurm account, empty = none"),
-      field(CIRCAL_FIELD(cluster.launcher), one_of({"mpirun", "srun"}), "how jobs start ranks: mpirun or srun"),
+      field(CIRCAL_FIELD(cluster.launcher), any_value, "how jobs start ranks: mpirun or srun"),
       field(CIRCAL_FIELD(cluster.max_restarts), at_least(0), "requeues of a preempted job before giving up"),
       field(CIRCAL_FIELD(cluster.array_parallel), at_least(1), "job-array tasks running at once"),
       field(CIRCAL_FIELD(cluster.signal_seconds), at_least(0), "seconds before the time limit that Slurm sends SIGUSR1 (checkpoint)"),
@@ -301,33 +292,37 @@ void resolve_layers(Config& config, int num_layers) {
                            " layers, 0.." + std::to_string(num_layers - 1) + ")");
 }
 
-std::string test_data_source(const Config& config) {
-  return config.data.test_source == "same" ? config.data.source : config.data.test_source;
+DataSource test_data_source(const Config& config) {
+  switch (config.data.test_source) {
+    case TestSource::Same: return config.data.source;
+    case TestSource::Prompts: return DataSource::Prompts;
+    case TestSource::Corpus: return DataSource::Corpus;
+  }
+  return config.data.source;
 }
 
 std::vector<int> statistics_block_sizes(const Config& config) {
   return config.capture.block_sizes.empty() ? std::vector<int>{config.project.block_size} : config.capture.block_sizes;
 }
 
-std::vector<std::string> evaluated_students(const Config& config) {
+std::vector<StudentKind> evaluated_students(const Config& config) {
   if (!config.evaluate.students.empty()) return config.evaluate.students;
-  const Structure structure = parse_structure(config.project.structure);
-  std::vector<std::string> students;
+  const Structure structure = config.project.structure;
+  std::vector<StudentKind> students;
   for (StudentKind kind : kStudentKinds) {
     const StudentSource source = student_source(kind);
-    if (!source.has_parameters || source.structure == structure) students.push_back(student_kind_name(kind));
+    if (!source.has_parameters || source.structure == structure) students.push_back(kind);
   }
-  if (structure == Structure::Circulant && config.project.compare_lowrank)
-    students.push_back(student_kind_name(StudentKind::LowRankAware));
+  if (structure == Structure::Circulant && config.project.compare_lowrank) students.push_back(StudentKind::LowRankAware);
   return students;
 }
 
 bool stores_full_gram(const Config& config, int widest_input) {
-  if (config.capture.full_gram != "auto") return config.capture.full_gram == "true";
+  if (config.capture.full_gram != FullGramChoice::Auto) return config.capture.full_gram == FullGramChoice::Yes;
   // A low-rank run cannot project without it. For a circulant run it only serves the low-rank
   // comparison, which needs it for every matrix; past kFullGramAutoWidth its 8 n^2 bytes would
   // outweigh the per-frequency statistics it sits beside.
-  return parse_structure(config.project.structure) == Structure::LowRank || widest_input <= kFullGramAutoWidth;
+  return config.project.structure == Structure::LowRank || widest_input <= kFullGramAutoWidth;
 }
 
 }  // namespace circal

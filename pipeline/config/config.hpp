@@ -22,8 +22,8 @@ struct PromptsConfig {
 // Where calibration, validation and test data come from: the prompt files (prompts.*) or
 // windows of text corpora (pipeline/data/corpus_windows.hpp).
 struct DataConfig {
-  std::string source = "prompts";  // prompts | corpus
-  std::string test_source = "same";  // same | prompts | corpus: where evaluate's test data come from
+  DataSource source = DataSource::Prompts;
+  TestSource test_source = TestSource::Same;  // where evaluate's test data come from
   std::vector<std::string> corpus = {"data/corpus/en.jsonl", "data/corpus/de.jsonl"};
   int window_tokens = 128;         // BOS + window_tokens - 1 tokens of one document
   int calibration_windows = 64;
@@ -43,15 +43,15 @@ struct SplitConfig {
 struct PatchConfig {
   std::vector<int> layers;  // resolved: YAML `all` becomes every layer of the model
   bool all_layers = true;   // true when the YAML said `all`
-  std::vector<std::string> projections = projection_names();
+  std::vector<Projection> projections = {kProjections.begin(), kProjections.end()};
 };
 
 struct CaptureConfig {
-  std::string logits_format = "full";  // full | topk
+  LogitsFormat logits_format = LogitsFormat::Full;
   int logits_topk = 64;                // kept entries per position when logits_format = topk
   int compression = 1;                 // gzip level for capture datasets, 0 = none
   std::vector<int> block_sizes;        // block sizes of the projection statistics; empty = project.block_size
-  std::string full_gram = "auto";      // auto | true | false: also store H = sum_t x_t x_t^T per input
+  FullGramChoice full_gram = FullGramChoice::Auto;  // also store H = sum_t x_t x_t^T per input
   bool store_inputs = false;           // also keep the raw MLP inputs (today's layout, for analysis)
   int batch_tokens = 4096;             // token rows per batched forward (at most 16 prompts a batch)
   int activation_budget_mb = 2048;     // and at most this many MiB of the forward's kept activations
@@ -63,10 +63,10 @@ inline constexpr int kFullGramAutoWidth = 4096;
 
 struct ProjectConfig {
   int block_size = 16;
-  std::string structure = "circulant";   // circulant | lowrank (config/names.hpp)
-  std::string method = "least_squares";  // frobenius | least_squares
+  Structure structure = Structure::Circulant;
+  ProjectionMethod method = ProjectionMethod::LeastSquares;
   double ridge = 1e-4;                   // relative to the mean diagonal of the Gram matrices
-  std::string down_inputs = "teacher";   // teacher | student
+  DownInputs down_inputs = DownInputs::Teacher;
   int chunk_tokens = 2048;               // Gram accumulation chunk (bounds memory)
   // A circulant run also fits the low-rank student of equal parameters (whitened SVD), so its
   // report can say which structure wins without a sweep.
@@ -79,7 +79,7 @@ struct CalibrateConfig {
   int batch_prompts = 16;
   int group_prompts = 8;  // prompts per forward/backward pass (fixed groups of the global batch)
   double lr = 3e-3;
-  std::string schedule = "cosine";  // cosine | constant
+  ScheduleKind schedule = ScheduleKind::Cosine;
   int warmup_steps = 20;
   double min_lr_ratio = 0.1;
   double beta1 = 0.9;
@@ -97,7 +97,7 @@ struct CalibrateConfig {
   int data_budget_mb = 1024;  // capture rows kept in memory per rank (least recently used dropped)
   // Activation checkpointing of the backward: off | on | auto (on when a pass's stored
   // activations would pass activation_budget_mb). Bitwise the same gradients either way.
-  std::string recompute = "auto";
+  Recompute recompute = Recompute::Auto;
   int activation_budget_mb = 2048;
 };
 
@@ -106,12 +106,12 @@ struct EvaluateConfig {
   int generate_tokens = 16;
   int bootstrap_samples = 1000;
   unsigned seed = 4321;
-  std::vector<std::string> students;  // empty: evaluated_students() picks the run's own
+  std::vector<StudentKind> students;  // empty: evaluated_students() picks the run's own
 };
 
 struct RuntimeConfig {
   std::string fftw_wisdom;               // file to load/save FFTW wisdom, empty = none
-  std::string fftw_planner = "measure";  // estimate | measure
+  FftPlanner fftw_planner = FftPlanner::Measure;
   bool shared_weights = true;            // one teacher copy per node (MPI shared memory)
   int threads = 1;                       // OpenBLAS/FFTW/OpenMP threads per rank
 };
@@ -122,7 +122,7 @@ struct ClusterConfig {
   std::string time = "00:30:00";
   std::string partition;
   std::string account;
-  std::string launcher = "mpirun";  // mpirun | srun
+  Launcher launcher = Launcher::Mpirun;
   int max_restarts = 3;
   int array_parallel = 4;
   int signal_seconds = 60;
@@ -167,13 +167,13 @@ bool stores_full_gram(const Config& config, int widest_input);
 // evaluate.students, or when empty what the run produces: dense, zeroed, its structure's
 // projections and calibrated student, and in a circulant run with project.compare_lowrank the
 // low-rank aware student of equal parameters.
-std::vector<std::string> evaluated_students(const Config& config);
+std::vector<StudentKind> evaluated_students(const Config& config);
 
 // Fully-qualified key -> its value as YAML scalar/flow text, for fingerprints.
 std::string config_value(const Config& config, const std::string& key);
 
 // Where evaluate's test data come from: data.test_source, or data.source when it is `same`.
-std::string test_data_source(const Config& config);
+DataSource test_data_source(const Config& config);
 
 // Checks that the patch section fits a model with `num_layers` layers and resolves `all`.
 void resolve_layers(Config& config, int num_layers);

@@ -60,11 +60,6 @@ void require_distinct_nonempty(const std::vector<T>& values) {
     if (!seen.insert(v).second) reject("lists " + text(v) + " twice");
 }
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
 
 }  // namespace
 
@@ -174,19 +169,6 @@ void positive_distinct(const std::vector<int>& values) {
 void nonnegative_distinct(const std::vector<int>& values) {
   for (int v : values) at_least(0)(v);
   require_distinct_nonempty(values);
-}
-
-std::function<void(const std::string&)> one_of(std::vector<std::string> names) {
-  return [names](const std::string& v) {
-    if (std::find(names.begin(), names.end(), v) == names.end())
-      reject("unknown name '" + v + "' (one of: " + joined(names) + ")");
-  };
-}
-std::function<void(const std::vector<std::string>&)> subset_of(std::vector<std::string> names) {
-  return [names](const std::vector<std::string>& values) {
-    for (const auto& v : values) one_of(names)(v);
-    require_distinct_nonempty(values);
-  };
 }
 
 }  // namespace circal

@@ -3,7 +3,9 @@
 // key to a Config member with a parser, a range check and a printer.
 #include <yaml-cpp/yaml.h>
 
+#include <concepts>
 #include <functional>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +51,50 @@ YAML::Node to_node(const std::vector<std::string>& values);
 template <class T>
 const char* type_name();
 
+// Fixed choices (config/names.hpp): parsed from and printed as their table names; their type
+// reads as the text it is in the file.
+template <class T>
+concept NamedEnum = requires { EnumNames<T>::names; };
+template <class T>
+struct is_named_enum_list : std::false_type {};
+template <NamedEnum E>
+struct is_named_enum_list<std::vector<E>> : std::true_type {};
+
+template <NamedEnum E>
+E parse(const YAML::Node& node) {
+  E value{};
+  const std::string name = parse<std::string>(node);
+  if (!find_name(name, value)) reject("unknown name '" + name + "' (one of: " + names_text<E>() + ")");
+  return value;
+}
+template <class V>
+  requires is_named_enum_list<V>::value
+V parse(const YAML::Node& node) {
+  V values;
+  for (const std::string& name : parse<std::vector<std::string>>(node))
+    values.push_back(parse<typename V::value_type>(YAML::Node(name)));
+  return values;
+}
+template <NamedEnum E>
+YAML::Node to_node(E value) {
+  return YAML::Node(name_of(value));
+}
+template <NamedEnum E>
+YAML::Node to_node(const std::vector<E>& values) {
+  std::vector<std::string> names;
+  for (E value : values) names.push_back(name_of(value));
+  return to_node(names);
+}
+template <NamedEnum E>
+const char* type_name() {
+  return "string";
+}
+template <class V>
+  requires is_named_enum_list<V>::value
+const char* type_name() {
+  return "list of string";
+}
+
 // ---- range checks: callables that reject() a bad value ---------------------------------
 inline constexpr auto any_value = [](const auto&) {};
 template <class T>
@@ -68,9 +114,18 @@ void gzip_level(int v);
 void slurm_time(const std::string& v);
 void positive_distinct(const std::vector<int>& values);
 void nonnegative_distinct(const std::vector<int>& values);
-// A name from `names`; a non-empty list of distinct names from `names`.
-std::function<void(const std::string&)> one_of(std::vector<std::string> names);
-std::function<void(const std::vector<std::string>&)> subset_of(std::vector<std::string> names);
+// A list of fixed choices naming none twice (distinct), and not empty (distinct_nonempty).
+template <NamedEnum E>
+void distinct(const std::vector<E>& values) {
+  for (size_t i = 0; i < values.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (values[j] == values[i]) reject("lists " + std::string(name_of(values[i])) + " twice");
+}
+template <NamedEnum E>
+void distinct_nonempty(const std::vector<E>& values) {
+  if (values.empty()) reject("must not be an empty list");
+  distinct(values);
+}
 
 // A key bound to a Config member. `ref` is a generic lambda returning the member for both a
 // const and a non-const Config; FIELD(path) writes key name and member once.

@@ -269,13 +269,13 @@ std::size_t weight_bytes(const ModelWeights& model) {
   return model.shared_storage ? model.shared_storage->size() : model.storage.size() * sizeof(float);
 }
 
-const float* mlp_matrix(const ModelWeights& model, int layer, const std::string& projection) {
+const float* mlp_matrix(const ModelWeights& model, int layer, Projection projection) {
   if (layer < 0 || layer >= static_cast<int>(model.layers.size())) {
     fail(kExitUsage, "layer " + std::to_string(layer) + " out of range (model has " +
                          std::to_string(model.layers.size()) + " layers)");
   }
   const LayerWeights& w = model.layers[static_cast<std::size_t>(layer)];
-  switch (parse_projection(projection)) {
+  switch (projection) {
     case Projection::Gate: return w.gate_proj;
     case Projection::Up: return w.up_proj;
     case Projection::Down: return w.down_proj;
@@ -283,12 +283,12 @@ const float* mlp_matrix(const ModelWeights& model, int layer, const std::string&
   return nullptr;
 }
 
-int mlp_out_features(const LlamaConfig& config, const std::string& projection) {
-  return parse_projection(projection) == Projection::Down ? config.hidden_size : config.intermediate_size;
+int mlp_out_features(const LlamaConfig& config, Projection projection) {
+  return projection == Projection::Down ? config.hidden_size : config.intermediate_size;
 }
 
-int mlp_in_features(const LlamaConfig& config, const std::string& projection) {
-  return parse_projection(projection) == Projection::Down ? config.intermediate_size : config.hidden_size;
+int mlp_in_features(const LlamaConfig& config, Projection projection) {
+  return projection == Projection::Down ? config.intermediate_size : config.hidden_size;
 }
 
 }  // namespace circal

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/config/names.hpp"
 #include "pipeline/model/llama_config.hpp"
 #include "pipeline/model/tokenizer.hpp"
 
@@ -59,9 +60,9 @@ ModelWeights load_model(const std::string& dir, MPI_Comm comm);
 std::size_t weight_bytes(const ModelWeights& model);
 
 // The (layer, projection) matrix: projection is gate_proj | up_proj | down_proj.
-const float* mlp_matrix(const ModelWeights& model, int layer, const std::string& projection);
-int mlp_out_features(const LlamaConfig& config, const std::string& projection);
-int mlp_in_features(const LlamaConfig& config, const std::string& projection);
+const float* mlp_matrix(const ModelWeights& model, int layer, Projection projection);
+int mlp_out_features(const LlamaConfig& config, Projection projection);
+int mlp_in_features(const LlamaConfig& config, Projection projection);
 
 // A model folder as every command opens it: the weights (load_model, node-shared over `shared`
 // unless it is MPI_COMM_NULL), then tokenizer.model. The stages need the tokenizer only in

@@ -20,9 +20,9 @@ namespace {
 
 constexpr int kGate = 0, kUp = 1, kDown = 2;
 
-int projection_index(const std::string& projection) {
+int projection_index(Projection projection) {
   static_assert(int(Projection::Gate) == kGate && int(Projection::Up) == kUp && int(Projection::Down) == kDown);
-  return static_cast<int>(parse_projection(projection));
+  return static_cast<int>(projection);
 }
 
 // Grow-only buffer: reallocates only when a larger shape arrives.
@@ -323,7 +323,7 @@ Transformer::~Transformer() { delete impl_; }
 
 const LlamaConfig& Transformer::config() const { return impl_->cfg; }
 
-void Transformer::set_mlp_operator(int layer, const std::string& projection,
+void Transformer::set_mlp_operator(int layer, Projection projection,
                                    LinearOperator* op) {
   if (layer < 0 || layer >= impl_->cfg.num_hidden_layers)
     fail(kExitUsage, "layer " + std::to_string(layer) + " outside the model's " +
@@ -332,7 +332,7 @@ void Transformer::set_mlp_operator(int layer, const std::string& projection,
   LinearOperator* dense = impl_->dense[layer][p].get();
   if (op && (op->in_features() != dense->in_features() ||
              op->out_features() != dense->out_features()))
-    fail(kExitInternal, "operator for layer " + std::to_string(layer) + " " + projection +
+    fail(kExitInternal, "operator for layer " + std::to_string(layer) + " " + name_of(projection) +
                             " has the wrong shape");
   impl_->mlp[layer][p] = op ? op : dense;
 }
@@ -380,13 +380,13 @@ const float* Transformer::hidden_in(int layer) const {
   return impl_->acts.at(layer).x_in.data();
 }
 
-const float* Transformer::mlp_input(int layer, const std::string& projection) const {
+const float* Transformer::mlp_input(int layer, Projection projection) const {
   impl_->acts.at(layer);  // range check
   const LayerActivations& a = impl_->slot(layer);
   return projection_index(projection) == kDown ? a.act.data() : a.ln2.data();
 }
 
-const float* Transformer::mlp_output(int layer, const std::string& projection) const {
+const float* Transformer::mlp_output(int layer, Projection projection) const {
   impl_->acts.at(layer);  // range check
   const LayerActivations& a = impl_->slot(layer);
   switch (projection_index(projection)) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/config/names.hpp"
 #include "pipeline/model/linear_operator.hpp"
 #include "pipeline/model/model_loader.hpp"
 
@@ -25,7 +26,7 @@ class Transformer {
 
   // Replaces the (layer, projection) MLP matrix by `op` (not owned; nullptr restores the
   // dense teacher weight). projection: gate_proj | up_proj | down_proj.
-  void set_mlp_operator(int layer, const std::string& projection, LinearOperator* op);
+  void set_mlp_operator(int layer, Projection projection, LinearOperator* op);
 
   // Forward of a whole prompt (ids including BOS, positions 0..T-1). Returns logits [T, vocab]
   // (row t predicts token t+1), valid until the next call. Keeps every activation of this
@@ -53,11 +54,11 @@ class Transformer {
   const float* hidden_in(int layer) const;
   // the input of an MLP matrix [T, in_features]: gate_proj and up_proj share the
   // post-attention-RMSNorm state, down_proj sees silu(gate x) * up x.
-  const float* mlp_input(int layer, const std::string& projection) const;
+  const float* mlp_input(int layer, Projection projection) const;
   // the output of an MLP matrix [T, out_features], exactly what the pass added or multiplied
   // (capture's projection statistics use it instead of computing W x again). down_proj's is
   // kept only after set_keep_mlp_outputs(true): rows x hidden_size floats more a layer.
-  const float* mlp_output(int layer, const std::string& projection) const;
+  const float* mlp_output(int layer, Projection projection) const;
   void set_keep_mlp_outputs(bool on);
   int tokens() const;  // rows of the last pass (sum of the prompts' T for a batch)
 

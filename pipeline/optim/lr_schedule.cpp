@@ -4,17 +4,11 @@
 #include <cmath>
 #include <numbers>
 
-#include "pipeline/base/errors.hpp"
-
 namespace circal {
 
-LrSchedule::LrSchedule(double lr, const std::string& kind, int warmup_steps, int total_steps,
-                       double min_lr_ratio)
-    : lr_(lr), cosine_(kind == "cosine"), warmup_(std::max(0, warmup_steps)),
-      total_(std::max(1, total_steps)), min_ratio_(min_lr_ratio) {
-  if (kind != "cosine" && kind != "constant")
-    fail(kExitUsage, "calibrate.schedule: '" + kind + "' is not cosine or constant");
-}
+LrSchedule::LrSchedule(double lr, ScheduleKind kind, int warmup_steps, int total_steps, double min_lr_ratio)
+    : lr_(lr), cosine_(kind == ScheduleKind::Cosine), warmup_(std::max(0, warmup_steps)),
+      total_(std::max(1, total_steps)), min_ratio_(min_lr_ratio) {}
 
 double LrSchedule::at(int step) const {
   if (step < warmup_) return lr_ * (step + 1) / warmup_;

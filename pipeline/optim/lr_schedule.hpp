@@ -1,14 +1,14 @@
 #pragma once
 // Learning rate per step: linear warm-up, then cosine decay to min_lr_ratio * lr over the
 // remaining steps, or constant.
-#include <string>
+#include "pipeline/config/names.hpp"
 
 namespace circal {
 
 class LrSchedule {
  public:
-  // kind: cosine | constant (CircalError(kExitUsage) otherwise). total_steps >= 1.
-  LrSchedule(double lr, const std::string& kind, int warmup_steps, int total_steps,
+  // total_steps >= 1.
+  LrSchedule(double lr, ScheduleKind kind, int warmup_steps, int total_steps,
              double min_lr_ratio);
 
   // Rate of update number `step` (0-based): warm-up ramps (step + 1) / warmup_steps * lr, so

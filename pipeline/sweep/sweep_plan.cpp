@@ -275,17 +275,17 @@ SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid
   }
 
   const std::string tasks = sweep_dir + "/tasks/";
-  plan.jobs.push_back({"capture", "capture", {sweep_dir + "/capture/config.yaml"}, false, false, {}, ""});
+  plan.jobs.push_back({"capture", JobCommand::Capture, {sweep_dir + "/capture/config.yaml"}, false, false, {}, ""});
   if (plan.projections.empty()) return plan;  // every point failed validation: nothing to run
-  SweepJob project{"project", "project", {}, true, false, {{0, -1, DependencyKind::AfterOk}}, tasks + "project-%a.yaml"};
+  SweepJob project{"project", JobCommand::Project, {}, true, false, {{0, -1, DependencyKind::AfterOk}}, tasks + "project-%a.yaml"};
   for (const auto& projection : plan.projections) project.tasks.push_back(projection.config.run_dir + "/config.yaml");
   plan.jobs.push_back(project);
 
-  SweepJob report{"report", "report", {sweep_dir}, false, true, {}, ""};
+  SweepJob report{"report", JobCommand::Report, {sweep_dir}, false, true, {}, ""};
   for (int job = 0; job < 2; ++job) report.after.push_back({job, -1, DependencyKind::AfterAny});
   for (size_t p = 0; p < plan.projections.size(); ++p) {
     const std::string name = "points-" + plan.projections[p].name;
-    SweepJob points{name, "run", {}, true, false, {{1, static_cast<int>(p), DependencyKind::AfterOk}}, tasks + name + "-%a.yaml"};
+    SweepJob points{name, JobCommand::Run, {}, true, false, {{1, static_cast<int>(p), DependencyKind::AfterOk}}, tasks + name + "-%a.yaml"};
     for (int index : plan.projections[p].points) points.tasks.push_back(plan.points[index].config.run_dir + "/config.yaml");
     report.after.push_back({static_cast<int>(plan.jobs.size()), -1, DependencyKind::AfterAny});
     plan.jobs.push_back(std::move(points));
@@ -319,7 +319,7 @@ void write_sweep_dir(const SweepPlan& plan) {
         fs::remove(dir / "error.txt");
         entry["projection"] = plan.projections[point.projection].name;
         entry["block_size"] = point.config.project.block_size;
-        entry["structure"] = point.config.project.structure;
+        entry["structure"] = name_of(point.config.project.structure);
         entry["lr"] = point.config.calibrate.lr;
       } else {
         write_text(dir / "error.txt", "invalid point: " + point.error + "\n");
@@ -362,8 +362,8 @@ std::vector<std::string> sbatch_arguments(const SweepPlan& plan, int index,
   };
   if (!cluster.partition.empty()) args.push_back("--partition=" + cluster.partition);
   if (!cluster.account.empty()) args.push_back("--account=" + cluster.account);
-  args.push_back("--export=ALL,CIRCAL_COMMAND=" + job.command + ",CIRCAL_BIN=" + settings.circal_bin +
-                 ",CIRCAL_LAUNCHER=" + cluster.launcher +
+  args.push_back("--export=ALL,CIRCAL_COMMAND=" + std::string(name_of(job.command)) + ",CIRCAL_BIN=" + settings.circal_bin +
+                 ",CIRCAL_LAUNCHER=" + name_of(cluster.launcher) +
                  ",CIRCAL_MAX_RESTARTS=" + std::to_string(cluster.max_restarts));
   if (job.array)
     args.push_back("--array=0-" + std::to_string(job.tasks.size() - 1) + "%" + std::to_string(cluster.array_parallel));

@@ -66,9 +66,18 @@ struct SweepDependency {
   DependencyKind kind = DependencyKind::AfterOk;
 };
 
+// The circal command a job's tasks run (CIRCAL_COMMAND in jobs/circal.sbatch).
+enum class JobCommand { Capture, Project, Run, Report };
+template <>
+struct EnumNames<JobCommand> {
+  static constexpr const char* what = "job command";
+  static constexpr std::array names{std::pair{JobCommand::Capture, "capture"}, std::pair{JobCommand::Project, "project"},
+                                    std::pair{JobCommand::Run, "run"}, std::pair{JobCommand::Report, "report"}};
+};
+
 struct SweepJob {
   std::string name;              // capture, project, points-NAME, report
-  std::string command;           // the circal command each task runs
+  JobCommand command;            // the circal command each task runs
   std::vector<std::string> tasks;  // per task: its config path (report: the sweep dir)
   bool array = false;            // submitted as a job array (one sbatch, %a picks the task)
   bool single_task = false;      // report: one rank, not cluster.tasks

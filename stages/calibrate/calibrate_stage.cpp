@@ -32,7 +32,7 @@ void write_calibration_result(const StageContext& context, const StudentLayout& 
   file.set_attr("/history", "stopped_early", int64_t(state.stopped_early));
   file.set_attr("/history", "block_size", int64_t(layout.block_size));
   file.set_attr("/", "block_size", int64_t(layout.block_size));
-  file.set_attr("/", "structure", std::string(structure_name(layout.structure)));
+  file.set_attr("/", "structure", std::string(name_of(layout.structure)));
   stamp_student_model(file, context.model);
   file.commit();
 }
@@ -65,7 +65,7 @@ void calibrate_stage(const StageContext& context) {
   const int resumed_step = resumed ? int(resumed->step) : 0;
   ProgressLog log(context.mpi.is_root(), dir + "/log.jsonl", settings.log_every, settings.steps,
                   resumed_step, std::cout);
-  context.mpi.log("calibrate: " + std::to_string(layout.matrices.size()) + " " + structure_name(layout.structure) +
+  context.mpi.log("calibrate: " + std::to_string(layout.matrices.size()) + " " + name_of(layout.structure) +
                   " matrices, " +
                   std::to_string(layout.total_size) + " parameters, " +
                   std::to_string(data.calibration().size()) + " calibration / " +

@@ -58,8 +58,8 @@ CalibrationState Calibrator::initial_state() const {
 }
 
 void Calibrator::choose_recompute(const std::vector<int>& lengths) {
-  if (settings_.recompute != "auto") {
-    model_.set_recompute(settings_.recompute == "on");
+  if (settings_.recompute != Recompute::Auto) {
+    model_.set_recompute(settings_.recompute == Recompute::On);
     return;
   }
   if (model_.recompute()) return;

@@ -32,15 +32,15 @@ namespace {
 struct CaptureColumn {
   std::string name;
   uint64_t width;
-  const float* (*rows)(const Transformer&, int layer, const std::string& projection);
+  const float* (*rows)(const Transformer&, int layer, Projection projection);
   int layer;
-  std::string projection;
+  Projection projection;  // unused by hidden_rows
 };
 
-const float* hidden_rows(const Transformer& model, int layer, const std::string&) {
+const float* hidden_rows(const Transformer& model, int layer, Projection) {
   return model.hidden_in(layer);
 }
-const float* mlp_rows(const Transformer& model, int layer, const std::string& projection) {
+const float* mlp_rows(const Transformer& model, int layer, Projection projection) {
   return model.mlp_input(layer, projection);
 }
 
@@ -49,11 +49,11 @@ std::vector<CaptureColumn> capture_columns(const StudentLayout& layout, const Ll
   std::vector<CaptureColumn> columns;
   // The hidden state entering layer 0 is the embedding lookup of /tokens: not stored.
   if (layout.first_layer() > 0 || capture.store_inputs)
-    columns.push_back({"/hidden_in", uint64_t(model.hidden_size), hidden_rows, layout.first_layer(), ""});
+    columns.push_back({"/hidden_in", uint64_t(model.hidden_size), hidden_rows, layout.first_layer(), Projection::Gate});
   if (!capture.store_inputs) return columns;
   for (const auto& matrix : layout.matrices) {
     // gate_proj and up_proj read the same state: stored once, under gate_proj.
-    const std::string source = capture_input_source(matrix.projection);
+    const Projection source = capture_input_source(matrix.projection);
     const std::string name = capture_input_dataset(matrix.layer, matrix.projection);
     bool stored = std::any_of(columns.begin(), columns.end(), [&](const CaptureColumn& c) { return c.name == name; });
     if (!stored) columns.push_back({name, uint64_t(matrix.in_features), mlp_rows, matrix.layer, source});
@@ -201,7 +201,7 @@ void topk_row(const float* logits, int vocab, int k, int32_t* ids, float* values
 
 void write_teacher_rows(CheckpointWriter& file, const CaptureConfig& capture, const float* logits,
                         int vocab, uint64_t row0, uint64_t nrows) {
-  if (capture.logits_format == "full") {
+  if (capture.logits_format == LogitsFormat::Full) {
     file.write_rows("/teacher/logits", row0, nrows, logits);
     return;
   }
@@ -218,7 +218,7 @@ void write_teacher_rows(CheckpointWriter& file, const CaptureConfig& capture, co
 void create_teacher_datasets(CheckpointWriter& file, const CaptureConfig& capture, uint64_t tokens,
                              uint64_t vocab) {
   const int gzip = capture.compression;
-  if (capture.logits_format == "full") {
+  if (capture.logits_format == LogitsFormat::Full) {
     file.create("/teacher/logits", H5Type::Float32, {tokens, vocab}, gzip, 64);
     return;
   }
@@ -245,7 +245,7 @@ void capture_stage(const StageContext& context) {
   const int P = int(prompts.tokens.size());
   const uint64_t N = prompts.offsets.back();
   const uint64_t vocab = model_config.vocab_size;
-  if (context.config.capture.logits_format == "topk" && context.config.capture.logits_topk > int(vocab))
+  if (context.config.capture.logits_format == LogitsFormat::TopK && context.config.capture.logits_topk > int(vocab))
     fail(kExitUsage, "config: capture.logits_topk: larger than the vocabulary (" + std::to_string(vocab) + ")");
 
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Capture),
@@ -303,7 +303,7 @@ void capture_stage(const StageContext& context) {
   }
   statistics.write(file);
   file.commit();
-  const double bytes = double(context.config.capture.logits_format == "full" ? vocab : 3 * context.config.capture.logits_topk + 1) * 4 +
+  const double bytes = double(context.config.capture.logits_format == LogitsFormat::Full ? vocab : 3 * context.config.capture.logits_topk + 1) * 4 +
                        std::accumulate(columns.begin(), columns.end(), 0.0, [](double s, const CaptureColumn& c) { return s + 4.0 * c.width; }) + 4;
   char line[200];
   std::snprintf(line, sizeof line, "capture: %d prompts, %llu tokens, %.0f bytes/token uncompressed -> %s", P,

@@ -12,7 +12,7 @@ namespace circal {
 
 CapturePrompts tokenize_capture_prompts(const Config& config, const Tokenizer& tokenizer, const LlamaConfig& model) {
   CapturePrompts prompts;
-  if (config.data.source == "corpus") {
+  if (config.data.source == DataSource::Corpus) {
     std::vector<CorpusPart> parts = corpus_windows(config.data, tokenizer, model, false);
     prompts.tokens = std::move(parts.at(0).tokens);
     prompts.calibration_count = int(prompts.tokens.size());
@@ -45,13 +45,13 @@ int teacher_batch_prompts(const Config& config, const LlamaConfig& model, std::s
   return prompts;
 }
 
-std::string capture_input_source(const std::string& projection) {
+Projection capture_input_source(Projection projection) {
   // gate_proj and up_proj read the same input: capture stores it once, under gate_proj.
-  return parse_projection(projection) == Projection::Up ? projection_name(Projection::Gate) : projection;
+  return projection == Projection::Up ? Projection::Gate : projection;
 }
 
-std::string capture_input_dataset(int layer, const std::string& projection) {
-  return "/layers/" + std::to_string(layer) + "/" + capture_input_source(projection) + "/inputs";
+std::string capture_input_dataset(int layer, Projection projection) {
+  return "/layers/" + std::to_string(layer) + "/" + name_of(capture_input_source(projection)) + "/inputs";
 }
 
 }  // namespace circal

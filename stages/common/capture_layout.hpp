@@ -34,7 +34,7 @@ CapturePrompts tokenize_capture_prompts(const Config& config, const Tokenizer& t
 int teacher_batch_prompts(const Config& config, const LlamaConfig& model, std::size_t longest);
 
 // gate_proj and up_proj see the same state, stored once under gate_proj.
-std::string capture_input_source(const std::string& projection);
-std::string capture_input_dataset(int layer, const std::string& projection);
+Projection capture_input_source(Projection projection);
+std::string capture_input_dataset(int layer, Projection projection);
 
 }  // namespace circal

@@ -11,7 +11,7 @@ std::vector<StatisticsStream> statistics_streams(const StudentLayout& layout) {
   std::vector<StatisticsStream> streams;
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
     const PatchedMatrix& matrix = layout.matrices[i];
-    const std::string source = capture_input_source(matrix.projection);
+    const Projection source = capture_input_source(matrix.projection);
     auto found = std::find_if(streams.begin(), streams.end(), [&](const StatisticsStream& s) {
       return s.layer == matrix.layer && s.source == source;
     });
@@ -47,12 +47,12 @@ void add_round_in_order(MPI_Comm comm, int contributors, const double* partial, 
   }
 }
 
-std::string statistics_group(int b, int layer, const std::string& name) {
-  return "/statistics/b" + std::to_string(b) + "/layers/" + std::to_string(layer) + "/" + name;
+std::string statistics_group(int b, int layer, Projection name) {
+  return "/statistics/b" + std::to_string(b) + "/layers/" + std::to_string(layer) + "/" + name_of(name);
 }
 
-std::string full_gram_dataset(int layer, const std::string& source) {
-  return "/statistics/full_gram/layers/" + std::to_string(layer) + "/" + source;
+std::string full_gram_dataset(int layer, Projection source) {
+  return "/statistics/full_gram/layers/" + std::to_string(layer) + "/" + name_of(source);
 }
 
 namespace {
@@ -61,7 +61,7 @@ size_t packed_size(int q) { return size_t(q) * (q + 1) / 2; }
 
 }  // namespace
 
-void write_input_statistics(CheckpointWriter& file, int layer, const std::string& source, const InputStatistics& s,
+void write_input_statistics(CheckpointWriter& file, int layer, Projection source, const InputStatistics& s,
                             int gzip_level) {
   const std::string group = statistics_group(s.b, layer, source);
   const int q = s.q, bins = s.bins();
@@ -81,7 +81,7 @@ void write_input_statistics(CheckpointWriter& file, int layer, const std::string
   file.set_attr(group + "/gram", "q", int64_t(q));
 }
 
-void write_output_statistics(CheckpointWriter& file, int layer, const std::string& projection,
+void write_output_statistics(CheckpointWriter& file, int layer, Projection projection,
                              const OutputStatistics& s, int gzip_level) {
   const std::string group = statistics_group(s.b, layer, projection);
   const int p = s.p, q = s.q, bins = s.bins();
@@ -99,7 +99,7 @@ void write_output_statistics(CheckpointWriter& file, int layer, const std::strin
   file.set_attr(group + "/cross", "m", int64_t(s.m));
 }
 
-void write_full_gram(CheckpointWriter& file, int layer, const std::string& source, const FullGram& gram,
+void write_full_gram(CheckpointWriter& file, int layer, Projection source, const FullGram& gram,
                      int gzip_level) {
   const std::string name = full_gram_dataset(layer, source);
   file.write(name, {uint64_t(gram.n), uint64_t(gram.n)}, gram.values.data(), gzip_level);
@@ -121,7 +121,7 @@ bool has_statistics(const CheckpointReader& file, int b) {
   return file.exists("/statistics/b" + std::to_string(b));
 }
 
-InputStatistics read_input_statistics(const CheckpointReader& file, int b, int layer, const std::string& source, int n) {
+InputStatistics read_input_statistics(const CheckpointReader& file, int b, int layer, Projection source, int n) {
   InputStatistics s(n, b);
   const std::string group = statistics_group(b, layer, source);
   const int q = s.q, bins = s.bins();
@@ -136,7 +136,7 @@ InputStatistics read_input_statistics(const CheckpointReader& file, int b, int l
   return s;
 }
 
-OutputStatistics read_output_statistics(const CheckpointReader& file, int b, int layer, const std::string& projection,
+OutputStatistics read_output_statistics(const CheckpointReader& file, int b, int layer, Projection projection,
                                         int m, int n) {
   OutputStatistics s(m, n, b);
   const std::string group = statistics_group(b, layer, projection);

@@ -22,7 +22,7 @@ namespace circal {
 // matrices that read it, in layout order.
 struct StatisticsStream {
   int layer;
-  std::string source;            // gate_proj (the post-attention-norm state) or down_proj
+  Projection source;             // gate_proj (the post-attention-norm state) or down_proj
   int n;                         // input width
   std::vector<size_t> matrices;  // indices into layout.matrices
 };
@@ -34,24 +34,24 @@ std::vector<StatisticsStream> statistics_streams(const StudentLayout& layout);
 void add_round_in_order(MPI_Comm comm, int contributors, const double* partial, double* total, size_t count);
 
 // Groups: /statistics/b{b}/layers/{l}/{source or projection}, /statistics/full_gram/layers/{l}/{source}.
-std::string statistics_group(int b, int layer, const std::string& name);
-std::string full_gram_dataset(int layer, const std::string& source);
+std::string statistics_group(int b, int layer, Projection name);
+std::string full_gram_dataset(int layer, Projection source);
 
 // Collective writes; only rank 0's values are written (others may pass empty statistics).
 // gzip_level (capture.compression): float64 sums shrink by about 14%, mostly the zero
 // imaginary parts of bins 0 and b/2 (bench/README.md).
-void write_input_statistics(CheckpointWriter& file, int layer, const std::string& source, const InputStatistics& s,
+void write_input_statistics(CheckpointWriter& file, int layer, Projection source, const InputStatistics& s,
                             int gzip_level);
-void write_output_statistics(CheckpointWriter& file, int layer, const std::string& projection,
+void write_output_statistics(CheckpointWriter& file, int layer, Projection projection,
                              const OutputStatistics& s, int gzip_level);
-void write_full_gram(CheckpointWriter& file, int layer, const std::string& source, const FullGram& gram,
+void write_full_gram(CheckpointWriter& file, int layer, Projection source, const FullGram& gram,
                      int gzip_level);
 
 // Reads them back (every rank), checking shapes: a missing or misshapen dataset is a
 // CircalError(kExitCheckpoint) naming the file and dataset.
 bool has_statistics(const CheckpointReader& file, int b);
-InputStatistics read_input_statistics(const CheckpointReader& file, int b, int layer, const std::string& source, int n);
-OutputStatistics read_output_statistics(const CheckpointReader& file, int b, int layer, const std::string& projection,
+InputStatistics read_input_statistics(const CheckpointReader& file, int b, int layer, Projection source, int n);
+OutputStatistics read_output_statistics(const CheckpointReader& file, int b, int layer, Projection projection,
                                         int m, int n);
 
 }  // namespace circal

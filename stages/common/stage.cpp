@@ -40,7 +40,7 @@ StageDependencies dependencies(const Config& config, Stage stage) {
   switch (stage) {
     case Stage::Capture: {
       StageDependencies capture{{}, {}, {"patch.layers", "patch.projections"}, "capture"};
-      if (config.data.source == "corpus") {
+      if (config.data.source == DataSource::Corpus) {
         // The calibration and validation windows (pipeline/data/corpus_windows.hpp); the test
         // count does not change them.
         add_corpus(capture, config, {"data.calibration_windows", "data.validation_windows"});
@@ -56,10 +56,10 @@ StageDependencies dependencies(const Config& config, Stage stage) {
     case Stage::Calibrate: return {{Stage::Project}, {}, {}, "calibrate"};
     case Stage::Evaluate: {
       StageDependencies evaluate{{Stage::Project}, {}, {}, "evaluate"};
-      if (test_data_source(config) == "corpus") add_corpus(evaluate, config, {"data.test_windows"});
+      if (test_data_source(config) == DataSource::Corpus) add_corpus(evaluate, config, {"data.test_windows"});
       else evaluate.files = {{"prompts.test", config.prompts.test}};
       // Only a test source other than the calibration data's counts (earlier fingerprints kept).
-      if (config.data.test_source != "same") evaluate.keys.push_back("data.test_source");
+      if (config.data.test_source != TestSource::Same) evaluate.keys.push_back("data.test_source");
       if (config.calibrate.enabled) evaluate.upstream.push_back(Stage::Calibrate);
       return evaluate;
     }

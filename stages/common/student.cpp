@@ -9,17 +9,17 @@
 namespace circal {
 
 std::string PatchedMatrix::dataset() const {
-  return "/layers/" + std::to_string(layer) + "/" + projection;
+  return "/layers/" + std::to_string(layer) + "/" + name_of(projection);
 }
 
 StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig& model) {
   StudentLayout layout;
   layout.block_size = config.project.block_size;
-  layout.structure = parse_structure(config.project.structure);
+  layout.structure = config.project.structure;
   std::vector<int> layers = config.patch.layers;
   std::sort(layers.begin(), layers.end());
   for (int layer : layers) {
-    for (const std::string& projection : projection_names()) {
+    for (Projection projection : kProjections) {
       const auto& chosen = config.patch.projections;
       if (std::find(chosen.begin(), chosen.end(), projection) == chosen.end()) continue;
       PatchedMatrix matrix{layer, projection, mlp_out_features(model, projection),
@@ -28,13 +28,13 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
       // keeps almost nothing of the matrix, which is never what was meant.
       if (layout.block_size > std::min(matrix.out_features, matrix.in_features))
         fail(kExitUsage, "config: project.block_size: " + std::to_string(layout.block_size) + " is larger than layer " +
-                             std::to_string(layer) + " " + projection + " (" + std::to_string(matrix.out_features) +
+                             std::to_string(layer) + " " + name_of(projection) + " (" + std::to_string(matrix.out_features) +
                              " x " + std::to_string(matrix.in_features) + ")");
       if (layout.structure == Structure::LowRank) {
         matrix.rank = lowrank_rank(matrix.out_features, matrix.in_features, layout.block_size);
         if (matrix.rank < 1)
           fail(kExitUsage, "config: project.block_size: " + std::to_string(layout.block_size) + " leaves layer " +
-                               std::to_string(layer) + " " + projection + " (" + std::to_string(matrix.out_features) +
+                               std::to_string(layer) + " " + name_of(projection) + " (" + std::to_string(matrix.out_features) +
                                " x " + std::to_string(matrix.in_features) + ") no rank for a low-rank student");
         matrix.size = lowrank_parameter_count(matrix.out_features, matrix.in_features, matrix.rank);
       } else {
@@ -52,7 +52,7 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
 std::optional<StudentLayout> StudentLayout::with_structure(const Config& config, const LlamaConfig& model,
                                                            Structure structure) {
   Config other = config;
-  other.project.structure = structure_name(structure);
+  other.project.structure = structure;
   const StudentLayout circulant = from_config(config, model);
   if (structure == Structure::LowRank)
     for (const PatchedMatrix& matrix : circulant.matrices)
@@ -104,7 +104,7 @@ std::vector<float> read_student_parameters(const CheckpointReader& file, const S
       const std::string path = matrix.dataset() + "/" + names[d];
       if (!file.exists(path))
         fail(kExitCheckpoint, file.path() + ": has no " + path + " (project.structure " +
-                                  structure_name(layout.structure) + ")");
+                                  name_of(layout.structure) + ")");
       std::vector<float> values = file.read_float(path);
       const size_t expected = size_t(shapes[d][0]) * shapes[d][1] * (shapes[d].size() > 2 ? shapes[d][2] : 1);
       if (values.size() != expected)

@@ -19,7 +19,7 @@ namespace circal {
 
 struct PatchedMatrix {
   int layer;
-  std::string projection;  // gate_proj | up_proj | down_proj
+  Projection projection;
   int out_features;        // m
   int in_features;         // n
   size_t offset;           // start of its parameters in the buffer

@@ -43,7 +43,7 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
     if (layer >= model.num_hidden_layers)
       fail(kExitCheckpoint, file.path() + ": is for another model: it patches layer " + std::to_string(layer) +
                                 ", the model has " + std::to_string(model.num_hidden_layers) + " layers");
-    for (const std::string& projection : projection_names()) {
+    for (Projection projection : kProjections) {
       PatchedMatrix matrix{layer, projection, mlp_out_features(model, projection),
                            mlp_in_features(model, projection), layout.total_size, 0};
       if (!file.exists(matrix.dataset() + "/c") && file.exists(matrix.dataset() + "/U")) {

@@ -37,19 +37,19 @@ struct TeacherOutput {
 
 // A student to evaluate: its name and, for structured students, its parameters and layout.
 struct StudentSpec {
-  std::string name;
+  StudentKind kind;
   std::vector<float> params;               // empty for dense and zeroed
   const StudentLayout* layout = nullptr;   // the run's, or the other structure's (a comparison)
 };
 
-// Why project.h5 holds no student of the other structure for `source`, or "" when it does:
-// only the low-rank aware projection beside a circulant run (project.compare_lowrank).
-std::string comparison_missing(const CheckpointReader& project, const StudentSource& source) {
-  if (source.structure != Structure::LowRank || source.calibrated || std::string(source.variant) != "aware")
-    return "project.h5 holds the students of project.structure only";
+// Why project.h5 holds no student of the other structure `kind`, or "" when it does: only the
+// low-rank aware projection beside a circulant run (project.compare_lowrank).
+std::string comparison_missing(const CheckpointReader& project, StudentKind kind) {
+  if (kind != StudentKind::LowRankAware) return "project.h5 holds the students of project.structure only";
   if (!project.has_attr("/", "lowrank_comparison")) return "project.compare_lowrank is false";
   const std::string comparison = project.attr_string("/", "lowrank_comparison");
-  return comparison == "aware" ? "" : "project.h5's low-rank comparison is " + comparison;
+  const char* aware = student_source(kind).variant;
+  return comparison == aware ? "" : "project.h5's low-rank comparison is " + comparison;
 }
 
 std::vector<StudentSpec> load_students(const StageContext& context, const StudentLayout& layout,
@@ -59,20 +59,21 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
   // chain through it), so a missing or stale project.h5 is refused up front.
   const CheckpointReader project = context.open_output(Stage::Project);
   std::vector<StudentSpec> students;
-  for (const std::string& name : evaluated_students(config)) {
-    const StudentSource source = student_source(parse_student_kind(name));
+  for (StudentKind kind : evaluated_students(config)) {
+    const std::string name = name_of(kind);
+    const StudentSource source = student_source(kind);
     if (!source.has_parameters) {
-      students.push_back({name, {}, &layout});
+      students.push_back({kind, {}, &layout});
     } else if (source.structure != layout.structure) {
-      const std::string missing = other ? comparison_missing(project, source) : "no such student at this block size";
+      const std::string missing = other ? comparison_missing(project, kind) : "no such student at this block size";
       if (missing.empty()) {
-        students.push_back({name, read_student_parameters(project, *other, source.variant), &*other});
+        students.push_back({kind, read_student_parameters(project, *other, source.variant), &*other});
       } else {
         context.mpi.log("evaluate: student " + name + " skipped (project.structure is " +
-                        structure_name(layout.structure) + "; " + missing + ")");
+                        name_of(layout.structure) + "; " + missing + ")");
       }
     } else if (!source.calibrated) {
-      students.push_back({name, read_student_parameters(project, layout, source.variant), &layout});
+      students.push_back({kind, read_student_parameters(project, layout, source.variant), &layout});
     } else {
       const std::string path = context.output_path(Stage::Calibrate);
       if (!config.calibrate.enabled || !std::filesystem::exists(path)) {
@@ -81,7 +82,7 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
         continue;
       }
       const CheckpointReader calibrated = context.open_output(Stage::Calibrate);
-      students.push_back({name, read_student_parameters(calibrated, layout), &layout});
+      students.push_back({kind, read_student_parameters(calibrated, layout), &layout});
     }
   }
   return students;
@@ -91,7 +92,7 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
 class InstalledStudent {
  public:
   InstalledStudent(Transformer& model, StudentSpec& spec) {
-    if (spec.name == "zeroed") zeroed_ = std::make_unique<ZeroedStudent>(model, *spec.layout);
+    if (spec.kind == StudentKind::Zeroed) zeroed_ = std::make_unique<ZeroedStudent>(model, *spec.layout);
     else if (!spec.params.empty()) student_ = std::make_unique<StudentModel>(model, *spec.layout, spec.params.data(), nullptr);
   }
 
@@ -135,10 +136,10 @@ void set_drift(const std::vector<int>& teacher, const std::vector<int>& student,
 CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayout& layout,
                                      const std::optional<StudentLayout>& other) {
   uint64_t dense = 0;
-  for (const std::string& projection : projection_names())
+  for (Projection projection : kProjections)
     dense += uint64_t(model.num_hidden_layers) * mlp_out_features(model, projection) * mlp_in_features(model, projection);
   CompressionCounts counts{dense, dense - layout.dense_parameters() + layout.circulant_parameters()};
-  counts.structure = structure_name(layout.structure);
+  counts.structure = layout.structure;
   counts.mlp_params_student = dense - layout.dense_parameters() + layout.total_size;
   const StudentLayout* lowrank = layout.structure == Structure::LowRank ? &layout : other ? &*other : nullptr;
   if (lowrank) counts.mlp_params_lowrank = dense - lowrank->dense_parameters() + lowrank->total_size;
@@ -161,7 +162,7 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
     // The dense student is the teacher: its pass would repeat the teacher's bit for bit (a
     // pass is a function of the weights and tokens, tests/unit/test_forward_fast_paths.cpp),
     // so the teacher's output stands in for it: one model forward fewer at any scale.
-    const bool is_teacher = parse_student_kind(spec.name) == StudentKind::Dense;
+    const bool is_teacher = spec.kind == StudentKind::Dense;
     for (const auto& [i, out] : teacher) {
       const std::vector<int> greedy =
           is_teacher ? out.greedy : model.generate_greedy(split.tokens[i], config.generate_tokens, &logits);
@@ -170,8 +171,8 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
                                         vocab, config.topk);
       set_drift(out.greedy, greedy, result);
     }
-    local.students.push_back(spec.name);
-    stop_if_signalled(context.mpi.comm(), "evaluate", "after student " + spec.name + ", evaluate.h5 not written; rerun to resume");
+    local.students.push_back(name_of(spec.kind));
+    stop_if_signalled(context.mpi.comm(), "evaluate", "after student " + std::string(name_of(spec.kind)) + ", evaluate.h5 not written; rerun to resume");
   }
   return local;
 }
@@ -185,7 +186,11 @@ void write_reports(const StageContext& context) {
   const EvaluateConfig& config = context.config.evaluate;
   const BootstrapOptions bootstrap{config.bootstrap_samples, config.seed, 0.95};
   const Json metrics = metrics_json(tables, read_compression(file), bootstrap, context.fingerprint(Stage::Evaluate));
-  const std::vector<std::string> plots = write_evaluation_plots(tables, metrics, (dir / "plots").string(), std::cerr);
+  std::optional<CalibrationHistory> calibration;
+  if (context.config.calibrate.enabled && std::filesystem::exists(context.output_path(Stage::Calibrate)))
+    calibration = read_calibration_history(context.open_output(Stage::Calibrate));
+  const std::vector<std::string> plots = write_evaluation_plots(
+      tables, metrics, calibration ? &*calibration : nullptr, (dir / "plots").string(), std::cerr);
   write_file_atomically((dir / "report.md").string(), report_markdown(metrics, plots));
   // Last: its fingerprint is what tells a rerun that every report of this evaluate.h5 exists.
   write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");

@@ -74,7 +74,7 @@ void write_attributes(CheckpointWriter& file, const TestSplit& split, const Loca
   file.set_attr("/", "generate_tokens", int64_t(local.generate_tokens));
   file.set_attr("/compression", "mlp_params_dense", int64_t(local.compression.mlp_params_dense));
   file.set_attr("/compression", "mlp_params_circulant", int64_t(local.compression.mlp_params_circulant));
-  file.set_attr("/compression", "structure", local.compression.structure);
+  file.set_attr("/compression", "structure", std::string(name_of(local.compression.structure)));
   file.set_attr("/compression", "mlp_params_student", int64_t(local.compression.student_params()));
   if (local.compression.mlp_params_lowrank)
     file.set_attr("/compression", "mlp_params_lowrank", int64_t(local.compression.mlp_params_lowrank));
@@ -117,7 +117,7 @@ EvaluationTables read_evaluation_tables(const CheckpointReader& file) {
 CompressionCounts read_compression(const CheckpointReader& file) {
   CompressionCounts counts{uint64_t(file.attr_int("/compression", "mlp_params_dense")),
                            uint64_t(file.attr_int("/compression", "mlp_params_circulant"))};
-  if (file.has_attr("/compression", "structure")) counts.structure = file.attr_string("/compression", "structure");
+  if (file.has_attr("/compression", "structure")) counts.structure = parse_name<Structure>(file.attr_string("/compression", "structure"));
   if (file.has_attr("/compression", "mlp_params_student"))
     counts.mlp_params_student = uint64_t(file.attr_int("/compression", "mlp_params_student"));
   if (file.has_attr("/compression", "mlp_params_lowrank"))

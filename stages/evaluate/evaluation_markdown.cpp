@@ -5,16 +5,14 @@
 
 #include "pipeline/config/names.hpp"
 #include "stages/evaluate/structure_verdict.hpp"
+#include "pipeline/base/number_text.hpp"
 
 namespace circal {
 
 namespace {
 
 std::string fixed(const Json& value, int digits) {
-  if (!value.is_number()) return "n/a";
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value.get<double>());
-  return text;
+  return value.is_number() ? circal::fixed(value.get<double>(), digits) : "n/a";
 }
 
 // "mean [lo, hi]" of a statistic object.
@@ -97,8 +95,8 @@ std::string breakdown_table(const Json& metrics, const std::string& key, const s
 
 std::string compression_table(const Json& metrics) {
   const Json& c = metrics["compression"];
-  const std::string structure = c.value("structure", "circulant");
-  if (structure == "circulant")
+  const std::string structure = c.value("structure", name_of(Structure::Circulant));
+  if (parse_name<Structure>(structure) == Structure::Circulant)
     return table({"MLP parameters, dense", "MLP parameters, circulant", "ratio"},
                  {{c["mlp_params_dense"].dump(), c["mlp_params_circulant"].dump(), fixed(c["ratio"], 2) + "x"}});
   // Another structure: its count beside the circulant's at the same block size.
@@ -123,7 +121,7 @@ void zeroing_notes(const Json& metrics, std::vector<std::string>& notes) {
   if (!has(metrics, "zeroed")) return;
   const double zeroed = mean_kl(metrics, "zeroed");
   for (StudentKind kind : kStudentKinds) {
-    const char* name = student_kind_name(kind);
+    const char* name = name_of(kind);
     if (!student_source(kind).has_parameters || !has(metrics, name) || zeroed <= 0) continue;
     const double kl = mean_kl(metrics, name);
     const std::string versus = " (mean KL " + nats(kl) + " vs " + nats(zeroed) + " nats)";

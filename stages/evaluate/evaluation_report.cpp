@@ -188,7 +188,7 @@ Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compr
   Json metrics{
       {"students", std::move(students)},
       {"perplexity", teacher_perplexity(tables, all)},
-      {"compression", {{"structure", compression.structure},
+      {"compression", {{"structure", name_of(compression.structure)},
                        {"mlp_params_dense", compression.mlp_params_dense},
                        {"mlp_params_student", compression.student_params()},
                        {"mlp_params_circulant", compression.mlp_params_circulant},

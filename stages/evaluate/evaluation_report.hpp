@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/config/names.hpp"
 #include "pipeline/metrics/statistics.hpp"
 
 namespace circal {
@@ -39,7 +40,7 @@ struct CompressionCounts {
   // The run's structure (project.structure) and the MLP parameters with the patched matrices
   // in it; for a circulant student the same as mlp_params_circulant. 0 in files from before
   // low-rank students: read as circulant.
-  std::string structure = "circulant";
+  Structure structure = Structure::Circulant;
   uint64_t mlp_params_student = 0;
   // The same with the patched matrices low rank at this block size (the low-rank student of
   // equal parameters); 0 when some matrix has no rank there, or in files from before.

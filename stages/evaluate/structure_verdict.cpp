@@ -3,25 +3,28 @@
 #include <cmath>
 #include <cstdio>
 
+#include "pipeline/base/number_text.hpp"
+
 namespace circal {
 
 namespace {
 
 struct Candidate {
-  const char* name;
+  StudentKind kind;
+  const char* name;  // name_of(kind): the student's key in metrics.json
   const char* prose;
-  bool calibrated;
 };
 
 // Each structure's students, the calibrated one first so it wins a tie.
-const std::vector<Candidate>& candidates(const std::string& structure) {
-  static const std::vector<Candidate> circulant = {{"calibrated", "circulant calibrated", true},
-                                                   {"least_squares", "circulant least squares", false},
-                                                   {"frobenius", "circulant Frobenius", false}};
-  static const std::vector<Candidate> lowrank = {{"lowrank_calibrated", "low-rank calibrated", true},
-                                                 {"lowrank_aware", "low-rank aware (whitened SVD)", false},
-                                                 {"lowrank_svd", "low-rank truncated SVD", false}};
-  return structure == "lowrank" ? lowrank : circulant;
+const std::vector<Candidate>& candidates(Structure structure) {
+  static const auto candidate = [](StudentKind kind, const char* prose) { return Candidate{kind, name_of(kind), prose}; };
+  static const std::vector<Candidate> circulant = {candidate(StudentKind::Calibrated, "circulant calibrated"),
+                                                   candidate(StudentKind::LeastSquares, "circulant least squares"),
+                                                   candidate(StudentKind::Frobenius, "circulant Frobenius")};
+  static const std::vector<Candidate> lowrank = {candidate(StudentKind::LowRankCalibrated, "low-rank calibrated"),
+                                                 candidate(StudentKind::LowRankAware, "low-rank aware (whitened SVD)"),
+                                                 candidate(StudentKind::LowRankSvd, "low-rank truncated SVD")};
+  return structure == Structure::LowRank ? lowrank : circulant;
 }
 
 // null (a NaN in metrics.json) reads as NaN.
@@ -29,26 +32,20 @@ double num(const Json& value) { return value.is_number() ? value.get<double>() :
 
 double kl_of(const Json& student) { return num(student["kl"]["mean"]); }
 
-const Candidate* find(const std::string& structure, const std::string& name) {
-  for (const Candidate& c : candidates(structure))
-    if (name == c.name) return &c;
+const Candidate* find(StudentKind kind) {
+  for (const Candidate& c : candidates(student_source(kind).structure))
+    if (c.kind == kind) return &c;
   return nullptr;
 }
 
 // The structure's evaluated student of lowest mean test KL, or nullptr.
-const Candidate* best_of(const Json& students, const std::string& structure) {
+const Candidate* best_of(const Json& students, Structure structure) {
   const Candidate* best = nullptr;
   for (const Candidate& c : candidates(structure)) {
     if (!students.contains(c.name) || std::isnan(kl_of(students[c.name]))) continue;
     if (!best || kl_of(students[c.name]) < kl_of(students[best->name])) best = &c;
   }
   return best;
-}
-
-std::string fixed(double value, int digits) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value);
-  return text;
 }
 
 std::string interval(const Json& side) {
@@ -59,7 +56,7 @@ std::string interval(const Json& side) {
 Json side(const Json& students, const Candidate& c, uint64_t params) {
   const Json& s = students[c.name];
   return Json{{"student", c.name},
-              {"calibrated", c.calibrated},
+              {"calibrated", student_source(c.kind).calibrated},
               {"kl_mean", s["kl"]["mean"]},
               {"kl_ci95", s["kl"]["ci95"]},
               {"top1", s["top1"]["mean"]},
@@ -93,8 +90,8 @@ std::string calibration_clause(const Json& circulant, const Json& lowrank) {
 
 Json structure_comparison(const Json& metrics, const CompressionCounts& compression) {
   const Json& students = metrics["students"];
-  const Candidate* circulant = best_of(students, "circulant");
-  const Candidate* lowrank = best_of(students, "lowrank");
+  const Candidate* circulant = best_of(students, Structure::Circulant);
+  const Candidate* lowrank = best_of(students, Structure::LowRank);
   const double ratio = compression.mlp_params_circulant
                            ? double(compression.mlp_params_dense) / double(compression.mlp_params_circulant)
                            : std::nan("");
@@ -120,7 +117,7 @@ Json structure_comparison(const Json& metrics, const CompressionCounts& compress
   const Json& lose = circulant_wins ? l : c;
   const Candidate& w = circulant_wins ? *circulant : *lowrank;
   const Candidate& o = circulant_wins ? *lowrank : *circulant;
-  out["winner"] = circulant_wins ? "circulant" : "lowrank";
+  out["winner"] = name_of(circulant_wins ? Structure::Circulant : Structure::LowRank);
   out["kl_difference"] = num(lose["kl_mean"]) - num(win["kl_mean"]);
   if (num(lose["kl_mean"]) > 0) out["relative_difference"] = 1 - num(win["kl_mean"]) / num(lose["kl_mean"]);
   out["intervals_overlap"] = overlap(win, lose);
@@ -128,8 +125,8 @@ Json structure_comparison(const Json& metrics, const CompressionCounts& compress
                     std::to_string(compression.mlp_params_lowrank) + " low-rank MLP parameters), " +
                     beats(w.prose, win, o.prose, lose) + "; " + calibration_clause(c, l);
   // Like for like when calibration is on one side only: the two projections before it.
-  const Candidate* ls = find("circulant", "least_squares");
-  const Candidate* aware = find("lowrank", "lowrank_aware");
+  const Candidate* ls = find(StudentKind::LeastSquares);
+  const Candidate* aware = find(StudentKind::LowRankAware);
   if (c["calibrated"] != l["calibrated"] && students.contains(ls->name) && students.contains(aware->name)) {
     const Json a = side(students, *ls, compression.mlp_params_circulant);
     const Json b = side(students, *aware, compression.mlp_params_lowrank);

@@ -21,7 +21,7 @@ TestSplit read_test_split(const std::string& path, const Tokenizer& tokenizer, c
 }
 
 TestSplit read_test_data(const Config& config, const Tokenizer& tokenizer, const LlamaConfig& model) {
-  if (test_data_source(config) != "corpus") return read_test_split(config.prompts.test, tokenizer, model);
+  if (test_data_source(config) != DataSource::Corpus) return read_test_split(config.prompts.test, tokenizer, model);
   CorpusPart part = std::move(corpus_windows(config.data, tokenizer, model, true).at(0));
   TestSplit split;
   split.text = std::move(part.label);

@@ -37,10 +37,22 @@ namespace circal {
 
 namespace {
 
+// How far a projection lands from its dense matrix.
+struct ProjectionError {
+  double frobenius = 0;  // ||W - C||_F / ||W||_F
+  double output = 0;     // the same of the outputs W x - C x over the calibration tokens
+};
+
 struct MatrixProjection {
   std::vector<float> frobenius, least_squares;
-  double frobenius_error[2], least_squares_error[2];  // relative Frobenius, relative output
+  ProjectionError frobenius_error, least_squares_error;
 };
+
+// What a stop signal leaves behind when it comes `when`.
+std::string unwritten(const std::string& when) { return when + ", project.h5 not written; rerun to resume"; }
+std::string unwritten_after(size_t done, size_t total, const std::string& what) {
+  return unwritten("after " + std::to_string(done) + " of " + std::to_string(total) + " " + what);
+}
 
 MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext& context, const InputStatistics& input,
                                 const OutputStatistics& output) {
@@ -50,19 +62,19 @@ MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext&
   result.frobenius = project_frobenius(W, m, n, b);
   if (input.tokens() <= 0)
     fail(kExitInput, "project: no calibration tokens in capture.h5 for layer " + std::to_string(matrix.layer) + " " +
-                         matrix.projection);
+                         name_of(matrix.projection));
   result.least_squares = solve_least_squares(input, output, context.config.project.ridge * input.mean_gram_diagonal());
-  result.frobenius_error[0] = relative_frobenius_error(W, result.frobenius.data(), m, n, b);
-  result.least_squares_error[0] = relative_frobenius_error(W, result.least_squares.data(), m, n, b);
-  result.frobenius_error[1] = statistics_output_error(input, output, result.frobenius.data());
-  result.least_squares_error[1] = statistics_output_error(input, output, result.least_squares.data());
+  result.frobenius_error.frobenius = relative_frobenius_error(W, result.frobenius.data(), m, n, b);
+  result.least_squares_error.frobenius = relative_frobenius_error(W, result.least_squares.data(), m, n, b);
+  result.frobenius_error.output = statistics_output_error(input, output, result.frobenius.data());
+  result.least_squares_error.output = statistics_output_error(input, output, result.least_squares.data());
   return result;
 }
 
 // The MLP matrix (layer, projection) applied to x [T, n]: the student's projection where it
 // is patched and already solved, else the teacher's weight.
 void apply_matrix(const StageContext& context, const StudentLayout& layout, const std::vector<std::vector<float>>& chosen,
-                  int layer, const std::string& projection, const float* x, float* y, int T) {
+                  int layer, Projection projection, const float* x, float* y, int T) {
   const LlamaConfig& config = context.model.config;
   const int m = mlp_out_features(config, projection), n = mlp_in_features(config, projection);
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
@@ -110,10 +122,10 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
       InputStatistics input(I, b);
       OutputStatistics output(matrix.out_features, I, b);
       if (T > 0) {
-        const float* x = teacher.mlp_input(matrix.layer, "gate_proj");
+        const float* x = teacher.mlp_input(matrix.layer, Projection::Gate);
         std::vector<float> gate(size_t(T) * I), up(size_t(T) * I), h(size_t(T) * I);
-        apply_matrix(context, layout, chosen, matrix.layer, "gate_proj", x, gate.data(), T);
-        apply_matrix(context, layout, chosen, matrix.layer, "up_proj", x, up.data(), T);
+        apply_matrix(context, layout, chosen, matrix.layer, Projection::Gate, x, gate.data(), T);
+        apply_matrix(context, layout, chosen, matrix.layer, Projection::Up, x, up.data(), T);
         swiglu_forward(gate.data(), up.data(), h.data(), long(T) * I);
         accumulate_statistics(h.data(), T, context.config.project.chunk_tokens, &input, {mlp_matrix(context.model, matrix.layer, matrix.projection)},
                               {&output});
@@ -122,7 +134,7 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
       add_round_in_order(mpi.comm(), contributors, output.values.data(), totals[d].second.values.data(),
                          output.values.size());
     }
-    stop_if_signalled(mpi.comm(), "project", "while recomputing down_proj inputs, project.h5 not written; rerun to resume");
+    stop_if_signalled(mpi.comm(), "project", unwritten("while recomputing down_proj inputs"));
   }
   for (auto& [input, output] : totals) {
     MPI_Bcast(input.values.data(), int(input.values.size()), MPI_DOUBLE, 0, mpi.comm());
@@ -131,22 +143,22 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
   return totals;
 }
 
-void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& method,
+void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, ProjectionMethod method,
                       const MatrixProjection& projection) {
   const uint64_t p = block_count(matrix.out_features, b), q = block_count(matrix.in_features, b);
   const std::string base = matrix.dataset();
-  const bool frobenius = method == "frobenius";
-  const auto put = [&](const std::string& name, const std::vector<float>& c, const double* errors) {
+  const bool frobenius = method == ProjectionMethod::Frobenius;
+  const auto put = [&](const std::string& name, const std::vector<float>& c, const ProjectionError& errors) {
     file.write(base + "/" + name, {p, q, uint64_t(b)}, c.data());
-    file.set_attr(base + "/" + name, "rel_frobenius_error", errors[0]);
-    file.set_attr(base + "/" + name, "rel_output_error", errors[1]);
+    file.set_attr(base + "/" + name, "rel_frobenius_error", errors.frobenius);
+    file.set_attr(base + "/" + name, "rel_output_error", errors.output);
   };
   put("c", frobenius ? projection.frobenius : projection.least_squares,
       frobenius ? projection.frobenius_error : projection.least_squares_error);
   put("c_frobenius", projection.frobenius, projection.frobenius_error);
   put("c_least_squares", projection.least_squares, projection.least_squares_error);
   file.set_attr(base + "/c", "block_size", int64_t(b));
-  file.set_attr(base + "/c", "method", method);
+  file.set_attr(base + "/c", "method", std::string(name_of(method)));
   file.set_attr(base + "/c", "m", int64_t(matrix.out_features));
   file.set_attr(base + "/c", "n", int64_t(matrix.in_features));
   if (matrix.out_features % b != 0)
@@ -169,9 +181,27 @@ InputGram captured_gram(const CheckpointReader& capture, const PatchedMatrix& ma
   return gram;
 }
 
+// The Gram of the last matrix's input, kept for the next matrix of the same input (gate_proj
+// and up_proj read one, and the layout lists them one after the other).
+class CapturedGrams {
+ public:
+  explicit CapturedGrams(const CheckpointReader& capture) : capture_(capture) {}
+  const InputGram& of(const PatchedMatrix& matrix) {
+    const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
+    if (!gram_ || source != source_) gram_ = std::make_unique<InputGram>(captured_gram(capture_, matrix));
+    source_ = source;
+    return *gram_;
+  }
+
+ private:
+  const CheckpointReader& capture_;
+  std::string source_;
+  std::unique_ptr<InputGram> gram_;
+};
+
 struct LowRankProjection {
   std::vector<float> svd, aware;
-  double svd_error[2], aware_error[2];  // relative Frobenius, relative output (all tokens)
+  ProjectionError svd_error, aware_error;  // the output error over all tokens
 };
 
 LowRankProjection project_lowrank(const PatchedMatrix& matrix, const StageContext& context, const InputGram& gram,
@@ -182,24 +212,24 @@ LowRankProjection project_lowrank(const PatchedMatrix& matrix, const StageContex
   const std::vector<double> H = gram.matrix();
   if (with_svd) {
     result.svd = project_truncated_svd(W, m, n, r);
-    result.svd_error[0] = lowrank_relative_frobenius_error(W, result.svd.data(), m, n, r);
-    result.svd_error[1] = lowrank_relative_output_error(W, result.svd.data(), m, n, r, H);
+    result.svd_error.frobenius = lowrank_relative_frobenius_error(W, result.svd.data(), m, n, r);
+    result.svd_error.output = lowrank_relative_output_error(W, result.svd.data(), m, n, r, H);
   }
   result.aware = project_whitened_svd(W, m, n, r, gram, context.config.project.ridge);
-  result.aware_error[0] = lowrank_relative_frobenius_error(W, result.aware.data(), m, n, r);
-  result.aware_error[1] = lowrank_relative_output_error(W, result.aware.data(), m, n, r, H);
+  result.aware_error.frobenius = lowrank_relative_frobenius_error(W, result.aware.data(), m, n, r);
+  result.aware_error.output = lowrank_relative_output_error(W, result.aware.data(), m, n, r, H);
   return result;
 }
 
 // One projection's U{suffix} [m, r] and V{suffix} [r, n], errors and counts on U{suffix}.
 void write_lowrank_factors(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& suffix,
-                           const std::vector<float>& params, const double* errors) {
+                           const std::vector<float>& params, const ProjectionError& errors) {
   const uint64_t m = matrix.out_features, n = matrix.in_features, r = matrix.rank;
   const std::string U = matrix.dataset() + "/U" + suffix;
   file.write(U, {m, r}, params.data());
   file.write(matrix.dataset() + "/V" + suffix, {r, n}, params.data() + m * r);
-  file.set_attr(U, "rel_frobenius_error", errors[0]);
-  file.set_attr(U, "rel_output_error", errors[1]);
+  file.set_attr(U, "rel_frobenius_error", errors.frobenius);
+  file.set_attr(U, "rel_output_error", errors.output);
   file.set_attr(U, "block_size", int64_t(b));
   file.set_attr(U, "rank", int64_t(r));
   file.set_attr(U, "m", int64_t(m));
@@ -208,30 +238,30 @@ void write_lowrank_factors(CheckpointWriter& file, const PatchedMatrix& matrix, 
   file.set_attr(U, "circulant_parameters", int64_t(uint64_t(block_count(int(m), b)) * block_count(int(n), b) * b));
 }
 
-void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, const std::string& method,
+void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, ProjectionMethod method,
                               const LowRankProjection& projection) {
-  const bool frobenius = method == "frobenius";
+  const bool frobenius = method == ProjectionMethod::Frobenius;
   write_lowrank_factors(file, matrix, b, "", frobenius ? projection.svd : projection.aware,
                         frobenius ? projection.svd_error : projection.aware_error);
   write_lowrank_factors(file, matrix, b, "_svd", projection.svd, projection.svd_error);
   write_lowrank_factors(file, matrix, b, "_aware", projection.aware, projection.aware_error);
-  file.set_attr(matrix.dataset() + "/U", "method", std::string(frobenius ? "svd" : "aware"));
+  file.set_attr(matrix.dataset() + "/U", "method", std::string(projection_variant(Structure::LowRank, method)));
 }
 
 void log_projection(const MpiContext& mpi, const PatchedMatrix& matrix, int b, const MatrixProjection& projection) {
   char line[240];
   std::snprintf(line, sizeof line,
                 "project: layer %d %-9s %dx%d b=%d  frobenius: rel_err %.4f out_err %.4f | least_squares: rel_err %.4f out_err %.4f",
-                matrix.layer, matrix.projection.c_str(), matrix.out_features, matrix.in_features, b,
-                projection.frobenius_error[0], projection.frobenius_error[1], projection.least_squares_error[0],
-                projection.least_squares_error[1]);
+                matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, b,
+                projection.frobenius_error.frobenius, projection.frobenius_error.output,
+                projection.least_squares_error.frobenius, projection.least_squares_error.output);
   mpi.log(line);
 }
 
-void write_layout_attributes(CheckpointWriter& file, const StudentLayout& layout, const std::string& method) {
+void write_layout_attributes(CheckpointWriter& file, const StudentLayout& layout, ProjectionMethod method) {
   file.set_attr("/", "block_size", int64_t(layout.block_size));
-  file.set_attr("/", "method", method);
-  file.set_attr("/", "structure", std::string(structure_name(layout.structure)));
+  file.set_attr("/", "method", std::string(name_of(method)));
+  file.set_attr("/", "structure", std::string(name_of(layout.structure)));
   file.set_attr("/", "mlp_params_dense", int64_t(layout.dense_parameters()));
   file.set_attr("/", "mlp_params_student", int64_t(layout.total_size));
   file.set_attr("/", "mlp_params_circulant", int64_t(layout.circulant_parameters()));
@@ -248,19 +278,14 @@ std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext&
   for (const PatchedMatrix& matrix : lowrank->matrices)
     if (!capture.exists(full_gram_dataset(matrix.layer, capture_input_source(matrix.projection))))
       return "none: capture.h5 has no full input Gram for layer " + std::to_string(matrix.layer) + " " +
-             matrix.projection + " (width " + std::to_string(matrix.in_features) + "; capture.full_gram)";
-  std::string gram_source;
-  std::unique_ptr<InputGram> gram;
+             name_of(matrix.projection) + " (width " + std::to_string(matrix.in_features) + "; capture.full_gram)";
+  CapturedGrams grams(capture);
   for (size_t i = 0; i < lowrank->matrices.size(); ++i) {
     const PatchedMatrix& matrix = lowrank->matrices[i];
-    const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
-    if (!gram || source != gram_source) gram = std::make_unique<InputGram>(captured_gram(capture, matrix));
-    gram_source = source;
-    const LowRankProjection projection = project_lowrank(matrix, context, *gram, /*with_svd=*/false);
+    const LowRankProjection projection = project_lowrank(matrix, context, grams.of(matrix), /*with_svd=*/false);
     write_lowrank_factors(file, matrix, lowrank->block_size, "_aware", projection.aware, projection.aware_error);
-    stop_if_signalled(context.mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
-                                                         std::to_string(lowrank->matrices.size()) +
-                                                         " low-rank comparison matrices, project.h5 not written; rerun to resume");
+    stop_if_signalled(context.mpi.comm(), "project",
+                      unwritten_after(i + 1, lowrank->matrices.size(), "low-rank comparison matrices"));
   }
   file.set_attr("/", "mlp_params_lowrank", int64_t(lowrank->total_size));
   return "aware";
@@ -270,30 +295,24 @@ std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext&
 // up_proj read the same input: their Gram is read once).
 void project_lowrank_stage(const StageContext& context, const CheckpointReader& capture, const StudentLayout& layout) {
   const MpiContext& mpi = context.mpi;
-  if (context.config.project.down_inputs == "student")
+  if (context.config.project.down_inputs == DownInputs::Student)
     fail(kExitUsage, "config: project.down_inputs: student works with project.structure: circulant only");
-  const std::string& method = context.config.project.method;
+  const ProjectionMethod method = context.config.project.method;
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
-  std::string gram_source;
-  std::unique_ptr<InputGram> gram;
+  CapturedGrams grams(capture);
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
     const PatchedMatrix& matrix = layout.matrices[i];
-    const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
-    if (!gram || source != gram_source) gram = std::make_unique<InputGram>(captured_gram(capture, matrix));
-    gram_source = source;
-    const LowRankProjection projection = project_lowrank(matrix, context, *gram);
+    const LowRankProjection projection = project_lowrank(matrix, context, grams.of(matrix));
     write_lowrank_projection(file, matrix, layout.block_size, method, projection);
     char line[240];
     std::snprintf(line, sizeof line,
                   "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
-                  matrix.layer, matrix.projection.c_str(), matrix.out_features, matrix.in_features, matrix.rank,
-                  matrix.size, projection.svd_error[0], projection.svd_error[1], projection.aware_error[0],
-                  projection.aware_error[1]);
+                  matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, matrix.rank,
+                  matrix.size, projection.svd_error.frobenius, projection.svd_error.output,
+                  projection.aware_error.frobenius, projection.aware_error.output);
     mpi.log(line);
-    stop_if_signalled(mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
-                                                 std::to_string(layout.matrices.size()) +
-                                                 " matrices, project.h5 not written; rerun to resume");
+    stop_if_signalled(mpi.comm(), "project", unwritten_after(i + 1, layout.matrices.size(), "matrices"));
   }
   write_layout_attributes(file, layout, method);
   stamp_student_model(file, context.model);
@@ -306,24 +325,24 @@ void project_stage(const StageContext& context) {
   const MpiContext& mpi = context.mpi;
   const CheckpointReader capture = context.open_output(Stage::Capture);
   const StudentLayout layout = StudentLayout::from_config(context.config, context.model.config);
-  const std::string& method = context.config.project.method;
+  const ProjectionMethod method = context.config.project.method;
   const int b = layout.block_size;
   if (layout.structure == Structure::LowRank) return project_lowrank_stage(context, capture, layout);
   if (!has_statistics(capture, b))
     fail(kExitCheckpoint, capture.path() + ": has no projection statistics for project.block_size " + std::to_string(b) +
                               "; list it in capture.block_sizes and rerun capture");
-  const bool student_down = context.config.project.down_inputs == "student";
+  const bool student_down = context.config.project.down_inputs == DownInputs::Student;
   std::vector<MatrixProjection> projections(layout.matrices.size());
   std::vector<std::vector<float>> chosen(layout.matrices.size());
   std::vector<size_t> downs;
-  std::map<std::pair<int, std::string>, InputStatistics> inputs;
+  std::map<std::pair<int, Projection>, InputStatistics> inputs;
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
     const PatchedMatrix& matrix = layout.matrices[i];
-    if (student_down && matrix.projection == "down_proj") {
+    if (student_down && matrix.projection == Projection::Down) {
       downs.push_back(i);
       continue;
     }
-    const std::string source = capture_input_source(matrix.projection);
+    const Projection source = capture_input_source(matrix.projection);
     auto found = inputs.find({matrix.layer, source});
     if (found == inputs.end())
       found = inputs.emplace(std::make_pair(matrix.layer, source),
@@ -331,20 +350,18 @@ void project_stage(const StageContext& context) {
     const OutputStatistics output =
         read_output_statistics(capture, b, matrix.layer, matrix.projection, matrix.out_features, matrix.in_features);
     projections[i] = project_matrix(matrix, context, found->second, output);
-    chosen[i] = method == "frobenius" ? projections[i].frobenius : projections[i].least_squares;
+    chosen[i] = method == ProjectionMethod::Frobenius ? projections[i].frobenius : projections[i].least_squares;
     log_projection(mpi, matrix, b, projections[i]);
     // A layer's input statistics are done once its last matrix is (layout order: layer by layer).
     if (i + 1 == layout.matrices.size() || layout.matrices[i + 1].layer != matrix.layer) inputs.clear();
-    stop_if_signalled(mpi.comm(), "project", "after " + std::to_string(i + 1) + " of " +
-                                                 std::to_string(layout.matrices.size()) +
-                                                 " matrices, project.h5 not written; rerun to resume");
+    stop_if_signalled(mpi.comm(), "project", unwritten_after(i + 1, layout.matrices.size(), "matrices"));
   }
   if (!downs.empty()) {
     const auto statistics = student_down_statistics(context, capture, layout, chosen, downs);
     for (size_t d = 0; d < downs.size(); ++d) {
       const PatchedMatrix& matrix = layout.matrices[downs[d]];
       projections[downs[d]] = project_matrix(matrix, context, statistics[d].first, statistics[d].second);
-      chosen[downs[d]] = method == "frobenius" ? projections[downs[d]].frobenius : projections[downs[d]].least_squares;
+      chosen[downs[d]] = method == ProjectionMethod::Frobenius ? projections[downs[d]].frobenius : projections[downs[d]].least_squares;
       log_projection(mpi, matrix, b, projections[downs[d]]);
     }
   }

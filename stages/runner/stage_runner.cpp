@@ -82,7 +82,7 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
   StudentLayout::from_config(config, model.config);
   const RunDirectory run_directory(mpi, config.run_dir);
   const StageContext context{mpi, config, model, teacher.tokenizer};
-  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
+  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == FftPlanner::Measure);
   bool rerun = options.force;
   for (Stage stage : options.stages) {
     if (options.from && *options.from == stage) rerun = true;

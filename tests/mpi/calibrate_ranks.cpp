@@ -63,7 +63,7 @@ struct SharedTempDir {
 constexpr int kLayer = 3;  // patched: the top layer's gate, up and down
 constexpr int kBlock = 16;
 
-Config tiny_config(const std::string& structure = "circulant") {
+Config tiny_config(Structure structure = Structure::Circulant) {
   Config config;
   config.project.structure = structure;
   config.patch.layers = {kLayer};
@@ -263,10 +263,10 @@ TEST_CASE("calibration at R ranks equals the one-rank run of the same steps") {
   SharedTempDir dir;
   const std::string capture = (dir.path / "capture.h5").string();
   write_tiny_capture(capture);
-  for (const char* structure : {"circulant", "lowrank"}) {
-  CAPTURE(structure);
+  for (Structure structure : kStructures) {
+  CAPTURE(name_of(structure));
   const Config config = tiny_config(structure);
-  if (std::string(structure) == "lowrank") {
+  if (structure == Structure::LowRank) {
     const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
     REQUIRE(layout.structure == Structure::LowRank);
     CHECK(layout.total_size == layout.circulant_parameters());  // 256 x 768 at b 16: rank 12, equal counts
@@ -299,10 +299,10 @@ TEST_CASE("resuming from a checkpoint continues bit for bit") {
   SharedTempDir dir;
   const std::string capture = (dir.path / "capture.h5").string();
   write_tiny_capture(capture);
-  for (const char* structure : {"circulant", "lowrank"}) {
-  CAPTURE(structure);
+  for (Structure structure : kStructures) {
+  CAPTURE(name_of(structure));
   const Config config = tiny_config(structure);
-  const CheckpointPolicy policy{(dir.path / (std::string("calibrate-") + structure)).string(),
+  const CheckpointPolicy policy{(dir.path / (std::string("calibrate-") + name_of(structure))).string(),
                                 {kCalibrationCheckpointStage, "tiny-fp", ""}, 2, 5};
   const CalibrationState uninterrupted = calibrate_on(MPI_COMM_WORLD, capture, config, policy);
   auto halfway = load_calibration_checkpoint(calibration_checkpoint_path(policy.dir, 2), "tiny-fp");

@@ -57,12 +57,12 @@ TEST_CASE("least squares from capture's streamed statistics equals the projectio
   const std::vector<int64_t> offsets = capture.read_int64("/prompts/offsets");
   const int calibration = int(capture.attr_int("/prompts", "calibration_count"));
   const double ridge = 1e-4;
-  for (const std::string& projection : projection_names()) {
+  for (Projection projection : kProjections) {
     const int m = mlp_out_features(model.config, projection), n = mlp_in_features(model.config, projection);
     const float* W = mlp_matrix(model, 1, projection);
     const std::string inputs = capture_input_dataset(1, projection);
     for (int b : {16, 32}) {
-      CAPTURE(projection);
+      CAPTURE(name_of(projection));
       CAPTURE(b);
       LeastSquaresProjector twin(W, m, n, b, 64);
       for (int i = mpi.rank(); i < calibration; i += mpi.size()) {
@@ -86,7 +86,7 @@ TEST_CASE("least squares from capture's streamed statistics equals the projectio
       CHECK(statistics_output_error(input, output, frobenius.data()) ==
             doctest::Approx(relative_output_error(W, frobenius.data(), m, n, b, X.data(), offsets[calibration])).epsilon(1e-5));
     }
-    if (projection == "up_proj") continue;  // shares gate_proj's input
+    if (projection == Projection::Up) continue;  // shares gate_proj's input
     // The full Gram against X^T X in float64 from the raw rows.
     const std::vector<float> X = capture.read_float_rows(inputs, 0, offsets[calibration]);
     const std::vector<double> H = capture.read_double(full_gram_dataset(1, capture_input_source(projection)));

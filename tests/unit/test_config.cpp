@@ -151,7 +151,7 @@ TEST_CASE("config: overrides apply in order, over the file") {
   CHECK(config.calibrate.steps == 11);
   CHECK(!config.patch.all_layers);
   CHECK(config.patch.layers == std::vector<int>{0, 2});
-  CHECK(config.evaluate.students == std::vector<std::string>{"dense", "calibrated"});
+  CHECK(config.evaluate.students == std::vector<StudentKind>{StudentKind::Dense, StudentKind::Calibrated});
   CHECK(!config.calibrate.enabled);
   CHECK(config.cluster.partition.empty());
   CHECK(config.run_dir == "../x y");  // relative paths stay as written
@@ -247,15 +247,15 @@ TEST_CASE("config: resolve_layers fills `all` and checks indices against the mod
 
 TEST_CASE("config: capture.full_gram auto stores full Grams only where they can serve a low-rank fit") {
   Config config;
-  REQUIRE(config.capture.full_gram == "auto");
+  REQUIRE(config.capture.full_gram == FullGramChoice::Auto);
   CHECK(stores_full_gram(config, 768));                      // the bundled teacher's widest input
   CHECK(stores_full_gram(config, kFullGramAutoWidth));
   CHECK_FALSE(stores_full_gram(config, 5632));               // TinyLlama's down_proj input
-  config.project.structure = "lowrank";
+  config.project.structure = Structure::LowRank;
   CHECK(stores_full_gram(config, 5632));                     // the low-rank projection needs them
-  config.capture.full_gram = "false";
+  config.capture.full_gram = FullGramChoice::No;
   CHECK_FALSE(stores_full_gram(config, 768));
-  config.capture.full_gram = "true";
-  config.project.structure = "circulant";
+  config.capture.full_gram = FullGramChoice::Yes;
+  config.project.structure = Structure::Circulant;
   CHECK(stores_full_gram(config, 11008));
 }

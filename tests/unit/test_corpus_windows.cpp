@@ -77,7 +77,7 @@ Draw draw(unsigned seed, int window_tokens, int calibration, int validation, int
 Config corpus_config(const std::vector<std::string>& files, int window_tokens, int calibration, int validation,
                      int test) {
   Config config;
-  config.data.source = "corpus";
+  config.data.source = DataSource::Corpus;
   config.data.corpus = files;
   config.data.window_tokens = window_tokens;
   config.data.calibration_windows = calibration;
@@ -236,5 +236,5 @@ TEST_CASE("corpus windows: the data.* keys are validated") {
   usage("data.window_tokens=1", "config: data.window_tokens: must be >= 2");
   usage("data.calibration_windows=0", "config: data.calibration_windows: must be >= 1");
   usage("data.test_document_fraction=1", "config: data.test_document_fraction:");
-  CHECK(load_config("", {"data.source=corpus"}).data.source == "corpus");
+  CHECK(load_config("", {"data.source=corpus"}).data.source == DataSource::Corpus);
 }

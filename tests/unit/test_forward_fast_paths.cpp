@@ -79,8 +79,8 @@ TEST_CASE("a batch of prompts gives each prompt's own logits and hooks") {
     for (int l = 0; l <= c.num_hidden_layers; ++l)
       CHECK(relative_error(batched.hidden_in(l) + r * H, single.hidden_in(l), T * H) < 1e-5);
     for (int l = 0; l < c.num_hidden_layers; ++l) {
-      CHECK(relative_error(batched.mlp_input(l, "gate_proj") + r * H, single.mlp_input(l, "gate_proj"), T * H) < 1e-5);
-      CHECK(relative_error(batched.mlp_input(l, "down_proj") + r * I, single.mlp_input(l, "down_proj"), T * I) < 1e-5);
+      CHECK(relative_error(batched.mlp_input(l, Projection::Gate) + r * H, single.mlp_input(l, Projection::Gate), T * H) < 1e-5);
+      CHECK(relative_error(batched.mlp_input(l, Projection::Down) + r * I, single.mlp_input(l, Projection::Down), T * I) < 1e-5);
     }
   }
   CHECK(batched.tokens() == rows);
@@ -172,13 +172,13 @@ TEST_CASE("the MLP output hooks are the products the pass computed; the prompt p
   const std::vector<float> expected(logits, logits + T * V);
   const float* kept_logits = kept.forward_batch(prompts);
   CHECK(std::equal(expected.begin(), expected.end(), kept_logits));  // keeping down_proj's output changes no bit
-  CHECK_THROWS_AS(plain.mlp_output(0, "down_proj"), CircalError);
+  CHECK_THROWS_AS(plain.mlp_output(0, Projection::Down), CircalError);
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     CAPTURE(l);
     // The slow twin: W x of the hooked inputs, one GEMM per matrix.
-    for (const std::string projection : {"gate_proj", "up_proj", "down_proj"}) {
-      CAPTURE(projection);
-      const long m = projection == "down_proj" ? H : I, n = projection == "down_proj" ? I : H;
+    for (Projection projection : kProjections) {
+      CAPTURE(name_of(projection));
+      const long m = projection == Projection::Down ? H : I, n = projection == Projection::Down ? I : H;
       std::vector<float> y(T * m);
       linear_forward(kept.mlp_input(l, projection), mlp_matrix(model, l, projection), y.data(), int(T), int(n), int(m));
       CHECK(std::equal(y.begin(), y.end(), kept.mlp_output(l, projection)));

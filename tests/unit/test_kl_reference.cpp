@@ -79,16 +79,16 @@ TEST_CASE("KL loss and circulant gradients match klgrad.h5 for both temperatures
     const float tau = static_cast<float>(ref.attr_double(tau_group, "tau"));
     std::vector<PatchedMatrix> patched;
     for (int l : layers)
-      for (const std::string& proj : projection_names()) {
+      for (Projection proj : kProjections) {
         PatchedMatrix pm;
-        pm.name = "layers/" + std::to_string(l) + "/" + proj;
+        pm.name = "layers/" + std::to_string(l) + "/" + name_of(proj);
         pm.c = ref.read_float(tau_group + "/" + pm.name + "/c");
         pm.dc.assign(pm.c.size(), 0.0f);
         patched.push_back(std::move(pm));
       }
     size_t k = 0;
     for (int l : layers)
-      for (const std::string& proj : projection_names()) {
+      for (Projection proj : kProjections) {
         PatchedMatrix& pm = patched[k++];
         pm.op = std::make_unique<CirculantLinear>(mlp_out_features(cfg, proj),
                                                   mlp_in_features(cfg, proj), b, pm.c.data(),
@@ -119,6 +119,6 @@ TEST_CASE("KL loss and circulant gradients match klgrad.h5 for both temperatures
     MESSAGE(tau_group << ": loss " << loss << " (reference " << expected << "), worst dc error "
                       << worst_dc);
     for (int l : layers)
-      for (const std::string& proj : projection_names()) net.set_mlp_operator(l, proj, nullptr);
+      for (Projection proj : kProjections) net.set_mlp_operator(l, proj, nullptr);
   }
 }

@@ -342,8 +342,8 @@ TEST_CASE("transformer backward matches finite differences on a tiny random mode
                         16);
     TrainableDense down(Vec(model.layers[1].down_proj, model.layers[1].down_proj + 16 * 24), 16,
                         24);
-    net.set_mlp_operator(0, "gate_proj", &gate);
-    net.set_mlp_operator(1, "down_proj", &down);
+    net.set_mlp_operator(0, Projection::Gate, &gate);
+    net.set_mlp_operator(1, Projection::Down, &down);
     auto loss = [&] {
       const float* logits = net.forward_from(0, hidden.data(), T);
       return dot(Vec(logits, logits + T * V), G);
@@ -362,8 +362,8 @@ TEST_CASE("transformer backward matches finite differences on a tiny random mode
     net.backward(G.data(), /*input_gradient=*/false);
     CHECK(gate.dW == gate_full);
     CHECK(down.dW == down_full);
-    net.set_mlp_operator(0, "gate_proj", nullptr);
-    net.set_mlp_operator(1, "down_proj", nullptr);
+    net.set_mlp_operator(0, Projection::Gate, nullptr);
+    net.set_mlp_operator(1, Projection::Down, nullptr);
   }
 }
 

@@ -50,7 +50,7 @@ PassResult student_pass(const ModelWeights& model, int first, bool recompute, bo
   std::vector<std::vector<float>> params, grads;
   Transformer t(model);
   for (int l = first; l < c.num_hidden_layers; ++l) {
-    for (const std::string& proj : projection_names()) {
+    for (Projection proj : kProjections) {
       const int m = mlp_out_features(c, proj), n = mlp_in_features(c, proj);
       const std::size_t count = std::size_t(block_count(m, b)) * block_count(n, b) * b;
       params.push_back(random_values(rng, count, 0.02f));

@@ -81,16 +81,23 @@ TEST_CASE("one structure only: no winner, and the sentence says so") {
   CHECK(v["sentence"].get<std::string>().find("only circulant students were evaluated") != std::string::npos);
 }
 
+// The students' names, as the report writes them.
+std::vector<std::string> names(const std::vector<StudentKind>& kinds) {
+  std::vector<std::string> out;
+  for (StudentKind kind : kinds) out.push_back(name_of(kind));
+  return out;
+}
+
 TEST_CASE("evaluate.students [] means what the run produces") {
   Config config;
-  CHECK(evaluated_students(config) ==
+  CHECK(names(evaluated_students(config)) ==
         std::vector<std::string>{"dense", "zeroed", "frobenius", "least_squares", "calibrated", "lowrank_aware"});
   config.project.compare_lowrank = false;
-  CHECK(evaluated_students(config) ==
+  CHECK(names(evaluated_students(config)) ==
         std::vector<std::string>{"dense", "zeroed", "frobenius", "least_squares", "calibrated"});
-  config.project.structure = "lowrank";
-  CHECK(evaluated_students(config) ==
+  config.project.structure = Structure::LowRank;
+  CHECK(names(evaluated_students(config)) ==
         std::vector<std::string>{"dense", "zeroed", "lowrank_svd", "lowrank_aware", "lowrank_calibrated"});
-  config.evaluate.students = {"dense", "calibrated"};
-  CHECK(evaluated_students(config) == std::vector<std::string>{"dense", "calibrated"});
+  config.evaluate.students = {StudentKind::Dense, StudentKind::Calibrated};
+  CHECK(names(evaluated_students(config)) == std::vector<std::string>{"dense", "calibrated"});
 }

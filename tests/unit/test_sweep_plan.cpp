@@ -8,7 +8,7 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/sweep/sweep_plan.hpp"
-#include "stages/evaluate/sweep_report.hpp"
+#include "pipeline/sweep/sweep_report.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;
@@ -83,7 +83,7 @@ TEST_CASE("make_sweep_plan: points, shared projections and the job DAG") {
                                                        "/s/project/block_size-32/config.yaml"});
   for (int p = 0; p < 2; ++p) {
     const SweepJob& points = plan.jobs[2 + p];
-    CHECK(points.command == "run");
+    CHECK(points.command == JobCommand::Run);
     CHECK(points.tasks.size() == 2);
     REQUIRE(points.after.size() == 1);
     CHECK(points.after[0].job == 1);
@@ -240,6 +240,9 @@ TEST_CASE("sweep report: rows from metrics.json and log.jsonl, best lr, Pareto f
   CHECK(structure_verdicts(rows).empty());  // one structure: nothing to compare
   const std::string md = sweep_report_markdown(rows);
   CHECK(contains(md, "## Failed points (1)"));
+  CHECK(contains(md, "## Calibration curves"));
+  CHECK(contains(md, "![block_size-16_lr-0.003](plots/calibration-block_size-16_lr-0.003.png)"));
+  CHECK(!contains(md, "(plots/calibration-block_size-32_lr-0.003.png)"));  // the failed point has none
   CHECK(contains(md, "| block_size-32_lr-0.003 | projection failed: circal project exited with code 5: disk full |"));
 }
 

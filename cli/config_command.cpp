@@ -1,6 +1,6 @@
 // `circal config`: the resolved configuration (defaults, --config file, --set overrides).
-#include "pipeline/cli/cli_options.hpp"
-#include "pipeline/cli/commands.hpp"
+#include "cli/cli_options.hpp"
+#include "cli/commands.hpp"
 
 namespace circal {
 

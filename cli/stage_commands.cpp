@@ -2,8 +2,8 @@
 // --force). Its inputs must exist with matching fingerprints; the stage itself refuses a
 // missing or stale input (StageContext::open_output, naming what differs) before any work.
 #include "pipeline/base/errors.hpp"
-#include "pipeline/cli/cli_options.hpp"
-#include "pipeline/cli/commands.hpp"
+#include "cli/cli_options.hpp"
+#include "cli/commands.hpp"
 #include "stages/runner/stage_runner.hpp"
 
 namespace circal {

@@ -1,6 +1,6 @@
 // `circal split`: prompts.source -> split.output_dir/{calibration,validation,test}.txt.
-#include "pipeline/cli/cli_options.hpp"
-#include "pipeline/cli/commands.hpp"
+#include "cli/cli_options.hpp"
+#include "cli/commands.hpp"
 #include "pipeline/data/prompt_split.hpp"
 
 namespace circal {

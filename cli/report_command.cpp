@@ -1,10 +1,10 @@
-// `circal report SWEEP_DIR`: report.md, report.csv and plots of a sweep (stages/evaluate/sweep_report).
+// `circal report SWEEP_DIR`: report.md, report.csv and plots of a sweep (pipeline/sweep/sweep_report).
 #include <cstdio>
 #include <iostream>
 
-#include "pipeline/cli/cli_options.hpp"
+#include "cli/cli_options.hpp"
 #include "pipeline/base/errors.hpp"
-#include "stages/evaluate/sweep_report.hpp"
+#include "pipeline/sweep/sweep_report.hpp"
 
 namespace circal {
 

@@ -1,4 +1,4 @@
-#include "stages/evaluate/sweep_report.hpp"
+#include "pipeline/sweep/sweep_report.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +14,10 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/atomic_text_file.hpp"
+#include "pipeline/base/number_text.hpp"
+#include "pipeline/config/names.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/plots/calibration_curve.hpp"
 
 namespace circal {
 
@@ -46,8 +50,10 @@ double number(const json& object, const std::string& pointer) {
 // The student a point reports: the calibrated one when it exists, else the configured projection.
 std::string reported_student(const json& metrics) {
   const json& students = metrics.at("students");
-  for (const char* name : {"calibrated", "lowrank_calibrated", "least_squares", "lowrank_aware", "frobenius", "lowrank_svd"})
-    if (students.contains(name)) return name;
+  // Calibrated first, then the data-aware projection, then the data-free one, of either structure.
+  for (StudentKind kind : {StudentKind::Calibrated, StudentKind::LowRankCalibrated, StudentKind::LeastSquares,
+                           StudentKind::LowRankAware, StudentKind::Frobenius, StudentKind::LowRankSvd})
+    if (students.contains(name_of(kind))) return name_of(kind);
   return students.begin().key();
 }
 
@@ -57,7 +63,7 @@ void read_metrics(SweepRow& row, const json& metrics) {
   row.compression_ratio = number(metrics, "/compression/ratio");
   if (row.structure.empty()) {
     const json::json_pointer at("/compression/structure");
-    row.structure = metrics.contains(at) && metrics.at(at).is_string() ? metrics.at(at).get<std::string>() : "circulant";
+    row.structure = metrics.contains(at) && metrics.at(at).is_string() ? metrics.at(at).get<std::string>() : name_of(Structure::Circulant);
   }
   row.kl_mean = number(metrics, s + "/kl/mean");
   row.kl_ci95 = {number(metrics, s + "/kl/ci95/0"), number(metrics, s + "/kl/ci95/1")};
@@ -90,12 +96,8 @@ std::string failure_reason(const fs::path& sweep, const fs::path& dir, const jso
   return "no metrics.json (the job has not finished, or it was cancelled)";
 }
 
-std::string fixed(double value, int digits) {
-  if (std::isnan(value)) return "";
-  char text[64];
-  std::snprintf(text, sizeof text, "%.*f", digits, value);
-  return text;
-}
+// A missing figure is an empty cell.
+std::string cell(double value, int digits) { return std::isnan(value) ? "" : circal::fixed(value, digits); }
 
 std::string general(double value) {
   char text[64];
@@ -178,8 +180,25 @@ std::string gnuplot_script(const fs::path& sweep, const std::vector<SweepRow>& r
   return gp.str();
 }
 
+std::string calibration_plot(const SweepRow& row) { return "plots/calibration-" + row.name + ".png"; }
+
+// Each calibrated point's curve (train loss, validation KL, best step) from its calibrate.h5.
+void write_point_curves(const fs::path& sweep, const std::vector<SweepRow>& rows) {
+  const fs::path work = sweep / "plots" / ".calibration";
+  fs::create_directories(work);
+  for (const auto& row : rows) {
+    const fs::path calibrate = sweep / row.run_dir / "calibrate.h5";
+    if (!row.failure.empty() || !fs::exists(calibrate)) continue;
+    const CalibrationHistory history = read_calibration_history(CheckpointReader::open(calibrate.string(), "calibrate"));
+    write_calibration_curve(history, "calibration of " + row.name, work, sweep / calibration_plot(row), std::cerr);
+  }
+  std::error_code ignored;
+  fs::remove_all(work, ignored);
+}
+
 void write_plots(const fs::path& sweep, const std::vector<SweepRow>& rows) {
   write_plot_data(sweep, rows);
+  write_point_curves(sweep, rows);
   const std::string script = (sweep / "plots/plots.gp").string();
   write_file_atomically(script, gnuplot_script(sweep, rows));
   const std::string command = "gnuplot '" + script + "' 2> '" + (sweep / "plots/gnuplot.log").string() + "'";
@@ -247,13 +266,13 @@ std::vector<std::string> structure_verdicts(const std::vector<SweepRow>& rows) {
     const SweepRow& next = *best[1];
     const bool overlap = win.kl_ci95.hi >= next.kl_ci95.lo;
     std::ostringstream line;
-    line << "At block size " << block_size << " (" << fixed(win.compression_ratio, 2) << "x vs "
-         << fixed(next.compression_ratio, 2) << "x MLP compression), " << win.structure << " wins: test KL "
-         << fixed(win.kl_mean, 4) << " [" << fixed(win.kl_ci95.lo, 4) << ", " << fixed(win.kl_ci95.hi, 4) << "] ("
-         << win.student << ") against " << next.structure << "'s " << fixed(next.kl_mean, 4) << " ["
-         << fixed(next.kl_ci95.lo, 4) << ", " << fixed(next.kl_ci95.hi, 4) << "] (" << next.student << "), "
-         << fixed(next.kl_mean - win.kl_mean, 4) << " nats lower ("
-         << fixed(next.kl_mean > 0 ? 100 * (1 - win.kl_mean / next.kl_mean) : NAN, 0) << "%); the 95% intervals "
+    line << "At block size " << block_size << " (" << cell(win.compression_ratio, 2) << "x vs "
+         << cell(next.compression_ratio, 2) << "x MLP compression), " << win.structure << " wins: test KL "
+         << cell(win.kl_mean, 4) << " [" << cell(win.kl_ci95.lo, 4) << ", " << cell(win.kl_ci95.hi, 4) << "] ("
+         << win.student << ") against " << next.structure << "'s " << cell(next.kl_mean, 4) << " ["
+         << cell(next.kl_ci95.lo, 4) << ", " << cell(next.kl_ci95.hi, 4) << "] (" << next.student << "), "
+         << cell(next.kl_mean - win.kl_mean, 4) << " nats lower ("
+         << cell(next.kl_mean > 0 ? 100 * (1 - win.kl_mean / next.kl_mean) : NAN, 0) << "%); the 95% intervals "
          << (overlap ? "overlap, so the difference is not resolved by this test set." : "do not overlap.");
     verdicts.push_back(line.str());
   }
@@ -287,7 +306,7 @@ std::string sweep_report_csv(const std::vector<SweepRow>& rows) {
            (ok ? general(r.compression_ratio) + "," + general(r.kl_mean) + "," + general(r.kl_ci95.lo) + "," +
                      general(r.kl_ci95.hi) + "," + general(r.top1) + "," + general(r.top5_overlap) + "," +
                      general(r.match_rate) + "," + std::to_string(r.calibration_steps) + "," +
-                     fixed(r.calibration_seconds, 2)
+                     cell(r.calibration_seconds, 2)
                 : std::string(",,,,,,,,")) +
            "," + (r.best_lr ? "1" : "0") + "," + csv_field(r.failure) + "\n";
   }
@@ -313,9 +332,9 @@ std::string sweep_report_markdown(const std::vector<SweepRow>& rows) {
     }
     const std::string mark = r.best_lr ? "**" : "";
     md << "| " << r.name << " | " << r.structure << " | " << r.block_size << " | " << mark << general(r.lr) << mark << " | "
-       << fixed(r.compression_ratio, 2) << "x | " << mark << fixed(r.kl_mean, 4) << mark << " [" << fixed(r.kl_ci95.lo, 4)
-       << ", " << fixed(r.kl_ci95.hi, 4) << "] | " << fixed(r.top1, 3) << " | " << fixed(r.top5_overlap, 3) << " | "
-       << fixed(r.match_rate, 3) << " | " << r.calibration_steps << " | " << fixed(r.calibration_seconds, 1) << " |\n";
+       << cell(r.compression_ratio, 2) << "x | " << mark << cell(r.kl_mean, 4) << mark << " [" << cell(r.kl_ci95.lo, 4)
+       << ", " << cell(r.kl_ci95.hi, 4) << "] | " << cell(r.top1, 3) << " | " << cell(r.top5_overlap, 3) << " | "
+       << cell(r.match_rate, 3) << " | " << r.calibration_steps << " | " << cell(r.calibration_seconds, 1) << " |\n";
   }
   if (failed > 0) {
     md << "\n## Failed points (" << failed << ")\n\n| point | reason |\n|---|---|\n";
@@ -323,6 +342,13 @@ std::string sweep_report_markdown(const std::vector<SweepRow>& rows) {
       if (!r.failure.empty()) md << "| " << r.name << " | " << r.failure << " |\n";
   }
   md << "\n![test KL vs compression](plots/kl_vs_compression.png)\n\n![calibration loss](plots/loss_curves.png)\n";
+  bool heading = false;
+  for (const auto& r : rows) {
+    if (!r.failure.empty() || r.calibration_steps == 0) continue;
+    if (!heading) md << "\n## Calibration curves\n\nTrain loss and validation KL by step, the best step circled.\n";
+    heading = true;
+    md << "\n![" << r.name << "](" << calibration_plot(r) << ")\n";
+  }
   return md.str();
 }
 

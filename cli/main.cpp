@@ -6,7 +6,7 @@
 #include <string>
 
 #include "pipeline/runtime/blas_runtime.hpp"
-#include "pipeline/cli/commands.hpp"
+#include "cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 

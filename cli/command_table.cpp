@@ -1,4 +1,4 @@
-#include "pipeline/cli/commands.hpp"
+#include "cli/commands.hpp"
 
 namespace circal {
 

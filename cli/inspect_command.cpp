@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "pipeline/io/checkpoint_reader.hpp"
-#include "pipeline/cli/cli_options.hpp"
+#include "cli/cli_options.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/hdf5_tree.hpp"
 

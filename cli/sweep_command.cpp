@@ -10,11 +10,11 @@
 #include <iostream>
 #include <map>
 
-#include "pipeline/cli/cli_options.hpp"
+#include "cli/cli_options.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/sweep/sweep_plan.hpp"
 #include "stages/runner/stage_runner.hpp"
-#include "stages/evaluate/sweep_report.hpp"
+#include "pipeline/sweep/sweep_report.hpp"
 
 namespace circal {
 
@@ -112,7 +112,7 @@ class LocalRunner {
   }
 
   std::string run_task(const SweepJob& job, size_t task) {
-    if (job.command == "report") {
+    if (job.command == JobCommand::Report) {
       if (mpi_.is_root()) write_sweep_report(plan_.sweep_dir);
       return "";
     }
@@ -135,11 +135,11 @@ class LocalRunner {
     return reason;
   }
 
-  static RunOptions options(const std::string& command, const Config& config) {
+  static RunOptions options(JobCommand command, const Config& config) {
     RunOptions options;
-    if (command == "capture") options.stages = {Stage::Capture};
-    if (command == "project") options.stages = {Stage::Project};
-    if (command == "run") {
+    if (command == JobCommand::Capture) options.stages = {Stage::Capture};
+    if (command == JobCommand::Project) options.stages = {Stage::Project};
+    if (command == JobCommand::Run) {
       options.stages = {Stage::Capture, Stage::Project};
       if (config.calibrate.enabled) options.stages.push_back(Stage::Calibrate);
       options.stages.push_back(Stage::Evaluate);

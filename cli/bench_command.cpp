@@ -4,8 +4,8 @@
 #include "bench/bench_circulant.hpp"
 #include "bench/bench_model.hpp"
 #include "bench/bench_scale.hpp"
-#include "pipeline/cli/cli_options.hpp"
-#include "pipeline/cli/commands.hpp"
+#include "cli/cli_options.hpp"
+#include "cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
 #include "stages/runner/stage_runner.hpp"
@@ -115,7 +115,7 @@ int bench_command(MpiContext& mpi, const Args& args) {
   if (options.reps < 1) fail(kExitUsage, "circal bench: --reps must be >= 1");
   const Config config = config_from_options(*vm);
   apply_runtime_threads(config);
-  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == "measure");
+  fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == FftPlanner::Measure);
   if (mpi.is_root()) run_circulant_bench(options);
   fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);
   return kExitOk;

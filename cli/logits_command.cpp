@@ -8,8 +8,8 @@
 
 #include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/io/input_files.hpp"
-#include "pipeline/cli/cli_options.hpp"
-#include "pipeline/cli/commands.hpp"
+#include "cli/cli_options.hpp"
+#include "cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompt_batches.hpp"
 #include "pipeline/model/model_loader.hpp"

@@ -6,8 +6,8 @@
 #include <iostream>
 #include <memory>
 
-#include "pipeline/cli/cli_options.hpp"
-#include "pipeline/cli/commands.hpp"
+#include "cli/cli_options.hpp"
+#include "cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompts.hpp"
 #include "pipeline/model/model_loader.hpp"

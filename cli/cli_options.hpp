@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "pipeline/cli/commands.hpp"
+#include "cli/commands.hpp"
 #include "pipeline/config/config.hpp"
 
 namespace circal {

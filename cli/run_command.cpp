@@ -1,7 +1,7 @@
 // `circal run`: capture, project, calibrate (when enabled), evaluate, resumable.
 #include <optional>
 
-#include "pipeline/cli/cli_options.hpp"
+#include "cli/cli_options.hpp"
 #include "pipeline/base/errors.hpp"
 #include "stages/runner/stage_runner.hpp"
 

@@ -1,4 +1,4 @@
-#include "pipeline/cli/cli_options.hpp"
+#include "cli/cli_options.hpp"
 
 #include <iostream>
 #include <sstream>

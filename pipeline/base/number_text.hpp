@@ -1,0 +1,10 @@
+#pragma once
+// Numbers as reports print them.
+#include <string>
+
+namespace circal {
+
+// `value` with `digits` decimals ("%.*f"): 0.2844 at 4.
+std::string fixed(double value, int digits);
+
+}  // namespace circal
