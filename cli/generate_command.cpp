@@ -12,8 +12,8 @@
 #include "pipeline/data/prompts.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/tokenizer.hpp"
-#include "pipeline/model/utf8_text.hpp"
 #include "pipeline/model/transformer.hpp"
+#include "pipeline/model/utf8_text.hpp"
 #include "stages/common/student_checkpoint.hpp"
 
 namespace circal {

@@ -17,9 +17,10 @@ AddedTokens::AddedTokens(const TokenizerJsonPart& part) {
   for (size_t i = 0; i < part.json.size(); ++i) {
     const TokenizerJsonPart token{part.json[i], part.file, part.part + "[" + std::to_string(i) + "]"};
     if (token.get_or<bool>("single_word", false)) token.refuse(".single_word true is not supported");
-    Token t{token.get<std::string>("content"), token.id("id"), token.get_or<bool>("special", false),
-            token.get_or<bool>("normalized", !token.get_or<bool>("special", false)),
-            token.get_or<bool>("lstrip", false), token.get_or<bool>("rstrip", false)};
+    Token t{
+        token.get<std::string>("content"),    token.id("id"),
+        token.get_or<bool>("special", false), token.get_or<bool>("normalized", !token.get_or<bool>("special", false)),
+        token.get_or<bool>("lstrip", false),  token.get_or<bool>("rstrip", false)};
     if (t.content.empty()) token.refuse(".content is empty");
     auto& slot = by_first_byte_[t.normalized][static_cast<unsigned char>(t.content[0])];
     slot.push_back(int(tokens_.size()));
@@ -27,13 +28,15 @@ AddedTokens::AddedTokens(const TokenizerJsonPart& part) {
   }
   for (auto& table : by_first_byte_)
     for (auto& slot : table)
-      std::stable_sort(slot.begin(), slot.end(),
-                       [&](int a, int b) { return tokens_[size_t(a)].content.size() > tokens_[size_t(b)].content.size(); });
+      std::stable_sort(slot.begin(), slot.end(), [&](int a, int b) {
+        return tokens_[size_t(a)].content.size() > tokens_[size_t(b)].content.size();
+      });
 }
 
 const AddedTokens::Token* AddedTokens::longest_at(const std::string& text, size_t at, bool normalized) const {
   for (const int t : by_first_byte_[normalized][static_cast<unsigned char>(text[at])])
-    if (text.compare(at, tokens_[size_t(t)].content.size(), tokens_[size_t(t)].content) == 0) return &tokens_[size_t(t)];
+    if (text.compare(at, tokens_[size_t(t)].content.size(), tokens_[size_t(t)].content) == 0)
+      return &tokens_[size_t(t)];
   return nullptr;
 }
 

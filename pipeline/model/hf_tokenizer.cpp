@@ -89,8 +89,8 @@ void HfTokenizer::read_tokenizer_config(const std::string& config_text, const st
 int HfTokenizer::special_id(const TokenizerJsonPart& config, const std::string& key) const {
   // A plain string, or an AddedToken object with its "content".
   const nlohmann::json& value = config.at(key);
-  const std::string token = value.is_object() ? config.child(key).get<std::string>("content")
-                                              : config.get<std::string>(key);
+  const std::string token =
+      value.is_object() ? config.child(key).get<std::string>("content") : config.get<std::string>(key);
   const std::vector<std::string>& tokens = model_.tokens();
   const auto found = std::find(tokens.begin(), tokens.end(), token);
   if (found == tokens.end()) config.refuse("." + key + " \"" + token + "\" is not a token of " + path_);
@@ -107,8 +107,10 @@ std::vector<int> HfTokenizer::encode(const std::string& text) const {
       continue;
     }
     for (const AddedTokens::Piece& piece : added_.split(normalizer_.apply(raw.text), true, raw.text_start)) {
-      if (piece.id >= 0) ids.push_back(piece.id);
-      else for (const std::string& word : pre_tokenizer_.words(piece.text, piece.text_start)) model_.encode(word, ids);
+      if (piece.id >= 0)
+        ids.push_back(piece.id);
+      else
+        for (const std::string& word : pre_tokenizer_.words(piece.text, piece.text_start)) model_.encode(word, ids);
     }
   }
   return ids;

@@ -53,11 +53,16 @@ PreTokenizer::Step PreTokenizer::split_step(const TokenizerJsonPart& part) const
   step.regex = std::make_unique<SplitRegex>(pattern.get<std::string>(literal ? "String" : "Regex"), literal,
                                             part.file + ": " + pattern.part);
   const std::string behavior = part.get<std::string>("behavior");
-  if (behavior == "Removed") step.behavior = Behavior::Removed;
-  else if (behavior == "Isolated") step.behavior = Behavior::Isolated;
-  else if (behavior == "MergedWithPrevious") step.behavior = Behavior::MergedWithPrevious;
-  else if (behavior == "MergedWithNext") step.behavior = Behavior::MergedWithNext;
-  else part.refuse(".behavior " + behavior + " is not supported");
+  if (behavior == "Removed")
+    step.behavior = Behavior::Removed;
+  else if (behavior == "Isolated")
+    step.behavior = Behavior::Isolated;
+  else if (behavior == "MergedWithPrevious")
+    step.behavior = Behavior::MergedWithPrevious;
+  else if (behavior == "MergedWithNext")
+    step.behavior = Behavior::MergedWithNext;
+  else
+    part.refuse(".behavior " + behavior + " is not supported");
   step.invert = part.get_or<bool>("invert", false);
   return step;
 }
@@ -73,11 +78,16 @@ PreTokenizer::Step PreTokenizer::byte_level_step(const TokenizerJsonPart& part) 
 PreTokenizer::Step PreTokenizer::metaspace_step(const TokenizerJsonPart& part) const {
   Step step{.kind = Kind::Metaspace};
   step.replacement = part.get_or<std::string>("replacement", "\u2581");
-  const std::string scheme = part.get_or<std::string>("prepend_scheme", part.get_or<bool>("add_prefix_space", true) ? "always" : "never");
-  if (scheme == "always") step.prepend = Prepend::Always;
-  else if (scheme == "first") step.prepend = Prepend::First;
-  else if (scheme == "never") step.prepend = Prepend::Never;
-  else part.refuse(".prepend_scheme " + scheme + " is not supported");
+  const std::string scheme =
+      part.get_or<std::string>("prepend_scheme", part.get_or<bool>("add_prefix_space", true) ? "always" : "never");
+  if (scheme == "always")
+    step.prepend = Prepend::Always;
+  else if (scheme == "first")
+    step.prepend = Prepend::First;
+  else if (scheme == "never")
+    step.prepend = Prepend::Never;
+  else
+    part.refuse(".prepend_scheme " + scheme + " is not supported");
   step.split = part.get_or<bool>("split", true);
   if (step.split) step.regex = std::make_unique<SplitRegex>(step.replacement, true, part.file + ": " + part.part);
   return step;
@@ -98,8 +108,10 @@ void PreTokenizer::apply(const Step& step, std::string piece, bool text_start, s
   if (step.kind == Kind::ByteLevel) {
     if (step.add_prefix_space && !piece.starts_with(' ')) piece = " " + piece;
     std::vector<std::string> parts;
-    if (step.regex) split(*step.regex, Behavior::Isolated, false, piece, parts);
-    else parts.push_back(std::move(piece));
+    if (step.regex)
+      split(*step.regex, Behavior::Isolated, false, piece, parts);
+    else
+      parts.push_back(std::move(piece));
     for (const std::string& part : parts) alphabet_.encode(part, out.emplace_back());
     return;
   }
@@ -107,8 +119,10 @@ void PreTokenizer::apply(const Step& step, std::string piece, bool text_start, s
   for (char c : piece) c == ' ' ? spaced += step.replacement : spaced += c;
   const bool prepend = step.prepend == Prepend::Always || (step.prepend == Prepend::First && text_start);
   if (prepend && !spaced.starts_with(step.replacement)) spaced.insert(0, step.replacement);
-  if (step.regex) split(*step.regex, Behavior::MergedWithNext, false, spaced, out);
-  else out.push_back(std::move(spaced));
+  if (step.regex)
+    split(*step.regex, Behavior::MergedWithNext, false, spaced, out);
+  else
+    out.push_back(std::move(spaced));
 }
 
 void PreTokenizer::split(const SplitRegex& regex, Behavior behavior, bool invert, const std::string& piece,
@@ -123,9 +137,12 @@ void PreTokenizer::split(const SplitRegex& regex, Behavior behavior, bool invert
     const bool previous_plain = i > 0 && !cut[i - 1].match;
     const bool next_plain = i + 1 < cut.size() && !cut[i + 1].match;
     if (s.match && behavior == Behavior::Removed) continue;
-    if (s.match && behavior == Behavior::MergedWithPrevious && previous_plain) out.back() += text;
-    else if (s.match && behavior == Behavior::MergedWithNext && next_plain) carried = std::move(text);
-    else out.push_back(std::move(text));
+    if (s.match && behavior == Behavior::MergedWithPrevious && previous_plain)
+      out.back() += text;
+    else if (s.match && behavior == Behavior::MergedWithNext && next_plain)
+      carried = std::move(text);
+    else
+      out.push_back(std::move(text));
   }
 }
 

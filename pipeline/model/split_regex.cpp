@@ -39,8 +39,8 @@ SplitRegex::SplitRegex(const std::string& pattern, bool literal, const std::stri
   // UCP: \s, \d, \w and POSIX classes follow Unicode properties, as Oniguruma's do in the
   // Rust tokenizers.
   const uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : 0u);
-  impl_->code.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error,
-                                  &offset, nullptr));
+  impl_->code.reset(
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error, &offset, nullptr));
   if (!impl_->code) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof message);
@@ -60,8 +60,8 @@ std::vector<std::pair<size_t, size_t>> SplitRegex::matches(std::string_view text
   std::vector<std::pair<size_t, size_t>> found;
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   for (size_t at = 0; at <= text.size();) {
-    const int rc = pcre2_match(impl_->code.get(), subject, text.size(), at, PCRE2_NO_UTF_CHECK, impl_->data.get(),
-                               nullptr);
+    const int rc =
+        pcre2_match(impl_->code.get(), subject, text.size(), at, PCRE2_NO_UTF_CHECK, impl_->data.get(), nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) fail(kExitInput, impl_->where + ": regex match failed (PCRE2 error " + std::to_string(rc) + ")");
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(impl_->data.get());

@@ -9,10 +9,14 @@ namespace {
 const icu::Normalizer2* normal_form(const std::string& type, const TokenizerJsonPart& part) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* form = nullptr;
-  if (type == "NFC") form = icu::Normalizer2::getNFCInstance(status);
-  else if (type == "NFD") form = icu::Normalizer2::getNFDInstance(status);
-  else if (type == "NFKC") form = icu::Normalizer2::getNFKCInstance(status);
-  else if (type == "NFKD") form = icu::Normalizer2::getNFKDInstance(status);
+  if (type == "NFC")
+    form = icu::Normalizer2::getNFCInstance(status);
+  else if (type == "NFD")
+    form = icu::Normalizer2::getNFDInstance(status);
+  else if (type == "NFKC")
+    form = icu::Normalizer2::getNFKCInstance(status);
+  else if (type == "NFKD")
+    form = icu::Normalizer2::getNFKDInstance(status);
   if (U_FAILURE(status)) part.refuse(std::string(": ICU has no ") + type + " data (" + u_errorName(status) + ")");
   return form;
 }

@@ -47,7 +47,8 @@ void TokenDecoder::add(const TokenizerJsonPart& part) {
   } else if (type == "Fuse") {
     steps_.push_back({Kind::Fuse});
   } else if (type == "Strip") {
-    steps_.push_back({Kind::Strip, "", part.get<std::string>("content"), part.get<int>("start"), part.get<int>("stop")});
+    steps_.push_back(
+        {Kind::Strip, "", part.get<std::string>("content"), part.get<int>("start"), part.get<int>("stop")});
   } else if (type == "ByteLevel") {
     steps_.push_back({Kind::ByteLevel});
   } else if (type == "Metaspace") {
@@ -98,8 +99,10 @@ void TokenDecoder::byte_fallback(std::vector<std::string>& tokens) const {
   const auto flush = [&] {
     if (byte_count == 0) return;
     // Bytes that spell no UTF-8 text become one U+FFFD each, as the Rust decoder does.
-    if (valid_utf8(bytes)) out.push_back(bytes);
-    else for (size_t i = 0; i < byte_count; ++i) out.push_back("\xEF\xBF\xBD");
+    if (valid_utf8(bytes))
+      out.push_back(bytes);
+    else
+      for (size_t i = 0; i < byte_count; ++i) out.push_back("\xEF\xBF\xBD");
     bytes.clear();
     byte_count = 0;
   };

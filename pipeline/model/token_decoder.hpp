@@ -21,8 +21,8 @@ class TokenDecoder {
   struct Step {
     Kind kind;
     std::string pattern{}, content{};  // Replace; Strip's content; Metaspace's replacement
-    int start = 0, stop = 0;       // Strip
-    bool prepended = true;         // Metaspace: a leading replacement was added by the encoder
+    int start = 0, stop = 0;           // Strip
+    bool prepended = true;             // Metaspace: a leading replacement was added by the encoder
   };
   void add(const TokenizerJsonPart& part);
   void apply(const Step& step, std::vector<std::string>& tokens) const;

@@ -9,8 +9,8 @@
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/input_files.hpp"
 #include "pipeline/model/hf_tokenizer.hpp"
-#include "pipeline/model/tokenizer.hpp"
 #include "pipeline/model/llama_config.hpp"
+#include "pipeline/model/tokenizer.hpp"
 
 namespace circal {
 namespace {
@@ -93,9 +93,7 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
   return text;
 }
 
-int Tokenizer::vocab_size() const {
-  return impl_->json ? impl_->json->vocab_size() : impl_->processor.GetPieceSize();
-}
+int Tokenizer::vocab_size() const { return impl_->json ? impl_->json->vocab_size() : impl_->processor.GetPieceSize(); }
 
 const std::string& Tokenizer::path() const { return impl_->path; }
 

@@ -26,8 +26,10 @@ std::string lossy_utf8(std::string_view bytes) {
     const int32_t begin = i;
     UChar32 c;
     U8_NEXT(s, i, length, c);
-    if (c < 0) out += "\xEF\xBF\xBD";
-    else out.append(bytes.data() + begin, size_t(i - begin));
+    if (c < 0)
+      out += "\xEF\xBF\xBD";
+    else
+      out.append(bytes.data() + begin, size_t(i - begin));
   }
   return out;
 }

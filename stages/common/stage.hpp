@@ -1,12 +1,12 @@
 #pragma once
 // What every stage gets: the MPI context, the resolved config, the run directory and the
-// loaded teacher with its tokenizer (read once, by open_teacher). Each stage reads earlier stages' HDF5 files and writes its own atomically;
-// its fingerprint (config keys it depends on + input content hashes + upstream fingerprints)
-// decides whether `circal run` can skip it.
+// loaded teacher with its tokenizer (read once, by open_teacher). Each stage reads earlier
+// stages' HDF5 files and writes its own atomically; its fingerprint (config keys it depends on
+// + input content hashes + upstream fingerprints) decides whether `circal run` can skip it.
 #include <string>
 
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/config/config.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/tokenizer.hpp"
 #include "pipeline/runtime/mpi_context.hpp"

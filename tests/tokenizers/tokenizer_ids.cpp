@@ -32,8 +32,8 @@ void print_ids(const circal::Tokenizer& tokenizer, const std::vector<std::string
   for (const std::string& text : texts) {
     // bos_token_id only matters for tokenizer.model, which this tool is not run on.
     const std::vector<int> ids = tokenizer.with_special_tokens(tokenizer.encode(text), -1);
-    std::cout << nlohmann::json::array({ids, tokenizer.decode(ids)}).dump(-1, ' ', false,
-                                                                          nlohmann::json::error_handler_t::replace)
+    std::cout << nlohmann::json::array({ids, tokenizer.decode(ids)})
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";
   }
 }
@@ -47,8 +47,12 @@ void print_speed(const std::string& dir, const std::vector<std::string>& texts, 
     size_t tokens = 0;
     for (const std::string& text : texts) tokens += tokenizer.encode(text).size();
     const double seconds = seconds_since(t0);
-    std::cout << nlohmann::json{{"pass", pass}, {"tokens", tokens}, {"seconds", seconds},
-                                {"tokens_per_s", double(tokens) / seconds}, {"load_s", loaded}}.dump()
+    std::cout << nlohmann::json{{"pass", pass},
+                                {"tokens", tokens},
+                                {"seconds", seconds},
+                                {"tokens_per_s", double(tokens) / seconds},
+                                {"load_s", loaded}}
+                     .dump()
               << "\n";
   }
 }

@@ -24,12 +24,18 @@ const char* kPath = "test/tokenizer.json";
 
 // A BPE tokenizer.json with this vocabulary and merges and nothing else.
 json bpe(const json& vocab, const json& merges) {
-  return {{"version", "1.0"}, {"added_tokens", json::array()}, {"normalizer", nullptr}, {"pre_tokenizer", nullptr},
-          {"post_processor", nullptr}, {"decoder", nullptr},
+  return {{"version", "1.0"},
+          {"added_tokens", json::array()},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", nullptr},
+          {"post_processor", nullptr},
+          {"decoder", nullptr},
           {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
 }
 
-std::vector<int> ids_of(const json& file, const std::string& text) { return HfTokenizer(file.dump(), kPath).encode(text); }
+std::vector<int> ids_of(const json& file, const std::string& text) {
+  return HfTokenizer(file.dump(), kPath).encode(text);
+}
 
 std::string refusal(const json& file) {
   const circal::CircalError e = circal::testing::error_of([&] { HfTokenizer(file.dump(), kPath); });
@@ -49,16 +55,22 @@ json sentencepiece_style() {
   json file = bpe(vocab, json::array({"\u2581 h", "\u2581h i"}));
   file["model"]["byte_fallback"] = true;
   file["model"]["unk_token"] = "<unk>";
-  file["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "Prepend"}, {"prepend", "\u2581"}},
-                        {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}}}}};
-  file["decoder"] = {{"type", "Sequence"}, {"decoders", {
-      {{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}}, {{"type", "ByteFallback"}},
-      {{"type", "Fuse"}}, {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+  file["normalizer"] = {{"type", "Sequence"},
+                        {"normalizers",
+                         {{{"type", "Prepend"}, {"prepend", "\u2581"}},
+                          {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}}}}};
+  file["decoder"] = {{"type", "Sequence"},
+                     {"decoders",
+                      {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
+                       {{"type", "ByteFallback"}},
+                       {{"type", "Fuse"}},
+                       {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
   file["added_tokens"] = {{{"id", 1}, {"content", "<s>"}, {"special", true}, {"normalized", false}},
                           {{"id", 2}, {"content", "</s>"}, {"special", true}, {"normalized", false}}};
-  file["post_processor"] = {{"type", "TemplateProcessing"},
-                            {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-                            {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}};
+  file["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}};
   return file;
 }
 
@@ -114,8 +126,11 @@ TEST_CASE("added tokens are matched before the normalizer and never split") {
 
 TEST_CASE("tokenizer_config.json's add_bos_token/add_eos_token replace a LlamaTokenizer's template") {
   const std::string file = sentencepiece_style().dump();
-  json config = {{"tokenizer_class", "LlamaTokenizerFast"}, {"add_bos_token", false}, {"add_eos_token", true},
-                 {"bos_token", "<s>"}, {"eos_token", {{"content", "</s>"}, {"special", true}}}};
+  json config = {{"tokenizer_class", "LlamaTokenizerFast"},
+                 {"add_bos_token", false},
+                 {"add_eos_token", true},
+                 {"bos_token", "<s>"},
+                 {"eos_token", {{"content", "</s>"}, {"special", true}}}};
   CHECK(HfTokenizer(file, kPath, config.dump(), "c.json").with_special_tokens({263}) == std::vector<int>{263, 2});
   config.erase("add_bos_token");  // true unless the file says otherwise
   CHECK(HfTokenizer(file, kPath, config.dump(), "c.json").with_special_tokens({263}) == std::vector<int>{1, 263, 2});
@@ -124,7 +139,8 @@ TEST_CASE("tokenizer_config.json's add_bos_token/add_eos_token replace a LlamaTo
   config = {{"tokenizer_class", "LlamaTokenizer"}, {"bos_token", "<bos>"}};
   const circal::CircalError e = circal::testing::error_of([&] { HfTokenizer(file, kPath, config.dump(), "c.json"); });
   CHECK(e.code() == circal::kExitInput);
-  CHECK(std::string(e.what()) == std::string("c.json: tokenizer_config.bos_token \"<bos>\" is not a token of ") + kPath);
+  CHECK(std::string(e.what()) ==
+        std::string("c.json: tokenizer_config.bos_token \"<bos>\" is not a token of ") + kPath);
 }
 
 TEST_CASE("no post_processor, or a ByteLevel one, adds no BOS") {
@@ -178,7 +194,10 @@ TEST_CASE("invalid UTF-8 is refused") {
     CHECK(std::string(e.what()) == std::string(kPath) + ": cannot encode text that is not valid UTF-8");
   }
   for (const char* good : {"", "a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"}) CHECK(circal::valid_utf8(good));
-  CHECK(circal::lossy_utf8("a\xff" "b\xe2\x82") == "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  CHECK(circal::lossy_utf8("a\xff"
+                           "b\xe2\x82") ==
+        "a\xEF\xBF\xBD"
+        "b\xEF\xBF\xBD");
 }
 
 TEST_CASE("Tokenizer reads tokenizer.json when the folder has one, tokenizer.model otherwise") {
