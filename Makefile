@@ -34,7 +34,7 @@ SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
 
-.PHONY: all deps fuzz-deps lint-deps build run test bench bench-scale bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
+.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-scale bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
 
 all: build
 
@@ -63,6 +63,11 @@ $(BUILD_DIR)/Makefile: CMakeLists.txt
 
 build: deps $(BUILD_DIR)/Makefile
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# circal into PREFIX/bin and the batch scripts into PREFIX/share/circal/jobs.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 run: build
 	$(MPIRUN_ENV) mpirun -np $(RANKS) $(BUILD_DIR)/circal run --config $(CONFIG)
