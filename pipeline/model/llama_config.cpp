@@ -142,6 +142,11 @@ void read_llama3_scaling(const json& r, const std::string& path, LlamaConfig& c)
 
 // transformers reads the type from rope_type, or from type in older configs; "default" is none.
 void read_rope_scaling(const json& j, const std::string& path, LlamaConfig& c) {
+  // transformers 5's layout moves rope_theta and the scaling into rope_parameters: refused
+  // rather than read with the defaults.
+  if (present(j, "rope_parameters"))
+    bad_config(path, "key rope_parameters " + j.at("rope_parameters").dump() +
+                         " is not supported (give rope_theta and rope_scaling)");
   if (!present(j, "rope_scaling")) return;
   const json& r = j.at("rope_scaling");
   if (!r.is_object()) bad_config(path, "key rope_scaling must be an object, got " + r.dump());

@@ -425,6 +425,7 @@ TEST_CASE("bad model folders are refused with one line naming the file") {
     refuse_config_value("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 4.0},
                                          {"high_freq_factor", 1.0}, {"original_max_position_embeddings", 8192}},
                         "high_freq_factor must exceed low_freq_factor");
+    refuse_config_value("rope_parameters", {{"rope_type", "default"}, {"rope_theta", 1e6}}, "key rope_parameters");
     refuse_config_value("hidden_act", "gelu", "hidden_act");
     refuse_config_value("attention_bias", "yes", "attention_bias");
     refuse_config_value("mlp_bias", true, "mlp_bias");
@@ -432,6 +433,17 @@ TEST_CASE("bad model folders are refused with one line naming the file") {
   SUBCASE("biases the config implies must be in the weights") {
     json config = tiny_config();
     config["attention_bias"] = true;
+    write_config(dir.path, config);
+    check_refused(dir.path, weights, "missing tensor model.layers.0.self_attn.q_proj.bias");
+  }
+  SUBCASE("a qwen3 config needs the q/k norm weights, a qwen2 config the q/k/v biases") {
+    json config = tiny_config();
+    config["model_type"] = "qwen3";
+    config["architectures"] = {"Qwen3ForCausalLM"};
+    write_config(dir.path, config);
+    check_refused(dir.path, weights, "missing tensor model.layers.0.self_attn.q_norm.weight");
+    config["model_type"] = "qwen2";
+    config["architectures"] = {"Qwen2ForCausalLM"};
     write_config(dir.path, config);
     check_refused(dir.path, weights, "missing tensor model.layers.0.self_attn.q_proj.bias");
   }
