@@ -4,7 +4,7 @@
 # and head_dim 32, mistral with a sliding window), generated here by
 # bench/make_synthetic_checkpoint.py, against a float64 PyTorch forward written from
 # transformers' formulas (tests/reference/family_forward.py): every prompt's logits within 1e-4
-# of its largest |logit|. Then the refusals: a sequence longer than mistral's sliding_window and
+# of its largest |logit|, at 1 rank, and batched at 2 ranks for qwen2 and qwen3. Then the refusals: a sequence longer than mistral's sliding_window and
 # an unsupported rope_scaling type end with exit 3 and one line naming what.
 source "$(dirname "$0")/common.bash"
 need_python_modules h5py numpy torch
@@ -20,6 +20,11 @@ for family in llama3 qwen2 qwen3 mistral; do
   /usr/bin/python3 "$CIRCAL_SOURCE_DIR/bench/make_synthetic_checkpoint.py" --shape "$family-test" --seed 3 --out "$model" > /dev/null
   "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/$family.h5"
   /usr/bin/python3 "$CIRCAL_SOURCE_DIR/tests/reference/family_forward.py" "$model" "$work/$family.h5"
+done
+# Stacked prompts (biases and q/k norm over rows of several prompts) at 2 ranks.
+for family in qwen2 qwen3; do
+  mpirun -np 2 "$CIRCAL_BIN" logits --model "$work/$family" --prompts "$work/prompts.txt" --out "$work/$family-np2.h5" --batch 2
+  /usr/bin/python3 "$CIRCAL_SOURCE_DIR/tests/reference/family_forward.py" "$work/$family" "$work/$family-np2.h5"
 done
 
 # expect_refusal WHAT MODEL PROMPTS PATTERN: circal logits exits 3 with PATTERN on stderr.
