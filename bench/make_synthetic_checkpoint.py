@@ -67,7 +67,8 @@ SHAPES = {
 # of the llama3 RoPE frequencies at head_dim 16 (original 64: wavelengths 6, 32 and above 64).
 # qwen2: q/k/v biases, tied embeddings. qwen3: explicit head_dim 32 (q is 128 wide against
 # hidden 64), q/k norms (weights near one, not ones, so a misplaced weight shows).
-# mistral: a sliding window longer than the test's prompts.
+# mistral: a sliding window longer than the test's prompts. llama-linear: rope_scaling linear
+# (under the older key `type`) and attention_bias, a bias on q, k, v and o_proj.
 _TINY = dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, vocab_size=4160, max_position_embeddings=2048, parameters=None, std=0.125)
 SHAPES.update({
@@ -75,6 +76,8 @@ SHAPES.update({
         "rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
         "eos_token_id": [2, 3]}),
+    "llama-linear-test": dict(_TINY, family="llama", config={
+        "rope_scaling": {"type": "linear", "factor": 4.0}, "attention_bias": True}),
     "qwen2-test": dict(_TINY, family="qwen2", config={
         "rope_theta": 1000000.0, "tie_word_embeddings": True, "use_sliding_window": False, "sliding_window": 16,
         "max_window_layers": 1}),

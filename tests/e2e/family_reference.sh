@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `circal logits` on a tiny seeded checkpoint of each architecture family circal reads (llama
-# with rope_scaling llama3, qwen2 with q/k/v biases and tied embeddings, qwen3 with q/k norm
-# and head_dim 32, mistral with a sliding window), generated here by
-# bench/make_synthetic_checkpoint.py, against a float64 PyTorch forward written from
-# transformers' formulas (tests/reference/family_forward.py): every prompt's logits within 1e-4
-# of its largest |logit|, at 1 rank, and batched at 2 ranks for qwen2 and qwen3. Then the refusals: a sequence longer than mistral's sliding_window and
-# an unsupported rope_scaling type end with exit 3 and one line naming what.
+# with rope_scaling llama3; llama with rope_scaling linear and attention biases; qwen2 with
+# q/k/v biases and tied embeddings; qwen3 with q/k norm and head_dim 32; mistral with a sliding
+# window), generated here by bench/make_synthetic_checkpoint.py, against a float64 PyTorch
+# forward written from transformers' formulas (tests/reference/family_forward.py): every
+# prompt's logits within 1e-4 of its largest |logit|, at 1 rank, and batched at 2 ranks for
+# qwen2 and qwen3. Then the refusals: a sequence longer than mistral's sliding_window and an
+# unsupported rope_scaling type end with exit 3 and one line naming what.
 source "$(dirname "$0")/common.bash"
 need_python_modules h5py numpy torch
 work=$WORK
@@ -15,7 +16,7 @@ ls -l lists the files of a directory
 man pages describe commands and their options
 TXT
 
-for family in llama3 qwen2 qwen3 mistral; do
+for family in llama3 llama-linear qwen2 qwen3 mistral; do
   model="$work/$family"
   /usr/bin/python3 "$CIRCAL_SOURCE_DIR/bench/make_synthetic_checkpoint.py" --shape "$family-test" --seed 3 --out "$model" > /dev/null
   "$CIRCAL_BIN" logits --model "$model" --prompts "$work/prompts.txt" --out "$work/$family.h5"
