@@ -62,6 +62,32 @@ SHAPES = {
                       max_position_embeddings=2048, parameters=None, std=0.044),
 }
 
+# CI, one tiny checkpoint of each architecture family circal reads (tests/e2e/family_reference.sh):
+# tiny-test's widths with the config keys that set each family apart. llama3: all three bands
+# of the llama3 RoPE frequencies at head_dim 16 (original 64: wavelengths 6, 32 and above 64).
+# qwen2: q/k/v biases, tied embeddings. qwen3: explicit head_dim 32 (q is 128 wide against
+# hidden 64), q/k norms (weights near one, not ones, so a misplaced weight shows).
+# mistral: a sliding window longer than the test's prompts. llama-linear: rope_scaling linear
+# (under the older key `type`) and attention_bias, a bias on q, k, v and o_proj.
+_TINY = dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, vocab_size=4160, max_position_embeddings=2048, parameters=None, std=0.125)
+SHAPES.update({
+    "llama3-test": dict(_TINY, family="llama", config={
+        "rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                 "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
+        "eos_token_id": [2, 3]}),
+    "llama-linear-test": dict(_TINY, family="llama", config={
+        "rope_scaling": {"type": "linear", "factor": 4.0}, "attention_bias": True}),
+    "qwen2-test": dict(_TINY, family="qwen2", config={
+        "rope_theta": 1000000.0, "tie_word_embeddings": True, "use_sliding_window": False, "sliding_window": 16,
+        "max_window_layers": 1}),
+    "qwen3-test": dict(_TINY, family="qwen3", config={
+        "head_dim": 32, "rope_theta": 1000000.0, "attention_bias": False, "use_sliding_window": False}),
+    "mistral-test": dict(_TINY, family="mistral", config={"rope_theta": 1000000.0, "sliding_window": 48}),
+})
+FAMILY_CLASSES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+                  "mistral": "MistralForCausalLM"}
+
 CHUNK_ELEMENTS = 1 << 24  # 16M values (64 MB float32) generated and converted at a time
 
 
@@ -111,10 +137,27 @@ def bf16_bits(x):
     return ((u + rounding) >> np.uint32(16)).astype(np.uint16)
 
 
+def attention_extras(c, p, q_out, kv_out, d):
+    """The family's attention tensors beyond LLaMA's: biases, Qwen3's q/k norms."""
+    family, extra = c.get("family", "llama"), c.get("config", {})
+    qkv_bias = family == "qwen2" or (family in ("llama", "qwen3") and extra.get("attention_bias", False))
+    o_bias = family in ("llama", "qwen3") and extra.get("attention_bias", False)
+    out = []
+    if qkv_bias:
+        out += [(p + "self_attn.q_proj.bias", (q_out,), "normal"), (p + "self_attn.k_proj.bias", (kv_out,), "normal"),
+                (p + "self_attn.v_proj.bias", (kv_out,), "normal")]
+    if o_bias:
+        out += [(p + "self_attn.o_proj.bias", (c["hidden_size"],), "normal")]
+    if family == "qwen3":
+        out += [(p + "self_attn.q_norm.weight", (d,), "near-ones"), (p + "self_attn.k_norm.weight", (d,), "near-ones")]
+    return out
+
+
 def tensor_list(c):
-    """(name, shape, init) in Hugging Face's state-dict order; init is 'normal' or 'ones'."""
+    """(name, shape, init) in Hugging Face's state-dict order; init is 'normal', 'ones' or
+    'near-ones' (1 + normal * std)."""
     h, i, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
-    d = h // c["num_attention_heads"]
+    d = c.get("config", {}).get("head_dim", h // c["num_attention_heads"])
     q_out, kv_out = c["num_attention_heads"] * d, c["num_key_value_heads"] * d
     out = [("model.embed_tokens.weight", (v, h), "normal")]
     for layer in range(c["num_hidden_layers"]):
@@ -130,7 +173,10 @@ def tensor_list(c):
             (p + "input_layernorm.weight", (h,), "ones"),
             (p + "post_attention_layernorm.weight", (h,), "ones"),
         ]
-    out += [("model.norm.weight", (h,), "ones"), ("lm_head.weight", (v, h), "normal")]
+        out += attention_extras(c, p, q_out, kv_out, d)
+    out += [("model.norm.weight", (h,), "ones")]
+    if not c.get("config", {}).get("tie_word_embeddings", False):
+        out += [("lm_head.weight", (v, h), "normal")]
     return out
 
 
@@ -146,6 +192,8 @@ def tensor_chunks(name, shape, init, seed, std):
     for begin in range(0, n, step):
         x = rng.standard_normal(min(step, n - begin), dtype=np.float32)
         x *= np.float32(std)
+        if init == "near-ones":
+            x += np.float32(1)
         yield bf16_bits(x).tobytes()
 
 
@@ -177,9 +225,10 @@ def safetensors_header(tensors):
 
 
 def config_json(c):
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
+    family = c.get("family", "llama")
+    config = {
+        "architectures": [FAMILY_CLASSES[family]],
+        "model_type": family,
         "hidden_size": c["hidden_size"],
         "intermediate_size": c["intermediate_size"],
         "num_hidden_layers": c["num_hidden_layers"],
@@ -203,6 +252,10 @@ def config_json(c):
         "circal_synthetic": {"shape": c["shape"], "seed": c["seed"], "std": c["std"],
                              "layers_overridden": c["layers_overridden"]},
     }
+    if family in ("qwen2", "mistral"):
+        del config["attention_bias"]  # transformers' Qwen2 and Mistral do not read it
+    config.update(c.get("config", {}))
+    return config
 
 
 def write_checkpoint(out, shape, seed=0, layers=None, std=None, shard_gb=2.0, tokenizer=BUNDLED_TOKENIZER,

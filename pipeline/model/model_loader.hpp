@@ -1,5 +1,5 @@
 #pragma once
-// A LLaMA-family model loaded from an HF-style folder: config.json, model.safetensors (or
+// A LLaMA-family model (llama, qwen2, qwen3, mistral) loaded from an HF-style folder: config.json, model.safetensors (or
 // sharded with model.safetensors.index.json; F32/F16/BF16, converted to float32 once) and its
 // tokenizer. Weights keep the HF layout [out_features, in_features], row-major.
 #include <mpi.h>
@@ -26,6 +26,13 @@ struct LayerWeights {
   const float* gate_proj;                 // [intermediate, hidden]
   const float* up_proj;                   // [intermediate, hidden]
   const float* down_proj;                 // [hidden, intermediate]
+  // Only where the config has them (nullptr otherwise): attention biases, Qwen3's q/k norms.
+  const float* q_bias = nullptr;  // [heads * head_dim]
+  const float* k_bias = nullptr;  // [kv_heads * head_dim]
+  const float* v_bias = nullptr;  // [kv_heads * head_dim]
+  const float* o_bias = nullptr;  // [hidden]
+  const float* q_norm = nullptr;  // [head_dim]
+  const float* k_norm = nullptr;  // [head_dim]
 };
 
 struct ModelWeights {
