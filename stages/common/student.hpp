@@ -63,6 +63,14 @@ std::vector<float> read_student_parameters(const CheckpointReader& file, const S
 void write_student_parameters(CheckpointWriter& file, const StudentLayout& layout,
                               const float* params, const std::string& variant = "");
 
+// Why project.h5 holds no student of the other structure `kind`, or "" when it does: only the
+// low-rank aware projection beside a circulant run (project.compare_lowrank).
+std::string comparison_missing(const CheckpointReader& project, StudentKind kind);
+
+// The matrix [m, n] a patched matrix stands for, from its slice of params: the circulant's
+// entries placed by block_layout.hpp (copies, no arithmetic), or U V by one sgemm.
+std::vector<float> student_dense_matrix(const StudentLayout& layout, const PatchedMatrix& matrix, const float* params);
+
 // Installs the layout's operators (CirculantLinear or LowRankLinear) over `params` (and
 // `grads`, may be null) into a Transformer; restores the dense teacher matrices when destroyed.
 class StudentModel {

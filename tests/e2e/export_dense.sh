@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `circal export --format dense` on the bundled teacher's tiny run: the exported folder, loaded
+# as a plain model (`circal logits --model OUT`), gives the calibrated student's logits
+# (`circal logits --student calibrate.h5`) to float32 rounding; every tensor but the six patched
+# matrices is the teacher's, byte for byte; config.json and the tokenizer come along. A bf16
+# export, sharded at 1 MiB, loads through its index. Then the refusals: an existing folder
+# without --force, an unknown or absent student, a stale checkpoint, an unwritable place.
+source "$(dirname "$0")/common.bash"
+need_python_modules numpy h5py
+model=data/models/manpages-llama-5m
+run="$WORK/run"
+out="$WORK/student-f32"
+tiny=(--config config/tiny.yaml --run-dir "$run")
+circal_np 2 run "${tiny[@]}" --set 'evaluate.students=[calibrated]' >"$WORK/run.log"
+
+circal_np 2 export "${tiny[@]}" --format dense --out "$out" --dtype f32
+check "no staging folder left" test ! -e "$out.tmp"
+circal_np 2 logits --model "$out" --prompts data/splits/test.txt --out "$WORK/exported.h5" --batch 4
+circal_np 2 logits --model "$model" --prompts data/splits/test.txt --out "$WORK/student.h5" --student "$run/calibrate.h5" --batch 4
+
+/usr/bin/python3 - "$WORK" "$CIRCAL_SOURCE_DIR/$model" "$out" <<'PY'
+import json, struct, sys
+import h5py
+import numpy as np
+
+work, teacher_dir, out = sys.argv[1:]
+
+# The circulant student multiplies through FFTs, the export through dense sgemm over the same
+# matrix (its entries are copies of c, no arithmetic): the two differ by float32 rounding of
+# sums of up to 768 products in each of the 2 patched layers, carried on through the model.
+# Measured 7.6e-6 on a largest logit of 13.5 (6e-7 of it, a few float32 ulps); the bound
+# 2e-5 of the largest logit leaves 35x room for other BLAS kernels and rank counts and stays
+# far below a wrong matrix (teacher and student logits differ by ~6).
+worst, scale, moved = 0.0, 0.0, 0.0
+with h5py.File(f"{work}/exported.h5") as ex, h5py.File(f"{work}/student.h5") as st:
+    for i in range(ex.attrs["prompts"]):
+        exported, student = ex[f"prompt{i}/logits"][()], st[f"prompt{i}/student_logits"][()]
+        worst = max(worst, float(np.abs(exported - student).max()))
+        scale = max(scale, float(np.abs(student).max()))
+        moved = max(moved, float(np.abs(st[f"prompt{i}/logits"][()] - student).max()))
+print(f"exported vs student logits: max |diff| {worst:.3e} (largest logit {scale:.2f}, teacher vs student {moved:.2f})")
+assert worst <= 2e-5 * scale, worst
+assert moved > 1000 * worst, "the export is no closer to the student than the teacher is"
+
+def tensors(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    assert (8 + n) % 8 == 0, "header length not 8-byte aligned"
+    header = json.loads(raw[8:8 + n])
+    assert header.pop("__metadata__") == {"format": "pt"}
+    return {k: (v["dtype"], v["shape"], raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]])
+            for k, v in header.items()}
+
+teacher, exported = tensors(f"{teacher_dir}/model.safetensors"), tensors(f"{out}/model.safetensors")
+assert teacher.keys() == exported.keys()
+patched = {f"model.layers.{l}.mlp.{p}.weight" for l in (2, 3) for p in ("gate_proj", "up_proj", "down_proj")}
+for name, (dtype, shape, data) in teacher.items():
+    assert exported[name][:2] == (dtype, shape), name
+    assert (exported[name][2] != data) == (name in patched), name
+print(f"{len(teacher) - len(patched)} tensors byte-identical to the teacher's, {len(patched)} replaced")
+
+config, teacher_config = json.load(open(f"{out}/config.json")), json.load(open(f"{teacher_dir}/config.json"))
+assert config.pop("torch_dtype") == "float32"
+teacher_config.pop("torch_dtype")
+assert config == teacher_config
+PY
+check "tokenizer copied" cmp "$CIRCAL_SOURCE_DIR/$model/tokenizer.model" "$out/tokenizer.model"
+
+# bf16, sharded: HF's index names every tensor once, the loader reads it, config.json says bfloat16.
+circal_np 1 export "${tiny[@]}" --format dense --out "$WORK/student-bf16" --dtype bf16 --shard-mb 1
+check "sharded" test -f "$WORK/student-bf16/model-00001-of-$(printf %05d "$(ls "$WORK/student-bf16"/model-*.safetensors | wc -l)").safetensors"
+check "bf16 config" grep -q '"torch_dtype": "bfloat16"' "$WORK/student-bf16/config.json"
+circal_np 1 logits --model "$WORK/student-bf16" --prompts data/splits/test.txt --out "$WORK/bf16.h5"
+/usr/bin/python3 - "$WORK" <<'PY'
+import json, sys
+import h5py
+import numpy as np
+work = sys.argv[1]
+index = json.load(open(f"{work}/student-bf16/model.safetensors.index.json"))
+assert len(index["weight_map"]) == 4 * 9 + 3, len(index["weight_map"])
+with h5py.File(f"{work}/bf16.h5") as b, h5py.File(f"{work}/exported.h5") as f:
+    worst = max(float(np.abs(b[f"prompt{i}/logits"][()] - f[f"prompt{i}/logits"][()]).max()) for i in range(b.attrs["prompts"]))
+print(f"bf16 vs f32 export: max |diff| {worst:.3f} (bf16 keeps 8 significant bits)")
+assert 0 < worst < 1.0
+PY
+
+# Refusals: one line, the documented exit code, nothing written.
+refused() {  # CODE PATTERN ARGS...
+  local code=$1 pattern=$2 got; shift 2
+  set +e; (cd "$CIRCAL_SOURCE_DIR" && "$CIRCAL_BIN" export "${tiny[@]}" --format dense "$@") >"$WORK/msg" 2>&1; got=$?; set -e
+  cat "$WORK/msg"
+  check "exit $code for: $*" test "$got" = "$code"
+  check "says $pattern" grep -q "error: .*$pattern" "$WORK/msg"
+  check "one line" test "$(wc -l < "$WORK/msg")" = 1
+}
+before=$(sha256sum "$out/model.safetensors")
+refused 2 "$out exists (--force replaces it)" --out "$out"
+check "existing folder untouched" test "$before" = "$(sha256sum "$out/model.safetensors")"
+refused 2 "unknown student 'bogus'" --out "$WORK/x" --student bogus
+refused 2 "has no student lowrank_svd" --out "$WORK/x" --student lowrank_svd
+refused 2 "unknown weight dtype 'f64'" --out "$WORK/x" --dtype f64
+refused 4 "calibrate.h5: made for another run" --out "$WORK/x" --set calibrate.lr=0.5
+refused 5 "/proc/circal-export.tmp: cannot create" --out /proc/circal-export
+check "nothing written" test ! -e "$WORK/x" -a ! -e "$WORK/x.tmp"
+
+circal_np 1 export "${tiny[@]}" --format dense --out "$out" --dtype bf16 --force
+check "--force replaced it" grep -q '"torch_dtype": "bfloat16"' "$out/config.json"
+check "no staging or old folder left" test ! -e "$out.tmp" -a ! -e "$out.old"
+echo "export dense e2e: ok"
