@@ -1,6 +1,6 @@
 // `circal export [--config FILE] [--set k=v] [--run-dir DIR] [--student NAME] --format dense
-// --out DIR [--dtype f32|bf16|f16] [--shard-mb N] [--force]`: the run's student as a Hugging
-// Face model folder (stages/export/model_export.hpp). Names become enums here, at the edge.
+// --out DIR [--dtype f32|bf16|f16] [--shard-mb N] [--force]` (or --format circulant): the run's
+// student as a model folder (stages/export/model_export.hpp). Names become enums here, at the edge.
 #include <string>
 
 #include "cli/cli_options.hpp"
@@ -23,13 +23,13 @@ std::optional<ExportOptions> parse_export_options(const MpiContext& mpi, const A
   add_config_options(desc);
   desc.add_options()
       ("student", po::value<std::string>()->default_value("calibrated"), ("the run's student: " + names_text<StudentKind>() + " (dense and zeroed have nothing to export)").c_str())
-      ("format", po::value<std::string>()->required(), ("folder format: " + names_text<ExportFormat>() + " (a Hugging Face folder of the teacher's architecture, student matrices expanded)").c_str())
+      ("format", po::value<std::string>()->required(), ("folder format: " + names_text<ExportFormat>() + " (dense: a Hugging Face folder of the teacher's architecture, the student's matrices expanded; circulant: their parameters c or U, V instead, described in config.json's circal section)").c_str())
       ("out", po::value<std::string>()->required(), "output folder, written as OUT.tmp and renamed once complete")
       ("dtype", po::value<std::string>(), ("weight dtype: " + names_text<WeightDtype>() + " (default: each tensor's dtype in the teacher's file)").c_str())
       ("shard-mb", po::value<long>()->default_value(2048), "largest model-*.safetensors shard in MiB (HF's index file beside them)")
       ("force", "replace an existing OUT");
   const auto vm = parse_options(mpi, "export",
-                                "[--config FILE] [--set key=value ...] [--run-dir DIR] [--student NAME] --format dense "
+                                "[--config FILE] [--set key=value ...] [--run-dir DIR] [--student NAME] --format dense|circulant "
                                 "--out DIR [--dtype f32|bf16|f16] [--shard-mb N] [--force]",
                                 desc, args);
   if (!vm) return std::nullopt;

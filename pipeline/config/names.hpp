@@ -137,12 +137,13 @@ struct EnumNames<Launcher> {
 };
 
 // `circal export --format`: a Hugging Face folder of the teacher's architecture with the
-// student's matrices expanded to dense.
-enum class ExportFormat { Dense };
+// student's matrices expanded to dense, or the compact one holding their parameters instead.
+enum class ExportFormat { Dense, Circulant };
 template <>
 struct EnumNames<ExportFormat> {
   static constexpr const char* what = "export format";
-  static constexpr std::array names{std::pair{ExportFormat::Dense, "dense"}};
+  static constexpr std::array names{std::pair{ExportFormat::Dense, "dense"},
+                                                 std::pair{ExportFormat::Circulant, "circulant"}};
 };
 
 // `circal export --dtype`: the floating-point type of the written weights.

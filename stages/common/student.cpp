@@ -82,14 +82,13 @@ std::vector<std::string> parameter_datasets(Structure structure, const std::stri
   return {"c" + suffix};
 }
 
-namespace {
-
-// The shapes of one matrix's parameter datasets, in parameter_datasets' order.
 std::vector<std::vector<uint64_t>> parameter_shapes(const StudentLayout& layout, const PatchedMatrix& matrix) {
   const uint64_t m = matrix.out_features, n = matrix.in_features, b = layout.block_size;
   if (layout.structure == Structure::LowRank) return {{m, uint64_t(matrix.rank)}, {uint64_t(matrix.rank), n}};
   return {{uint64_t(block_count(int(m), int(b))), uint64_t(block_count(int(n), int(b))), b}};
 }
+
+namespace {
 
 }  // namespace
 

@@ -54,6 +54,8 @@ struct StudentLayout {
 // {"U", "V"}; with a variant (a projection of project.h5: frobenius, least_squares, svd,
 // aware) {"c_frobenius"}, {"U_svd", "V_svd"}.
 std::vector<std::string> parameter_datasets(Structure structure, const std::string& variant = "");
+// Their shapes, in the same order; the matrix's slice of the buffer is these, one after another.
+std::vector<std::vector<uint64_t>> parameter_shapes(const StudentLayout& layout, const PatchedMatrix& matrix);
 
 // Reads the parameter datasets (of `variant`) of every matrix of the layout into one buffer.
 std::vector<float> read_student_parameters(const CheckpointReader& file, const StudentLayout& layout,

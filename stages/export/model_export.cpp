@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -114,32 +115,59 @@ class StagingFolder {
   bool committed_ = false;
 };
 
+// The bytes of `count` float32 values, as `out`.
+std::function<void(unsigned char*)> converted(const float* values, std::size_t count, TensorDtype out) {
+  return [values, count, out](unsigned char* bytes) { float32_to_bytes(values, count, out, bytes); };
+}
+
+// The tensors that stand for one patched matrix: its dense expansion under the teacher's name,
+// or (circulant format) its own parameters under that name's stem, ending in the dataset's
+// name as project.h5 calls it (`.c`, or `.U` and `.V`), so a reader needs no other map.
+void add_student_tensors(std::vector<OutputTensor>& tensors, ExportFormat format, const ExportedStudent& student,
+                         const PatchedMatrix& matrix, const TensorInfo& teacher, TensorDtype out) {
+  if (format == ExportFormat::Dense) {
+    tensors.push_back({weight_name(matrix), out, teacher.shape, [&student, &matrix, out](unsigned char* bytes) {
+                         const std::vector<float> dense = student_dense_matrix(student.layout, matrix, student.params.data());
+                         float32_to_bytes(dense.data(), dense.size(), out, bytes);
+                       }});
+    return;
+  }
+  const std::string stem = weight_name(matrix).substr(0, weight_name(matrix).size() - std::strlen("weight"));
+  const std::vector<std::string> names = parameter_datasets(student.layout.structure);
+  const auto shapes = parameter_shapes(student.layout, matrix);
+  const float* values = student.params.data() + matrix.offset;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::vector<int64_t> shape(shapes[i].begin(), shapes[i].end());
+    std::size_t count = 1;
+    for (uint64_t extent : shapes[i]) count *= extent;
+    tensors.push_back({stem + names[i], out, shape, converted(values, count, out)});
+    values += count;
+  }
+}
+
 // Every tensor of the teacher, in name order: the patched matrices replaced by the student's
-// dense expansion, the others the teacher's bytes (converted only when the dtype changes).
+// (add_student_tensors), the others the teacher's bytes (converted only when the dtype changes).
 std::vector<OutputTensor> model_tensors(const WeightSource& teacher, const ExportedStudent& student,
-                                        std::optional<TensorDtype> dtype) {
+                                        ExportFormat format, std::optional<TensorDtype> dtype) {
   std::map<std::string, const PatchedMatrix*> patched;
   for (const PatchedMatrix& matrix : student.layout.matrices) patched[weight_name(matrix)] = &matrix;
   std::vector<OutputTensor> tensors;
   for (const auto& [name, file] : teacher.location) {
     const TensorInfo& info = file->tensor(name);
     const TensorDtype out = dtype.value_or(info.dtype);
-    OutputTensor tensor{name, out, info.shape, nullptr};
     if (const auto it = patched.find(name); it != patched.end()) {
-      tensor.fill = [&student, matrix = it->second, out](unsigned char* bytes) {
-        const std::vector<float> dense = student_dense_matrix(student.layout, *matrix, student.params.data());
-        float32_to_bytes(dense.data(), dense.size(), out, bytes);
-      };
+      add_student_tensors(tensors, format, student, *it->second, info, out);
     } else if (out == info.dtype) {
-      tensor.fill = [&info](unsigned char* bytes) { if (info.nbytes) std::memcpy(bytes, info.bytes, info.nbytes); };
+      tensors.push_back({name, out, info.shape, [&info](unsigned char* bytes) {
+                           if (info.nbytes) std::memcpy(bytes, info.bytes, info.nbytes);
+                         }});
     } else {
-      tensor.fill = [&info, out](unsigned char* bytes) {
-        std::vector<float> values(std::size_t(info.elements()));
-        tensor_to_float32(info, values.data());
-        float32_to_bytes(values.data(), values.size(), out, bytes);
-      };
+      tensors.push_back({name, out, info.shape, [&info, out](unsigned char* bytes) {
+                           std::vector<float> values(std::size_t(info.elements()));
+                           tensor_to_float32(info, values.data());
+                           float32_to_bytes(values.data(), values.size(), out, bytes);
+                         }});
     }
-    tensors.push_back(std::move(tensor));
   }
   return tensors;
 }
@@ -196,10 +224,30 @@ void copy_into(const StagingFolder& folder, const std::string& from, const std::
   if (ec) fail(kExitIo, folder.path(name) + ": cannot copy " + from + " (" + ec.message() + ")");
 }
 
-// The teacher's description files: config.json with the dtype written, the rest as they are.
-void write_model_files(const StagingFolder& folder, const std::string& teacher_dir, TensorDtype written) {
+// What a reader of the circulant folder needs to rebuild each patched matrix from its tensors.
+Json circal_section(const ExportedStudent& student, StudentKind kind) {
+  const StudentLayout& layout = student.layout;
+  Json matrices = Json::array();
+  for (const PatchedMatrix& matrix : layout.matrices) {
+    Json entry = {{"layer", matrix.layer}, {"projection", name_of(matrix.projection)},
+                  {"out_features", matrix.out_features}, {"in_features", matrix.in_features}};
+    if (layout.structure == Structure::LowRank) entry["rank"] = matrix.rank;
+    matrices.push_back(entry);
+  }
+  const char* rule = layout.structure == Structure::LowRank
+                         ? "W = U V"
+                         : "W[r, s] = c[r / b, s / b, (r - s) mod b] for r < out_features, s < in_features";
+  return {{"structure", name_of(layout.structure)}, {"block_size", layout.block_size}, {"student", name_of(kind)},
+          {"matrices", matrices}, {"rule", rule}};
+}
+
+// The teacher's description files: config.json with the dtype written (and, for the circulant
+// format, the `circal` section), the rest as they are.
+void write_model_files(const StagingFolder& folder, const std::string& teacher_dir, TensorDtype written,
+                       const Json& circal) {
   Json config = read_json((fs::path(teacher_dir) / "config.json").string());
   config["torch_dtype"] = torch_dtype_name(written);
+  if (!circal.is_null()) config["circal"] = circal;
   write_file_atomically(folder.path("config.json"), config.dump(2) + "\n");
   for (const char* name : kCopiedFiles) {
     const fs::path from = fs::path(teacher_dir) / name;
@@ -207,17 +255,18 @@ void write_model_files(const StagingFolder& folder, const std::string& teacher_d
   }
 }
 
-void write_dense_folder(const StageContext& context, const ExportRequest& request, const ExportedStudent& student) {
+void write_folder(const StageContext& context, const ExportRequest& request, const ExportedStudent& student) {
   const std::string& teacher_dir = context.config.model.path;
   const WeightSource teacher = open_weight_source(teacher_dir);
   const std::optional<TensorDtype> dtype =
       request.dtype ? std::optional(tensor_dtype(*request.dtype)) : std::nullopt;
-  // Without --dtype the patched matrices keep their teacher tensors' dtype: config.json says that one.
+  // Without --dtype the student's tensors keep their teacher matrices' dtype: config.json says that one.
   const std::string first = weight_name(student.layout.matrices.front());
   const TensorDtype written = dtype.value_or(teacher.location.at(first)->tensor(first).dtype);
   StagingFolder folder(request.out, request.force);
-  write_weights(folder, model_tensors(teacher, student, dtype), request.shard_bytes);
-  write_model_files(folder, teacher_dir, written);
+  write_weights(folder, model_tensors(teacher, student, request.format, dtype), request.shard_bytes);
+  write_model_files(folder, teacher_dir, written,
+                    request.format == ExportFormat::Circulant ? circal_section(student, request.student) : Json());
   folder.commit();
 }
 
@@ -225,7 +274,7 @@ void write_dense_folder(const StageContext& context, const ExportRequest& reques
 
 void export_student(const StageContext& context, const ExportRequest& request) {
   const ExportedStudent student = read_student(context, request.student);
-  run_on_root_and_agree(context.mpi.comm(), kExitIo, [&] { write_dense_folder(context, request, student); });
+  run_on_root_and_agree(context.mpi.comm(), kExitIo, [&] { write_folder(context, request, student); });
   context.mpi.log("circal export: student " + std::string(name_of(request.student)) + " (" +
                   std::to_string(student.layout.matrices.size()) + " matrices, " + name_of(request.format) + ") -> " +
                   request.out);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `circal export --format dense` on the bundled teacher's tiny run: the exported folder, loaded
+# `circal export` on the bundled teacher's tiny run. --format dense: the exported folder, loaded
 # as a plain model (`circal logits --model OUT`), gives the calibrated student's logits
 # (`circal logits --student calibrate.h5`) to float32 rounding; every tensor but the six patched
 # matrices is the teacher's, byte for byte; config.json and the tokenizer come along. A bf16
-# export, sharded at 1 MiB, loads through its index. Then the refusals: an existing folder
+# export, sharded at 1 MiB, loads through its index. --format circulant holds c instead of the
+# matrices, which expand to the dense export's bitwise. Then the refusals: an existing folder
 # without --force, an unknown or absent student, a stale checkpoint, an unwritable place.
 source "$(dirname "$0")/common.bash"
 need_python_modules numpy h5py
@@ -84,6 +85,42 @@ print(f"bf16 vs f32 export: max |diff| {worst:.3f} (bf16 keeps 8 significant bit
 assert 0 < worst < 1.0
 PY
 
+# --format circulant: the teacher's tensors but the patched matrices, each replaced by its c
+# [p, q, b] (config.json's circal section says where); expanded by numpy's own indexing it is
+# bitwise the dense export's matrix.
+circal_np 1 export "${tiny[@]}" --format circulant --out "$WORK/student-c"
+/usr/bin/python3 - "$CIRCAL_SOURCE_DIR/$model" "$out" "$WORK/student-c" <<'PY'
+import json, sys
+import numpy as np
+teacher_dir, dense_dir, compact_dir = sys.argv[1:]
+
+def tensors(path):
+    raw = open(path, "rb").read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__")
+    return {k: (v["dtype"], v["shape"], raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in header.items()}
+
+teacher, dense, compact = (tensors(f"{d}/model.safetensors") for d in (teacher_dir, dense_dir, compact_dir))
+section = json.load(open(f"{compact_dir}/config.json"))["circal"]
+assert section["structure"] == "circulant" and section["student"] == "calibrated", section
+b = section["block_size"]
+assert len(section["matrices"]) == 6
+for entry in section["matrices"]:
+    stem = f"model.layers.{entry['layer']}.mlp.{entry['projection']}."
+    m, n = entry["out_features"], entry["in_features"]
+    assert stem + "weight" not in compact
+    dtype, shape, data = compact[stem + "c"]
+    assert dtype == "F32" and shape == [-(-m // b), -(-n // b), b], (stem, shape)
+    c = np.frombuffer(data, np.float32).reshape(shape)
+    r, s = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    W = c[r // b, s // b, (r - s) % b]
+    assert np.array_equal(W, np.frombuffer(dense[stem + "weight"][2], np.float32).reshape(m, n)), stem
+    del compact[stem + "c"], teacher[stem + "weight"]
+assert compact == teacher, "an untouched tensor differs from the teacher's"
+print(f"circulant folder: 6 matrices' c expand to the dense export's bitwise, {len(teacher)} tensors the teacher's")
+PY
+
 # Refusals: one line, the documented exit code, nothing written.
 refused() {  # CODE PATTERN ARGS...
   local code=$1 pattern=$2 got; shift 2
@@ -106,4 +143,4 @@ check "nothing written" test ! -e "$WORK/x" -a ! -e "$WORK/x.tmp"
 circal_np 1 export "${tiny[@]}" --format dense --out "$out" --dtype bf16 --force
 check "--force replaced it" grep -q '"torch_dtype": "bfloat16"' "$out/config.json"
 check "no staging or old folder left" test ! -e "$out.tmp" -a ! -e "$out.old"
-echo "export dense e2e: ok"
+echo "export e2e: ok"
