@@ -276,7 +276,7 @@ void export_student(const StageContext& context, const ExportRequest& request) {
   const ExportedStudent student = read_student(context, request.student);
   run_on_root_and_agree(context.mpi.comm(), kExitIo, [&] { write_folder(context, request, student); });
   context.mpi.log("circal export: student " + std::string(name_of(request.student)) + " (" +
-                  std::to_string(student.layout.matrices.size()) + " matrices, " + name_of(request.format) + ") -> " +
+                  std::to_string(student.layout.matrices.size()) + " matrices, format " + name_of(request.format) + ") -> " +
                   request.out);
 }
 

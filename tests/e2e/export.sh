@@ -4,7 +4,8 @@
 # (`circal logits --student calibrate.h5`) to float32 rounding; every tensor but the six patched
 # matrices is the teacher's, byte for byte; config.json and the tokenizer come along. A bf16
 # export, sharded at 1 MiB, loads through its index. --format circulant holds c instead of the
-# matrices, which expand to the dense export's bitwise. Then the refusals: an existing folder
+# matrices, which expand to the dense export's bitwise; a low-rank student's U and V multiply
+# to its dense export. Then the refusals: an existing folder
 # without --force, an unknown or absent student, a stale checkpoint, an unwritable place.
 source "$(dirname "$0")/common.bash"
 need_python_modules numpy h5py
@@ -119,6 +120,36 @@ for entry in section["matrices"]:
     del compact[stem + "c"], teacher[stem + "weight"]
 assert compact == teacher, "an untouched tensor differs from the teacher's"
 print(f"circulant folder: 6 matrices' c expand to the dense export's bitwise, {len(teacher)} tensors the teacher's")
+PY
+
+# The low-rank aware student of project.h5's comparison: U and V in the circulant folder, and U V
+# (one sgemm) in the dense one, equal to numpy's product to float32 rounding of r-term sums.
+circal_np 1 export "${tiny[@]}" --student lowrank_aware --format circulant --out "$WORK/aware-c"
+circal_np 1 export "${tiny[@]}" --student lowrank_aware --format dense --out "$WORK/aware"
+/usr/bin/python3 - "$WORK/aware-c" "$WORK/aware" <<'PY'
+import json, sys
+import numpy as np
+compact_dir, dense_dir = sys.argv[1:]
+
+def arrays(path):
+    raw = open(path, "rb").read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__")
+    return {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], np.float32).reshape(v["shape"])
+            for k, v in header.items()}
+
+compact, dense = arrays(f"{compact_dir}/model.safetensors"), arrays(f"{dense_dir}/model.safetensors")
+section = json.load(open(f"{compact_dir}/config.json"))["circal"]
+assert section["structure"] == "lowrank" and section["student"] == "lowrank_aware", section
+for entry in section["matrices"]:
+    stem = f"model.layers.{entry['layer']}.mlp.{entry['projection']}."
+    U, V = compact[stem + "U"], compact[stem + "V"]
+    assert U.shape == (entry["out_features"], entry["rank"]) and V.shape == (entry["rank"], entry["in_features"])
+    W = U.astype(np.float64) @ V.astype(np.float64)
+    err = np.abs(dense[stem + "weight"] - W).max() / np.abs(W).max()
+    assert err < 1e-5, (stem, err)
+print(f"low-rank aware: {len(section['matrices'])} matrices, dense export = U V to float32 rounding")
 PY
 
 # Refusals: one line, the documented exit code, nothing written.
