@@ -6,7 +6,8 @@
 # export, sharded at 1 MiB, loads through its index. --format circulant holds c instead of the
 # matrices, which expand to the dense export's bitwise; a low-rank student's U and V multiply
 # to its dense export. Then the refusals: an existing folder
-# without --force, an unknown or absent student, a stale checkpoint, an unwritable place.
+# without --force, an unknown or absent student, a stale checkpoint, an unwritable place, a
+# write cut off by the file-size limit.
 source "$(dirname "$0")/common.bash"
 need_python_modules numpy h5py
 model=data/models/manpages-llama-5m
@@ -170,6 +171,14 @@ refused 2 "unknown weight dtype 'f64'" --out "$WORK/x" --dtype f64
 refused 4 "calibrate.h5: made for another run" --out "$WORK/x" --set calibrate.lr=0.5
 refused 5 "/proc/circal-export.tmp: cannot create" --out /proc/circal-export
 check "nothing written" test ! -e "$WORK/x" -a ! -e "$WORK/x.tmp"
+# A write that fails half-way (a 1 MiB file-size limit; the model is 20 MB) leaves no folder.
+# The limit applies to the rank only: MPI's own start-up writes files of its own.
+printf '#!/bin/bash\nulimit -f 1024\nexec "$@"\n' > "$WORK/file-limit.sh" && chmod +x "$WORK/file-limit.sh"
+set +e; (cd "$CIRCAL_SOURCE_DIR" && mpirun -np 1 "$WORK/file-limit.sh" "$CIRCAL_BIN" export "${tiny[@]}" --format dense --out "$WORK/big") >"$WORK/msg" 2>&1; got=$?; set -e
+cat "$WORK/msg"
+check "exit 5 at the file-size limit" test "$got" = 5
+check "names the file" grep -q "error: $WORK/big.tmp/model.safetensors: cannot write (File too large)" "$WORK/msg"
+check "no folder, no staging folder" test ! -e "$WORK/big" -a ! -e "$WORK/big.tmp"
 
 circal_np 1 export "${tiny[@]}" --format dense --out "$out" --dtype bf16 --force
 check "--force replaced it" grep -q '"torch_dtype": "bfloat16"' "$out/config.json"
