@@ -20,6 +20,10 @@ MPIRUN_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_PACKAGES := clang libclang-rt-14-dev
+# make format / make lint: clang-format (.clang-format) over every tracked C/C++ file; lint also
+# runs the layer check the build runs (cmake/check_layers.cmake, rules from the configure step).
+LINT_PACKAGES := clang-format
+FORMATTED = $(shell git ls-files '*.cpp' '*.hpp' '*.c')
 # make test-asan: the unit and MPI tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 ASAN_DIR ?= build-asan
 # No re-exec under ASan (blas_runtime would restart the process with another OpenBLAS core);
@@ -30,7 +34,7 @@ SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
 
-.PHONY: all deps fuzz-deps build run test bench bench-scale fuzz test-asan clean
+.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-scale fuzz test-asan format lint clean
 
 all: build
 
@@ -51,11 +55,19 @@ deps:
 fuzz-deps: deps
 	$(call install_missing,$(FUZZ_PACKAGES))
 
+lint-deps: deps
+	$(call install_missing,$(LINT_PACKAGES))
+
 $(BUILD_DIR)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
 
 build: deps $(BUILD_DIR)/Makefile
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# circal into PREFIX/bin and the batch scripts into PREFIX/share/circal/jobs.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 run: build
 	$(MPIRUN_ENV) mpirun -np $(RANKS) $(BUILD_DIR)/circal run --config $(CONFIG)
@@ -88,6 +100,14 @@ $(FUZZ_DIR)/Makefile: CMakeLists.txt
 test-asan: fuzz-deps $(ASAN_DIR)/Makefile
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && $(SANITIZER_ENV) ctest --output-on-failure -j 1 -E '^e2e_'
+
+format: lint-deps
+	clang-format -i $(FORMATTED)
+
+lint: lint-deps $(BUILD_DIR)/Makefile
+	clang-format --dry-run -Werror $(FORMATTED)
+	cmake -DSOURCE_DIR=$(CURDIR) -DRULES=$(BUILD_DIR)/layers.rules -P cmake/check_layers.cmake
+	@echo "lint: clang-format and the layer check passed"
 
 clean:
 	rm -rf $(BUILD_DIR) $(FUZZ_DIR) $(ASAN_DIR)

@@ -28,6 +28,15 @@ std::string this_executable() {
   return error ? std::string("circal") : path.string();
 }
 
+// The batch script beside an installed circal (PREFIX/share/circal/jobs, `make install`),
+// else the source tree's: an installed circal must not depend on the checkout it was built in.
+std::string default_sbatch_script() {
+  const fs::path installed = fs::path(this_executable()).parent_path().parent_path() / "share/circal/jobs/circal.sbatch";
+  std::error_code error;
+  if (fs::is_regular_file(installed, error)) return installed.string();
+  return std::string(CIRCAL_SOURCE_DIR) + "/jobs/circal.sbatch";
+}
+
 // MPI_Init made this process an MPI singleton and put its launch variables (PMIX_*, ORTE_*,
 // OMPI_COMMAND, ...) into the environment; sbatch --export=ALL would hand them to the job,
 // whose mpirun then believes it runs inside another MPI job and fails. User settings such as
@@ -163,7 +172,7 @@ int sweep_command(MpiContext& mpi, const Args& args) {
       ("submit", "submit the job DAG with sbatch")
       ("dry-run", "print the sbatch commands as a shell script (default)")
       ("local", "run the DAG here without Slurm, in order")
-      ("sbatch-script", po::value<std::string>()->default_value(std::string(CIRCAL_SOURCE_DIR) + "/jobs/circal.sbatch"),
+      ("sbatch-script", po::value<std::string>()->default_value(default_sbatch_script()),
        "the batch script every job runs");
   const auto vm = parse_options(mpi, "sweep", "--config FILE [--set k=v ...] [--submit | --dry-run | --local] [--sweep-dir DIR]",
                                 desc, args);
@@ -176,6 +185,7 @@ int sweep_command(MpiContext& mpi, const Args& args) {
   const std::string sweep_dir = fs::absolute(vm->count("sweep-dir") ? (*vm)["sweep-dir"].as<std::string>()
                                                                     : spec.base.run_dir).lexically_normal().string();
   const SweepPlan plan = make_sweep_plan(spec.base, spec.grid, sweep_dir);
+  for (const std::string& note : plan.notes) mpi.log("sweep: " + note);
   for (const auto& point : plan.points)
     if (!point.error.empty()) mpi.log("sweep: point " + point.name + " is invalid and will be reported as failed: " + point.error);
   const SbatchSettings settings{fs::absolute((*vm)["sbatch-script"].as<std::string>()).string(), this_executable(),

@@ -1,8 +1,8 @@
 #include "pipeline/io/safetensors_writer.hpp"
 
+#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 #include "pipeline/io/atomic_text_file.hpp"
 
@@ -11,7 +11,8 @@ namespace circal {
 namespace {
 
 std::vector<const OutputTensor*> in_name_order(std::vector<const OutputTensor*> tensors) {
-  std::sort(tensors.begin(), tensors.end(), [](const OutputTensor* a, const OutputTensor* b) { return a->name < b->name; });
+  std::sort(tensors.begin(), tensors.end(),
+            [](const OutputTensor* a, const OutputTensor* b) { return a->name < b->name; });
   return tensors;
 }
 
@@ -33,7 +34,8 @@ std::string safetensors_header(std::vector<const OutputTensor*> tensors) {
   header["__metadata__"] = {{"format", "pt"}};
   std::size_t offset = 0;
   for (const OutputTensor* t : in_name_order(std::move(tensors))) {
-    header[t->name] = {{"dtype", dtype_name(t->dtype)}, {"shape", t->shape}, {"data_offsets", {offset, offset + t->nbytes()}}};
+    header[t->name] = {
+        {"dtype", dtype_name(t->dtype)}, {"shape", t->shape}, {"data_offsets", {offset, offset + t->nbytes()}}};
     offset += t->nbytes();
   }
   std::string json = header.dump();

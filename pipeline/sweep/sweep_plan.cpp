@@ -1,3 +1,4 @@
+#include "pipeline/config/capture_requirements.hpp"
 #include "pipeline/sweep/sweep_plan.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -230,22 +231,24 @@ SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid
   // One capture serves every projection: its statistics cover every block size the grid
   // projects (capture.block_sizes = [] would mean the base config's block size only).
   Config shared = base;
-  if (shared.capture.block_sizes.empty()) {
-    shared.capture.block_sizes = {base.project.block_size};
-    for (const SweepAxis& axis : grid)
-      if (axis.key == "project.block_size")
-        for (const std::string& value : axis.values) {
-          int b = 0;
-          try {
-            b = std::stoi(value);
-          } catch (const std::exception&) {
-            continue;  // not a number: loading the point's config names the key and value
-          }
-          if (std::find(shared.capture.block_sizes.begin(), shared.capture.block_sizes.end(), b) ==
-              shared.capture.block_sizes.end())
-            shared.capture.block_sizes.push_back(b);
+  const std::vector<int> listed = statistics_block_sizes(base);
+  shared.capture.block_sizes = listed;
+  for (const SweepAxis& axis : grid)
+    if (axis.key == "project.block_size")
+      for (const std::string& value : axis.values) {
+        int b = 0;
+        try {
+          b = std::stoi(value);
+        } catch (const std::exception&) {
+          continue;  // not a number: loading the point's config names the key and value
         }
-  }
+        if (std::find(shared.capture.block_sizes.begin(), shared.capture.block_sizes.end(), b) ==
+            shared.capture.block_sizes.end())
+          shared.capture.block_sizes.push_back(b);
+      }
+  if (!base.capture.block_sizes.empty() && shared.capture.block_sizes != listed)
+    plan.notes.push_back("capture.block_sizes " + config_value(base, "capture.block_sizes") + " extended to " +
+                         config_value(shared, "capture.block_sizes") + ": the grid projects at every one of them");
   const auto base_overrides = as_overrides(shared);
   plan.capture = with_assignments(base_overrides, {}, sweep_dir + "/capture");
 
@@ -263,6 +266,8 @@ SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid
       point.error = e.what();
     }
     if (point.error.empty()) {
+      if (const auto shortfall = capture_shortfall(shared, point.config))
+        fail(kExitUsage, "sweep: point " + point.name + ": " + shortfall->text());
       const Assignments part = projection_part(assignments);
       const std::string name = assignments_name(part, "default");
       auto [it, added] = projection_index.emplace(name, static_cast<int>(plan.projections.size()));

@@ -93,6 +93,7 @@ struct SweepPlan {
   std::vector<SweepPoint> points;
   std::vector<SweepProjection> projections;
   std::vector<SweepJob> jobs;  // dependencies point backwards only
+  std::vector<std::string> notes;  // what the planner changed so one capture serves every point
 };
 
 // Keys whose change would need another capture: a sweep varies none of them.

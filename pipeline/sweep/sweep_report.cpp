@@ -16,6 +16,8 @@
 #include "pipeline/io/atomic_text_file.hpp"
 #include "pipeline/base/number_text.hpp"
 #include "pipeline/config/names.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/plots/calibration_curve.hpp"
 
 namespace circal {
 
@@ -178,8 +180,25 @@ std::string gnuplot_script(const fs::path& sweep, const std::vector<SweepRow>& r
   return gp.str();
 }
 
+std::string calibration_plot(const SweepRow& row) { return "plots/calibration-" + row.name + ".png"; }
+
+// Each calibrated point's curve (train loss, validation KL, best step) from its calibrate.h5.
+void write_point_curves(const fs::path& sweep, const std::vector<SweepRow>& rows) {
+  const fs::path work = sweep / "plots" / ".calibration";
+  fs::create_directories(work);
+  for (const auto& row : rows) {
+    const fs::path calibrate = sweep / row.run_dir / "calibrate.h5";
+    if (!row.failure.empty() || !fs::exists(calibrate)) continue;
+    const CalibrationHistory history = read_calibration_history(CheckpointReader::open(calibrate.string(), "calibrate"));
+    write_calibration_curve(history, "calibration of " + row.name, work, sweep / calibration_plot(row), std::cerr);
+  }
+  std::error_code ignored;
+  fs::remove_all(work, ignored);
+}
+
 void write_plots(const fs::path& sweep, const std::vector<SweepRow>& rows) {
   write_plot_data(sweep, rows);
+  write_point_curves(sweep, rows);
   const std::string script = (sweep / "plots/plots.gp").string();
   write_file_atomically(script, gnuplot_script(sweep, rows));
   const std::string command = "gnuplot '" + script + "' 2> '" + (sweep / "plots/gnuplot.log").string() + "'";
@@ -323,6 +342,13 @@ std::string sweep_report_markdown(const std::vector<SweepRow>& rows) {
       if (!r.failure.empty()) md << "| " << r.name << " | " << r.failure << " |\n";
   }
   md << "\n![test KL vs compression](plots/kl_vs_compression.png)\n\n![calibration loss](plots/loss_curves.png)\n";
+  bool heading = false;
+  for (const auto& r : rows) {
+    if (!r.failure.empty() || r.calibration_steps == 0) continue;
+    if (!heading) md << "\n## Calibration curves\n\nTrain loss and validation KL by step, the best step circled.\n";
+    heading = true;
+    md << "\n![" << r.name << "](" << calibration_plot(r) << ")\n";
+  }
   return md.str();
 }
 

@@ -176,7 +176,11 @@ void write_reports(const StageContext& context) {
   const EvaluateConfig& config = context.config.evaluate;
   const BootstrapOptions bootstrap{config.bootstrap_samples, config.seed, 0.95};
   const Json metrics = metrics_json(tables, read_compression(file), bootstrap, context.fingerprint(Stage::Evaluate));
-  const std::vector<std::string> plots = write_evaluation_plots(tables, metrics, (dir / "plots").string(), std::cerr);
+  std::optional<CalibrationHistory> calibration;
+  if (context.config.calibrate.enabled && std::filesystem::exists(context.output_path(Stage::Calibrate)))
+    calibration = read_calibration_history(context.open_output(Stage::Calibrate));
+  const std::vector<std::string> plots = write_evaluation_plots(
+      tables, metrics, calibration ? &*calibration : nullptr, (dir / "plots").string(), std::cerr);
   write_file_atomically((dir / "report.md").string(), report_markdown(metrics, plots));
   // Last: its fingerprint is what tells a rerun that every report of this evaluate.h5 exists.
   write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");

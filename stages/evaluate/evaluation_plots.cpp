@@ -6,20 +6,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <utility>
+
+#include "pipeline/plots/gnuplot.hpp"
 
 namespace circal {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
-
-// Double-quoted for gnuplot data and scripts (quotes inside are dropped).
-std::string quoted(std::string text) {
-  text.erase(std::remove(text.begin(), text.end(), '"'), text.end());
-  return "\"" + text + "\"";
-}
 
 // Empirical CDF of each student's KL: one data block per student, separated by two blank
 // lines so gnuplot addresses them as `index i`.
@@ -31,10 +27,10 @@ std::string kl_cdf_script(const EvaluationTables& tables, const fs::path& work, 
     std::sort(kl.begin(), kl.end());
     for (size_t i = 0; i < kl.size(); ++i) data << kl[i] << " " << double(i + 1) / double(kl.size()) << "\n";
     data << "\n\n";
-    plot += std::string(s ? ", " : "") + quoted((work / "kl_cdf.dat").string()) + " index " +
-            std::to_string(s) + " using 1:2 with steps lw 2 title " + quoted(tables.students[s].name);
+    plot += std::string(s ? ", " : "") + gnuplot_quoted((work / "kl_cdf.dat").string()) + " index " +
+            std::to_string(s) + " using 1:2 with steps lw 2 title " + gnuplot_quoted(tables.students[s].name);
   }
-  return "set terminal pngcairo size 900,600 noenhanced\nset output " + quoted(png.string()) +
+  return "set terminal pngcairo size 900,600 noenhanced\nset output " + gnuplot_quoted(png.string()) +
          "\nset title 'KL(teacher || student) per position, empirical CDF'\n"
          "set xlabel 'KL (nats)'\nset ylabel 'fraction of positions'\nset yrange [0:1]\n"
          "set key bottom right\nset grid\n" + plot + "\n";
@@ -45,11 +41,11 @@ std::string top1_script(const Json& metrics, const fs::path& work, const fs::pat
   std::ofstream data(work / "top1_by_family.dat");
   const Json& students = metrics["students"];
   data << "family";
-  for (const auto& [name, s] : students.items()) data << " " << quoted(name);
+  for (const auto& [name, s] : students.items()) data << " " << gnuplot_quoted(name);
   data << "\n";
   const Json& first = students.begin().value()["by_family"];
   for (const auto& [family, cell] : first.items()) {
-    data << quoted(family);
+    data << gnuplot_quoted(family);
     for (const auto& [name, s] : students.items()) {
       const Json& mean = s["by_family"][family]["top1"]["mean"];
       data << " " << (mean.is_number() ? mean.get<double>() : 0.0);
@@ -60,37 +56,19 @@ std::string top1_script(const Json& metrics, const fs::path& work, const fs::pat
   for (size_t c = 0; c < students.size(); ++c)
     plot += std::string(c ? ", " : "") + "'' using " + std::to_string(c + 2) + (c ? "" : ":xtic(1)") +
             " title columnheader";
-  plot.replace(5, 2, quoted((work / "top1_by_family.dat").string()));
-  return "set terminal pngcairo size 1200,600 noenhanced\nset output " + quoted(png.string()) +
+  plot.replace(5, 2, gnuplot_quoted((work / "top1_by_family.dat").string()));
+  return "set terminal pngcairo size 1200,600 noenhanced\nset output " + gnuplot_quoted(png.string()) +
          "\nset title 'top-1 agreement with the teacher by template family'\n"
          "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8\n"
          "set yrange [0:1.05]\nset ylabel 'top-1 agreement'\nset xtics rotate by -35\n"
          "set key outside right\nset grid ytics\n" + plot + "\n";
 }
 
-// Runs one script; its PNG goes to a temporary name and is renamed into place.
-bool run_gnuplot(const std::string& script, const fs::path& work, const std::string& name,
-                 const fs::path& tmp_png, const fs::path& png, std::ostream& warnings) {
-  const fs::path script_path = work / (name + ".gp");
-  std::ofstream(script_path) << script;
-  const std::string command = "gnuplot " + quoted(script_path.string()) + " 2>" +
-                              quoted((work / (name + ".err")).string());
-  std::error_code error;
-  if (std::system(command.c_str()) != 0 || !fs::exists(tmp_png)) {
-    std::ifstream err(work / (name + ".err"));
-    std::string first_line;
-    std::getline(err, first_line);
-    warnings << "circal: warning: gnuplot failed on " << name << ".png, plot skipped: " << first_line << "\n";
-    return false;
-  }
-  fs::rename(tmp_png, png, error);
-  return !error;
-}
-
 }  // namespace
 
 std::vector<std::string> write_evaluation_plots(const EvaluationTables& tables, const Json& metrics,
-                                                const std::string& dir, std::ostream& warnings) {
+                                                const CalibrationHistory* calibration, const std::string& dir,
+                                                std::ostream& warnings) {
   if (!gnuplot_available()) {
     warnings << "circal: warning: gnuplot not found, plots skipped\n";
     return {};
@@ -99,15 +77,21 @@ std::vector<std::string> write_evaluation_plots(const EvaluationTables& tables, 
   const fs::path out(dir);
   const fs::path work = out / (".gnuplot." + std::to_string(::getpid()));
   fs::create_directories(work);
+  using Script = std::function<std::string(const fs::path& tmp_png)>;
+  std::vector<std::pair<std::string, Script>> plots = {
+      {"kl_cdf", [&](const fs::path& png) { return kl_cdf_script(tables, work, png); }},
+      {"top1_by_family", [&](const fs::path& png) { return top1_script(metrics, work, png); }}};
   std::vector<std::string> written;
   const std::string folder = out.filename().string();
-  for (const std::string name : {"kl_cdf", "top1_by_family"}) {
+  for (const auto& [name, script] : plots) {
     const fs::path tmp_png = work / (name + ".png"), png = out / (name + ".png");
-    const std::string script = name == "kl_cdf" ? kl_cdf_script(tables, work, tmp_png)
-                                                : top1_script(metrics, work, tmp_png);
-    if (!run_gnuplot(script, work, name, tmp_png, png, warnings)) break;
+    if (!run_gnuplot(script(tmp_png), work, name, tmp_png, png, warnings)) break;
     written.push_back(folder + "/" + name + ".png");
   }
+  if (calibration && written.size() == plots.size() &&
+      write_calibration_curve(*calibration, "calibration: train loss and validation KL by step", work,
+                              out / "calibration.png", warnings))
+    written.push_back(folder + "/calibration.png");
   std::error_code ignored;
   fs::remove_all(work, ignored);
   return written;

@@ -1,12 +1,12 @@
 #include "stages/export/model_export.hpp"
 
+#include <nlohmann/json.hpp>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "pipeline/base/errors.hpp"
@@ -31,7 +31,8 @@ struct ExportedStudent {
 };
 
 [[noreturn]] void lacks_student(const StageContext& context, StudentKind kind, const std::string& why) {
-  fail(kExitUsage, "circal export: run " + context.config.run_dir + " has no student " + name_of(kind) + " (" + why + ")");
+  fail(kExitUsage,
+       "circal export: run " + context.config.run_dir + " has no student " + name_of(kind) + " (" + why + ")");
 }
 
 // The student as evaluate reads it: project.h5 (and calibrate.h5 for a calibrated one), each
@@ -127,7 +128,8 @@ void add_student_tensors(std::vector<OutputTensor>& tensors, ExportFormat format
                          const PatchedMatrix& matrix, const TensorInfo& teacher, TensorDtype out) {
   if (format == ExportFormat::Dense) {
     tensors.push_back({weight_name(matrix), out, teacher.shape, [&student, &matrix, out](unsigned char* bytes) {
-                         const std::vector<float> dense = student_dense_matrix(student.layout, matrix, student.params.data());
+                         const std::vector<float> dense =
+                             student_dense_matrix(student.layout, matrix, student.params.data());
                          float32_to_bytes(dense.data(), dense.size(), out, bytes);
                        }});
     return;
@@ -229,16 +231,21 @@ Json circal_section(const ExportedStudent& student, StudentKind kind) {
   const StudentLayout& layout = student.layout;
   Json matrices = Json::array();
   for (const PatchedMatrix& matrix : layout.matrices) {
-    Json entry = {{"layer", matrix.layer}, {"projection", name_of(matrix.projection)},
-                  {"out_features", matrix.out_features}, {"in_features", matrix.in_features}};
+    Json entry = {{"layer", matrix.layer},
+                  {"projection", name_of(matrix.projection)},
+                  {"out_features", matrix.out_features},
+                  {"in_features", matrix.in_features}};
     if (layout.structure == Structure::LowRank) entry["rank"] = matrix.rank;
     matrices.push_back(entry);
   }
   const char* rule = layout.structure == Structure::LowRank
                          ? "W = U V"
                          : "W[r, s] = c[r / b, s / b, (r - s) mod b] for r < out_features, s < in_features";
-  return {{"structure", name_of(layout.structure)}, {"block_size", layout.block_size}, {"student", name_of(kind)},
-          {"matrices", matrices}, {"rule", rule}};
+  return {{"structure", name_of(layout.structure)},
+          {"block_size", layout.block_size},
+          {"student", name_of(kind)},
+          {"matrices", matrices},
+          {"rule", rule}};
 }
 
 // The teacher's description files: config.json with the dtype written (and, for the circulant
@@ -258,8 +265,7 @@ void write_model_files(const StagingFolder& folder, const std::string& teacher_d
 void write_folder(const StageContext& context, const ExportRequest& request, const ExportedStudent& student) {
   const std::string& teacher_dir = context.config.model.path;
   const WeightSource teacher = open_weight_source(teacher_dir);
-  const std::optional<TensorDtype> dtype =
-      request.dtype ? std::optional(tensor_dtype(*request.dtype)) : std::nullopt;
+  const std::optional<TensorDtype> dtype = request.dtype ? std::optional(tensor_dtype(*request.dtype)) : std::nullopt;
   // Without --dtype the student's tensors keep their teacher matrices' dtype: config.json says that one.
   const std::string first = weight_name(student.layout.matrices.front());
   const TensorDtype written = dtype.value_or(teacher.location.at(first)->tensor(first).dtype);
@@ -276,8 +282,8 @@ void export_student(const StageContext& context, const ExportRequest& request) {
   const ExportedStudent student = read_student(context, request.student);
   run_on_root_and_agree(context.mpi.comm(), kExitIo, [&] { write_folder(context, request, student); });
   context.mpi.log("circal export: student " + std::string(name_of(request.student)) + " (" +
-                  std::to_string(student.layout.matrices.size()) + " matrices, format " + name_of(request.format) + ") -> " +
-                  request.out);
+                  std::to_string(student.layout.matrices.size()) + " matrices, format " + name_of(request.format) +
+                  ") -> " + request.out);
 }
 
 }  // namespace circal

@@ -15,8 +15,8 @@ struct ExportRequest {
   ExportFormat format = ExportFormat::Dense;
   StudentKind student = StudentKind::Calibrated;
   std::string out;
-  std::optional<WeightDtype> dtype;  // none: every tensor keeps the teacher file's dtype
-  bool force = false;                // replace an existing `out`
+  std::optional<WeightDtype> dtype;                // none: every tensor keeps the teacher file's dtype
+  bool force = false;                              // replace an existing `out`
   std::size_t shard_bytes = std::size_t(2) << 30;  // larger models are split into shards
 };
 

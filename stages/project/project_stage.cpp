@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 
+#include "pipeline/config/capture_requirements.hpp"
 #include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/circulant/circulant_projection.hpp"
@@ -295,8 +296,6 @@ std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext&
 // up_proj read the same input: their Gram is read once).
 void project_lowrank_stage(const StageContext& context, const CheckpointReader& capture, const StudentLayout& layout) {
   const MpiContext& mpi = context.mpi;
-  if (context.config.project.down_inputs == DownInputs::Student)
-    fail(kExitUsage, "config: project.down_inputs: student works with project.structure: circulant only");
   const ProjectionMethod method = context.config.project.method;
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
@@ -322,6 +321,7 @@ void project_lowrank_stage(const StageContext& context, const CheckpointReader& 
 }  // namespace
 
 void project_stage(const StageContext& context) {
+  refuse_capture_shortfall(context.config);
   const MpiContext& mpi = context.mpi;
   const CheckpointReader capture = context.open_output(Stage::Capture);
   const StudentLayout layout = StudentLayout::from_config(context.config, context.model.config);

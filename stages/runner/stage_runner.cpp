@@ -1,9 +1,11 @@
 #include "stages/runner/stage_runner.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 
+#include "pipeline/config/capture_requirements.hpp"
 #include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
@@ -80,6 +82,9 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
   const ModelWeights model = load_teacher(mpi, config);
   resolve_layers(config, model.config.num_hidden_layers);
   StudentLayout::from_config(config, model.config);
+  // A capture that could not serve the stages after it is refused before it starts.
+  if (std::any_of(options.stages.begin(), options.stages.end(), [](Stage s) { return s != Stage::Capture; }))
+    refuse_capture_shortfall(config);
   const RunDirectory run_directory(mpi, config.run_dir);
   const StageContext context{mpi, config, model};
   fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == FftPlanner::Measure);

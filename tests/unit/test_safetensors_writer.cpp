@@ -3,6 +3,7 @@
 // value by comparing distances in double (ties to the even bit pattern).
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -10,7 +11,6 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -73,11 +73,11 @@ std::vector<float> probes(int shift) {
   }
   for (uint32_t k = 0; k < 0x8000u; ++k) {
     const float a = shift == 16 ? bfloat16_to_float(static_cast<uint16_t>(k)) : half_to_float(static_cast<uint16_t>(k));
-    const float b = shift == 16 ? bfloat16_to_float(static_cast<uint16_t>(k + 1)) : half_to_float(static_cast<uint16_t>(k + 1));
+    const float b =
+        shift == 16 ? bfloat16_to_float(static_cast<uint16_t>(k + 1)) : half_to_float(static_cast<uint16_t>(k + 1));
     if (!std::isfinite(a) || !std::isfinite(b)) continue;
     const float mid = float(0.5 * (double(a) + double(b)));  // exact: both are float32 with few bits
-    for (float v : {mid, std::nextafter(mid, 0.f), std::nextafter(mid, 1e30f), a})
-      values.insert(values.end(), {v, -v});
+    for (float v : {mid, std::nextafter(mid, 0.f), std::nextafter(mid, 1e30f), a}) values.insert(values.end(), {v, -v});
   }
   return values;
 }
@@ -98,8 +98,8 @@ int mismatches(const std::vector<float>& values, Fast fast, Slow slow) {
 TEST_CASE("float_to_bfloat16 rounds to nearest even like the slow twin, on ties and at random") {
   CHECK(mismatches(probes(16), float_to_bfloat16, slow_bfloat16) == 0);
   CHECK(float_to_bfloat16(1.0f) == 0x3f80u);
-  CHECK(float_to_bfloat16(float_of(0x3f808000u)) == 0x3f80u);  // tie, even stays
-  CHECK(float_to_bfloat16(float_of(0x3f818000u)) == 0x3f82u);  // tie, odd goes up
+  CHECK(float_to_bfloat16(float_of(0x3f808000u)) == 0x3f80u);              // tie, even stays
+  CHECK(float_to_bfloat16(float_of(0x3f818000u)) == 0x3f82u);              // tie, odd goes up
   CHECK(float_to_bfloat16(std::numeric_limits<float>::max()) == 0x7f80u);  // overflows to inf
   CHECK(float_to_bfloat16(-std::numeric_limits<float>::infinity()) == 0xff80u);
   CHECK(float_to_bfloat16(float_of(0x00000001u)) == 0x0000u);  // smallest subnormal rounds to 0

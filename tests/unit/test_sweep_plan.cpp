@@ -240,6 +240,9 @@ TEST_CASE("sweep report: rows from metrics.json and log.jsonl, best lr, Pareto f
   CHECK(structure_verdicts(rows).empty());  // one structure: nothing to compare
   const std::string md = sweep_report_markdown(rows);
   CHECK(contains(md, "## Failed points (1)"));
+  CHECK(contains(md, "## Calibration curves"));
+  CHECK(contains(md, "![block_size-16_lr-0.003](plots/calibration-block_size-16_lr-0.003.png)"));
+  CHECK(!contains(md, "(plots/calibration-block_size-32_lr-0.003.png)"));  // the failed point has none
   CHECK(contains(md, "| block_size-32_lr-0.003 | projection failed: circal project exited with code 5: disk full |"));
 }
 
