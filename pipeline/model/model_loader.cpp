@@ -24,13 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Where every tensor of a checkpoint lives: one file, or the shards an index points to.
-struct WeightSource {
-  std::string described_by;  // the file errors about missing tensors name
-  std::vector<std::unique_ptr<SafetensorsFile>> files;
-  std::map<std::string, const SafetensorsFile*> location;
-};
-
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string text = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -92,13 +85,6 @@ WeightSource sharded_source(const std::string& dir, const std::string& index_pat
   return source;
 }
 
-WeightSource open_weight_source(const std::string& dir) {
-  const fs::path single = fs::path(dir) / "model.safetensors";
-  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
-  if (fs::exists(single)) return single_file_source(single.string());
-  if (fs::exists(index)) return sharded_source(dir, index.string());
-  fail(kExitInput, single.string() + ": missing (and no model.safetensors.index.json in " + dir + ")");
-}
 
 // The content hashes of the source's files, in path order, joined by '-'. With a node
 // communicator, file i is hashed by node rank i mod size and the hashes are shared.
@@ -243,6 +229,14 @@ ModelFolder open_model_folder(const std::string& dir) {
 }
 
 }  // namespace
+
+WeightSource open_weight_source(const std::string& dir) {
+  const fs::path single = fs::path(dir) / "model.safetensors";
+  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+  if (fs::exists(single)) return single_file_source(single.string());
+  if (fs::exists(index)) return sharded_source(dir, index.string());
+  fail(kExitInput, single.string() + ": missing (and no model.safetensors.index.json in " + dir + ")");
+}
 
 ModelWeights load_model(const std::string& dir) {
   ModelFolder folder = open_model_folder(dir);

@@ -4,17 +4,28 @@
 // tokenizer. Weights keep the HF layout [out_features, in_features], row-major.
 #include <mpi.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "pipeline/config/names.hpp"
+#include "pipeline/io/safetensors.hpp"
 #include "pipeline/model/llama_config.hpp"
 #include "pipeline/model/tokenizer.hpp"
 
 namespace circal {
 
 class NodeSharedMemory;
+
+// Where every tensor of a model folder lives: DIR/model.safetensors, or the shards
+// DIR/model.safetensors.index.json points to (each checked to hold what the index says).
+struct WeightSource {
+  std::string described_by;  // the file errors about missing tensors name
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::map<std::string, const SafetensorsFile*> location;
+};
+WeightSource open_weight_source(const std::string& dir);  // CircalError(kExitInput)
 
 struct LayerWeights {
   const float* input_layernorm;           // [hidden]
