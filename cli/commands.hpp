@@ -15,6 +15,7 @@ int capture_command(MpiContext& mpi, const Args& args);
 int project_command(MpiContext& mpi, const Args& args);
 int calibrate_command(MpiContext& mpi, const Args& args);
 int evaluate_command(MpiContext& mpi, const Args& args);
+int export_command(MpiContext& mpi, const Args& args);
 int logits_command(MpiContext& mpi, const Args& args);
 int generate_command(MpiContext& mpi, const Args& args);
 int bench_command(MpiContext& mpi, const Args& args);

@@ -136,6 +136,25 @@ struct EnumNames<Launcher> {
   static constexpr std::array names{std::pair{Launcher::Mpirun, "mpirun"}, std::pair{Launcher::Srun, "srun"}};
 };
 
+// `circal export --format`: a Hugging Face folder of the teacher's architecture with the
+// student's matrices expanded to dense, or the compact one holding their parameters instead.
+enum class ExportFormat { Dense, Circulant };
+template <>
+struct EnumNames<ExportFormat> {
+  static constexpr const char* what = "export format";
+  static constexpr std::array names{std::pair{ExportFormat::Dense, "dense"},
+                                                 std::pair{ExportFormat::Circulant, "circulant"}};
+};
+
+// `circal export --dtype`: the floating-point type of the written weights.
+enum class WeightDtype { F32, BF16, F16 };
+template <>
+struct EnumNames<WeightDtype> {
+  static constexpr const char* what = "weight dtype";
+  static constexpr std::array names{std::pair{WeightDtype::F32, "f32"}, std::pair{WeightDtype::BF16, "bf16"},
+                                                std::pair{WeightDtype::F16, "f16"}};
+};
+
 // Every value of Enum, in table order.
 template <class Enum>
 constexpr auto all_of() {

@@ -83,6 +83,30 @@ float bfloat16_to_float(uint16_t bits) {
   return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16);
 }
 
+uint16_t float_to_bfloat16(float value) {
+  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  // Adding 0x7fff plus the kept part's lowest bit carries into it exactly when the dropped half
+  // is above the midpoint, or at it with an odd kept part.
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x0040u);
+  return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+uint16_t float_to_half(float value) {
+  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) return sign | 0x7e00u;  // NaN
+  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520, halfway past 65504: inf
+  if (magnitude < 0x38800000u) {
+    // Below 2^-14 the half is a multiple of 2^-24: scaling by 2^24 is exact and nearbyint
+    // rounds to even in the default mode; 1024 is the smallest normal, bits 0x0400 alike.
+    const float units = std::nearbyint(std::bit_cast<float>(magnitude) * 0x1p24f);
+    return sign | static_cast<uint16_t>(units);
+  }
+  const uint32_t rebiased = magnitude - 0x38000000u;  // exponent bias 127 -> 15
+  return sign | static_cast<uint16_t>((rebiased + 0xfffu + ((rebiased >> 13) & 1u)) >> 13);
+}
+
 MappedFile::MappedFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(kExitInput, path + ": cannot open (" + std::strerror(errno) + ")");

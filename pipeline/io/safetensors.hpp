@@ -18,6 +18,11 @@ const char* dtype_name(TensorDtype dtype);
 // IEEE half and bfloat16 bit patterns to float32 (both exact).
 float half_to_float(uint16_t bits);
 float bfloat16_to_float(uint16_t bits);
+// float32 to bfloat16 and IEEE half bit patterns for writers: round to nearest, ties to even
+// (what torch's .to() does), so a value already representable comes back unchanged; a NaN
+// stays a quiet NaN of its sign and a value beyond the largest finite one becomes inf.
+uint16_t float_to_bfloat16(float value);
+uint16_t float_to_half(float value);
 
 // Read-only memory map of a whole file; unmapped on destruction.
 class MappedFile {

@@ -24,13 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Where every tensor of a checkpoint lives: one file, or the shards an index points to.
-struct WeightSource {
-  std::string described_by;  // the file errors about missing tensors name
-  std::vector<std::unique_ptr<SafetensorsFile>> files;
-  std::map<std::string, const SafetensorsFile*> location;
-};
-
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string text = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -92,13 +85,6 @@ WeightSource sharded_source(const std::string& dir, const std::string& index_pat
   return source;
 }
 
-WeightSource open_weight_source(const std::string& dir) {
-  const fs::path single = fs::path(dir) / "model.safetensors";
-  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
-  if (fs::exists(single)) return single_file_source(single.string());
-  if (fs::exists(index)) return sharded_source(dir, index.string());
-  fail(kExitInput, single.string() + ": missing (and no model.safetensors.index.json in " + dir + ")");
-}
 
 // The content hashes of the source's files, in path order, joined by '-'. With a node
 // communicator, file i is hashed by node rank i mod size and the hashes are shared.
@@ -128,6 +114,22 @@ struct ExpectedTensor {
   const float** slot;
 };
 
+void add_attention_extras(const LlamaConfig& c, const std::string& prefix, LayerWeights& layer,
+                          std::vector<ExpectedTensor>& expected) {
+  const int64_t q_out = int64_t{c.num_attention_heads} * c.head_dim;
+  const int64_t kv_out = int64_t{c.num_key_value_heads} * c.head_dim;
+  if (c.qkv_bias) {
+    expected.push_back({prefix + "self_attn.q_proj.bias", {q_out}, &layer.q_bias});
+    expected.push_back({prefix + "self_attn.k_proj.bias", {kv_out}, &layer.k_bias});
+    expected.push_back({prefix + "self_attn.v_proj.bias", {kv_out}, &layer.v_bias});
+  }
+  if (c.o_bias) expected.push_back({prefix + "self_attn.o_proj.bias", {c.hidden_size}, &layer.o_bias});
+  if (c.qk_norm) {
+    expected.push_back({prefix + "self_attn.q_norm.weight", {c.head_dim}, &layer.q_norm});
+    expected.push_back({prefix + "self_attn.k_norm.weight", {c.head_dim}, &layer.k_norm});
+  }
+}
+
 std::vector<ExpectedTensor> expected_tensors(ModelWeights& model) {
   const LlamaConfig& c = model.config;
   const int64_t hidden = c.hidden_size, inter = c.intermediate_size;
@@ -147,6 +149,7 @@ std::vector<ExpectedTensor> expected_tensors(ModelWeights& model) {
     expected.push_back({prefix + "mlp.gate_proj.weight", {inter, hidden}, &layer.gate_proj});
     expected.push_back({prefix + "mlp.up_proj.weight", {inter, hidden}, &layer.up_proj});
     expected.push_back({prefix + "mlp.down_proj.weight", {hidden, inter}, &layer.down_proj});
+    add_attention_extras(c, prefix, layer, expected);
   }
   expected.push_back({"model.norm.weight", {hidden}, &model.norm});
   if (!c.tie_word_embeddings) expected.push_back({"lm_head.weight", {c.vocab_size, hidden}, &model.lm_head});
@@ -177,7 +180,7 @@ void check_tensor_set(const WeightSource& source, const std::vector<ExpectedTens
   for (const auto& [name, file] : source.location) {
     if (!wanted.count(name) && !is_derived_buffer(name)) {
       fail(kExitInput, file->path() + ": unexpected tensor " + name +
-                           " (unsupported feature: circal loads bias-free LLaMA weights only)");
+                           " (" + config_path + " implies no such tensor: an unsupported feature)");
     }
   }
 }
@@ -226,6 +229,14 @@ ModelFolder open_model_folder(const std::string& dir) {
 }
 
 }  // namespace
+
+WeightSource open_weight_source(const std::string& dir) {
+  const fs::path single = fs::path(dir) / "model.safetensors";
+  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+  if (fs::exists(single)) return single_file_source(single.string());
+  if (fs::exists(index)) return sharded_source(dir, index.string());
+  fail(kExitInput, single.string() + ": missing (and no model.safetensors.index.json in " + dir + ")");
+}
 
 ModelWeights load_model(const std::string& dir) {
   ModelFolder folder = open_model_folder(dir);

@@ -1,20 +1,31 @@
 #pragma once
-// A LLaMA-family model loaded from an HF-style folder: config.json, model.safetensors (or
+// A LLaMA-family model (llama, qwen2, qwen3, mistral) loaded from an HF-style folder: config.json, model.safetensors (or
 // sharded with model.safetensors.index.json; F32/F16/BF16, converted to float32 once) and its
 // tokenizer. Weights keep the HF layout [out_features, in_features], row-major.
 #include <mpi.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "pipeline/config/names.hpp"
+#include "pipeline/io/safetensors.hpp"
 #include "pipeline/model/llama_config.hpp"
 #include "pipeline/model/tokenizer.hpp"
 
 namespace circal {
 
 class NodeSharedMemory;
+
+// Where every tensor of a model folder lives: DIR/model.safetensors, or the shards
+// DIR/model.safetensors.index.json points to (each checked to hold what the index says).
+struct WeightSource {
+  std::string described_by;  // the file errors about missing tensors name
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::map<std::string, const SafetensorsFile*> location;
+};
+WeightSource open_weight_source(const std::string& dir);  // CircalError(kExitInput)
 
 struct LayerWeights {
   const float* input_layernorm;           // [hidden]
@@ -26,6 +37,13 @@ struct LayerWeights {
   const float* gate_proj;                 // [intermediate, hidden]
   const float* up_proj;                   // [intermediate, hidden]
   const float* down_proj;                 // [hidden, intermediate]
+  // Only where the config has them (nullptr otherwise): attention biases, Qwen3's q/k norms.
+  const float* q_bias = nullptr;  // [heads * head_dim]
+  const float* k_bias = nullptr;  // [kv_heads * head_dim]
+  const float* v_bias = nullptr;  // [kv_heads * head_dim]
+  const float* o_bias = nullptr;  // [hidden]
+  const float* q_norm = nullptr;  // [head_dim]
+  const float* k_norm = nullptr;  // [head_dim]
 };
 
 struct ModelWeights {

@@ -35,11 +35,14 @@ struct LayerActivations {
   std::vector<float> x_in, ln1, inv_rms1, q, k, v, probs, att, x_mid, ln2, inv_rms2, gate, up,
       act;
   std::vector<float> down;  // down_proj's output, only with set_keep_mlp_outputs
+  // With q/k norm: the projections before it and each head row's inverse RMS.
+  std::vector<float> q_raw, k_raw, inv_rms_q, inv_rms_k;
 };
 
 // Gradient scratch shared by all layers of a backward.
 struct GradientBuffers {
   std::vector<float> dx, dnorm, dtmp, datt, dq, dk, dv, dscores, dgate, dup, dact;
+  std::vector<float> dq_raw, dk_raw;  // with q/k norm
 };
 
 }  // namespace
@@ -81,7 +84,7 @@ struct Transformer::Impl {
         cfg(m.config),
         q_dim(cfg.num_attention_heads * cfg.head_dim),
         kv_dim(cfg.num_key_value_heads * cfg.head_dim),
-        rope(cfg.head_dim, cfg.rope_theta),
+        rope(rope_inverse_frequencies(cfg)),
         dense(cfg.num_hidden_layers),
         mlp(cfg.num_hidden_layers),
         acts(cfg.num_hidden_layers),
@@ -110,11 +113,20 @@ struct Transformer::Impl {
     for (int n : lengths) {
       if (n <= 0) fail(kExitInput, "forward of an empty token sequence");
       longest = std::max(longest, n);
+      check_window(std::max(keys, pos0 + n));
       offsets.push_back(offsets.back() + n);
       probs_offsets.push_back(probs_offsets.back() +
                               static_cast<long>(cfg.num_attention_heads) * n * (pos0 + n));
     }
     reserve(offsets.back(), std::max(keys, pos0 + longest), first);
+  }
+
+  // Windowed attention equals the full causal attention computed here while every query
+  // sees all its keys: i - j < sliding_window for all positions i, j of the sequence.
+  void check_window(int positions) const {
+    if (cfg.sliding_window > 0 && positions > cfg.sliding_window)
+      fail(kExitInput, "a sequence of " + std::to_string(positions) + " positions exceeds the model's sliding_window " +
+                           std::to_string(cfg.sliding_window) + " (config.json): circal computes full causal attention only");
   }
 
   void reserve_layer(LayerActivations& a, long rows) {
@@ -126,6 +138,11 @@ struct Transformer::Impl {
     for (auto* b : {&a.gate, &a.up, &a.act}) ensure(*b, rows * I);
     if (keep_down) ensure(a.down, rows * H);
     ensure(a.probs, probs_offsets.back());
+    if (!cfg.qk_norm) return;
+    ensure(a.q_raw, rows * q_dim);
+    ensure(a.k_raw, rows * kv_dim);
+    ensure(a.inv_rms_q, rows * cfg.num_attention_heads);
+    ensure(a.inv_rms_k, rows * cfg.num_key_value_heads);
   }
 
   // Layers below `first` are not run by this pass and get no buffers.
@@ -155,10 +172,42 @@ struct Transformer::Impl {
     for (auto* b : {&g.dgate, &g.dup, &g.dact}) ensure(*b, T * I);
     const int longest = *std::max_element(lengths.begin(), lengths.end());
     ensure(g.dscores, static_cast<long>(longest) * longest);
+    if (cfg.qk_norm) {
+      ensure(g.dq_raw, T * q_dim);
+      ensure(g.dk_raw, T * kv_dim);
+    }
   }
 
   AttentionShape attention_shape(int s) const {
     return {lengths[s], pos0, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim};
+  }
+
+  // q, k, v of every row from ln1. With q/k norm (Qwen3) the projections land in q_raw/k_raw
+  // and every head's row is normalised into q and the key slot: after the projection, before
+  // RoPE.
+  void project_qkv(const LayerWeights& w, LayerActivations& a, float* k_new, float* v_new, int T_) {
+    const int H = cfg.hidden_size;
+    float* q_out = cfg.qk_norm ? a.q_raw.data() : a.q.data();
+    float* k_out = cfg.qk_norm ? a.k_raw.data() : k_new;
+    linear_forward(a.ln1.data(), w.q_proj, q_out, T_, H, q_dim, w.q_bias);
+    linear_forward(a.ln1.data(), w.k_proj, k_out, T_, H, kv_dim, w.k_bias);
+    linear_forward(a.ln1.data(), w.v_proj, v_new, T_, H, kv_dim, w.v_bias);
+    if (!cfg.qk_norm) return;
+    rmsnorm_forward(a.q_raw.data(), w.q_norm, a.q.data(), a.inv_rms_q.data(), T_ * cfg.num_attention_heads,
+                    cfg.head_dim, cfg.rms_norm_eps);
+    rmsnorm_forward(a.k_raw.data(), w.k_norm, k_new, a.inv_rms_k.data(), T_ * cfg.num_key_value_heads,
+                    cfg.head_dim, cfg.rms_norm_eps);
+  }
+
+  // dq, dk (at the normalised q and k) carried back through the q/k norm into dq_raw, dk_raw.
+  void qk_norm_backward(const LayerWeights& w, const LayerActivations& a) {
+    GradientBuffers& g = grads;
+    std::fill(g.dq_raw.begin(), g.dq_raw.begin() + static_cast<long>(T) * q_dim, 0.0f);
+    std::fill(g.dk_raw.begin(), g.dk_raw.begin() + static_cast<long>(T) * kv_dim, 0.0f);
+    rmsnorm_backward(g.dq.data(), a.q_raw.data(), w.q_norm, a.inv_rms_q.data(), g.dq_raw.data(),
+                     T * cfg.num_attention_heads, cfg.head_dim);
+    rmsnorm_backward(g.dk.data(), a.k_raw.data(), w.k_norm, a.inv_rms_k.data(), g.dk_raw.data(),
+                     T * cfg.num_key_value_heads, cfg.head_dim);
   }
 
   // One decoder layer on all rows of the pass; prompt s's k/v rows land at row
@@ -176,9 +225,7 @@ struct Transformer::Impl {
     float* v_new = vdst + static_cast<long>(pos0) * kv_dim;
     rmsnorm_forward(x_in, w.input_layernorm, a.ln1.data(), a.inv_rms1.data(), T_, H,
                     cfg.rms_norm_eps);
-    linear_forward(a.ln1.data(), w.q_proj, a.q.data(), T_, H, q_dim);
-    linear_forward(a.ln1.data(), w.k_proj, k_new, T_, H, kv_dim);
-    linear_forward(a.ln1.data(), w.v_proj, v_new, T_, H, kv_dim);
+    project_qkv(w, a, k_new, v_new, T_);
     for (int s = 0; s < static_cast<int>(lengths.size()); ++s) {
       const long r = offsets[s];
       rope_forward(a.q.data() + r * q_dim, lengths[s], cfg.num_attention_heads, pos0, rope);
@@ -187,7 +234,7 @@ struct Transformer::Impl {
                         vdst + r * kv_dim, a.att.data() + r * q_dim,
                         a.probs.data() + probs_offsets[s]);
     }
-    linear_forward(a.att.data(), w.o_proj, a.x_mid.data(), T_, q_dim, H);
+    linear_forward(a.att.data(), w.o_proj, a.x_mid.data(), T_, q_dim, H, w.o_bias);
     for (long i = 0; i < n; ++i) a.x_mid[i] += x_in[i];
     rmsnorm_forward(a.x_mid.data(), w.post_attention_layernorm, a.ln2.data(),
                     a.inv_rms2.data(), T_, H, cfg.rms_norm_eps);
@@ -268,8 +315,11 @@ struct Transformer::Impl {
       rope_backward(g.dq.data() + r * q_dim, lengths[s], cfg.num_attention_heads, 0, rope);
       rope_backward(g.dk.data() + r * kv_dim, lengths[s], cfg.num_key_value_heads, 0, rope);
     }
-    linear_backward_input(g.dq.data(), w.q_proj, g.dnorm.data(), T, H, q_dim);
-    linear_backward_input(g.dk.data(), w.k_proj, g.dnorm.data(), T, H, kv_dim, true);
+    if (cfg.qk_norm) qk_norm_backward(w, a);
+    const float* dq = cfg.qk_norm ? g.dq_raw.data() : g.dq.data();
+    const float* dk = cfg.qk_norm ? g.dk_raw.data() : g.dk.data();
+    linear_backward_input(dq, w.q_proj, g.dnorm.data(), T, H, q_dim);
+    linear_backward_input(dk, w.k_proj, g.dnorm.data(), T, H, kv_dim, true);
     linear_backward_input(g.dv.data(), w.v_proj, g.dnorm.data(), T, H, kv_dim, true);
     rmsnorm_backward(g.dnorm.data(), acts[l].x_in.data(), w.input_layernorm, a.inv_rms1.data(),
                      g.dx.data(), T, H);
@@ -296,7 +346,8 @@ struct Transformer::Impl {
     // Give back what the other mode used, so the switch bounds memory at once.
     auto release = [](LayerActivations& a, bool keep_input) {
       for (auto* b : {&a.x_in, &a.ln1, &a.inv_rms1, &a.q, &a.k, &a.v, &a.probs, &a.att, &a.x_mid,
-                      &a.ln2, &a.inv_rms2, &a.gate, &a.up, &a.act, &a.down}) {
+                      &a.ln2, &a.inv_rms2, &a.gate, &a.up, &a.act, &a.down, &a.q_raw, &a.k_raw,
+                      &a.inv_rms_q, &a.inv_rms_k}) {
         if (keep_input && b == &a.x_in) continue;
         std::vector<float>().swap(*b);
       }
@@ -424,11 +475,13 @@ double Transformer::activation_bytes(const LlamaConfig& c, int first_layer,
   const double layers = c.num_hidden_layers - first_layer;
   // One layer's activations (all but x_in): ln1, x_mid, ln2, two inverse RMS, q, att, k, v,
   // gate, up, act, and the attention probabilities of every head.
-  const double layer = rows * (3 * H + 2 + 2 * q + 2 * kv + 3 * I) + c.num_attention_heads * squares;
+  // With q/k norm also q and k before it and an inverse RMS per head row.
+  const double qk_norm = c.qk_norm ? q + kv + c.num_attention_heads + c.num_key_value_heads : 0.0;
+  const double layer = rows * (3 * H + 2 + 2 * q + 2 * kv + 3 * I + qk_norm) + c.num_attention_heads * squares;
   const double kept = recompute ? layers * rows * H + layer + rows * H : layers * (rows * H + layer);
   // The final norm's input and output, its inverse RMS, the logits; the backward's scratch.
   const double head = rows * (2 * H + 1 + V);
-  const double gradients = rows * (3 * H + 2 * q + 2 * kv + 3 * I) + longest * longest;
+  const double gradients = rows * (3 * H + 2 * q + 2 * kv + 3 * I + (c.qk_norm ? q + kv : 0.0)) + longest * longest;
   return 4.0 * (kept + head + gradients);
 }
 

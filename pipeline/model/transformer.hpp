@@ -1,6 +1,7 @@
 #pragma once
-// LLaMA forward (and, for calibration, backward) over all tokens of one prompt at once, or of
-// a batch of prompts whose rows are stacked. Float32, OpenBLAS sgemm for every projection,
+// LLaMA-family forward (and, for calibration, backward) over all tokens of one prompt at once,
+// or of a batch of prompts whose rows are stacked; the families' attention variants (biases,
+// q/k norm, scaled RoPE) are docs/DESIGN.md section 7's. Float32, OpenBLAS sgemm for every projection,
 // buffers allocated once per shape and reused.
 // The MLP matrices are called through LinearOperator so a layer's gate/up/down can be
 // swapped for a block-circulant (or zero) operator.

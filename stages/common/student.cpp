@@ -82,14 +82,13 @@ std::vector<std::string> parameter_datasets(Structure structure, const std::stri
   return {"c" + suffix};
 }
 
-namespace {
-
-// The shapes of one matrix's parameter datasets, in parameter_datasets' order.
 std::vector<std::vector<uint64_t>> parameter_shapes(const StudentLayout& layout, const PatchedMatrix& matrix) {
   const uint64_t m = matrix.out_features, n = matrix.in_features, b = layout.block_size;
   if (layout.structure == Structure::LowRank) return {{m, uint64_t(matrix.rank)}, {uint64_t(matrix.rank), n}};
   return {{uint64_t(block_count(int(m), int(b))), uint64_t(block_count(int(n), int(b))), b}};
 }
+
+namespace {
 
 }  // namespace
 
@@ -137,6 +136,21 @@ std::unique_ptr<LinearOperator> make_student_operator(const StudentLayout& layou
   if (layout.structure == Structure::LowRank)
     return std::make_unique<LowRankLinear>(matrix.out_features, matrix.in_features, matrix.rank, p, g);
   return std::make_unique<CirculantLinear>(matrix.out_features, matrix.in_features, layout.block_size, p, g);
+}
+
+std::string comparison_missing(const CheckpointReader& project, StudentKind kind) {
+  if (kind != StudentKind::LowRankAware) return "project.h5 holds the students of project.structure only";
+  if (!project.has_attr("/", "lowrank_comparison")) return "project.compare_lowrank is false";
+  const std::string comparison = project.attr_string("/", "lowrank_comparison");
+  const char* aware = student_source(kind).variant;
+  return comparison == aware ? "" : "project.h5's low-rank comparison is " + comparison;
+}
+
+std::vector<float> student_dense_matrix(const StudentLayout& layout, const PatchedMatrix& matrix, const float* params) {
+  const float* p = params + matrix.offset;
+  if (layout.structure == Structure::LowRank)
+    return LowRankLinear(matrix.out_features, matrix.in_features, matrix.rank, p, nullptr).to_dense();
+  return CirculantLinear(matrix.out_features, matrix.in_features, layout.block_size, p, nullptr).to_dense();
 }
 
 StudentModel::StudentModel(Transformer& model, const StudentLayout& layout, float* params, float* grads)

@@ -54,6 +54,8 @@ struct StudentLayout {
 // {"U", "V"}; with a variant (a projection of project.h5: frobenius, least_squares, svd,
 // aware) {"c_frobenius"}, {"U_svd", "V_svd"}.
 std::vector<std::string> parameter_datasets(Structure structure, const std::string& variant = "");
+// Their shapes, in the same order; the matrix's slice of the buffer is these, one after another.
+std::vector<std::vector<uint64_t>> parameter_shapes(const StudentLayout& layout, const PatchedMatrix& matrix);
 
 // Reads the parameter datasets (of `variant`) of every matrix of the layout into one buffer.
 std::vector<float> read_student_parameters(const CheckpointReader& file, const StudentLayout& layout,
@@ -62,6 +64,14 @@ std::vector<float> read_student_parameters(const CheckpointReader& file, const S
 // c [p, q, b], or U [m, r] and V [r, n].
 void write_student_parameters(CheckpointWriter& file, const StudentLayout& layout,
                               const float* params, const std::string& variant = "");
+
+// Why project.h5 holds no student of the other structure `kind`, or "" when it does: only the
+// low-rank aware projection beside a circulant run (project.compare_lowrank).
+std::string comparison_missing(const CheckpointReader& project, StudentKind kind);
+
+// The matrix [m, n] a patched matrix stands for, from its slice of params: the circulant's
+// entries placed by block_layout.hpp (copies, no arithmetic), or U V by one sgemm.
+std::vector<float> student_dense_matrix(const StudentLayout& layout, const PatchedMatrix& matrix, const float* params);
 
 // Installs the layout's operators (CirculantLinear or LowRankLinear) over `params` (and
 // `grads`, may be null) into a Transformer; restores the dense teacher matrices when destroyed.

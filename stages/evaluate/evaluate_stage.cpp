@@ -42,16 +42,6 @@ struct StudentSpec {
   const StudentLayout* layout = nullptr;   // the run's, or the other structure's (a comparison)
 };
 
-// Why project.h5 holds no student of the other structure `kind`, or "" when it does: only the
-// low-rank aware projection beside a circulant run (project.compare_lowrank).
-std::string comparison_missing(const CheckpointReader& project, StudentKind kind) {
-  if (kind != StudentKind::LowRankAware) return "project.h5 holds the students of project.structure only";
-  if (!project.has_attr("/", "lowrank_comparison")) return "project.compare_lowrank is false";
-  const std::string comparison = project.attr_string("/", "lowrank_comparison");
-  const char* aware = student_source(kind).variant;
-  return comparison == aware ? "" : "project.h5's low-rank comparison is " + comparison;
-}
-
 std::vector<StudentSpec> load_students(const StageContext& context, const StudentLayout& layout,
                                        const std::optional<StudentLayout>& other) {
   const Config& config = context.config;

@@ -246,7 +246,7 @@ model_rows() {  # model_rows NAME REGEX FOLDER [stages]
 m() { echo "$F/model-$1"; }
 model_rows "model folder missing"         'nowhere.*model folder does not exist' "$F/nowhere"
 model_rows "config.json missing"          'model-no-config/config\.json.*(missing|cannot)' "$(m no-config)"
-model_rows "not a LLaMA config"           'model-gpt2/config\.json.*(gpt2|llama)' "$(m gpt2)"
+model_rows "unsupported architecture"     'model-gpt2/config\.json.*(gpt2|llama)' "$(m gpt2)"
 model_rows "config.json not JSON"         'model-bad-json/config\.json.*(JSON|parse)' "$(m bad-json)"
 model_rows "config.json lacks a key"      'model-no-hidden/config\.json.*hidden_size' "$(m no-hidden)"
 model_rows "truncated safetensors"        'model-truncated/model\.safetensors.*(truncated|beyond|out of range|end of file)' "$(m truncated)"

@@ -410,14 +410,42 @@ TEST_CASE("bad model folders are refused with one line naming the file") {
     check_refused(dir.path, config_path, problem);
   };
   SUBCASE("config.json of another architecture") {
-    refuse_config_value("model_type", "gpt2", "not a LLaMA config");
-    refuse_config_value("architectures", {"MistralForCausalLM"}, "not a LLaMA config");
+    refuse_config_value("model_type", "gpt2", "unsupported architecture: model_type \"gpt2\"");
+    refuse_config_value("architectures", {"MistralForCausalLM"}, "disagrees with architectures");
+    refuse_config_value("architectures", {"GemmaForCausalLM"}, "unsupported architecture: architectures");
   }
   SUBCASE("unsupported features") {
-    refuse_config_value("rope_scaling", {{"type", "linear"}, {"factor", 2.0}}, "rope_scaling");
+    refuse_config_value("rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}}, "rope_scaling.type \"dynamic\" is not supported");
+    refuse_config_value("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}}, "rope_scaling.rope_type \"yarn\" is not supported");
+    refuse_config_value("rope_scaling", {{"rope_type", "longrope"}}, "rope_scaling.rope_type \"longrope\"");
+    refuse_config_value("rope_scaling", {{"factor", 2.0}}, "rope_scaling.type null is not supported");
+    refuse_config_value("rope_scaling", {{"type", "linear"}}, "rope_scaling.factor");
+    refuse_config_value("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}},
+                        "rope_scaling.high_freq_factor");
+    refuse_config_value("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 4.0},
+                                         {"high_freq_factor", 1.0}, {"original_max_position_embeddings", 8192}},
+                        "high_freq_factor must exceed low_freq_factor");
+    refuse_config_value("rope_parameters", {{"rope_type", "default"}, {"rope_theta", 1e6}}, "key rope_parameters");
     refuse_config_value("hidden_act", "gelu", "hidden_act");
-    refuse_config_value("attention_bias", true, "attention_bias");
+    refuse_config_value("attention_bias", "yes", "attention_bias");
     refuse_config_value("mlp_bias", true, "mlp_bias");
+  }
+  SUBCASE("biases the config implies must be in the weights") {
+    json config = tiny_config();
+    config["attention_bias"] = true;
+    write_config(dir.path, config);
+    check_refused(dir.path, weights, "missing tensor model.layers.0.self_attn.q_proj.bias");
+  }
+  SUBCASE("a qwen3 config needs the q/k norm weights, a qwen2 config the q/k/v biases") {
+    json config = tiny_config();
+    config["model_type"] = "qwen3";
+    config["architectures"] = {"Qwen3ForCausalLM"};
+    write_config(dir.path, config);
+    check_refused(dir.path, weights, "missing tensor model.layers.0.self_attn.q_norm.weight");
+    config["model_type"] = "qwen2";
+    config["architectures"] = {"Qwen2ForCausalLM"};
+    write_config(dir.path, config);
+    check_refused(dir.path, weights, "missing tensor model.layers.0.self_attn.q_proj.bias");
   }
   SUBCASE("missing or bad keys") {
     refuse_config_value("vocab_size", nullptr, "missing key vocab_size");

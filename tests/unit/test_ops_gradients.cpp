@@ -250,8 +250,21 @@ TEST_CASE("kl divergence against cached teacher rows equals the direct one") {
 
 namespace {
 
-// A tiny random LLaMA: hidden 16, 2 layers, 4 query / 2 kv heads, vocab 32.
-ModelWeights tiny_model(std::mt19937& rng) {
+// The attention pieces beyond LLaMA's, all at once so one model exercises each in the backward:
+// q/k/v/o biases, Qwen3's q/k norm and llama3 RoPE frequencies (original context 8: at
+// head_dim 4 the wavelengths 6.3 and 628 fall in the blended band and the scaled one).
+void add_attention_extras(LlamaConfig& c) {
+  c.qkv_bias = c.o_bias = c.qk_norm = true;
+  c.rope_scaling = RopeScaling::Llama3;
+  c.rope_factor = 8.0;
+  c.low_freq_factor = 1.0;
+  c.high_freq_factor = 4.0;
+  c.original_max_position_embeddings = 8;
+}
+
+// A tiny random LLaMA: hidden 16, 2 layers, 4 query / 2 kv heads, vocab 32; with_extras adds
+// add_attention_extras.
+ModelWeights tiny_model(std::mt19937& rng, bool with_extras = false) {
   ModelWeights m;
   LlamaConfig& c = m.config;
   c.hidden_size = 16;
@@ -264,7 +277,9 @@ ModelWeights tiny_model(std::mt19937& rng) {
   c.max_position_embeddings = 64;
   c.rms_norm_eps = 1e-5f;
   const long H = 16, I = 24, V = 32, Q = 16, KV = 8;
-  const long per_layer = H + Q * H + 2 * KV * H + H * Q + H + 3 * I * H;
+  const long D = 4, extras = with_extras ? Q + 2 * KV + H + 2 * D : 0;
+  const long per_layer = H + Q * H + 2 * KV * H + H * Q + H + 3 * I * H + extras;
+  if (with_extras) add_attention_extras(c);
   m.storage = random_vec(rng, 2 * V * H + H + 2 * per_layer, 0.4f);
   float* p = m.storage.data();
   auto take = [&](long n) {
@@ -291,6 +306,14 @@ ModelWeights tiny_model(std::mt19937& rng) {
     w.gate_proj = take(I * H);
     w.up_proj = take(I * H);
     w.down_proj = take(H * I);
+    if (with_extras) {
+      w.q_bias = take(Q);
+      w.k_bias = take(KV);
+      w.v_bias = take(KV);
+      w.o_bias = take(H);
+      w.q_norm = norm_weight(D);
+      w.k_norm = norm_weight(D);
+    }
     m.layers.push_back(w);
   }
   return m;
@@ -318,6 +341,15 @@ class TrainableDense : public LinearOperator {
   int out_, in_;
 };
 
+// L = sum(logits . G) of forward_from(first, hidden): the loss the transformer checks differentiate.
+std::function<double()> logits_loss(Transformer& net, int first, const Vec& hidden, const Vec& G) {
+  return [&net, first, &hidden, &G] {
+    const int T = static_cast<int>(hidden.size()) / net.config().hidden_size;
+    const float* logits = net.forward_from(first, hidden.data(), T);
+    return dot(Vec(logits, logits + G.size()), G);
+  };
+}
+
 }  // namespace
 
 TEST_CASE("transformer backward matches finite differences on a tiny random model") {
@@ -328,10 +360,7 @@ TEST_CASE("transformer backward matches finite differences on a tiny random mode
   Vec hidden = random_vec(rng, T * H), G = random_vec(rng, T * V);
   for (int first : {0, 1}) {
     CAPTURE(first);
-    auto loss = [&] {
-      const float* logits = net.forward_from(first, hidden.data(), T);
-      return dot(Vec(logits, logits + T * V), G);
-    };
+    const auto loss = logits_loss(net, first, hidden, G);
     loss();
     net.backward(G.data());
     const Vec dhidden(net.hidden_gradient(), net.hidden_gradient() + T * H);
@@ -344,10 +373,7 @@ TEST_CASE("transformer backward matches finite differences on a tiny random mode
                         24);
     net.set_mlp_operator(0, Projection::Gate, &gate);
     net.set_mlp_operator(1, Projection::Down, &down);
-    auto loss = [&] {
-      const float* logits = net.forward_from(0, hidden.data(), T);
-      return dot(Vec(logits, logits + T * V), G);
-    };
+    const auto loss = logits_loss(net, 0, hidden, G);
     loss();
     net.backward(G.data());
     check_gradient(gate.W, gate.dW, loss, rng, 2e-3, 2e-3f);
@@ -367,19 +393,83 @@ TEST_CASE("transformer backward matches finite differences on a tiny random mode
   }
 }
 
-TEST_CASE("greedy decoding with the KV cache equals repeated full forwards") {
-  std::mt19937 rng(9);
-  const ModelWeights model = tiny_model(rng);
+TEST_CASE("transformer backward through biases, q/k norm and llama3 RoPE matches finite differences") {
+  std::mt19937 rng(12);
+  const ModelWeights model = tiny_model(rng, true);
   Transformer net(model);
-  const std::vector<int> prompt{1, 7, 3, 20};
-  const std::vector<int> cached = net.generate_greedy(prompt, 6);
-  std::vector<int> seq = prompt, expected;
-  for (int step = 0; step < 6; ++step) {
-    const float* logits = net.forward(seq);
-    const float* row = logits + (seq.size() - 1) * 32;
-    const int next = static_cast<int>(std::max_element(row, row + 32) - row);
-    expected.push_back(next);
-    seq.push_back(next);
+  const int T = 6, H = 16, V = 32;
+  Vec hidden = random_vec(rng, T * H), G = random_vec(rng, T * V);
+  TrainableDense gate(Vec(model.layers[0].gate_proj, model.layers[0].gate_proj + 24 * 16), 24, 16);
+  net.set_mlp_operator(0, Projection::Gate, &gate);
+  const auto loss = logits_loss(net, 0, hidden, G);
+  loss();
+  net.backward(G.data());
+  const Vec dhidden(net.hidden_gradient(), net.hidden_gradient() + T * H);
+  check_gradient(hidden, dhidden, loss, rng, 2e-3, 2e-3f);
+  check_gradient(gate.W, gate.dW, loss, rng, 2e-3, 2e-3f);
+  // Recomputed activations (q/k before their norm included) give the same gradient, bit for bit.
+  net.set_recompute(true);
+  loss();
+  net.backward(G.data());
+  CHECK(Vec(net.hidden_gradient(), net.hidden_gradient() + T * H) == dhidden);
+  net.set_mlp_operator(0, Projection::Gate, nullptr);
+}
+
+TEST_CASE("linear with a bias: the bias is added to every row and leaves the input gradient alone") {
+  std::mt19937 rng(13);
+  const int T = 3, in = 5, out = 4;
+  Vec X = random_vec(rng, T * in), W = random_vec(rng, out * in), b = random_vec(rng, out), G = random_vec(rng, T * out);
+  Vec Y(T * out), Y0(T * out), dX(T * in);
+  auto loss = [&] {
+    linear_forward(X.data(), W.data(), Y.data(), T, in, out, b.data());
+    return dot(Y, G);
+  };
+  loss();
+  linear_forward(X.data(), W.data(), Y0.data(), T, in, out);
+  for (int i = 0; i < T * out; ++i) CHECK(Y[i] == doctest::Approx(Y0[i] + b[i % out]));
+  Vec y1(out);
+  linear_forward(X.data(), W.data(), y1.data(), 1, in, out, b.data());  // the sgemv path
+  for (int j = 0; j < out; ++j) CHECK(y1[j] == doctest::Approx(Y[j]));
+  linear_backward_input(G.data(), W.data(), dX.data(), T, in, out);
+  check_gradient(X, dX, loss, rng);
+}
+
+TEST_CASE("q/k norm: rmsnorm over head rows matches finite differences") {
+  std::mt19937 rng(14);
+  const int T = 3, heads = 4, d = 8;
+  Vec x = random_vec(rng, T * heads * d), w = random_vec(rng, d), G = random_vec(rng, x.size());
+  Vec y(x.size()), inv(T * heads), dx(x.size(), 0.0f);
+  auto loss = [&] {
+    rmsnorm_forward(x.data(), w.data(), y.data(), inv.data(), T * heads, d, 1e-6f);
+    return dot(y, G);
+  };
+  loss();
+  // Each head row has unit RMS before the weight, whatever the row's scale.
+  for (int r = 0; r < T * heads; ++r) {
+    double sum = 0;
+    for (int i = 0; i < d; ++i) sum += std::pow(y[r * d + i] / w[i], 2);
+    CHECK(sum / d == doctest::Approx(1.0).epsilon(1e-4));
   }
-  CHECK(cached == expected);
+  rmsnorm_backward(G.data(), x.data(), w.data(), inv.data(), dx.data(), T * heads, d);
+  check_gradient(x, dx, loss, rng);
+}
+
+TEST_CASE("greedy decoding with the KV cache equals repeated full forwards") {
+  for (const bool with_extras : {false, true}) {
+    CAPTURE(with_extras);
+    std::mt19937 rng(9);
+    const ModelWeights model = tiny_model(rng, with_extras);
+    Transformer net(model);
+    const std::vector<int> prompt{1, 7, 3, 20};
+    const std::vector<int> cached = net.generate_greedy(prompt, 6);
+    std::vector<int> seq = prompt, expected;
+    for (int step = 0; step < 6; ++step) {
+      const float* logits = net.forward(seq);
+      const float* row = logits + (seq.size() - 1) * 32;
+      const int next = static_cast<int>(std::max_element(row, row + 32) - row);
+      expected.push_back(next);
+      seq.push_back(next);
+    }
+    CHECK(cached == expected);
+  }
 }

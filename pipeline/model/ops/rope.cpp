@@ -1,11 +1,21 @@
 #include "pipeline/model/ops/rope.hpp"
 
 #include <cmath>
+#include <utility>
 
 namespace circal {
 
-RopeTable::RopeTable(int head_dim, float theta)
-    : head_dim_(head_dim), half_(head_dim / 2), theta_(theta) {}
+std::vector<double> rope_unscaled_frequencies(int head_dim, double theta) {
+  std::vector<double> inv(static_cast<std::size_t>(head_dim / 2));
+  for (std::size_t i = 0; i < inv.size(); ++i) inv[i] = std::pow(theta, -2.0 * static_cast<double>(i) / head_dim);
+  return inv;
+}
+
+RopeTable::RopeTable(int head_dim, float theta) : RopeTable(rope_unscaled_frequencies(head_dim, theta)) {}
+
+RopeTable::RopeTable(std::vector<double> inv_freq)
+    : head_dim_(2 * static_cast<int>(inv_freq.size())), half_(static_cast<int>(inv_freq.size())),
+      inv_freq_(std::move(inv_freq)) {}
 
 void RopeTable::reserve(int positions) {
   if (positions <= positions_) return;
@@ -13,7 +23,7 @@ void RopeTable::reserve(int positions) {
   sin_.resize(static_cast<long>(positions) * half_);
   for (int p = positions_; p < positions; ++p) {
     for (int i = 0; i < half_; ++i) {
-      const double angle = p * std::pow(theta_, -2.0 * i / head_dim_);
+      const double angle = p * inv_freq_[i];
       cos_[static_cast<long>(p) * half_ + i] = static_cast<float>(std::cos(angle));
       sin_[static_cast<long>(p) * half_ + i] = static_cast<float>(std::sin(angle));
     }
