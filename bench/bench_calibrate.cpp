@@ -1,20 +1,20 @@
 #include "bench/bench_calibrate.hpp"
 
+#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
-#include <nlohmann/json.hpp>
 
-#include "pipeline/runtime/blas_runtime.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/optim/lr_schedule.hpp"
+#include "pipeline/runtime/blas_runtime.hpp"
 #include "stages/calibrate/calibration_batches.hpp"
 #include "stages/calibrate/calibrator.hpp"
 #include "stages/runner/stage_runner.hpp"
-#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 
@@ -59,8 +59,7 @@ double cpu_seconds() {
 }
 
 // The planned steps from `start`, each timed from the previous step's end on this rank.
-PassResult run_pass(MPI_Comm comm, Calibrator& calibrator, const CalibrationState& start,
-                    const StepPlan& plan) {
+PassResult run_pass(MPI_Comm comm, Calibrator& calibrator, const CalibrationState& start, const StepPlan& plan) {
   calibrator.restore(start);
   PassResult result;
   MPI_Barrier(comm);
@@ -112,14 +111,13 @@ void run_calibrate_bench(MpiContext& mpi, Config config, const CalibrateBenchOpt
   const StageContext context{mpi, config, model, teacher.tokenizer};
   const CalibrateConfig& settings = config.calibrate;
   const StudentLayout layout = StudentLayout::from_config(config, model.config);
-  const auto project = CheckpointReader::open(context.output_path(Stage::Project), "project",
-                                              context.fingerprint(Stage::Project));
-  CalibrationData data(context.output_path(Stage::Capture), context.fingerprint(Stage::Capture),
-                       layout.first_layer(), model.config.hidden_size, float(settings.temperature),
-                       model.embed_tokens, model.config.vocab_size, size_t(settings.data_budget_mb) << 20);
+  const auto project =
+      CheckpointReader::open(context.output_path(Stage::Project), "project", context.fingerprint(Stage::Project));
+  CalibrationData data(context.output_path(Stage::Capture), context.fingerprint(Stage::Capture), layout.first_layer(),
+                       model.config.hidden_size, float(settings.temperature), model.embed_tokens,
+                       model.config.vocab_size, size_t(settings.data_budget_mb) << 20);
   Transformer transformer(model);
-  Calibrator calibrator(mpi.comm(), transformer, layout, data, settings,
-                        read_student_parameters(project, layout));
+  Calibrator calibrator(mpi.comm(), transformer, layout, data, settings, read_student_parameters(project, layout));
   const CalibrationState start = calibrator.initial_state();
   const StepPlan plan = first_steps(settings, data, steps);
 
@@ -131,9 +129,8 @@ void run_calibrate_bench(MpiContext& mpi, Config config, const CalibrateBenchOpt
   const bool same_bits = timed.losses == warmup.losses && timed.params == warmup.params;
 
   constexpr int kFigures = 7;  // the six phases, then the median CPU time of a step
-  const double figures[kFigures] = {timings.forward,    timings.loss,      timings.backward,
-                                    timings.accumulate, timings.allreduce, timings.optimizer,
-                                    median(timed.cpu_seconds)};
+  const double figures[kFigures] = {timings.forward,   timings.loss,      timings.backward,         timings.accumulate,
+                                    timings.allreduce, timings.optimizer, median(timed.cpu_seconds)};
   std::vector<double> all_figures(kFigures * size_t(mpi.size()));
   MPI_Gather(figures, kFigures, MPI_DOUBLE, all_figures.data(), kFigures, MPI_DOUBLE, 0, mpi.comm());
   if (!mpi.is_root()) return;
@@ -143,12 +140,11 @@ void run_calibrate_bench(MpiContext& mpi, Config config, const CalibrateBenchOpt
   const double step_ms = 1e3 * median(timed.seconds);
   const double tokens_per_second = double(plan.positions) / total_seconds;
   const std::string core = openblas_core_name(), load = load_average();
-  std::printf("bench calibrate: %d steps of %zu prompts in groups of %d (%lld positions), %zu matrices "
-              "at block size %d, %d rank(s), openblas core %s (%d thread(s)), load average %s\n",
-              steps, plan.batches.front().size(), settings.group_prompts,
-              static_cast<long long>(plan.positions),
-              layout.matrices.size(), layout.block_size, mpi.size(), core.c_str(), blas_threads(),
-              load.c_str());
+  std::printf(
+      "bench calibrate: %d steps of %zu prompts in groups of %d (%lld positions), %zu matrices "
+      "at block size %d, %d rank(s), openblas core %s (%d thread(s)), load average %s\n",
+      steps, plan.batches.front().size(), settings.group_prompts, static_cast<long long>(plan.positions),
+      layout.matrices.size(), layout.block_size, mpi.size(), core.c_str(), blas_threads(), load.c_str());
   std::printf("step: %.1f ms median, %.1f ms mean, %.0f tok/s; first-step loss %.9g\n", step_ms,
               1e3 * total_seconds / steps, tokens_per_second, timed.losses.front());
   static const char* kNames[6] = {"forward", "loss", "backward", "accumulate", "allreduce", "optimizer"};
@@ -173,19 +169,33 @@ void run_calibrate_bench(MpiContext& mpi, Config config, const CalibrateBenchOpt
   }
   std::printf("timed pass vs untimed pass: %s\n", same_bits ? "bitwise equal" : "DIFFERENT");
 
-  nlohmann::json line = {
-      {"benchmark", "calibrate"}, {"ranks", mpi.size()}, {"steps", steps},
-      {"step_ms_median", step_ms}, {"step_ms_mean", 1e3 * total_seconds / steps},
-      {"tokens_per_second", tokens_per_second}, {"positions", plan.positions},
-      {"phases", per_rank}, {"openblas_core", core}, {"load_average", load},
-      {"timed_equals_untimed", same_bits}, {"run_dir", config.run_dir},
-      {"model", config.model.path}, {"block_size", layout.block_size},
-      {"first_layer", layout.first_layer()}, {"matrices", matrices_json(layout)},
-      {"temperature", settings.temperature}, {"beta1", settings.beta1}, {"beta2", settings.beta2},
-      {"eps", settings.eps}, {"weight_decay", settings.weight_decay},
-      {"clip_norm", settings.clip_norm}, {"group_prompts", settings.group_prompts},
-      {"batches", plan.batches}, {"lr", plan.lrs},
-      {"losses", timed.losses}, {"step_seconds", timed.seconds}};
+  nlohmann::json line = {{"benchmark", "calibrate"},
+                         {"ranks", mpi.size()},
+                         {"steps", steps},
+                         {"step_ms_median", step_ms},
+                         {"step_ms_mean", 1e3 * total_seconds / steps},
+                         {"tokens_per_second", tokens_per_second},
+                         {"positions", plan.positions},
+                         {"phases", per_rank},
+                         {"openblas_core", core},
+                         {"load_average", load},
+                         {"timed_equals_untimed", same_bits},
+                         {"run_dir", config.run_dir},
+                         {"model", config.model.path},
+                         {"block_size", layout.block_size},
+                         {"first_layer", layout.first_layer()},
+                         {"matrices", matrices_json(layout)},
+                         {"temperature", settings.temperature},
+                         {"beta1", settings.beta1},
+                         {"beta2", settings.beta2},
+                         {"eps", settings.eps},
+                         {"weight_decay", settings.weight_decay},
+                         {"clip_norm", settings.clip_norm},
+                         {"group_prompts", settings.group_prompts},
+                         {"batches", plan.batches},
+                         {"lr", plan.lrs},
+                         {"losses", timed.losses},
+                         {"step_seconds", timed.seconds}};
   std::ofstream out(json_path, std::ios::app);
   out << line.dump() << '\n';
   if (!out) fail(kExitIo, "bench calibrate: cannot write " + json_path);

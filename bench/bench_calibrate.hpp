@@ -17,8 +17,8 @@
 namespace circal {
 
 struct CalibrateBenchOptions {
-  int steps = 20;          // timed steps: the calibrate stage's first N, at least 1
-  std::string json_path;   // the JSON line is appended here; empty: run_dir/bench_calibrate.jsonl
+  int steps = 20;         // timed steps: the calibrate stage's first N, at least 1
+  std::string json_path;  // the JSON line is appended here; empty: run_dir/bench_calibrate.jsonl
 };
 
 // Collective: every rank calls it; rank 0 prints and writes the JSON line.

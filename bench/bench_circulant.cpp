@@ -5,18 +5,18 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <string>
 #include <fstream>
 #include <functional>
+#include <string>
 #include <vector>
 
-#include "pipeline/runtime/blas_runtime.hpp"
+#include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/block_layout.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
-#include "pipeline/model/dense_linear.hpp"
-#include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
 #include "pipeline/lowrank/lowrank_linear.hpp"
+#include "pipeline/model/dense_linear.hpp"
+#include "pipeline/runtime/blas_runtime.hpp"
 
 namespace circal {
 namespace {
@@ -29,7 +29,7 @@ struct BenchRow {
   BenchCase shape;
   double dense_ms, forward_ms, backward_ms, refresh_forward_ms;
   double dense_flops, circulant_flops, rel_error;
-  int lowrank_rank = 0;       // the low-rank student of (at most) the circulant's parameters
+  int lowrank_rank = 0;  // the low-rank student of (at most) the circulant's parameters
   double lowrank_forward_ms = 0;
 };
 
@@ -89,8 +89,7 @@ double relative_difference(const float* got, const float* want, std::size_t coun
 
 // All rows of one (shape, b): the dense baseline is the materialised circulant matrix, so
 // dense and circulant outputs must agree (this also checks the OpenBLAS kernel).
-void bench_shape(int m, int n, int b, const std::vector<int>& tokens, int reps,
-                 std::vector<BenchRow>& rows) {
+void bench_shape(int m, int n, int b, const std::vector<int>& tokens, int reps, std::vector<BenchRow>& rows) {
   CirculantLinear probe(m, n, b, nullptr, nullptr);
   std::vector<float> c(probe.parameter_count()), dc(c.size(), 0.f);
   fill_uniform(c.data(), c.size(), 7u + b);
@@ -124,16 +123,15 @@ void bench_shape(int m, int n, int b, const std::vector<int>& tokens, int reps,
     row.circulant_flops = circulant_forward_flops(row.shape);
     row.rel_error = relative_difference(Y.data(), Y_dense.data(), std::size_t(T) * m);
     rows.push_back(row);
-    std::printf("%6d x %-6d b=%-4d T=%-4d dense %9.3f ms  fwd %8.3f ms  bwd %8.3f ms  "
-                "fwd+refresh %8.3f ms  speedup %6.1fx  bwd %6.1fx  dense %6.1f GF/s  "
-                "circ %6.1f GF/s  flop ratio %6.1f  rel.err %.1e  lowrank r=%d fwd %8.3f ms (%.0f vs %.0f tok/s)\n",
-                m, n, b, T, row.dense_ms, row.forward_ms, row.backward_ms,
-                row.refresh_forward_ms, row.dense_ms / row.forward_ms,
-                row.dense_ms / row.backward_ms, row.dense_flops / row.dense_ms * 1e-6,
-                row.circulant_flops / row.forward_ms * 1e-6,
-                row.dense_flops / row.circulant_flops, row.rel_error, row.lowrank_rank,
-                row.lowrank_forward_ms, T / (row.forward_ms * 1e-3),
-                row.lowrank_forward_ms > 0 ? T / (row.lowrank_forward_ms * 1e-3) : 0.0);
+    std::printf(
+        "%6d x %-6d b=%-4d T=%-4d dense %9.3f ms  fwd %8.3f ms  bwd %8.3f ms  "
+        "fwd+refresh %8.3f ms  speedup %6.1fx  bwd %6.1fx  dense %6.1f GF/s  "
+        "circ %6.1f GF/s  flop ratio %6.1f  rel.err %.1e  lowrank r=%d fwd %8.3f ms (%.0f vs %.0f tok/s)\n",
+        m, n, b, T, row.dense_ms, row.forward_ms, row.backward_ms, row.refresh_forward_ms,
+        row.dense_ms / row.forward_ms, row.dense_ms / row.backward_ms, row.dense_flops / row.dense_ms * 1e-6,
+        row.circulant_flops / row.forward_ms * 1e-6, row.dense_flops / row.circulant_flops, row.rel_error,
+        row.lowrank_rank, row.lowrank_forward_ms, T / (row.forward_ms * 1e-3),
+        row.lowrank_forward_ms > 0 ? T / (row.lowrank_forward_ms * 1e-3) : 0.0);
     std::fflush(stdout);
   }
 }
@@ -145,13 +143,11 @@ void write_csv(const std::string& path, const std::vector<BenchRow>& rows) {
          "speedup_bwd,dense_gflops,circ_fwd_gflops,flop_ratio,rel_error,lowrank_rank,lowrank_fwd_ms,"
          "openblas_core\n";
   for (const BenchRow& r : rows)
-    out << r.shape.m << ',' << r.shape.n << ',' << r.shape.b << ',' << r.shape.T << ','
-        << r.dense_ms << ',' << r.forward_ms << ',' << r.backward_ms << ','
-        << r.refresh_forward_ms << ',' << r.dense_ms / r.forward_ms << ','
-        << r.dense_ms / r.backward_ms << ',' << r.dense_flops / r.dense_ms * 1e-6 << ','
-        << r.circulant_flops / r.forward_ms * 1e-6 << ','
-        << r.dense_flops / r.circulant_flops << ',' << r.rel_error << ',' << r.lowrank_rank << ','
-        << r.lowrank_forward_ms << ',' << openblas_core_name() << '\n';
+    out << r.shape.m << ',' << r.shape.n << ',' << r.shape.b << ',' << r.shape.T << ',' << r.dense_ms << ','
+        << r.forward_ms << ',' << r.backward_ms << ',' << r.refresh_forward_ms << ',' << r.dense_ms / r.forward_ms
+        << ',' << r.dense_ms / r.backward_ms << ',' << r.dense_flops / r.dense_ms * 1e-6 << ','
+        << r.circulant_flops / r.forward_ms * 1e-6 << ',' << r.dense_flops / r.circulant_flops << ',' << r.rel_error
+        << ',' << r.lowrank_rank << ',' << r.lowrank_forward_ms << ',' << openblas_core_name() << '\n';
   if (!out) fail(kExitIo, "circal bench: cannot write " + path);
 }
 
@@ -165,10 +161,13 @@ double load_average() {
 // load on a shared machine hits both alike; each figure is the median over the rounds.
 void bench_lowrank_pairs(const CirculantBenchOptions& options) {
   const int shapes[2][2] = {{5632, 2048}, {2048, 5632}};  // TinyLlama-1.1B gate/up, down
-  std::vector<std::string> csv = {"out,in,b,rank,T,rounds,circulant_fwd_ms,lowrank_fwd_ms,circulant_tok_s,lowrank_tok_s,openblas_core"};
+  std::vector<std::string> csv = {
+      "out,in,b,rank,T,rounds,circulant_fwd_ms,lowrank_fwd_ms,circulant_tok_s,lowrank_tok_s,openblas_core"};
   const double load_before = load_average();
-  std::printf("circulant vs low rank at equal parameters, forward, 1 thread, median of %d alternating rounds; "
-              "load average %.2f\n", options.reps, load_before);
+  std::printf(
+      "circulant vs low rank at equal parameters, forward, 1 thread, median of %d alternating rounds; "
+      "load average %.2f\n",
+      options.reps, load_before);
   std::printf("%5s x %-5s %4s %5s %4s %12s %12s %12s %12s %7s\n", "out", "in", "b", "rank", "T", "circ ms",
               "lowrank ms", "circ tok/s", "lowrank tok/s", "lr/circ");
   for (const auto& shape : shapes) {
@@ -218,17 +217,18 @@ void run_circulant_bench(const CirculantBenchOptions& options) {
   set_blas_threads(1);
   std::printf("OpenBLAS core: %s, threads: %d\n", openblas_core_name().c_str(), blas_threads());
   if (const std::string better = better_openblas_core(); !better.empty())
-    std::printf("warning: OpenBLAS fell back to a generic kernel; the dense baseline is slow "
-                "and the speedups overstated. Rerun with OPENBLAS_CORETYPE=%s\n",
-                better.c_str());
+    std::printf(
+        "warning: OpenBLAS fell back to a generic kernel; the dense baseline is slow "
+        "and the speedups overstated. Rerun with OPENBLAS_CORETYPE=%s\n",
+        better.c_str());
   if (options.lowrank) return bench_lowrank_pairs(options);
-  std::printf("speedup = dense sgemm / circulant forward; bwd = dense sgemm / circulant "
-              "backward (dX and dc); flop ratio = dense flops / circulant forward flops\n");
+  std::printf(
+      "speedup = dense sgemm / circulant forward; bwd = dense sgemm / circulant "
+      "backward (dX and dc); flop ratio = dense flops / circulant forward flops\n");
   struct Shape {
     int m, n;
   };
-  std::vector<Shape> shapes = {{256, 768},   {768, 256},    {2048, 5632},
-                               {5632, 2048}, {4096, 11008}, {11008, 4096}};
+  std::vector<Shape> shapes = {{256, 768}, {768, 256}, {2048, 5632}, {5632, 2048}, {4096, 11008}, {11008, 4096}};
   std::vector<int> blocks = {16, 32, 64, 128, 256}, tokens = {1, 16, 128, 512};
   if (options.quick) {
     shapes = {{256, 768}, {11008, 4096}};

@@ -10,9 +10,9 @@
 #include <string>
 
 #include "pipeline/base/errors.hpp"
+#include "pipeline/data/prompts.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/tokenizer.hpp"
-#include "pipeline/data/prompts.hpp"
 #include "pipeline/model/transformer.hpp"
 
 namespace circal {
@@ -25,7 +25,10 @@ using Clock = std::chrono::steady_clock;
 // the benchmark really used; the wall seconds also count the time it waited for a core.
 struct Seconds {
   double wall = 0.0, cpu = 0.0;
-  Seconds& operator+=(const Seconds& o) { wall += o.wall, cpu += o.cpu; return *this; }
+  Seconds& operator+=(const Seconds& o) {
+    wall += o.wall, cpu += o.cpu;
+    return *this;
+  }
   Seconds operator-(const Seconds& o) const { return {wall - o.wall, cpu - o.cpu}; }
 };
 

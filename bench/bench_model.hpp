@@ -16,11 +16,11 @@
 namespace circal {
 
 struct ModelBenchOptions {
-  std::string model;        // model folder
-  std::string prompts;      // prompts file
-  int batch = 0;            // prompts per batched forward (0: all of them in one)
-  int decode_tokens = 32;   // greedy tokens per prompt for the decode rate, at least 2
-  int repeats = 3;          // timed passes (the median is reported)
+  std::string model;       // model folder
+  std::string prompts;     // prompts file
+  int batch = 0;           // prompts per batched forward (0: all of them in one)
+  int decode_tokens = 32;  // greedy tokens per prompt for the decode rate, at least 2
+  int repeats = 3;         // timed passes (the median is reported)
 };
 
 // Prints the rates (stdout). Single process: call it on one rank.

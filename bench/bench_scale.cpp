@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <nlohmann/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,11 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <nlohmann/json.hpp>
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
 #include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/runtime/blas_runtime.hpp"
 #include "pipeline/runtime/pss_monitor.hpp"
 #include "pipeline/runtime/run_directory.hpp"
@@ -23,7 +24,6 @@
 #include "stages/evaluate/evaluate_stage.hpp"
 #include "stages/project/project_stage.hpp"
 #include "stages/runner/stage_runner.hpp"
-#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 
@@ -64,7 +64,8 @@ void head_lines(const std::string& from, const std::string& to, int n) {
     out << line << '\n';
     ++written;
   }
-  if (written < n) fail(kExitInput, from + ": " + std::to_string(written) + " prompts, the benchmark asks for " + std::to_string(n));
+  if (written < n)
+    fail(kExitInput, from + ": " + std::to_string(written) + " prompts, the benchmark asks for " + std::to_string(n));
 }
 
 struct StageFigures {
@@ -142,7 +143,8 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
     fs::remove_all(run_dir);
     if (uses_corpus) return;  // the data.*_windows keys size the corpus windows
     fs::create_directories(bench_dir / "prompts");
-    head_lines(config.prompts.calibration, (bench_dir / "prompts/calibration.txt").string(), options.calibration_prompts);
+    head_lines(config.prompts.calibration, (bench_dir / "prompts/calibration.txt").string(),
+               options.calibration_prompts);
     head_lines(config.prompts.validation, (bench_dir / "prompts/validation.txt").string(), options.validation_prompts);
     head_lines(config.prompts.test, (bench_dir / "prompts/test.txt").string(), options.test_prompts);
   });
@@ -167,49 +169,66 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   const std::string capture = context.output_path(Stage::Capture);
   const std::string evaluate = context.output_path(Stage::Evaluate);
   if (!options.load_only) {
-  stages.push_back(measure(mpi, "capture", [&] { capture_stage(context); }));
-  stages.back().output_bytes = disk_bytes(capture);
-  stages.back().tokens = dataset_rows(capture, "/tokens");
-  stages.back().tokens_counted = "calibration + validation tokens, teacher forward";
-  stages.push_back(measure(mpi, "project", [&] { project_stage(context); }));
-  stages.back().output_bytes = disk_bytes(context.output_path(Stage::Project));
-  stages.back().tokens = dataset_rows(capture, "/tokens");
-  stages.back().tokens_counted = "captured tokens";
-  stages.push_back(measure(mpi, "calibrate", [&] { calibrate_stage(context); }));
-  stages.back().output_bytes = disk_bytes(context.output_path(Stage::Calibrate)) + disk_bytes(run_dir / "calibrate");
-  stages.back().tokens = calibration_tokens(run_dir / "calibrate/log.jsonl");
-  stages.back().tokens_counted = "training positions over all steps (validation passes not counted)";
-  stages.push_back(measure(mpi, "evaluate", [&] { evaluate_stage(context); }));
-  stages.back().output_bytes = disk_bytes(evaluate);
-  stages.back().tokens = dataset_rows(evaluate, "/positions/token") * int64_t(evaluated_students(config).size());
-  stages.back().tokens_counted = "test positions x students (generation not counted)";
+    stages.push_back(measure(mpi, "capture", [&] { capture_stage(context); }));
+    stages.back().output_bytes = disk_bytes(capture);
+    stages.back().tokens = dataset_rows(capture, "/tokens");
+    stages.back().tokens_counted = "calibration + validation tokens, teacher forward";
+    stages.push_back(measure(mpi, "project", [&] { project_stage(context); }));
+    stages.back().output_bytes = disk_bytes(context.output_path(Stage::Project));
+    stages.back().tokens = dataset_rows(capture, "/tokens");
+    stages.back().tokens_counted = "captured tokens";
+    stages.push_back(measure(mpi, "calibrate", [&] { calibrate_stage(context); }));
+    stages.back().output_bytes = disk_bytes(context.output_path(Stage::Calibrate)) + disk_bytes(run_dir / "calibrate");
+    stages.back().tokens = calibration_tokens(run_dir / "calibrate/log.jsonl");
+    stages.back().tokens_counted = "training positions over all steps (validation passes not counted)";
+    stages.push_back(measure(mpi, "evaluate", [&] { evaluate_stage(context); }));
+    stages.back().output_bytes = disk_bytes(evaluate);
+    stages.back().tokens = dataset_rows(evaluate, "/positions/token") * int64_t(evaluated_students(config).size());
+    stages.back().tokens_counted = "test positions x students (generation not counted)";
   }
   fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - bench_start).count();
   if (!mpi.is_root()) return;
 
   const LlamaConfig& c = model->config;
-  std::printf("bench scale: %s, %d layers, hidden %d, intermediate %d, %d matrices at block %d, %d ranks x %d threads, "
-              "shared weights %s, recompute %s, OpenBLAS %s; load average %s\n",
-              config.model.path.c_str(), c.num_hidden_layers, c.hidden_size, c.intermediate_size,
-              int(layout.matrices.size()), layout.block_size, mpi.size(), config.runtime.threads,
-              config.runtime.shared_weights ? "on" : "off", name_of(config.calibrate.recompute),
-              openblas_core_name().c_str(), (load_before + " before, " + load_average() + " after").c_str());
+  std::printf(
+      "bench scale: %s, %d layers, hidden %d, intermediate %d, %d matrices at block %d, %d ranks x %d threads, "
+      "shared weights %s, recompute %s, OpenBLAS %s; load average %s\n",
+      config.model.path.c_str(), c.num_hidden_layers, c.hidden_size, c.intermediate_size, int(layout.matrices.size()),
+      layout.block_size, mpi.size(), config.runtime.threads, config.runtime.shared_weights ? "on" : "off",
+      name_of(config.calibrate.recompute), openblas_core_name().c_str(),
+      (load_before + " before, " + load_average() + " after").c_str());
   std::printf("%-10s %9s %9s %10s %10s %14s %14s %14s %12s\n", "stage", "wall s", "CPU s", "tokens", "tokens/s",
               "peak PSS/rank", "peak PSS/node", "end PSS/node", "output");
-  json line = {{"time", long(std::time(nullptr))}, {"model", config.model.path}, {"layers", c.num_hidden_layers},
-               {"hidden", c.hidden_size}, {"intermediate", c.intermediate_size}, {"matrices", layout.matrices.size()},
-               {"block_size", layout.block_size}, {"ranks", mpi.size()}, {"threads", config.runtime.threads},
-               {"shared_weights", config.runtime.shared_weights}, {"recompute", name_of(config.calibrate.recompute)},
-               {"data_source", name_of(config.data.source)}, {"load_only", options.load_only}, {"steps", config.calibrate.steps},
-               {"batch_prompts", config.calibrate.batch_prompts}, {"group_prompts", config.calibrate.group_prompts},
-               {"openblas_core", openblas_core_name()}, {"load_average_before", load_before}, {"generate_seconds", generate_seconds},
-               {"total_seconds", total}, {"load_average_after", load_average()}};
+  json line = {{"time", long(std::time(nullptr))},
+               {"model", config.model.path},
+               {"layers", c.num_hidden_layers},
+               {"hidden", c.hidden_size},
+               {"intermediate", c.intermediate_size},
+               {"matrices", layout.matrices.size()},
+               {"block_size", layout.block_size},
+               {"ranks", mpi.size()},
+               {"threads", config.runtime.threads},
+               {"shared_weights", config.runtime.shared_weights},
+               {"recompute", name_of(config.calibrate.recompute)},
+               {"data_source", name_of(config.data.source)},
+               {"load_only", options.load_only},
+               {"steps", config.calibrate.steps},
+               {"batch_prompts", config.calibrate.batch_prompts},
+               {"group_prompts", config.calibrate.group_prompts},
+               {"openblas_core", openblas_core_name()},
+               {"load_average_before", load_before},
+               {"generate_seconds", generate_seconds},
+               {"total_seconds", total},
+               {"load_average_after", load_average()}};
   if (uses_corpus)
-    line.update({{"window_tokens", config.data.window_tokens}, {"calibration_windows", config.data.calibration_windows},
-                 {"validation_windows", config.data.validation_windows}, {"test_windows", config.data.test_windows}});
+    line.update({{"window_tokens", config.data.window_tokens},
+                 {"calibration_windows", config.data.calibration_windows},
+                 {"validation_windows", config.data.validation_windows},
+                 {"test_windows", config.data.test_windows}});
   else
-    line.update({{"calibration_prompts", options.calibration_prompts}, {"validation_prompts", options.validation_prompts},
+    line.update({{"calibration_prompts", options.calibration_prompts},
+                 {"validation_prompts", options.validation_prompts},
                  {"test_prompts", options.test_prompts}});
   json stage_list = json::array();
   for (const StageFigures& f : stages) {
@@ -219,12 +238,19 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
     for (int64_t v : f.pss.node_end) node_end = std::max(node_end, v);
     const double rate = f.seconds > 0 ? double(f.tokens) / f.seconds : 0;
     std::printf("%-10s %9.1f %9.1f %10lld %10.1f %10.2f GiB %10.2f GiB %10.2f GiB %8.2f GiB\n", f.name.c_str(),
-                f.seconds, f.cpu_seconds, static_cast<long long>(f.tokens), rate, gib(rank_peak), gib(node_peak), gib(node_end),
-                gib(f.output_bytes));
-    stage_list.push_back({{"stage", f.name}, {"seconds", f.seconds}, {"cpu_seconds_all_ranks", f.cpu_seconds}, {"tokens", f.tokens},
-                          {"tokens_counted", f.tokens_counted}, {"tokens_per_second", rate},
-                          {"peak_pss_per_rank", f.pss.rank_peak}, {"peak_pss_per_node", f.pss.node_peak}, {"end_pss_per_node", f.pss.node_end},
-                          {"pss_samples", f.pss.samples}, {"output_bytes", f.output_bytes}});
+                f.seconds, f.cpu_seconds, static_cast<long long>(f.tokens), rate, gib(rank_peak), gib(node_peak),
+                gib(node_end), gib(f.output_bytes));
+    stage_list.push_back({{"stage", f.name},
+                          {"seconds", f.seconds},
+                          {"cpu_seconds_all_ranks", f.cpu_seconds},
+                          {"tokens", f.tokens},
+                          {"tokens_counted", f.tokens_counted},
+                          {"tokens_per_second", rate},
+                          {"peak_pss_per_rank", f.pss.rank_peak},
+                          {"peak_pss_per_node", f.pss.node_peak},
+                          {"end_pss_per_node", f.pss.node_end},
+                          {"pss_samples", f.pss.samples},
+                          {"output_bytes", f.output_bytes}});
   }
   line["stages"] = stage_list;
   std::printf("total %.1f s (%.1f min) including checkpoint generation %.1f s; JSON line appended to %s\n", total,

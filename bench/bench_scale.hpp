@@ -19,7 +19,7 @@ struct ScaleBenchOptions {
   int calibration_prompts = 64;
   int validation_prompts = 8;
   int test_prompts = 16;
-  std::string json_path;  // empty: run_dir/../bench_scale.jsonl
+  std::string json_path;   // empty: run_dir/../bench_scale.jsonl
   bool load_only = false;  // measure loading the teacher only (memory of 1 vs N ranks)
 };
 

@@ -16,13 +16,17 @@ namespace {
 
 int bench_model(MpiContext& mpi, const Args& args) {
   po::options_description desc("circal bench model options");
-  desc.add_options()
-      ("model", po::value<std::string>()->default_value(std::string(CIRCAL_SOURCE_DIR) + "/data/models/manpages-llama-5m"), "model folder")
-      ("prompts", po::value<std::string>()->default_value(std::string(CIRCAL_SOURCE_DIR) + "/data/prompts.txt"), "prompts file")
-      ("batch", po::value<int>()->default_value(0), "prompts per batched forward (0: all of them in one)")
-      ("decode-tokens", po::value<int>()->default_value(32), "greedy tokens per prompt for the decode rate")
-      ("repeats", po::value<int>()->default_value(3), "timed passes (the median is reported)");
-  const auto vm = parse_options(mpi, "bench model", "[--model DIR] [--prompts FILE] [--batch B] [--decode-tokens N] [--repeats R]", desc, args);
+  desc.add_options()(
+      "model",
+      po::value<std::string>()->default_value(std::string(CIRCAL_SOURCE_DIR) + "/data/models/manpages-llama-5m"),
+      "model folder")("prompts",
+                      po::value<std::string>()->default_value(std::string(CIRCAL_SOURCE_DIR) + "/data/prompts.txt"),
+                      "prompts file")("batch", po::value<int>()->default_value(0),
+                                      "prompts per batched forward (0: all of them in one)")(
+      "decode-tokens", po::value<int>()->default_value(32), "greedy tokens per prompt for the decode rate")(
+      "repeats", po::value<int>()->default_value(3), "timed passes (the median is reported)");
+  const auto vm = parse_options(
+      mpi, "bench model", "[--model DIR] [--prompts FILE] [--batch B] [--decode-tokens N] [--repeats R]", desc, args);
   if (!vm) return kExitOk;
   ModelBenchOptions options;
   options.model = (*vm)["model"].as<std::string>();
@@ -40,13 +44,12 @@ int bench_model(MpiContext& mpi, const Args& args) {
 int bench_calibrate(MpiContext& mpi, const Args& args) {
   po::options_description desc("circal bench calibrate options");
   add_config_options(desc);
-  desc.add_options()
-      ("steps", po::value<int>()->default_value(20), "timed steps: the calibrate stage's first N")
-      ("json", po::value<std::string>()->default_value(""),
-       "append the JSON line to FILE (default: run_dir/bench_calibrate.jsonl)");
-  const auto vm = parse_options(mpi, "bench calibrate",
-                                "[--config FILE] [--set key=value ...] [--run-dir DIR] [--steps N] [--json FILE]",
-                                desc, args);
+  desc.add_options()("steps", po::value<int>()->default_value(20), "timed steps: the calibrate stage's first N")(
+      "json", po::value<std::string>()->default_value(""),
+      "append the JSON line to FILE (default: run_dir/bench_calibrate.jsonl)");
+  const auto vm =
+      parse_options(mpi, "bench calibrate",
+                    "[--config FILE] [--set key=value ...] [--run-dir DIR] [--steps N] [--json FILE]", desc, args);
   if (!vm) return kExitOk;
   CalibrateBenchOptions options;
   options.steps = (*vm)["steps"].as<int>();
@@ -59,18 +62,17 @@ int bench_calibrate(MpiContext& mpi, const Args& args) {
 int bench_scale(MpiContext& mpi, const Args& args) {
   po::options_description desc("circal bench scale options");
   add_config_options(desc);
-  desc.add_options()
-      ("shape", po::value<std::string>()->default_value("tinyllama-1.1b"),
-       "synthetic shape written to model.path when it has no config.json")
-      ("calibration-prompts", po::value<int>()->default_value(64), "first N prompts of prompts.calibration (data.source prompts; corpus windows are counted by data.*_windows)")
-      ("validation-prompts", po::value<int>()->default_value(8), "first N prompts of prompts.validation")
-      ("test-prompts", po::value<int>()->default_value(16), "first N prompts of prompts.test")
-      ("load-only", po::bool_switch(), "measure loading the teacher only (its memory at 1 vs N ranks)")
-      ("json", po::value<std::string>()->default_value(""),
-       "append the JSON line to FILE (default: bench_scale.jsonl next to run_dir)");
-  const auto vm = parse_options(mpi, "bench scale",
-                                "[--config config/scale.yaml] [--set key=value ...] [--shape S] [--json FILE]",
-                                desc, args);
+  desc.add_options()("shape", po::value<std::string>()->default_value("tinyllama-1.1b"),
+                     "synthetic shape written to model.path when it has no config.json")(
+      "calibration-prompts", po::value<int>()->default_value(64),
+      "first N prompts of prompts.calibration (data.source prompts; corpus windows are counted by data.*_windows)")(
+      "validation-prompts", po::value<int>()->default_value(8), "first N prompts of prompts.validation")(
+      "test-prompts", po::value<int>()->default_value(16), "first N prompts of prompts.test")(
+      "load-only", po::bool_switch(), "measure loading the teacher only (its memory at 1 vs N ranks)")(
+      "json", po::value<std::string>()->default_value(""),
+      "append the JSON line to FILE (default: bench_scale.jsonl next to run_dir)");
+  const auto vm = parse_options(
+      mpi, "bench scale", "[--config config/scale.yaml] [--set key=value ...] [--shape S] [--json FILE]", desc, args);
   if (!vm) return kExitOk;
   ScaleBenchOptions options;
   options.shape = (*vm)["shape"].as<std::string>();
@@ -89,21 +91,21 @@ int bench_scale(MpiContext& mpi, const Args& args) {
 
 int bench_command(MpiContext& mpi, const Args& args) {
   if (!args.empty() && args[0] == "model") return bench_model(mpi, Args(args.begin() + 1, args.end()));
-  if (!args.empty() && args[0] == "calibrate")
-    return bench_calibrate(mpi, Args(args.begin() + 1, args.end()));
+  if (!args.empty() && args[0] == "calibrate") return bench_calibrate(mpi, Args(args.begin() + 1, args.end()));
   if (!args.empty() && args[0] == "scale") return bench_scale(mpi, Args(args.begin() + 1, args.end()));
   po::options_description desc("bench options");
   add_config_options(desc);
-  desc.add_options()
-      ("what", po::value<std::string>()->default_value("circulant"), "benchmark: circulant | model | calibrate | scale")
-      ("quick", po::bool_switch(), "a subset that runs in under a minute")
-      ("lowrank", po::bool_switch(), "circulant vs low rank at equal parameters: TinyLlama MLP shapes, b 4..64, T 1 and 128, forward, alternating rounds")
-      ("csv", po::value<std::string>()->default_value(""), "write the table as CSV to FILE")
-      ("reps", po::value<int>()->default_value(5), "timed samples per figure (median)");
+  desc.add_options()("what", po::value<std::string>()->default_value("circulant"),
+                     "benchmark: circulant | model | calibrate | scale")("quick", po::bool_switch(),
+                                                                         "a subset that runs in under a minute")(
+      "lowrank", po::bool_switch(),
+      "circulant vs low rank at equal parameters: TinyLlama MLP shapes, b 4..64, T 1 and 128, forward, alternating rounds")(
+      "csv", po::value<std::string>()->default_value(""), "write the table as CSV to FILE")(
+      "reps", po::value<int>()->default_value(5), "timed samples per figure (median)");
   po::positional_options_description positional;
   positional.add("what", 1);
-  const auto vm = parse_options(mpi, "bench", "circulant [--quick | --lowrank] [--csv FILE] [--reps N]",
-                                desc, args, &positional);
+  const auto vm =
+      parse_options(mpi, "bench", "circulant [--quick | --lowrank] [--csv FILE] [--reps N]", desc, args, &positional);
   if (!vm) return kExitOk;
   const std::string what = (*vm)["what"].as<std::string>();
   if (what != "circulant") fail(kExitUsage, "circal bench: unknown benchmark '" + what + "'");

@@ -8,16 +8,16 @@
 namespace circal {
 
 void add_config_options(po::options_description& desc) {
-  desc.add_options()
-      ("config", po::value<std::string>()->default_value(""), "YAML config file (default: built-in defaults)")
-      ("set", po::value<std::vector<std::string>>()->composing(), "override a key, e.g. --set project.block_size=32 (repeatable)")
-      ("run-dir", po::value<std::string>(), "run directory (overrides run_dir)");
+  desc.add_options()("config", po::value<std::string>()->default_value(""),
+                     "YAML config file (default: built-in defaults)")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a key, e.g. --set project.block_size=32 (repeatable)")("run-dir", po::value<std::string>(),
+                                                                       "run directory (overrides run_dir)");
 }
 
 std::optional<po::variables_map> parse_options(const MpiContext& mpi, const std::string& command,
-                                               const std::string& synopsis,
-                                               po::options_description desc, const Args& args,
-                                               const po::positional_options_description* positional) {
+                                               const std::string& synopsis, po::options_description desc,
+                                               const Args& args, const po::positional_options_description* positional) {
   desc.add_options()("help,h", "show this help");
   po::variables_map vm;
   try {

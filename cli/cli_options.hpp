@@ -20,8 +20,8 @@ void add_config_options(po::options_description& desc);
 // "usage: circal COMMAND SYNOPSIS" and the options on rank 0 and returns nullopt; an unknown
 // or malformed option throws CircalError(kExitUsage).
 std::optional<po::variables_map> parse_options(const MpiContext& mpi, const std::string& command,
-                                               const std::string& synopsis,
-                                               po::options_description desc, const Args& args,
+                                               const std::string& synopsis, po::options_description desc,
+                                               const Args& args,
                                                const po::positional_options_description* positional = nullptr);
 
 // load_config(--config, --set) with --run-dir applied last.

@@ -41,10 +41,14 @@ std::string piece(const Tokenizer& tokenizer, const std::vector<int>& ids, std::
   if (j >= ids.size()) return "(end)";
   std::string quoted = "\"";
   for (const char c : tokenizer.decode({ids[j]})) {
-    if (c == '\n') quoted += "\\n";
-    else if (c == '\t') quoted += "\\t";
-    else if (c == '"' || c == '\\') quoted += std::string("\\") + c;
-    else quoted += c;
+    if (c == '\n')
+      quoted += "\\n";
+    else if (c == '\t')
+      quoted += "\\t";
+    else if (c == '"' || c == '\\')
+      quoted += std::string("\\") + c;
+    else
+      quoted += c;
   }
   return quoted + "\"";
 }
@@ -74,12 +78,14 @@ void print_side_by_side(const Tokenizer& tokenizer, const std::vector<int>& prom
 
 int generate_command(MpiContext& mpi, const Args& args) {
   po::options_description desc("circal generate options");
-  desc.add_options()
-      ("model", po::value<std::string>()->required(), "model folder (config.json, model.safetensors, tokenizer.json or tokenizer.model)")
-      ("prompt", po::value<std::string>()->required(), "prompt text")
-      ("tokens", po::value<int>()->default_value(32), "number of tokens to append (stops early at EOS)")
-      ("student", po::value<std::string>()->default_value(""), "student checkpoint (project.h5 or calibrate.h5): print both continuations");
-  const auto vm = parse_options(mpi, "generate", "--model DIR --prompt TEXT [--tokens N] [--student CHECKPOINT]", desc, args);
+  desc.add_options()("model", po::value<std::string>()->required(),
+                     "model folder (config.json, model.safetensors, tokenizer.json or tokenizer.model)")(
+      "prompt", po::value<std::string>()->required(), "prompt text")("tokens", po::value<int>()->default_value(32),
+                                                                     "number of tokens to append (stops early at EOS)")(
+      "student", po::value<std::string>()->default_value(""),
+      "student checkpoint (project.h5 or calibrate.h5): print both continuations");
+  const auto vm =
+      parse_options(mpi, "generate", "--model DIR --prompt TEXT [--tokens N] [--student CHECKPOINT]", desc, args);
   if (!vm) return kExitOk;
   const int n = (*vm)["tokens"].as<int>();
   const std::string student_path = (*vm)["student"].as<std::string>();
@@ -91,14 +97,16 @@ int generate_command(MpiContext& mpi, const Args& args) {
   // and the stages refuse it (exit 3), not as a --tokens out of range.
   const std::vector<int> prompt =
       tokenize_prompts({Prompt{(*vm)["prompt"].as<std::string>(), "", ""}}, "--prompt", tokenizer, model.config).at(0);
-  if (n < 1 || prompt.size() + static_cast<std::size_t>(n) > static_cast<std::size_t>(model.config.max_position_embeddings)) {
+  if (n < 1 ||
+      prompt.size() + static_cast<std::size_t>(n) > static_cast<std::size_t>(model.config.max_position_embeddings)) {
     fail(kExitUsage, "circal generate: --tokens " + std::to_string(n) + " must be in [1, " +
                          std::to_string(model.config.max_position_embeddings - static_cast<int>(prompt.size())) +
                          "] for this prompt (max_position_embeddings " +
                          std::to_string(model.config.max_position_embeddings) + ")");
   }
   std::unique_ptr<StudentNet> student;
-  if (!student_path.empty()) student = std::make_unique<StudentNet>(model, read_student_checkpoint(student_path, model));
+  if (!student_path.empty())
+    student = std::make_unique<StudentNet>(model, read_student_checkpoint(student_path, model));
   if (!mpi.is_root()) return kExitOk;  // one continuation, printed once
 
   Transformer teacher(model);

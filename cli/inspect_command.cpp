@@ -3,18 +3,17 @@
 // (the embedded config) are shortened unless --full.
 #include <sstream>
 
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "cli/cli_options.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/io/hdf5_tree.hpp"
 
 namespace circal {
 
 int inspect_command(MpiContext& mpi, const Args& args) {
   po::options_description desc("inspect options");
-  desc.add_options()
-      ("file", po::value<std::string>()->required(), "HDF5 file to show")
-      ("full", "print long attribute values (the config) in full");
+  desc.add_options()("file", po::value<std::string>()->required(), "HDF5 file to show")(
+      "full", "print long attribute values (the config) in full");
   po::positional_options_description positional;
   positional.add("file", 1);
   const auto vm = parse_options(mpi, "inspect", "FILE.h5 [--full]", desc, args, &positional);

@@ -6,15 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_writer.hpp"
-#include "pipeline/io/input_files.hpp"
 #include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompt_batches.hpp"
+#include "pipeline/data/prompts.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/io/input_files.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/tokenizer.hpp"
-#include "pipeline/data/prompts.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "stages/common/student_checkpoint.hpp"
 
@@ -32,13 +32,15 @@ struct LogitsOptions {
 
 std::optional<LogitsOptions> parse_logits_options(const MpiContext& mpi, const Args& args) {
   po::options_description desc("circal logits options");
-  desc.add_options()
-      ("model", po::value<std::string>()->required(), "model folder (config.json, model.safetensors, tokenizer.json or tokenizer.model)")
-      ("prompts", po::value<std::string>()->required(), "prompts file, one prompt per non-empty line")
-      ("out", po::value<std::string>()->required(), "output HDF5 file")
-      ("student", po::value<std::string>()->default_value(""), "student checkpoint (project.h5 or calibrate.h5): adds /prompt{i}/student_logits")
-      ("batch", po::value<int>()->default_value(16), "prompts per forward on each rank (rows stacked into one matrix)");
-  const auto vm = parse_options(mpi, "logits", "--model DIR --prompts FILE --out OUT.h5 [--student CHECKPOINT] [--batch B]", desc, args);
+  desc.add_options()("model", po::value<std::string>()->required(),
+                     "model folder (config.json, model.safetensors, tokenizer.json or tokenizer.model)")(
+      "prompts", po::value<std::string>()->required(), "prompts file, one prompt per non-empty line")(
+      "out", po::value<std::string>()->required(), "output HDF5 file")(
+      "student", po::value<std::string>()->default_value(""),
+      "student checkpoint (project.h5 or calibrate.h5): adds /prompt{i}/student_logits")(
+      "batch", po::value<int>()->default_value(16), "prompts per forward on each rank (rows stacked into one matrix)");
+  const auto vm = parse_options(
+      mpi, "logits", "--model DIR --prompts FILE --out OUT.h5 [--student CHECKPOINT] [--batch B]", desc, args);
   if (!vm) return std::nullopt;
   const int batch = (*vm)["batch"].as<int>();
   if (batch < 1) fail(kExitUsage, "circal logits: --batch must be at least 1 (got " + std::to_string(batch) + ")");
@@ -93,7 +95,8 @@ int logits_command(MpiContext& mpi, const Args& args) {
     student_hash = ":" + file_content_hash(options->student);
   }
 
-  const CheckpointMeta meta{"logits", model.weights_hash + ":" + file_content_hash(options->prompts_file) + student_hash,
+  const CheckpointMeta meta{"logits",
+                            model.weights_hash + ":" + file_content_hash(options->prompts_file) + student_hash,
                             "model: " + options->model_dir + "\nprompts: " + options->prompts_file + "\n" +
                                 (options->student.empty() ? "" : "student: " + options->student + "\n")};
   CheckpointWriter out(mpi.comm(), options->out, meta);

@@ -5,9 +5,9 @@
 #include <iostream>
 #include <string>
 
-#include "pipeline/runtime/blas_runtime.hpp"
 #include "cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/runtime/blas_runtime.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 
 namespace {

@@ -21,7 +21,8 @@ int report_command(MpiContext& mpi, const Args& args) {
     const auto rows = write_sweep_report(sweep_dir);
     for (const auto& row : rows) failed += row.failure.empty() ? 0 : 1;
     std::cout << "report: " << rows.size() << " points, " << failed << " failed -> " << sweep_dir
-              << "/report.md, report.csv, plots/\n" << std::flush;
+              << "/report.md, report.csv, plots/\n"
+              << std::flush;
   }
   return kExitOk;
 }

@@ -20,11 +20,10 @@ Stage parse_stage(const std::string& name) {
 int run_command(MpiContext& mpi, const Args& args) {
   po::options_description desc("options");
   add_config_options(desc);
-  desc.add_options()
-      ("from", po::value<std::string>(), "rerun from this stage on (capture, project, calibrate, evaluate)")
-      ("force", "rerun every stage");
-  const auto vm = parse_options(mpi, "run", "[--config FILE] [--set key=value ...] [--run-dir DIR] [--from STAGE] [--force]",
-                                desc, args);
+  desc.add_options()("from", po::value<std::string>(),
+                     "rerun from this stage on (capture, project, calibrate, evaluate)")("force", "rerun every stage");
+  const auto vm = parse_options(
+      mpi, "run", "[--config FILE] [--set key=value ...] [--run-dir DIR] [--from STAGE] [--force]", desc, args);
   if (!vm) return kExitOk;
   const Config config = config_from_options(*vm);
   RunOptions options;

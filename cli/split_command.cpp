@@ -15,9 +15,8 @@ int split_command(MpiContext& mpi, const Args& args) {
   const PromptSplit split = split_prompts(read_prompts(config.prompts.source), config.split);
   if (mpi.is_root()) write_split(split, config.split.output_dir);
   mpi.barrier();
-  mpi.log("split " + config.prompts.source + " (seed " + std::to_string(config.split.seed) +
-          ") into " + config.split.output_dir + "/{calibration,validation,test}.txt\n" +
-          split_summary(split));
+  mpi.log("split " + config.prompts.source + " (seed " + std::to_string(config.split.seed) + ") into " +
+          config.split.output_dir + "/{calibration,validation,test}.txt\n" + split_summary(split));
   return kExitOk;
 }
 

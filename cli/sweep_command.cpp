@@ -13,8 +13,8 @@
 #include "cli/cli_options.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/sweep/sweep_plan.hpp"
-#include "stages/runner/stage_runner.hpp"
 #include "pipeline/sweep/sweep_report.hpp"
+#include "stages/runner/stage_runner.hpp"
 
 namespace circal {
 
@@ -31,7 +31,8 @@ std::string this_executable() {
 // The batch script beside an installed circal (PREFIX/share/circal/jobs, `make install`),
 // else the source tree's: an installed circal must not depend on the checkout it was built in.
 std::string default_sbatch_script() {
-  const fs::path installed = fs::path(this_executable()).parent_path().parent_path() / "share/circal/jobs/circal.sbatch";
+  const fs::path installed =
+      fs::path(this_executable()).parent_path().parent_path() / "share/circal/jobs/circal.sbatch";
   std::error_code error;
   if (fs::is_regular_file(installed, error)) return installed.string();
   return std::string(CIRCAL_SOURCE_DIR) + "/jobs/circal.sbatch";
@@ -42,9 +43,19 @@ std::string default_sbatch_script() {
 // whose mpirun then believes it runs inside another MPI job and fails. User settings such as
 // OMPI_ALLOW_RUN_AS_ROOT and other OMPI_MCA_* keys stay.
 void drop_mpi_launch_environment() {
-  static const char* const prefixes[] = {"PMIX_", "ORTE_", "OMPI_APP_CTX", "OMPI_ARGV", "OMPI_COMMAND",
-                                         "OMPI_MCA_ess", "OMPI_MCA_orte_", "OMPI_MCA_pmix", "OMPI_COMM_WORLD_",
-                                         "OMPI_UNIVERSE_SIZE", "OMPI_FIRST_RANKS", "OMPI_NUM_APP_CTX", "OMPI_FILE_LOCATION"};
+  static const char* const prefixes[] = {"PMIX_",
+                                         "ORTE_",
+                                         "OMPI_APP_CTX",
+                                         "OMPI_ARGV",
+                                         "OMPI_COMMAND",
+                                         "OMPI_MCA_ess",
+                                         "OMPI_MCA_orte_",
+                                         "OMPI_MCA_pmix",
+                                         "OMPI_COMM_WORLD_",
+                                         "OMPI_UNIVERSE_SIZE",
+                                         "OMPI_FIRST_RANKS",
+                                         "OMPI_NUM_APP_CTX",
+                                         "OMPI_FILE_LOCATION"};
   std::vector<std::string> names;
   for (char** entry = environ; *entry; ++entry) {
     const std::string name = std::string(*entry).substr(0, std::string(*entry).find('='));
@@ -89,8 +100,8 @@ void submit(const MpiContext& mpi, const SweepPlan& plan, const SbatchSettings& 
     for (size_t job = 0; job < plan.jobs.size(); ++job) text += plan.jobs[job].name + " " + ids[job] + "\n";
     return text;
   }();
-  std::cout << "sweep directory " << plan.sweep_dir << "; report when done: " << plan.sweep_dir
-            << "/report.md\n" << std::flush;
+  std::cout << "sweep directory " << plan.sweep_dir << "; report when done: " << plan.sweep_dir << "/report.md\n"
+            << std::flush;
 }
 
 // --local: each task runs in this process on this job's ranks. Errors of a stage are
@@ -165,29 +176,32 @@ class LocalRunner {
 
 int sweep_command(MpiContext& mpi, const Args& args) {
   po::options_description desc("options");
-  desc.add_options()
-      ("config", po::value<std::string>()->required(), "sweep file: a config with a `sweep:` grid (and optionally `extends: FILE`)")
-      ("set", po::value<std::vector<std::string>>()->composing(), "override a key (key=value) or a grid axis (sweep.KEY=[v1, v2]); repeatable")
-      ("sweep-dir", po::value<std::string>(), "sweep directory (default: the config's run_dir)")
-      ("submit", "submit the job DAG with sbatch")
-      ("dry-run", "print the sbatch commands as a shell script (default)")
-      ("local", "run the DAG here without Slurm, in order")
-      ("sbatch-script", po::value<std::string>()->default_value(default_sbatch_script()),
-       "the batch script every job runs");
-  const auto vm = parse_options(mpi, "sweep", "--config FILE [--set k=v ...] [--submit | --dry-run | --local] [--sweep-dir DIR]",
-                                desc, args);
+  desc.add_options()("config", po::value<std::string>()->required(),
+                     "sweep file: a config with a `sweep:` grid (and optionally `extends: FILE`)")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a key (key=value) or a grid axis (sweep.KEY=[v1, v2]); repeatable")(
+      "sweep-dir", po::value<std::string>(), "sweep directory (default: the config's run_dir)")(
+      "submit", "submit the job DAG with sbatch")("dry-run", "print the sbatch commands as a shell script (default)")(
+      "local", "run the DAG here without Slurm, in order")(
+      "sbatch-script", po::value<std::string>()->default_value(default_sbatch_script()),
+      "the batch script every job runs");
+  const auto vm = parse_options(
+      mpi, "sweep", "--config FILE [--set k=v ...] [--submit | --dry-run | --local] [--sweep-dir DIR]", desc, args);
   if (!vm) return kExitOk;
   if (vm->count("submit") + vm->count("dry-run") + vm->count("local") > 1)
     fail(kExitUsage, "circal sweep: choose one of --submit, --dry-run, --local");
   std::vector<std::string> overrides;
   if (vm->count("set")) overrides = (*vm)["set"].as<std::vector<std::string>>();
   const SweepSpec spec = read_sweep_file((*vm)["config"].as<std::string>(), overrides);
-  const std::string sweep_dir = fs::absolute(vm->count("sweep-dir") ? (*vm)["sweep-dir"].as<std::string>()
-                                                                    : spec.base.run_dir).lexically_normal().string();
+  const std::string sweep_dir =
+      fs::absolute(vm->count("sweep-dir") ? (*vm)["sweep-dir"].as<std::string>() : spec.base.run_dir)
+          .lexically_normal()
+          .string();
   const SweepPlan plan = make_sweep_plan(spec.base, spec.grid, sweep_dir);
   for (const std::string& note : plan.notes) mpi.log("sweep: " + note);
   for (const auto& point : plan.points)
-    if (!point.error.empty()) mpi.log("sweep: point " + point.name + " is invalid and will be reported as failed: " + point.error);
+    if (!point.error.empty())
+      mpi.log("sweep: point " + point.name + " is invalid and will be reported as failed: " + point.error);
   const SbatchSettings settings{fs::absolute((*vm)["sbatch-script"].as<std::string>()).string(), this_executable(),
                                 fs::current_path().string()};
   if (mpi.is_root()) write_sweep_dir(plan);

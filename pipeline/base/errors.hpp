@@ -19,16 +19,13 @@ enum ExitCode : int {
 
 class CircalError : public std::runtime_error {
  public:
-  CircalError(ExitCode code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  CircalError(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ExitCode code() const { return code_; }
 
  private:
   ExitCode code_;
 };
 
-[[noreturn]] inline void fail(ExitCode code, const std::string& message) {
-  throw CircalError(code, message);
-}
+[[noreturn]] inline void fail(ExitCode code, const std::string& message) { throw CircalError(code, message); }
 
 }  // namespace circal

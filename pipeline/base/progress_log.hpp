@@ -11,12 +11,12 @@
 namespace circal {
 
 struct StepRecord {
-  int step = 0;             // updates done, 1-based
-  double loss = 0.0;        // mean training loss of the step's global batch
+  int step = 0;       // updates done, 1-based
+  double loss = 0.0;  // mean training loss of the step's global batch
   double lr = 0.0;
-  double grad_norm = 0.0;   // before clipping
-  int64_t tokens = 0;       // positions of the global batch
-  double seconds = 0.0;     // wall time of the step
+  double grad_norm = 0.0;               // before clipping
+  int64_t tokens = 0;                   // positions of the global batch
+  double seconds = 0.0;                 // wall time of the step
   std::optional<double> validation_kl;  // when the step ran a validation
 };
 
@@ -24,8 +24,8 @@ class ProgressLog {
  public:
   // `resumed_step` > 0: records of later steps in an existing log (from a run killed after
   // its last checkpoint) are dropped, so the log holds every step exactly once.
-  ProgressLog(bool root, const std::string& jsonl_path, int log_every, int total_steps,
-              int resumed_step, std::ostream& console);
+  ProgressLog(bool root, const std::string& jsonl_path, int log_every, int total_steps, int resumed_step,
+              std::ostream& console);
 
   void record(const StepRecord& record);
   // A free-form event line ({"event": name, "step": step, "detail": detail}), also printed.

@@ -61,8 +61,8 @@ FftBatch parameter_batch(int b, int p, int q) {
 
 CirculantLinear::CirculantLinear(int m, int n, int b, const float* c, float* dc)
     : m_(m), n_(n), b_(b), p_(0), q_(0), c_(c), dc_(dc) {
-  if (m < 1 || n < 1) fail(kExitUsage, "circulant operator: shape " + std::to_string(m) + "x" +
-                                           std::to_string(n) + " is empty");
+  if (m < 1 || n < 1)
+    fail(kExitUsage, "circulant operator: shape " + std::to_string(m) + "x" + std::to_string(n) + " is empty");
   check_block_size(b);
   p_ = block_count(m, b);
   q_ = block_count(n, b);
@@ -91,14 +91,12 @@ void CirculantLinear::refresh_spectrum() {
   spectrum_stale_ = false;
 }
 
-void CirculantLinear::spectrum_of_rows(FftPlan& plan, const float* A, int width, int blocks, int T,
-                                       cfloat* out) {
+void CirculantLinear::spectrum_of_rows(FftPlan& plan, const float* A, int width, int blocks, int T, cfloat* out) {
   const int padded = blocks * b_;
   if (width != padded || !fftw_aligned(A)) {
     float* rows = scratch().staging.ensure(std::size_t(T) * padded);
     for (int t = 0; t < T; ++t) {
-      std::memcpy(rows + std::size_t(t) * padded, A + std::size_t(t) * width,
-                  width * sizeof(float));
+      std::memcpy(rows + std::size_t(t) * padded, A + std::size_t(t) * width, width * sizeof(float));
       std::fill(rows + std::size_t(t) * padded + width, rows + std::size_t(t + 1) * padded, 0.f);
     }
     A = rows;
@@ -106,11 +104,9 @@ void CirculantLinear::spectrum_of_rows(FftPlan& plan, const float* A, int width,
   refit(plan, FftDirection::RealToComplex, rows_batch(b_, blocks, T, padded)).execute(A, out);
 }
 
-void CirculantLinear::rows_from_spectrum(FftPlan& plan, cfloat* spectrum, int width, int blocks,
-                                         int T, float* out) {
+void CirculantLinear::rows_from_spectrum(FftPlan& plan, cfloat* spectrum, int width, int blocks, int T, float* out) {
   const int padded = blocks * b_;
-  const FftPlan& inverse =
-      refit(plan, FftDirection::ComplexToReal, inverse_of(rows_batch(b_, blocks, T, padded)));
+  const FftPlan& inverse = refit(plan, FftDirection::ComplexToReal, inverse_of(rows_batch(b_, blocks, T, padded)));
   if (width == padded && fftw_aligned(out)) {
     inverse.execute(spectrum, out);
     return;
@@ -118,8 +114,7 @@ void CirculantLinear::rows_from_spectrum(FftPlan& plan, cfloat* spectrum, int wi
   float* rows = scratch().staging.ensure(std::size_t(T) * padded);
   inverse.execute(spectrum, rows);
   for (int t = 0; t < T; ++t)
-    std::memcpy(out + std::size_t(t) * width, rows + std::size_t(t) * padded,
-                width * sizeof(float));
+    std::memcpy(out + std::size_t(t) * width, rows + std::size_t(t) * padded, width * sizeof(float));
 }
 
 void CirculantLinear::forward(const float* X, float* Y, int T) {
@@ -146,8 +141,8 @@ void CirculantLinear::backward(const float* X, const float* dY, float* dX, int T
   if (spectrum_stale_) refresh_spectrum();
   Scratch& s = scratch();
   // ensure() keeps the contents only when the buffer does not grow: check the size first.
-  const bool have_x_spectrum = s.spectrum_owner == this && X == s.spectrum_rows_of && T == s.spectrum_rows &&
-                               s.in_spec.data() != nullptr;
+  const bool have_x_spectrum =
+      s.spectrum_owner == this && X == s.spectrum_rows_of && T == s.spectrum_rows && s.in_spec.data() != nullptr;
   cfloat* dyf = s.out_spec.ensure(std::size_t(bins()) * bin_stride(T * p_));
   cfloat* xf = s.in_spec.ensure(std::size_t(bins()) * bin_stride(T * q_));
   s.spectrum_owner = nullptr;  // xf is about to hold dX's spectrum
@@ -175,8 +170,7 @@ void CirculantLinear::accumulate_parameter_gradient(const cfloat* dyf, const cfl
                 dyf + std::size_t(k) * bin_stride(p_ * T), p_, xf + std::size_t(k) * bin_stride(q_ * T), q_, &beta,
                 gf + std::size_t(k) * bin_stride(p_ * q_), p_);
   float* block = scratch().dc_block.ensure(parameter_count());
-  refit(gradient_plan_, FftDirection::ComplexToReal, inverse_of(parameter_batch(b_, p_, q_)))
-      .execute(gf, block);
+  refit(gradient_plan_, FftDirection::ComplexToReal, inverse_of(parameter_batch(b_, p_, q_))).execute(gf, block);
   cblas_saxpy(static_cast<int>(parameter_count()), 1.f, block, 1, dc_, 1);
 }
 

@@ -54,16 +54,16 @@ class CirculantLinear : public LinearOperator {
   const float* c_;
   float* dc_;
   bool spectrum_stale_ = true;
-  FftwArray<cfloat> cf_;         // [bins][q][p]: per bin a column-major p x q matrix
+  FftwArray<cfloat> cf_;  // [bins][q][p]: per bin a column-major p x q matrix
   // Plans made at first use and kept. Those of the rows follow the token count of the latest
   // call: one plan per role bounds the memory of a model's operators whatever lengths a run
   // sees, and forward, backward and a recomputed forward of one batch share T.
-  FftPlan parameter_plan_;     // c -> cf_
-  FftPlan gradient_plan_;      // gradient spectrum -> dc
-  FftPlan input_rows_plan_;    // X -> its spectrum
-  FftPlan output_rows_plan_;   // dY -> its spectrum
-  FftPlan output_plan_;        // spectrum -> Y
-  FftPlan input_plan_;         // spectrum -> dX
+  FftPlan parameter_plan_;    // c -> cf_
+  FftPlan gradient_plan_;     // gradient spectrum -> dc
+  FftPlan input_rows_plan_;   // X -> its spectrum
+  FftPlan output_rows_plan_;  // dY -> its spectrum
+  FftPlan output_plan_;       // spectrum -> Y
+  FftPlan input_plan_;        // spectrum -> dX
   // The T-sized work buffers are one set per process, shared by every operator (a model's
   // operators run one after the other): memory of one operator's pass, not of all of them
   // (docs/DESIGN.md section 8.3). The input spectrum stays valid for this operator's backward
@@ -81,6 +81,7 @@ class CirculantLinear : public LinearOperator {
     int spectrum_rows = 0;
   };
   static Scratch& scratch();
+
  public:
   ~CirculantLinear() override;
 };

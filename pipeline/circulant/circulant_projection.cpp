@@ -11,14 +11,12 @@
 #define lapack_complex_double std::complex<double>
 #include <lapacke.h>
 
-#include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/block_layout.hpp"
+#include "pipeline/circulant/circulant_linear.hpp"
 
 namespace circal {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<float> project_frobenius(const float* W, int m, int n, int b) {
   const int p = block_count(m, b), q = block_count(n, b);
@@ -70,8 +68,7 @@ double relative_frobenius_error(const float* W, const float* c, int m, int n, in
   return std::sqrt(diff / norm);
 }
 
-double relative_output_error(const float* W, const float* c, int m, int n, int b,
-                             const float* X, long T) {
+double relative_output_error(const float* W, const float* c, int m, int n, int b, const float* X, long T) {
   constexpr long kChunk = 1024;
   CirculantLinear op(m, n, b, c, nullptr);
   double diff = 0, norm = 0;
@@ -79,8 +76,7 @@ double relative_output_error(const float* W, const float* c, int m, int n, int b
   for (long t0 = 0; t0 < T; t0 += kChunk) {
     const int rows = static_cast<int>(std::min(kChunk, T - t0));
     const float* x = X + std::size_t(t0) * n;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.f, x, n, W, n, 0.f,
-                dense.data(), m);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.f, x, n, W, n, 0.f, dense.data(), m);
     op.forward(x, circ.data(), rows);
     for (std::size_t i = 0; i < std::size_t(rows) * m; ++i) {
       diff += double(dense[i] - circ[i]) * (dense[i] - circ[i]);

@@ -55,7 +55,6 @@ class LeastSquaresProjector {
 // ||W - C||_F / ||W||_F.
 double relative_frobenius_error(const float* W, const float* c, int m, int n, int b);
 // ||X (W - C)^T||_F / ||X W^T||_F over the tokens X [T, n].
-double relative_output_error(const float* W, const float* c, int m, int n, int b,
-                             const float* X, long T);
+double relative_output_error(const float* W, const float* c, int m, int n, int b, const float* X, long T);
 
 }  // namespace circal

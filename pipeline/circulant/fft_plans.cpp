@@ -36,19 +36,17 @@ struct FftwBuffer {
 
 // Elements touched by one side of the batch: the last index + 1.
 std::size_t extent(int n_outer, int outer, int n_inner, int inner, int count, int stride) {
-  return std::size_t(n_outer - 1) * outer + std::size_t(n_inner - 1) * inner +
-         std::size_t(count - 1) * stride + 1;
+  return std::size_t(n_outer - 1) * outer + std::size_t(n_inner - 1) * inner + std::size_t(count - 1) * stride + 1;
 }
 
 fftwf_plan make_plan(FftDirection dir, const FftBatch& bt, unsigned flags, char* in, char* out) {
   const fftwf_iodim dim{bt.length, bt.in_stride, bt.out_stride};
-  const fftwf_iodim loops[2] = {{bt.n_outer, bt.in_outer, bt.out_outer},
-                                {bt.n_inner, bt.in_inner, bt.out_inner}};
+  const fftwf_iodim loops[2] = {{bt.n_outer, bt.in_outer, bt.out_outer}, {bt.n_inner, bt.in_inner, bt.out_inner}};
   if (dir == FftDirection::RealToComplex)
     return fftwf_plan_guru_dft_r2c(1, &dim, 2, loops, reinterpret_cast<float*>(in),
                                    reinterpret_cast<fftwf_complex*>(out), flags);
-  return fftwf_plan_guru_dft_c2r(1, &dim, 2, loops, reinterpret_cast<fftwf_complex*>(in),
-                                 reinterpret_cast<float*>(out), flags);
+  return fftwf_plan_guru_dft_c2r(1, &dim, 2, loops, reinterpret_cast<fftwf_complex*>(in), reinterpret_cast<float*>(out),
+                                 flags);
 }
 
 // FFTW_MEASURE only where every rank gets the same answer: alone, or on rank 0 inside
@@ -65,32 +63,32 @@ fftwf_plan plan_on_scratch(FftDirection dir, const FftBatch& bt) {
   const int bins = bt.length / 2 + 1;
   const bool r2c = dir == FftDirection::RealToComplex;
   const std::size_t in_bytes =
-      extent(bt.n_outer, bt.in_outer, bt.n_inner, bt.in_inner, r2c ? bt.length : bins,
-             bt.in_stride) * (r2c ? sizeof(float) : sizeof(fftwf_complex));
+      extent(bt.n_outer, bt.in_outer, bt.n_inner, bt.in_inner, r2c ? bt.length : bins, bt.in_stride) *
+      (r2c ? sizeof(float) : sizeof(fftwf_complex));
   const std::size_t out_bytes =
-      extent(bt.n_outer, bt.out_outer, bt.n_inner, bt.out_inner, r2c ? bins : bt.length,
-             bt.out_stride) * (r2c ? sizeof(fftwf_complex) : sizeof(float));
+      extent(bt.n_outer, bt.out_outer, bt.n_inner, bt.out_inner, r2c ? bins : bt.length, bt.out_stride) *
+      (r2c ? sizeof(fftwf_complex) : sizeof(float));
   // Measuring overwrites the arrays, so never the caller's: aligned scratch like FftwArray.
   FftwBuffer in(in_bytes), out(out_bytes);
   fftwf_plan plan = plan_with_current_planner(dir, bt, in.base, out.base);
-  if (!plan) fail(kExitInternal, "FFTW could not plan a batched transform of length " +
-                                     std::to_string(bt.length));
+  if (!plan) fail(kExitInternal, "FFTW could not plan a batched transform of length " + std::to_string(bt.length));
   return plan;
 }
 
 }  // namespace
 
 FftPlan::FftPlan(FftDirection direction, const FftBatch& batch)
-    : plan_(plan_on_scratch(direction, batch)), direction_(direction), batch_(batch),
-      threads_(state().threads) {}
+    : plan_(plan_on_scratch(direction, batch)), direction_(direction), batch_(batch), threads_(state().threads) {}
 
 FftPlan::~FftPlan() {
   if (plan_) fftwf_destroy_plan(plan_);
 }
 
 FftPlan::FftPlan(FftPlan&& other) noexcept
-    : plan_(std::exchange(other.plan_, nullptr)), direction_(other.direction_),
-      batch_(other.batch_), threads_(other.threads_) {}
+    : plan_(std::exchange(other.plan_, nullptr)),
+      direction_(other.direction_),
+      batch_(other.batch_),
+      threads_(other.threads_) {}
 
 FftPlan& FftPlan::operator=(FftPlan&& other) noexcept {
   if (this != &other) {
@@ -177,8 +175,7 @@ void fft_save_wisdom(MPI_Comm comm, const std::string& wisdom_file) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   int saved = 1;
-  if (rank == 0 && !wisdom_file.empty())
-    saved = fftwf_export_wisdom_to_filename(wisdom_file.c_str());
+  if (rank == 0 && !wisdom_file.empty()) saved = fftwf_export_wisdom_to_filename(wisdom_file.c_str());
   MPI_Bcast(&saved, 1, MPI_INT, 0, comm);
   if (!saved) fail(kExitIo, "runtime.fftw_wisdom: cannot write " + wisdom_file);
 }
@@ -197,8 +194,6 @@ void plan_collectively(MPI_Comm comm, const std::function<void()>& make_plans) {
   if (rank != 0) make_plans();
 }
 
-bool fftw_aligned(const void* p) {
-  return fftwf_alignment_of(static_cast<float*>(const_cast<void*>(p))) == 0;
-}
+bool fftw_aligned(const void* p) { return fftwf_alignment_of(static_cast<float*>(const_cast<void*>(p))) == 0; }
 
 }  // namespace circal

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <map>
 #include <memory>
-#include <utility>
 #include <string>
+#include <utility>
 #define lapack_complex_float std::complex<float>
 #define lapack_complex_double std::complex<double>
 #include <lapacke.h>
@@ -55,8 +55,8 @@ void rows_spectrum(std::vector<double>& rows, int b, int blocks, int T, std::vec
   RowsPlan& kept = plans.rows[{b, blocks}];
   const int in_align = alignment_of(rows.data()), out_align = alignment_of(spectrum);
   if (!kept.plan || kept.T != T || kept.in_align != in_align || kept.out_align != out_align) {
-    kept.plan.reset(fftw_plan_many_dft_r2c(1, &b, howmany, rows.data(), nullptr, 1, b, spectrum, nullptr,
-                                           howmany, 1, FFTW_ESTIMATE));
+    kept.plan.reset(fftw_plan_many_dft_r2c(1, &b, howmany, rows.data(), nullptr, 1, b, spectrum, nullptr, howmany, 1,
+                                           FFTW_ESTIMATE));
     kept.T = T;
     kept.in_align = in_align;
     kept.out_align = out_align;
@@ -194,8 +194,8 @@ void accumulate_statistics(const float* X, long T, int chunk, InputStatistics* i
   accumulate_chunks(X, T, chunk, input, outputs, scratch, [&](std::size_t j, long t0, int rows) {
     const int m = outputs[j]->m;
     Y.resize(std::size_t(rows) * m);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.f, X + std::size_t(t0) * n, n, weights[j], n, 0.f,
-                Y.data(), m);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.f, X + std::size_t(t0) * n, n, weights[j], n,
+                0.f, Y.data(), m);
     return static_cast<const float*>(Y.data());
   });
 }
@@ -207,8 +207,7 @@ void accumulate_statistics_of_outputs(const float* X, long T, int chunk, InputSt
                     [&](std::size_t j, long t0, int) { return Y[j] + std::size_t(t0) * outputs[j]->m; });
 }
 
-std::vector<float> solve_least_squares(const InputStatistics& input, const OutputStatistics& output,
-                                       double ridge_abs) {
+std::vector<float> solve_least_squares(const InputStatistics& input, const OutputStatistics& output, double ridge_abs) {
   // With unnormalised FFTs ||C||_F^2 = (1/b) sum_k ||Cf[k]||^2 (interior bins counted
   // twice, like the data term), so the penalty enters every bin as b * ridge_abs.
   const int b = input.b, p = output.p, q = input.q, bins = input.bins();
@@ -251,9 +250,9 @@ double statistics_output_error(const InputStatistics& input, const OutputStatist
   double correction = 0;
   std::vector<cdouble> row(q);
   for (int k = 0; k < bins; ++k) {
-    const cdouble* C = cf.data() + k * pq;  // C(i, j) at i * q + j
+    const cdouble* C = cf.data() + k * pq;                     // C(i, j) at i * q + j
     const cdouble* G = input.gram() + k * std::size_t(q) * q;  // G(a, b) for a >= b at b * q + a
-    const cdouble* R = output.cross() + k * pq;  // R(i, j) at j * p + i
+    const cdouble* R = output.cross() + k * pq;                // R(i, j) at j * p + i
     double quadratic = 0, linear = 0;
     for (int i = 0; i < p; ++i) {
       // row = C(i, :) G, then quadratic += row . conj(C(i, :))

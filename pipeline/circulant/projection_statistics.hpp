@@ -52,7 +52,7 @@ struct FullGram {
   double& tokens() { return values[std::size_t(n) * n]; }
   double tokens() const { return values[std::size_t(n) * n]; }
   void accumulate(const float* X, long T, int chunk);  // lower triangle only
-  void finish();                                        // mirrors the lower triangle
+  void finish();                                       // mirrors the lower triangle
 };
 
 // Grow-only work buffers of the accumulation (the chunk's rows in float64 and their spectra),
@@ -85,8 +85,7 @@ void accumulate_statistics_of_outputs(const float* X, long T, int chunk, InputSt
                                       StatisticsScratch* scratch = nullptr);
 
 // Cf[k] = R[k] (G[k] + b ridge_abs I)^-1, back to time-domain vectors c [p, q, b].
-std::vector<float> solve_least_squares(const InputStatistics& input, const OutputStatistics& output,
-                                       double ridge_abs);
+std::vector<float> solve_least_squares(const InputStatistics& input, const OutputStatistics& output, double ridge_abs);
 
 // ||X (W - C)^T||_F / ||X W^T||_F over the accumulated tokens, from the statistics alone:
 // sum_t ||y_t - C x_t||^2 = sum_t ||y_t||^2 + (1/b) sum_k w_k [tr(Cf G Cf^H) - 2 Re tr(Cf^H R)]

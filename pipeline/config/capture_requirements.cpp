@@ -20,9 +20,10 @@ std::optional<CaptureShortfall> block_size_shortfall(const Config& capture, cons
   const std::vector<int> sizes = statistics_block_sizes(capture);
   const int b = point.project.block_size;
   if (std::find(sizes.begin(), sizes.end(), b) != sizes.end()) return std::nullopt;
-  return CaptureShortfall{"project.block_size", std::to_string(b) + " has no projection statistics (capture.block_sizes " +
-                                                    list_text(sizes) + ")",
-                          "add " + std::to_string(b) + " to capture.block_sizes"};
+  return CaptureShortfall{
+      "project.block_size",
+      std::to_string(b) + " has no projection statistics (capture.block_sizes " + list_text(sizes) + ")",
+      "add " + std::to_string(b) + " to capture.block_sizes"};
 }
 
 // project: a low-rank student is fitted from the full input Gram.
@@ -46,7 +47,8 @@ std::optional<CaptureShortfall> logits_shortfall(const Config& capture, const Co
   if (!point.calibrate.enabled || point.calibrate.temperature == 1.0 ||
       capture.capture.logits_format == LogitsFormat::Full)
     return std::nullopt;
-  return CaptureShortfall{"calibrate.temperature", "other than 1 needs full teacher logits (capture.logits_format topk)",
+  return CaptureShortfall{"calibrate.temperature",
+                          "other than 1 needs full teacher logits (capture.logits_format topk)",
                           "set capture.logits_format to full"};
 }
 

@@ -25,7 +25,7 @@ struct DataConfig {
   DataSource source = DataSource::Prompts;
   TestSource test_source = TestSource::Same;  // where evaluate's test data come from
   std::vector<std::string> corpus = {"data/corpus/en.jsonl", "data/corpus/de.jsonl"};
-  int window_tokens = 128;         // BOS + window_tokens - 1 tokens of one document
+  int window_tokens = 128;  // BOS + window_tokens - 1 tokens of one document
   int calibration_windows = 64;
   int validation_windows = 16;
   int test_windows = 32;
@@ -48,26 +48,25 @@ struct PatchConfig {
 
 struct CaptureConfig {
   LogitsFormat logits_format = LogitsFormat::Full;
-  int logits_topk = 64;                // kept entries per position when logits_format = topk
-  int compression = 1;                 // gzip level for capture datasets, 0 = none
-  std::vector<int> block_sizes;        // block sizes of the projection statistics; empty = project.block_size
+  int logits_topk = 64;          // kept entries per position when logits_format = topk
+  int compression = 1;           // gzip level for capture datasets, 0 = none
+  std::vector<int> block_sizes;  // block sizes of the projection statistics; empty = project.block_size
   FullGramChoice full_gram = FullGramChoice::Auto;  // also store H = sum_t x_t x_t^T per input
-  bool store_inputs = false;           // also keep the raw MLP inputs (today's layout, for analysis)
-  int batch_tokens = 4096;             // token rows per batched forward (at most 16 prompts a batch)
-  int activation_budget_mb = 2048;     // and at most this many MiB of the forward's kept activations
+  bool store_inputs = false;                        // also keep the raw MLP inputs (today's layout, for analysis)
+  int batch_tokens = 4096;                          // token rows per batched forward (at most 16 prompts a batch)
+  int activation_budget_mb = 2048;                  // and at most this many MiB of the forward's kept activations
 };
 
 // capture.full_gram auto stores the full Gram of a circulant run's inputs when none is wider.
 inline constexpr int kFullGramAutoWidth = 4096;
 
-
 struct ProjectConfig {
   int block_size = 16;
   Structure structure = Structure::Circulant;
   ProjectionMethod method = ProjectionMethod::LeastSquares;
-  double ridge = 1e-4;                   // relative to the mean diagonal of the Gram matrices
+  double ridge = 1e-4;  // relative to the mean diagonal of the Gram matrices
   DownInputs down_inputs = DownInputs::Teacher;
-  int chunk_tokens = 2048;               // Gram accumulation chunk (bounds memory)
+  int chunk_tokens = 2048;  // Gram accumulation chunk (bounds memory)
   // A circulant run also fits the low-rank student of equal parameters (whitened SVD), so its
   // report can say which structure wins without a sweep.
   bool compare_lowrank = true;
@@ -110,10 +109,10 @@ struct EvaluateConfig {
 };
 
 struct RuntimeConfig {
-  std::string fftw_wisdom;               // file to load/save FFTW wisdom, empty = none
+  std::string fftw_wisdom;  // file to load/save FFTW wisdom, empty = none
   FftPlanner fftw_planner = FftPlanner::Measure;
-  bool shared_weights = true;            // one teacher copy per node (MPI shared memory)
-  int threads = 1;                       // OpenBLAS/FFTW/OpenMP threads per rank
+  bool shared_weights = true;  // one teacher copy per node (MPI shared memory)
+  int threads = 1;             // OpenBLAS/FFTW/OpenMP threads per rank
 };
 
 struct ClusterConfig {

@@ -60,7 +60,6 @@ void require_distinct_nonempty(const std::vector<T>& values) {
     if (!seen.insert(v).second) reject("lists " + text(v) + " twice");
 }
 
-
 }  // namespace
 
 template <>
@@ -69,8 +68,7 @@ int parse<int>(const YAML::Node& node) {
 }
 template <>
 unsigned parse<unsigned>(const YAML::Node& node) {
-  if (node.IsScalar() && node.Scalar().starts_with('-'))
-    reject("must be an integer >= 0 (got " + node.Scalar() + ")");
+  if (node.IsScalar() && node.Scalar().starts_with('-')) reject("must be an integer >= 0 (got " + node.Scalar() + ")");
   return static_cast<unsigned>(parse_integer(node, 0, UINT_MAX));
 }
 template <>
@@ -120,13 +118,34 @@ static YAML::Node flow_sequence(const std::vector<T>& values) {
 YAML::Node to_node(const std::vector<int>& values) { return flow_sequence(values); }
 YAML::Node to_node(const std::vector<std::string>& values) { return flow_sequence(values); }
 
-template <> const char* type_name<int>() { return "int"; }
-template <> const char* type_name<unsigned>() { return "unsigned int"; }
-template <> const char* type_name<double>() { return "float"; }
-template <> const char* type_name<bool>() { return "bool"; }
-template <> const char* type_name<std::string>() { return "string"; }
-template <> const char* type_name<std::vector<int>>() { return "list of int"; }
-template <> const char* type_name<std::vector<std::string>>() { return "list of string"; }
+template <>
+const char* type_name<int>() {
+  return "int";
+}
+template <>
+const char* type_name<unsigned>() {
+  return "unsigned int";
+}
+template <>
+const char* type_name<double>() {
+  return "float";
+}
+template <>
+const char* type_name<bool>() {
+  return "bool";
+}
+template <>
+const char* type_name<std::string>() {
+  return "string";
+}
+template <>
+const char* type_name<std::vector<int>>() {
+  return "list of int";
+}
+template <>
+const char* type_name<std::vector<std::string>>() {
+  return "list of string";
+}
 
 // ---- range checks --------------------------------------------------------------------------
 

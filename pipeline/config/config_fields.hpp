@@ -5,8 +5,8 @@
 
 #include <concepts>
 #include <functional>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -54,7 +54,9 @@ const char* type_name();
 // Fixed choices (config/names.hpp): parsed from and printed as their table names; their type
 // reads as the text it is in the file.
 template <class T>
-concept NamedEnum = requires { EnumNames<T>::names; };
+concept NamedEnum = requires {
+  EnumNames<T>::names;
+};
 template <class T>
 struct is_named_enum_list : std::false_type {};
 template <NamedEnum E>
@@ -68,8 +70,7 @@ E parse(const YAML::Node& node) {
   return value;
 }
 template <class V>
-  requires is_named_enum_list<V>::value
-V parse(const YAML::Node& node) {
+requires is_named_enum_list<V>::value V parse(const YAML::Node& node) {
   V values;
   for (const std::string& name : parse<std::vector<std::string>>(node))
     values.push_back(parse<typename V::value_type>(YAML::Node(name)));
@@ -90,10 +91,7 @@ const char* type_name() {
   return "string";
 }
 template <class V>
-  requires is_named_enum_list<V>::value
-const char* type_name() {
-  return "list of string";
-}
+requires is_named_enum_list<V>::value const char* type_name() { return "list of string"; }
 
 // ---- range checks: callables that reject() a bad value ---------------------------------
 inline constexpr auto any_value = [](const auto&) {};
@@ -140,6 +138,7 @@ ConfigKey field(const char* key, Ref ref, Check check, const char* doc) {
           },
           [ref](const Config& c) { return to_node(ref(c)); }};
 }
-#define CIRCAL_FIELD(path) #path, [](auto& c) -> auto& { return c.path; }
+#define CIRCAL_FIELD(path) \
+#path, [](auto& c) -> auto& { return c.path; }
 
 }  // namespace circal

@@ -21,9 +21,8 @@ enum class Projection { Gate, Up, Down };  // in the order of the MLP's forward
 template <>
 struct EnumNames<Projection> {
   static constexpr const char* what = "MLP projection";
-  static constexpr std::array names{std::pair{Projection::Gate, "gate_proj"},
-                                               std::pair{Projection::Up, "up_proj"},
-                                               std::pair{Projection::Down, "down_proj"}};
+  static constexpr std::array names{std::pair{Projection::Gate, "gate_proj"}, std::pair{Projection::Up, "up_proj"},
+                                    std::pair{Projection::Down, "down_proj"}};
 };
 
 // The structure of a student matrix (`project.structure`): block-circulant c [p, q, b], or
@@ -33,18 +32,30 @@ template <>
 struct EnumNames<Structure> {
   static constexpr const char* what = "student structure";
   static constexpr std::array names{std::pair{Structure::Circulant, "circulant"},
-                                              std::pair{Structure::LowRank, "lowrank"}};
+                                    std::pair{Structure::LowRank, "lowrank"}};
 };
 
-enum class StudentKind { Dense, Zeroed, Frobenius, LeastSquares, Calibrated, LowRankSvd, LowRankAware, LowRankCalibrated };
+enum class StudentKind {
+  Dense,
+  Zeroed,
+  Frobenius,
+  LeastSquares,
+  Calibrated,
+  LowRankSvd,
+  LowRankAware,
+  LowRankCalibrated
+};
 template <>
 struct EnumNames<StudentKind> {
   static constexpr const char* what = "student";
-  static constexpr std::array names{
-    std::pair{StudentKind::Dense, "dense"},           std::pair{StudentKind::Zeroed, "zeroed"},
-    std::pair{StudentKind::Frobenius, "frobenius"},   std::pair{StudentKind::LeastSquares, "least_squares"},
-    std::pair{StudentKind::Calibrated, "calibrated"}, std::pair{StudentKind::LowRankSvd, "lowrank_svd"},
-    std::pair{StudentKind::LowRankAware, "lowrank_aware"}, std::pair{StudentKind::LowRankCalibrated, "lowrank_calibrated"}};
+  static constexpr std::array names{std::pair{StudentKind::Dense, "dense"},
+                                    std::pair{StudentKind::Zeroed, "zeroed"},
+                                    std::pair{StudentKind::Frobenius, "frobenius"},
+                                    std::pair{StudentKind::LeastSquares, "least_squares"},
+                                    std::pair{StudentKind::Calibrated, "calibrated"},
+                                    std::pair{StudentKind::LowRankSvd, "lowrank_svd"},
+                                    std::pair{StudentKind::LowRankAware, "lowrank_aware"},
+                                    std::pair{StudentKind::LowRankCalibrated, "lowrank_calibrated"}};
 };
 
 // data.source: the prompt files (prompts.*) or windows of text corpora.
@@ -52,8 +63,7 @@ enum class DataSource { Prompts, Corpus };
 template <>
 struct EnumNames<DataSource> {
   static constexpr const char* what = "data source";
-  static constexpr std::array names{std::pair{DataSource::Prompts, "prompts"},
-                                               std::pair{DataSource::Corpus, "corpus"}};
+  static constexpr std::array names{std::pair{DataSource::Prompts, "prompts"}, std::pair{DataSource::Corpus, "corpus"}};
 };
 
 // data.test_source: as data.source, or one of its values for the test data alone.
@@ -62,7 +72,7 @@ template <>
 struct EnumNames<TestSource> {
   static constexpr const char* what = "test data source";
   static constexpr std::array names{std::pair{TestSource::Same, "same"}, std::pair{TestSource::Prompts, "prompts"},
-                                               std::pair{TestSource::Corpus, "corpus"}};
+                                    std::pair{TestSource::Corpus, "corpus"}};
 };
 
 // capture.logits_format: every logit, or the top k per position.
@@ -70,8 +80,7 @@ enum class LogitsFormat { Full, TopK };
 template <>
 struct EnumNames<LogitsFormat> {
   static constexpr const char* what = "logits format";
-  static constexpr std::array names{std::pair{LogitsFormat::Full, "full"},
-                                                 std::pair{LogitsFormat::TopK, "topk"}};
+  static constexpr std::array names{std::pair{LogitsFormat::Full, "full"}, std::pair{LogitsFormat::TopK, "topk"}};
 };
 
 // capture.full_gram: YAML's true/false, or auto (stores_full_gram in config.hpp decides).
@@ -80,7 +89,7 @@ template <>
 struct EnumNames<FullGramChoice> {
   static constexpr const char* what = "full Gram choice";
   static constexpr std::array names{std::pair{FullGramChoice::Auto, "auto"}, std::pair{FullGramChoice::Yes, "true"},
-                                             std::pair{FullGramChoice::No, "false"}};
+                                    std::pair{FullGramChoice::No, "false"}};
 };
 
 // project.method: data-free, or least squares on captured inputs.
@@ -89,7 +98,7 @@ template <>
 struct EnumNames<ProjectionMethod> {
   static constexpr const char* what = "projection method";
   static constexpr std::array names{std::pair{ProjectionMethod::Frobenius, "frobenius"},
-                                                     std::pair{ProjectionMethod::LeastSquares, "least_squares"}};
+                                    std::pair{ProjectionMethod::LeastSquares, "least_squares"}};
 };
 
 // project.down_inputs: whose activations the down_proj fit sees.
@@ -98,7 +107,7 @@ template <>
 struct EnumNames<DownInputs> {
   static constexpr const char* what = "down_proj input";
   static constexpr std::array names{std::pair{DownInputs::Teacher, "teacher"},
-                                               std::pair{DownInputs::Student, "student"}};
+                                    std::pair{DownInputs::Student, "student"}};
 };
 
 // calibrate.schedule: the learning rate after warm-up.
@@ -107,7 +116,7 @@ template <>
 struct EnumNames<ScheduleKind> {
   static constexpr const char* what = "learning-rate schedule";
   static constexpr std::array names{std::pair{ScheduleKind::Cosine, "cosine"},
-                                                 std::pair{ScheduleKind::Constant, "constant"}};
+                                    std::pair{ScheduleKind::Constant, "constant"}};
 };
 
 // calibrate.recompute: activation checkpointing of the backward.
@@ -116,7 +125,7 @@ template <>
 struct EnumNames<Recompute> {
   static constexpr const char* what = "recompute choice";
   static constexpr std::array names{std::pair{Recompute::Off, "off"}, std::pair{Recompute::On, "on"},
-                                              std::pair{Recompute::Auto, "auto"}};
+                                    std::pair{Recompute::Auto, "auto"}};
 };
 
 // runtime.fftw_planner: FFTW_ESTIMATE or FFTW_MEASURE.
@@ -125,7 +134,7 @@ template <>
 struct EnumNames<FftPlanner> {
   static constexpr const char* what = "FFTW planner";
   static constexpr std::array names{std::pair{FftPlanner::Estimate, "estimate"},
-                                               std::pair{FftPlanner::Measure, "measure"}};
+                                    std::pair{FftPlanner::Measure, "measure"}};
 };
 
 // cluster.launcher: how Slurm jobs start ranks.
@@ -143,7 +152,7 @@ template <>
 struct EnumNames<ExportFormat> {
   static constexpr const char* what = "export format";
   static constexpr std::array names{std::pair{ExportFormat::Dense, "dense"},
-                                                 std::pair{ExportFormat::Circulant, "circulant"}};
+                                    std::pair{ExportFormat::Circulant, "circulant"}};
 };
 
 // `circal export --dtype`: the floating-point type of the written weights.
@@ -152,7 +161,7 @@ template <>
 struct EnumNames<WeightDtype> {
   static constexpr const char* what = "weight dtype";
   static constexpr std::array names{std::pair{WeightDtype::F32, "f32"}, std::pair{WeightDtype::BF16, "bf16"},
-                                                std::pair{WeightDtype::F16, "f16"}};
+                                    std::pair{WeightDtype::F16, "f16"}};
 };
 
 // Every value of Enum, in table order.

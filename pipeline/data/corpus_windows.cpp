@@ -1,9 +1,9 @@
 #include "pipeline/data/corpus_windows.hpp"
 
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <random>
 
 #include "pipeline/base/errors.hpp"
@@ -20,7 +20,8 @@ uint32_t uniform_below(std::mt19937& rng, uint64_t n) {
   const uint64_t range = 1ULL << 32;
   const uint64_t limit = range - range % n;
   uint64_t draw;
-  do draw = rng(); while (draw >= limit);
+  do draw = rng();
+  while (draw >= limit);
   return static_cast<uint32_t>(draw % n);
 }
 
@@ -66,7 +67,7 @@ std::vector<CorpusDocument> read_jsonl(std::ifstream& in, const std::string& pat
     document.text = text->get<std::string>();
     const auto source = object.find("source");
     document.name = source != object.end() && source->is_string() ? source->get<std::string>()
-                                                                   : path + ":" + std::to_string(number);
+                                                                  : path + ":" + std::to_string(number);
     const auto lang = object.find("lang");
     document.language = lang != object.end() && lang->is_string() && !lang->get<std::string>().empty()
                             ? upper(lang->get<std::string>())
@@ -148,9 +149,9 @@ std::vector<char> split_corpus_documents(const std::vector<int>& documents_per_f
 }
 
 std::vector<std::vector<CorpusWindow>> draw_corpus_windows(const std::vector<int>& pool,
-                                                           const std::vector<int64_t>& stream_tokens,
-                                                           int window_tokens, const std::vector<int>& counts,
-                                                           unsigned seed, int stream, const std::string& what) {
+                                                           const std::vector<int64_t>& stream_tokens, int window_tokens,
+                                                           const std::vector<int>& counts, unsigned seed, int stream,
+                                                           const std::string& what) {
   const int64_t body = window_tokens - 1;
   std::mt19937 rng = stream_rng(seed, stream);
   std::vector<CorpusWindow> slots;
@@ -208,8 +209,8 @@ std::vector<CorpusPart> corpus_windows(const DataConfig& data, const Tokenizer& 
     lengths[d] = int64_t(ids.size());
     streams[d] = std::move(ids);
   }
-  const std::vector<int> counts = test ? std::vector<int>{data.test_windows}
-                                       : std::vector<int>{data.calibration_windows, data.validation_windows};
+  const std::vector<int> counts =
+      test ? std::vector<int>{data.test_windows} : std::vector<int>{data.calibration_windows, data.validation_windows};
   const auto drawn = draw_corpus_windows(pool, lengths, data.window_tokens, counts, data.seed, test ? 1 : 0,
                                          test ? "test" : "calibration/validation");
   std::vector<CorpusPart> parts;

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "pipeline/config/config.hpp"
-#include "pipeline/model/tokenizer.hpp"
 #include "pipeline/model/llama_config.hpp"
+#include "pipeline/model/tokenizer.hpp"
 
 namespace circal {
 
@@ -57,9 +57,9 @@ struct CorpusWindow {
 // order from one shuffled slot list. `stream` selects the random stream (0 training, 1 test).
 // CircalError(kExitInput) naming `what` when the pool has fewer slots than the counts' sum.
 std::vector<std::vector<CorpusWindow>> draw_corpus_windows(const std::vector<int>& pool,
-                                                           const std::vector<int64_t>& stream_tokens,
-                                                           int window_tokens, const std::vector<int>& counts,
-                                                           unsigned seed, int stream, const std::string& what);
+                                                           const std::vector<int64_t>& stream_tokens, int window_tokens,
+                                                           const std::vector<int>& counts, unsigned seed, int stream,
+                                                           const std::string& what);
 
 // The windows of one part as model inputs.
 struct CorpusPart {

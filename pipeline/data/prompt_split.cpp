@@ -26,7 +26,8 @@ unsigned uniform_below(std::mt19937& rng, unsigned n) {
   const unsigned long long range = 1ULL << 32;
   const unsigned long long limit = range - range % n;
   unsigned long long draw;
-  do draw = rng(); while (draw >= limit);
+  do draw = rng();
+  while (draw >= limit);
   return static_cast<unsigned>(draw % n);
 }
 
@@ -90,11 +91,17 @@ void check_unique(const std::vector<Prompt>& prompts) {
 class FileDescriptor {
  public:
   explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() { if (fd_ >= 0) ::close(fd_); }
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
   int get() const { return fd_; }
-  int release() { int fd = fd_; fd_ = -1; return fd; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
 
  private:
   int fd_;
@@ -143,9 +150,9 @@ PromptSplit split_prompts(const std::vector<Prompt>& prompts, const SplitConfig&
       std::swap(members[i], members[uniform_below(rng, static_cast<unsigned>(i) + 1)]);
     const Counts counts = stratum_counts(static_cast<int>(members.size()), shares, deficit);
     for (int k = 0; k < static_cast<int>(members.size()); ++k)
-      split_of[members[k]] = k < counts[kCalibration]                        ? kCalibration
+      split_of[members[k]] = k < counts[kCalibration]                         ? kCalibration
                              : k < counts[kCalibration] + counts[kValidation] ? kValidation
-                                                                               : kTest;
+                                                                              : kTest;
   }
   PromptSplit split;
   std::vector<Prompt>* parts[] = {&split.calibration, &split.validation, &split.test};
@@ -169,14 +176,12 @@ std::string split_summary(const PromptSplit& split) {
     for (const auto& prompt : *parts[s]) ++counts[{prompt.family, prompt.language}][s];
   std::string table;
   char row[200];
-  const auto add_row = [&](const std::string& family, const std::string& language,
-                           const std::array<int, 3>& c) {
-    std::snprintf(row, sizeof row, "%-40s %-4s %6d %6d %6d %6d\n", family.c_str(),
-                  language.c_str(), c[0], c[1], c[2], c[0] + c[1] + c[2]);
+  const auto add_row = [&](const std::string& family, const std::string& language, const std::array<int, 3>& c) {
+    std::snprintf(row, sizeof row, "%-40s %-4s %6d %6d %6d %6d\n", family.c_str(), language.c_str(), c[0], c[1], c[2],
+                  c[0] + c[1] + c[2]);
     table += row;
   };
-  std::snprintf(row, sizeof row, "%-40s %-4s %6s %6s %6s %6s\n", "family", "lang", "calib",
-                "valid", "test", "total");
+  std::snprintf(row, sizeof row, "%-40s %-4s %6s %6s %6s %6s\n", "family", "lang", "calib", "valid", "test", "total");
   table += row;
   std::array<int, 3> total = {0, 0, 0};
   for (const auto& [stratum, c] : counts) {

@@ -28,9 +28,8 @@ std::string template_family(const std::string& text) {
 }
 
 std::string template_language(const std::string& family) {
-  static const std::array<const char*, 5> german = {"Vervollstaendige den Satz", "Fuehre fort",
-                                                    "Erklaere kurz", "Gib ein Beispiel",
-                                                    "Formuliere um"};
+  static const std::array<const char*, 5> german = {"Vervollstaendige den Satz", "Fuehre fort", "Erklaere kurz",
+                                                    "Gib ein Beispiel", "Formuliere um"};
   for (const char* name : german)
     if (family == name) return "DE";
   return "EN";
@@ -43,8 +42,7 @@ std::vector<Prompt> read_prompts(const std::string& path) {
   std::vector<Prompt> prompts;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
-    if (!valid_utf8(line))
-      fail(kExitInput, "prompts: " + path + ":" + std::to_string(number) + ": invalid UTF-8");
+    if (!valid_utf8(line)) fail(kExitInput, "prompts: " + path + ":" + std::to_string(number) + ": invalid UTF-8");
     std::string text = trimmed(line);
     if (text.empty()) continue;
     std::string family = template_family(text);

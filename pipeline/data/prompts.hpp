@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/model/tokenizer.hpp"
 #include "pipeline/model/llama_config.hpp"
+#include "pipeline/model/tokenizer.hpp"
 
 namespace circal {
 

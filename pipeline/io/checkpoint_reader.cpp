@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/io/hdf5_handle.hpp"
 
 namespace circal {
@@ -91,8 +91,8 @@ CheckpointReader CheckpointReader::open(const std::string& path, const std::stri
   if (!fingerprint.empty()) {
     const std::string found = reader.has_attr("/", "fingerprint") ? reader.attr_string("/", "fingerprint") : "";
     if (found != fingerprint)
-      fail(kExitCheckpoint, path + ": fingerprint " + found + " does not match the current config/input " +
-                                fingerprint + " (stale)");
+      fail(kExitCheckpoint,
+           path + ": fingerprint " + found + " does not match the current config/input " + fingerprint + " (stale)");
   }
   return reader;
 }
@@ -162,8 +162,8 @@ std::string CheckpointReader::dtype_name(const std::string& dataset) const {
 namespace {
 
 template <typename T>
-std::vector<T> read_selection(hid_t file, const std::string& path, const std::string& dataset,
-                              const uint64_t* row0, uint64_t nrows) {
+std::vector<T> read_selection(hid_t file, const std::string& path, const std::string& dataset, const uint64_t* row0,
+                              uint64_t nrows) {
   H5Dataset opened(H5Dopen2(file, dataset.c_str(), H5P_DEFAULT));
   if (!opened.valid()) fail_read(path, dataset, "no dataset");
   H5Dataspace file_space(H5Dget_space(opened.get()));
@@ -171,8 +171,7 @@ std::vector<T> read_selection(hid_t file, const std::string& path, const std::st
   std::vector<hsize_t> count(dims.begin(), dims.end());
   if (row0) {
     if (dims.empty() || *row0 > dims[0] || nrows > dims[0] - *row0)  // no wrap-around
-      fail_read(path, dataset, "rows [" + std::to_string(*row0) + ", " + std::to_string(*row0 + nrows) +
-                                   ") outside");
+      fail_read(path, dataset, "rows [" + std::to_string(*row0) + ", " + std::to_string(*row0 + nrows) + ") outside");
     std::vector<hsize_t> start(dims.size(), 0);
     start[0] = *row0;
     count[0] = nrows;
@@ -204,8 +203,7 @@ std::vector<int32_t> CheckpointReader::read_int32(const std::string& dataset) co
 std::vector<int64_t> CheckpointReader::read_int64(const std::string& dataset) const {
   return read_selection<int64_t>(file_, path_, dataset, nullptr, 0);
 }
-std::vector<float> CheckpointReader::read_float_rows(const std::string& dataset, uint64_t row0,
-                                                     uint64_t nrows) const {
+std::vector<float> CheckpointReader::read_float_rows(const std::string& dataset, uint64_t row0, uint64_t nrows) const {
   return read_selection<float>(file_, path_, dataset, &row0, nrows);
 }
 std::vector<int32_t> CheckpointReader::read_int32_rows(const std::string& dataset, uint64_t row0,
@@ -224,8 +222,7 @@ std::vector<std::string> CheckpointReader::attr_names(const std::string& object)
     return 0;
   };
   hsize_t index = 0;
-  if (H5Aiterate_by_name(file_, object.c_str(), H5_INDEX_NAME, H5_ITER_INC, &index, collect, &names,
-                         H5P_DEFAULT) < 0)
+  if (H5Aiterate_by_name(file_, object.c_str(), H5_INDEX_NAME, H5_ITER_INC, &index, collect, &names, H5P_DEFAULT) < 0)
     fail_read(path_, object, "cannot list attributes of");
   return names;
 }
@@ -238,8 +235,7 @@ struct OpenAttribute {
   size_t count = 0;
 };
 
-OpenAttribute open_attribute(hid_t file, const std::string& path, const std::string& object,
-                             const std::string& name) {
+OpenAttribute open_attribute(hid_t file, const std::string& path, const std::string& object, const std::string& name) {
   OpenAttribute opened;
   opened.attr = H5Attribute(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
   if (!opened.attr.valid()) fail_read(path, object, "no attribute '" + name + "' on");
@@ -279,10 +275,9 @@ std::vector<std::string> CheckpointReader::attr_strings(const std::string& objec
   if (H5Tget_class(opened.type.get()) != H5T_STRING)
     fail_read(path_, object, "attribute '" + name + "' is not a string on");
   if (opened.count == 0) return {};
-  std::vector<std::string> values =
-      H5Tis_variable_str(opened.type.get()) > 0
-          ? read_variable_strings(opened.attr.get(), opened.type.get(), opened.count)
-          : read_fixed_strings(opened.attr.get(), opened.type.get(), opened.count);
+  std::vector<std::string> values = H5Tis_variable_str(opened.type.get()) > 0
+                                        ? read_variable_strings(opened.attr.get(), opened.type.get(), opened.count)
+                                        : read_fixed_strings(opened.attr.get(), opened.type.get(), opened.count);
   if (values.empty()) fail_read(path_, object, "cannot read attribute '" + name + "' of");
   return values;
 }

@@ -14,8 +14,7 @@ class CheckpointReader {
  public:
   // A circal file: refuses it unless it exists, opens, is complete, is of `stage` and (when
   // non-empty) has `fingerprint`.
-  static CheckpointReader open(const std::string& path, const std::string& stage,
-                               const std::string& fingerprint = "");
+  static CheckpointReader open(const std::string& path, const std::string& stage, const std::string& fingerprint = "");
   // The same checks, in the same order and words, for a file that may be of any of `stages`
   // (a student checkpoint: project or calibrate).
   static CheckpointReader open_one_of(const std::string& path, const std::vector<std::string>& stages);
@@ -27,7 +26,7 @@ class CheckpointReader {
   CheckpointReader& operator=(const CheckpointReader&) = delete;
 
   const std::string& path() const;
-  bool exists(const std::string& name) const;  // group or dataset
+  bool exists(const std::string& name) const;                         // group or dataset
   std::vector<std::string> children(const std::string& group) const;  // sorted names
   std::vector<uint64_t> shape(const std::string& dataset) const;
   // Whole dataset, converted by HDF5 to the requested type.
@@ -36,10 +35,8 @@ class CheckpointReader {
   std::vector<int32_t> read_int32(const std::string& dataset) const;
   std::vector<int64_t> read_int64(const std::string& dataset) const;
   // Rows [row0, row0 + nrows) of a dataset.
-  std::vector<float> read_float_rows(const std::string& dataset, uint64_t row0,
-                                     uint64_t nrows) const;
-  std::vector<int32_t> read_int32_rows(const std::string& dataset, uint64_t row0,
-                                       uint64_t nrows) const;
+  std::vector<float> read_float_rows(const std::string& dataset, uint64_t row0, uint64_t nrows) const;
+  std::vector<int32_t> read_int32_rows(const std::string& dataset, uint64_t row0, uint64_t nrows) const;
   bool has_attr(const std::string& object, const std::string& name) const;
   std::string attr_string(const std::string& object, const std::string& name) const;
   double attr_double(const std::string& object, const std::string& name) const;

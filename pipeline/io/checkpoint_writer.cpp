@@ -16,10 +16,10 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/base/fnv1a.hpp"
+#include "pipeline/base/version_stamp.hpp"
 #include "pipeline/io/hdf5_handle.hpp"
 #include "pipeline/io/io_failure.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
-#include "pipeline/base/version_stamp.hpp"
 
 namespace circal {
 
@@ -88,7 +88,8 @@ struct CheckpointWriter::Impl {
 
   [[noreturn]] void fail_on(const std::string& object, const std::string& what) const {
     const int error = errno;
-    fail(kExitIo, tmp_path + ": " + what + (object.empty() ? "" : " '" + object + "'") + io_failure_reason(tmp_path, error));
+    fail(kExitIo,
+         tmp_path + ": " + what + (object.empty() ? "" : " '" + object + "'") + io_failure_reason(tmp_path, error));
   }
 
   // Opens a group or dataset, creating missing groups on the way (collective).
@@ -109,11 +110,11 @@ struct CheckpointWriter::Impl {
   }
 
   // Replaces attribute `name` of `object` by a new one of the given type and space.
-  void write_attr(const std::string& object, const std::string& name, hid_t type, hid_t space,
-                  const void* data) {
+  void write_attr(const std::string& object, const std::string& name, hid_t type, hid_t space, const void* data) {
     H5Object target = open_or_create_object(object);
     const htri_t exists = H5Aexists(target.get(), name.c_str());
-    if (exists > 0 && H5Adelete(target.get(), name.c_str()) < 0) fail_on(object, "cannot replace attribute " + name + " of");
+    if (exists > 0 && H5Adelete(target.get(), name.c_str()) < 0)
+      fail_on(object, "cannot replace attribute " + name + " of");
     H5Attribute attr(H5Acreate2(target.get(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT));
     if (!attr.valid() || H5Awrite(attr.get(), type, data) < 0)
       fail_on(object, "cannot write attribute " + name + " of");
@@ -151,8 +152,8 @@ struct CheckpointWriter::Impl {
   }
 
   template <typename T>
-  void write_whole(CheckpointWriter& writer, const std::string& name, const std::vector<uint64_t>& dims,
-                   const T* data, int gzip_level) {
+  void write_whole(CheckpointWriter& writer, const std::string& name, const std::vector<uint64_t>& dims, const T* data,
+                   int gzip_level) {
     writer.create(name, h5_type_of(data), dims, dims.empty() ? 0 : gzip_level);
     const uint64_t rows = dims.empty() ? 1 : dims[0];
     write_rows(name, 0, rank == 0 ? rows : 0, data);
@@ -225,8 +226,8 @@ CheckpointWriter::~CheckpointWriter() {
   delete impl_;
 }
 
-void CheckpointWriter::create(const std::string& name, H5Type type, const std::vector<uint64_t>& dims,
-                              int gzip_level, uint64_t chunk_rows) {
+void CheckpointWriter::create(const std::string& name, H5Type type, const std::vector<uint64_t>& dims, int gzip_level,
+                              uint64_t chunk_rows) {
   std::vector<hsize_t> extent(dims.begin(), dims.end());
   H5Dataspace space(extent.empty() ? H5Screate(H5S_SCALAR)
                                    : H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr));
@@ -244,8 +245,8 @@ void CheckpointWriter::create(const std::string& name, H5Type type, const std::v
     H5Pset_chunk(layout.get(), static_cast<int>(chunk.size()), chunk.data());
     if (gzip_level > 0) H5Pset_deflate(layout.get(), static_cast<unsigned>(gzip_level));
   }
-  H5Dataset dataset(H5Dcreate2(impl_->file.get(), name.c_str(), file_type(type), space.get(), link.get(),
-                               layout.get(), H5P_DEFAULT));
+  H5Dataset dataset(
+      H5Dcreate2(impl_->file.get(), name.c_str(), file_type(type), space.get(), link.get(), layout.get(), H5P_DEFAULT));
   if (!dataset.valid()) impl_->fail_on(name, "cannot create dataset");
 }
 
@@ -300,8 +301,7 @@ void CheckpointWriter::set_attr(const std::string& object, const std::string& na
   impl_->write_attr(object, name, H5T_NATIVE_INT64, scalar.get(), &value);
 }
 
-void CheckpointWriter::set_attr(const std::string& object, const std::string& name,
-                                const std::vector<double>& value) {
+void CheckpointWriter::set_attr(const std::string& object, const std::string& name, const std::vector<double>& value) {
   const hsize_t count = value.size();
   H5Dataspace space(count == 0 ? H5Screate(H5S_NULL) : H5Screate_simple(1, &count, nullptr));
   static const double nothing = 0;

@@ -33,8 +33,8 @@ class CheckpointWriter {
 
   // Collective. Creates a dataset (and its parent groups); rows = dims[0]; chunked along
   // rows when gzip_level > 0 or chunk_rows > 0.
-  void create(const std::string& name, H5Type type, const std::vector<uint64_t>& dims,
-              int gzip_level = 0, uint64_t chunk_rows = 0);
+  void create(const std::string& name, H5Type type, const std::vector<uint64_t>& dims, int gzip_level = 0,
+              uint64_t chunk_rows = 0);
   // Collective. This rank writes rows [row0, row0 + nrows) (nrows may be 0) of a created
   // dataset; `data` holds nrows * (product of the other dims) elements.
   void write_rows(const std::string& name, uint64_t row0, uint64_t nrows, const float* data);
@@ -52,8 +52,7 @@ class CheckpointWriter {
   void set_attr(const std::string& object, const std::string& name, const std::string& value);
   void set_attr(const std::string& object, const std::string& name, double value);
   void set_attr(const std::string& object, const std::string& name, int64_t value);
-  void set_attr(const std::string& object, const std::string& name,
-                const std::vector<double>& value);
+  void set_attr(const std::string& object, const std::string& name, const std::vector<double>& value);
   // Collective: sets complete=1, closes, fsyncs, renames PATH.tmp to PATH.
   void commit();
 

@@ -24,8 +24,8 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
 }
 
 std::string string_value(const std::string& value, bool full) {
-  const size_t lines = static_cast<size_t>(std::count(value.begin(), value.end(), '\n')) +
-                       (!value.empty() && value.back() != '\n');
+  const size_t lines =
+      static_cast<size_t>(std::count(value.begin(), value.end(), '\n')) + (!value.empty() && value.back() != '\n');
   if (full || lines <= 1) return '"' + value + '"';
   return '"' + value.substr(0, value.find('\n')) + "\"... (" + std::to_string(lines) + " lines)";
 }
@@ -36,8 +36,10 @@ std::string list_text(const std::vector<T>& values, bool full, std::string (*sho
   const size_t shown = full ? values.size() : std::min(values.size(), kShortValues);
   std::string text = "[";
   for (size_t i = 0; i < shown; ++i) text += (i ? ", " : "") + show(values[i], full_strings);
-  if (shown < values.size()) text += ", ...] (" + std::to_string(values.size()) + " values)";
-  else text += "]";
+  if (shown < values.size())
+    text += ", ...] (" + std::to_string(values.size()) + " values)";
+  else
+    text += "]";
   return text;
 }
 
@@ -60,14 +62,14 @@ std::string attr_text(const CheckpointReader& file, const std::string& object, c
   return "(unsupported type)";
 }
 
-void print_attrs(std::ostream& out, const CheckpointReader& file, const std::string& object,
-                 const std::string& indent, bool full) {
+void print_attrs(std::ostream& out, const CheckpointReader& file, const std::string& object, const std::string& indent,
+                 bool full) {
   for (const auto& name : file.attr_names(object))
     out << indent << "@" << name << " = " << attr_text(file, object, name, full) << "\n";
 }
 
-void print_group(std::ostream& out, const CheckpointReader& file, const std::string& group,
-                 const std::string& indent, bool full) {
+void print_group(std::ostream& out, const CheckpointReader& file, const std::string& group, const std::string& indent,
+                 bool full) {
   print_attrs(out, file, group, indent, full);
   for (const auto& name : file.children(group)) {
     const std::string child = join_path(group, name);

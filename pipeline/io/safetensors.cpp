@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
 #include <bit>
 #include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 #include "pipeline/base/errors.hpp"
 
@@ -79,9 +79,7 @@ float half_to_float(uint16_t bits) {
   return sign ? -subnormal : subnormal;
 }
 
-float bfloat16_to_float(uint16_t bits) {
-  return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16);
-}
+float bfloat16_to_float(uint16_t bits) { return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16); }
 
 uint16_t float_to_bfloat16(float value) {
   const uint32_t bits = std::bit_cast<uint32_t>(value);
@@ -95,7 +93,7 @@ uint16_t float_to_half(float value) {
   const uint32_t bits = std::bit_cast<uint32_t>(value);
   const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
   const uint32_t magnitude = bits & 0x7fffffffu;
-  if (magnitude > 0x7f800000u) return sign | 0x7e00u;  // NaN
+  if (magnitude > 0x7f800000u) return sign | 0x7e00u;   // NaN
   if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520, halfway past 65504: inf
   if (magnitude < 0x38800000u) {
     // Below 2^-14 the half is a multiple of 2^-24: scaling by 2^24 is exact and nearbyint
@@ -151,8 +149,8 @@ std::map<std::string, TensorInfo> parse_safetensors(const unsigned char* bytes, 
   if (size < 8) bad_file(path, "truncated: " + std::to_string(size) + " bytes, no header length");
   const uint64_t header_len = read_le64(bytes);
   if (header_len > kMaxHeaderBytes || header_len > size - 8) {
-    bad_file(path, "header length " + std::to_string(header_len) + " out of range (file has " +
-                        std::to_string(size) + " bytes)");
+    bad_file(path, "header length " + std::to_string(header_len) + " out of range (file has " + std::to_string(size) +
+                       " bytes)");
   }
   const char* header_begin = reinterpret_cast<const char*>(bytes + 8);
   nlohmann::json header;
@@ -190,12 +188,12 @@ std::map<std::string, TensorInfo> parse_safetensors(const unsigned char* bytes, 
                                    header_count(path, name, "data_offsets", offsets_entry[1])};
       if (offsets[0] > offsets[1] || offsets[1] - offsets[0] != expected) {
         bad_file(path, "tensor " + name + ": data_offsets [" + std::to_string(offsets[0]) + ", " +
-                            std::to_string(offsets[1]) + "] out of range for " +
-                            std::to_string(expected) + " bytes of " + dtype_name(info.dtype));
+                           std::to_string(offsets[1]) + "] out of range for " + std::to_string(expected) +
+                           " bytes of " + dtype_name(info.dtype));
       }
       if (offsets[1] > data_size) {
         bad_file(path, "truncated: tensor " + name + " ends at data byte " + std::to_string(offsets[1]) +
-                            " but the file holds " + std::to_string(data_size));
+                           " but the file holds " + std::to_string(data_size));
       }
       info.bytes = data + offsets[0];
       info.nbytes = expected;
@@ -213,9 +211,7 @@ const TensorInfo& SafetensorsFile::tensor(const std::string& name) const {
   return it->second;
 }
 
-void SafetensorsFile::read_float32(const std::string& name, float* out) const {
-  tensor_to_float32(tensor(name), out);
-}
+void SafetensorsFile::read_float32(const std::string& name, float* out) const { tensor_to_float32(tensor(name), out); }
 
 void tensor_to_float32(const TensorInfo& info, float* out) {
   const int64_t n = info.elements();

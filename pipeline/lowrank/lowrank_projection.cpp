@@ -22,13 +22,12 @@ void check_rank(int m, int n, int r) {
 
 // The rank-r truncation of the SVD of A [m, n] (row-major, destroyed), split evenly:
 // params [U | V'] with U = P_r S^(1/2) [m, r], V' = S^(1/2) Q_r^T [r, n] (double).
-void truncated_factors(std::vector<double>& A, int m, int n, int r, std::vector<double>& U,
-                       std::vector<double>& Vt) {
+void truncated_factors(std::vector<double>& A, int m, int n, int r, std::vector<double>& U, std::vector<double>& Vt) {
   const int k = std::min(m, n);
   std::vector<double> s(k), P(std::size_t(m) * k), Qt(std::size_t(k) * n);
-  const lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', m, n, A.data(), n, s.data(), P.data(), k,
-                                         Qt.data(), n);
-  if (info != 0) fail(kExitInternal, "low-rank projection: dgesdd did not converge (info " + std::to_string(info) + ")");
+  const lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', m, n, A.data(), n, s.data(), P.data(), k, Qt.data(), n);
+  if (info != 0)
+    fail(kExitInternal, "low-rank projection: dgesdd did not converge (info " + std::to_string(info) + ")");
   U.assign(std::size_t(m) * r, 0.0);
   Vt.assign(std::size_t(r) * n, 0.0);
   for (int j = 0; j < r; ++j) {
@@ -100,7 +99,8 @@ void InputGram::allreduce(MPI_Comm comm) {
 std::vector<double> InputGram::matrix() const {
   std::vector<double> H(lower_.size());
   for (int i = 0; i < n_; ++i)
-    for (int j = 0; j <= i; ++j) H[std::size_t(i) * n_ + j] = H[std::size_t(j) * n_ + i] = lower_[std::size_t(i) * n_ + j];
+    for (int j = 0; j <= i; ++j)
+      H[std::size_t(i) * n_ + j] = H[std::size_t(j) * n_ + i] = lower_[std::size_t(i) * n_ + j];
   return H;
 }
 
@@ -124,7 +124,8 @@ std::vector<float> project_whitened_svd(const float* W, int m, int n, int r, con
   const lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', n, S.data(), n);
   if (info != 0)
     fail(kExitInput, "low-rank projection: the input Gram (" + std::to_string(n) + "x" + std::to_string(n) +
-                         ") plus ridge is not positive definite (pivot " + std::to_string(info) + "); raise project.ridge");
+                         ") plus ridge is not positive definite (pivot " + std::to_string(info) +
+                         "); raise project.ridge");
   for (int i = 0; i < n; ++i) std::fill_n(S.begin() + std::size_t(i) * n + i + 1, n - i - 1, 0.0);
   // W S, its rank-r truncation split as U [m, r], V' [r, n]; then V = V' S^-1.
   std::vector<double> WS = widened(W, std::size_t(m) * n), U, V;

@@ -24,9 +24,8 @@ std::vector<int> top_k_indices(const float* z, int vocab, int k) {
   k = std::clamp(k, 0, vocab);
   std::vector<int> order(vocab);
   std::iota(order.begin(), order.end(), 0);
-  std::partial_sort(order.begin(), order.begin() + k, order.end(), [z](int a, int b) {
-    return z[a] > z[b] || (z[a] == z[b] && a < b);
-  });
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [z](int a, int b) { return z[a] > z[b] || (z[a] == z[b] && a < b); });
   order.resize(k);
   return order;
 }
@@ -54,8 +53,8 @@ double cosine(double dot, double norm2_a, double norm2_b) {
 
 }  // namespace
 
-PositionMetrics compare_logits(const float* zT, const float* zS, int vocab,
-                               const std::vector<int>& ks, int reference_token) {
+PositionMetrics compare_logits(const float* zT, const float* zS, int vocab, const std::vector<int>& ks,
+                               int reference_token) {
   const std::vector<double> logT = log_softmax(zT, vocab);
   const std::vector<double> logS = log_softmax(zS, vocab);
   double kl = 0, dot = 0, normT = 0, normS = 0, diff2 = 0;

@@ -54,8 +54,7 @@ GroupTotals group_totals(const std::vector<double>& values, const std::vector<in
 
 }  // namespace
 
-std::pair<double, double> bootstrap_mean_interval(const std::vector<double>& values,
-                                                  const std::vector<int>& group_of,
+std::pair<double, double> bootstrap_mean_interval(const std::vector<double>& values, const std::vector<int>& group_of,
                                                   const BootstrapOptions& options) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (values.empty() || options.samples <= 0) return {nan, nan};

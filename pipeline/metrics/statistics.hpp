@@ -30,8 +30,7 @@ struct BootstrapOptions {
 // as there are, with replacement, and takes the mean over all their values. The interval's
 // ends are the (1-level)/2 and (1+level)/2 percentiles (percentile_sorted) of the resampled
 // means. Returns {NaN, NaN} for no values.
-std::pair<double, double> bootstrap_mean_interval(const std::vector<double>& values,
-                                                  const std::vector<int>& group_of,
+std::pair<double, double> bootstrap_mean_interval(const std::vector<double>& values, const std::vector<int>& group_of,
                                                   const BootstrapOptions& options);
 
 struct Summary {
@@ -42,7 +41,6 @@ struct Summary {
 
 // Every statistic of `values` (percentiles by percentile_sorted), the interval by
 // bootstrap_mean_interval over group_of.
-Summary summarize(const std::vector<double>& values, const std::vector<int>& group_of,
-                  const BootstrapOptions& options);
+Summary summarize(const std::vector<double>& values, const std::vector<int>& group_of, const BootstrapOptions& options);
 
 }  // namespace circal

@@ -1,10 +1,10 @@
 // config.json of an HF LLaMA-family folder -> LlamaConfig. Anything the forward pass would
 // silently get wrong (another architecture, another rope scaling, MLP biases, another
 // activation) is refused.
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <fstream>
 #include <sstream>
-#include <nlohmann/json.hpp>
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/model/llama_config.hpp"
@@ -60,7 +60,8 @@ int token_id(const json& j, const std::string& path, const char* key, int fallba
   if (present(j, key)) {
     const json& v = j.at(key);
     const json& given = (v.is_array() && !v.empty()) ? v.at(0) : v;
-    if (!given.is_number_unsigned()) bad_config(path, std::string("key ") + key + " must be a token id, got " + v.dump());
+    if (!given.is_number_unsigned())
+      bad_config(path, std::string("key ") + key + " must be a token id, got " + v.dump());
     id = given.get<uint64_t>();
   }
   if (id >= static_cast<uint64_t>(vocab_size)) {
@@ -94,24 +95,27 @@ Architecture read_architecture(const json& j, const std::string& path) {
   if (present(j, "model_type")) {
     by_type = family_named(j.at("model_type"), &Family::model_type);
     if (!by_type)
-      bad_config(path, "unsupported architecture: model_type " + j.at("model_type").dump() + " (circal supports " + kSupported + ")");
+      bad_config(path, "unsupported architecture: model_type " + j.at("model_type").dump() + " (circal supports " +
+                           kSupported + ")");
   }
   if (present(j, "architectures")) {
     const json& archs = j.at("architectures");
     if (archs.is_array() && archs.size() == 1) by_class = family_named(archs.at(0), &Family::class_name);
     if (!by_class)
-      bad_config(path, "unsupported architecture: architectures " + archs.dump() + " (circal supports one of " + kSupported + ")");
+      bad_config(path, "unsupported architecture: architectures " + archs.dump() + " (circal supports one of " +
+                           kSupported + ")");
   }
   if (!by_type && !by_class) bad_config(path, "unsupported architecture: neither model_type nor architectures given");
   if (by_type && by_class && by_type != by_class)
-    bad_config(path, "unsupported architecture: model_type " + j.at("model_type").dump() + " disagrees with architectures " +
-                         j.at("architectures").dump());
+    bad_config(path, "unsupported architecture: model_type " + j.at("model_type").dump() +
+                         " disagrees with architectures " + j.at("architectures").dump());
   return (by_type ? by_type : by_class)->architecture;
 }
 
 bool boolean(const json& j, const std::string& path, const char* key, bool fallback) {
   if (!present(j, key)) return fallback;
-  if (!j.at(key).is_boolean()) bad_config(path, std::string("key ") + key + " must be true or false, got " + j.at(key).dump());
+  if (!j.at(key).is_boolean())
+    bad_config(path, std::string("key ") + key + " must be true or false, got " + j.at(key).dump());
   return j.at(key).get<bool>();
 }
 
@@ -169,17 +173,10 @@ void read_rope_scaling(const json& j, const std::string& path, LlamaConfig& c) {
 // biases q, k, v and never o; Mistral has none. Qwen2 and Mistral do not read the key.
 void read_attention_layout(const json& j, const std::string& path, LlamaConfig& c) {
   switch (c.architecture) {
-    case Architecture::Qwen2:
-      c.qkv_bias = true;
-      break;
-    case Architecture::Qwen3:
-      c.qk_norm = true;
-      [[fallthrough]];
-    case Architecture::Llama:
-      c.qkv_bias = c.o_bias = boolean(j, path, "attention_bias", false);
-      break;
-    case Architecture::Mistral:
-      break;
+    case Architecture::Qwen2: c.qkv_bias = true; break;
+    case Architecture::Qwen3: c.qk_norm = true; [[fallthrough]];
+    case Architecture::Llama: c.qkv_bias = c.o_bias = boolean(j, path, "attention_bias", false); break;
+    case Architecture::Mistral: break;
   }
 }
 
@@ -188,7 +185,7 @@ void read_attention_layout(const json& j, const std::string& path, LlamaConfig& 
 void read_sliding_window(const json& j, const std::string& path, LlamaConfig& c) {
   const bool qwen = c.architecture == Architecture::Qwen2 || c.architecture == Architecture::Qwen3;
   const bool windowed = c.architecture == Architecture::Mistral ? present(j, "sliding_window")
-                                                                  : qwen && boolean(j, path, "use_sliding_window", false);
+                                                                : qwen && boolean(j, path, "use_sliding_window", false);
   if (windowed) c.sliding_window = positive_int(j, path, "sliding_window");
 }
 
@@ -224,8 +221,7 @@ LlamaConfig parse_llama_config(const std::string& text, const std::string& path)
   c.head_dim = optional_positive_int(j, path, "head_dim", c.hidden_size / c.num_attention_heads);
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     bad_config(path, "num_attention_heads " + std::to_string(c.num_attention_heads) +
-                         " is not a multiple of num_key_value_heads " +
-                         std::to_string(c.num_key_value_heads));
+                         " is not a multiple of num_key_value_heads " + std::to_string(c.num_key_value_heads));
   }
   if (c.head_dim % 2 != 0) bad_config(path, "head_dim " + std::to_string(c.head_dim) + " must be even (RoPE)");
   c.max_position_embeddings = optional_positive_int(j, path, "max_position_embeddings", 2048);

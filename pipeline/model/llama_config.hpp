@@ -24,12 +24,12 @@ struct LlamaConfig {
   float rms_norm_eps = 1e-6f;
   float rope_theta = 10000.0f;
   RopeScaling rope_scaling = RopeScaling::None;
-  double rope_factor = 1.0;  // Linear and Llama3
+  double rope_factor = 1.0;                              // Linear and Llama3
   double low_freq_factor = 1.0, high_freq_factor = 4.0;  // Llama3
   int original_max_position_embeddings = 0;              // Llama3
-  bool qkv_bias = false;  // q_proj, k_proj, v_proj carry a .bias
-  bool o_bias = false;    // o_proj carries a .bias
-  bool qk_norm = false;   // per-head RMSNorm of q and k before RoPE (Qwen3)
+  bool qkv_bias = false;                                 // q_proj, k_proj, v_proj carry a .bias
+  bool o_bias = false;                                   // o_proj carries a .bias
+  bool qk_norm = false;                                  // per-head RMSNorm of q and k before RoPE (Qwen3)
   // Positions a token may look back (0: unlimited). The forward refuses a pass whose
   // sequences do not fit it, so attention stays full causal attention.
   int sliding_window = 0;

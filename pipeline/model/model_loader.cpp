@@ -1,20 +1,20 @@
 // load_model: config.json + model.safetensors (or the shards of model.safetensors.index.json)
 // -> ModelWeights, every tensor checked by name and shape and converted to float32 once.
-#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <set>
 
-#include "pipeline/io/input_files.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/config/names.hpp"
+#include "pipeline/io/input_files.hpp"
+#include "pipeline/io/safetensors.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/tokenizer.hpp"
-#include "pipeline/io/safetensors.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 #include "pipeline/runtime/node_shared_memory.hpp"
 
@@ -84,7 +84,6 @@ WeightSource sharded_source(const std::string& dir, const std::string& index_pat
   }
   return source;
 }
-
 
 // The content hashes of the source's files, in path order, joined by '-'. With a node
 // communicator, file i is hashed by node rank i mod size and the hashes are shared.
@@ -173,21 +172,22 @@ void check_tensor_set(const WeightSource& source, const std::vector<ExpectedTens
     }
     const TensorInfo& info = it->second->tensor(e.name);
     if (info.shape != e.shape) {
-      fail(kExitInput, it->second->path() + ": tensor " + e.name + " has shape " + shape_text(info.shape) +
-                           ", " + config_path + " implies " + shape_text(e.shape));
+      fail(kExitInput, it->second->path() + ": tensor " + e.name + " has shape " + shape_text(info.shape) + ", " +
+                           config_path + " implies " + shape_text(e.shape));
     }
   }
   for (const auto& [name, file] : source.location) {
     if (!wanted.count(name) && !is_derived_buffer(name)) {
-      fail(kExitInput, file->path() + ": unexpected tensor " + name +
-                           " (" + config_path + " implies no such tensor: an unsupported feature)");
+      fail(kExitInput, file->path() + ": unexpected tensor " + name + " (" + config_path +
+                           " implies no such tensor: an unsupported feature)");
     }
   }
 }
 
 std::size_t total_elements(const WeightSource& source, const std::vector<ExpectedTensor>& expected) {
   std::size_t total = 0;
-  for (const auto& e : expected) total += static_cast<std::size_t>(source.location.at(e.name)->tensor(e.name).elements());
+  for (const auto& e : expected)
+    total += static_cast<std::size_t>(source.location.at(e.name)->tensor(e.name).elements());
   return total;
 }
 
@@ -259,8 +259,9 @@ ModelWeights load_model(const std::string& dir, MPI_Comm comm) {
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
     if (rank == 0)
-      std::fprintf(stderr, "circal: node-shared weights do not fit (file-size limit or free space of /dev/shm), "
-                           "every rank loads its own copy\n");
+      std::fprintf(stderr,
+                   "circal: node-shared weights do not fit (file-size limit or free space of /dev/shm), "
+                   "every rank loads its own copy\n");
     return load_model(dir);
   }
   convert_tensors(source, expected, model, static_cast<float*>(shared->data()), shared->node_rank(),

@@ -1,7 +1,7 @@
 #pragma once
-// A LLaMA-family model (llama, qwen2, qwen3, mistral) loaded from an HF-style folder: config.json, model.safetensors (or
-// sharded with model.safetensors.index.json; F32/F16/BF16, converted to float32 once) and its
-// tokenizer. Weights keep the HF layout [out_features, in_features], row-major.
+// A LLaMA-family model (llama, qwen2, qwen3, mistral) loaded from an HF-style folder: config.json, model.safetensors
+// (or sharded with model.safetensors.index.json; F32/F16/BF16, converted to float32 once) and its tokenizer. Weights
+// keep the HF layout [out_features, in_features], row-major.
 #include <mpi.h>
 
 #include <map>
@@ -55,7 +55,7 @@ struct ModelWeights {
   std::vector<float> storage;      // owns every float above (private weights)
   // or this does: one read-only copy per node, shared by its ranks (load_model with a comm)
   std::shared_ptr<const NodeSharedMemory> shared_storage;
-  std::string weights_hash;        // content hash of the safetensors file(s), for fingerprints
+  std::string weights_hash;  // content hash of the safetensors file(s), for fingerprints
 
   // Move-only: the pointers above point into storage, so a copy would alias the original.
   ModelWeights() = default;

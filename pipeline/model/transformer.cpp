@@ -5,9 +5,9 @@
 #include <cstring>
 #include <memory>
 
-#include "pipeline/model/dense_linear.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/config/names.hpp"
+#include "pipeline/model/dense_linear.hpp"
 #include "pipeline/model/ops/attention.hpp"
 #include "pipeline/model/ops/linear.hpp"
 #include "pipeline/model/ops/rmsnorm.hpp"
@@ -32,8 +32,7 @@ void ensure(std::vector<float>& buffer, long n) {
 
 // Activations of one layer for one pass, kept for the hooks and the backward.
 struct LayerActivations {
-  std::vector<float> x_in, ln1, inv_rms1, q, k, v, probs, att, x_mid, ln2, inv_rms2, gate, up,
-      act;
+  std::vector<float> x_in, ln1, inv_rms1, q, k, v, probs, att, x_mid, ln2, inv_rms2, gate, up, act;
   std::vector<float> down;  // down_proj's output, only with set_keep_mlp_outputs
   // With q/k norm: the projections before it and each head row's inverse RMS.
   std::vector<float> q_raw, k_raw, inv_rms_q, inv_rms_k;
@@ -115,8 +114,7 @@ struct Transformer::Impl {
       longest = std::max(longest, n);
       check_window(std::max(keys, pos0 + n));
       offsets.push_back(offsets.back() + n);
-      probs_offsets.push_back(probs_offsets.back() +
-                              static_cast<long>(cfg.num_attention_heads) * n * (pos0 + n));
+      probs_offsets.push_back(probs_offsets.back() + static_cast<long>(cfg.num_attention_heads) * n * (pos0 + n));
     }
     reserve(offsets.back(), std::max(keys, pos0 + longest), first);
   }
@@ -126,7 +124,8 @@ struct Transformer::Impl {
   void check_window(int positions) const {
     if (cfg.sliding_window > 0 && positions > cfg.sliding_window)
       fail(kExitInput, "a sequence of " + std::to_string(positions) + " positions exceeds the model's sliding_window " +
-                           std::to_string(cfg.sliding_window) + " (config.json): circal computes full causal attention only");
+                           std::to_string(cfg.sliding_window) +
+                           " (config.json): circal computes full causal attention only");
   }
 
   void reserve_layer(LayerActivations& a, long rows) {
@@ -195,8 +194,8 @@ struct Transformer::Impl {
     if (!cfg.qk_norm) return;
     rmsnorm_forward(a.q_raw.data(), w.q_norm, a.q.data(), a.inv_rms_q.data(), T_ * cfg.num_attention_heads,
                     cfg.head_dim, cfg.rms_norm_eps);
-    rmsnorm_forward(a.k_raw.data(), w.k_norm, k_new, a.inv_rms_k.data(), T_ * cfg.num_key_value_heads,
-                    cfg.head_dim, cfg.rms_norm_eps);
+    rmsnorm_forward(a.k_raw.data(), w.k_norm, k_new, a.inv_rms_k.data(), T_ * cfg.num_key_value_heads, cfg.head_dim,
+                    cfg.rms_norm_eps);
   }
 
   // dq, dk (at the normalised q and k) carried back through the q/k norm into dq_raw, dk_raw.
@@ -223,21 +222,19 @@ struct Transformer::Impl {
     if (x_in != x) std::memcpy(x_in, x, n * sizeof(float));
     float* k_new = kdst + static_cast<long>(pos0) * kv_dim;
     float* v_new = vdst + static_cast<long>(pos0) * kv_dim;
-    rmsnorm_forward(x_in, w.input_layernorm, a.ln1.data(), a.inv_rms1.data(), T_, H,
-                    cfg.rms_norm_eps);
+    rmsnorm_forward(x_in, w.input_layernorm, a.ln1.data(), a.inv_rms1.data(), T_, H, cfg.rms_norm_eps);
     project_qkv(w, a, k_new, v_new, T_);
     for (int s = 0; s < static_cast<int>(lengths.size()); ++s) {
       const long r = offsets[s];
       rope_forward(a.q.data() + r * q_dim, lengths[s], cfg.num_attention_heads, pos0, rope);
       rope_forward(k_new + r * kv_dim, lengths[s], cfg.num_key_value_heads, pos0, rope);
-      attention_forward(attention_shape(s), a.q.data() + r * q_dim, kdst + r * kv_dim,
-                        vdst + r * kv_dim, a.att.data() + r * q_dim,
-                        a.probs.data() + probs_offsets[s]);
+      attention_forward(attention_shape(s), a.q.data() + r * q_dim, kdst + r * kv_dim, vdst + r * kv_dim,
+                        a.att.data() + r * q_dim, a.probs.data() + probs_offsets[s]);
     }
     linear_forward(a.att.data(), w.o_proj, a.x_mid.data(), T_, q_dim, H, w.o_bias);
     for (long i = 0; i < n; ++i) a.x_mid[i] += x_in[i];
-    rmsnorm_forward(a.x_mid.data(), w.post_attention_layernorm, a.ln2.data(),
-                    a.inv_rms2.data(), T_, H, cfg.rms_norm_eps);
+    rmsnorm_forward(a.x_mid.data(), w.post_attention_layernorm, a.ln2.data(), a.inv_rms2.data(), T_, H,
+                    cfg.rms_norm_eps);
     mlp[l][kGate]->forward(a.ln2.data(), a.gate.data(), T_);
     mlp[l][kUp]->forward(a.ln2.data(), a.up.data(), T_);
     swiglu_forward(a.gate.data(), a.up.data(), a.act.data(), static_cast<long>(T_) * I);
@@ -264,10 +261,8 @@ struct Transformer::Impl {
       x = out;
     }
     if (first == L) std::memcpy(x_final.data(), hidden, sizeof(float) * T_ * cfg.hidden_size);
-    rmsnorm_forward(x_final.data(), model.norm, lnf.data(), inv_rms_f.data(), T_,
-                    cfg.hidden_size, cfg.rms_norm_eps);
-    linear_forward(lnf.data(), model.lm_head, logits.data(), T_, cfg.hidden_size,
-                   cfg.vocab_size);
+    rmsnorm_forward(x_final.data(), model.norm, lnf.data(), inv_rms_f.data(), T_, cfg.hidden_size, cfg.rms_norm_eps);
+    linear_forward(lnf.data(), model.lm_head, logits.data(), T_, cfg.hidden_size, cfg.vocab_size);
     T = T_;
     first_layer = first;
     return logits.data();
@@ -277,10 +272,10 @@ struct Transformer::Impl {
     const int H = cfg.hidden_size;
     for (int t = 0; t < T_; ++t) {
       if (ids[t] < 0 || ids[t] >= cfg.vocab_size)
-        fail(kExitInput, "token id " + std::to_string(ids[t]) + " outside the vocabulary of " +
-                             std::to_string(cfg.vocab_size));
-      std::memcpy(out + static_cast<long>(t) * H,
-                  model.embed_tokens + static_cast<long>(ids[t]) * H, sizeof(float) * H);
+        fail(kExitInput,
+             "token id " + std::to_string(ids[t]) + " outside the vocabulary of " + std::to_string(cfg.vocab_size));
+      std::memcpy(out + static_cast<long>(t) * H, model.embed_tokens + static_cast<long>(ids[t]) * H,
+                  sizeof(float) * H);
     }
   }
 
@@ -293,24 +288,19 @@ struct Transformer::Impl {
     const int H = cfg.hidden_size, I = cfg.intermediate_size;
     // MLP branch; the residual passes dx through unchanged.
     mlp[l][kDown]->backward(a.act.data(), g.dx.data(), g.dact.data(), T);
-    swiglu_backward(g.dact.data(), a.gate.data(), a.up.data(), g.dgate.data(), g.dup.data(),
-                    static_cast<long>(T) * I);
-    mlp[l][kGate]->backward(a.ln2.data(), g.dgate.data(),
-                            mlp_parameters_only ? nullptr : g.dnorm.data(), T);
-    mlp[l][kUp]->backward(a.ln2.data(), g.dup.data(),
-                          mlp_parameters_only ? nullptr : g.dtmp.data(), T);
+    swiglu_backward(g.dact.data(), a.gate.data(), a.up.data(), g.dgate.data(), g.dup.data(), static_cast<long>(T) * I);
+    mlp[l][kGate]->backward(a.ln2.data(), g.dgate.data(), mlp_parameters_only ? nullptr : g.dnorm.data(), T);
+    mlp[l][kUp]->backward(a.ln2.data(), g.dup.data(), mlp_parameters_only ? nullptr : g.dtmp.data(), T);
     if (mlp_parameters_only) return;
     const long n = static_cast<long>(T) * H;
     for (long i = 0; i < n; ++i) g.dnorm[i] += g.dtmp[i];
-    rmsnorm_backward(g.dnorm.data(), a.x_mid.data(), w.post_attention_layernorm,
-                     a.inv_rms2.data(), g.dx.data(), T, H);
+    rmsnorm_backward(g.dnorm.data(), a.x_mid.data(), w.post_attention_layernorm, a.inv_rms2.data(), g.dx.data(), T, H);
     // Attention branch.
     linear_backward_input(g.dx.data(), w.o_proj, g.datt.data(), T, q_dim, H);
     for (int s = 0; s < static_cast<int>(lengths.size()); ++s) {
       const long r = offsets[s];
-      attention_backward(attention_shape(s), g.datt.data() + r * q_dim, a.q.data() + r * q_dim,
-                         a.k.data() + r * kv_dim, a.v.data() + r * kv_dim,
-                         a.probs.data() + probs_offsets[s], g.dq.data() + r * q_dim,
+      attention_backward(attention_shape(s), g.datt.data() + r * q_dim, a.q.data() + r * q_dim, a.k.data() + r * kv_dim,
+                         a.v.data() + r * kv_dim, a.probs.data() + probs_offsets[s], g.dq.data() + r * q_dim,
                          g.dk.data() + r * kv_dim, g.dv.data() + r * kv_dim, g.dscores.data());
       rope_backward(g.dq.data() + r * q_dim, lengths[s], cfg.num_attention_heads, 0, rope);
       rope_backward(g.dk.data() + r * kv_dim, lengths[s], cfg.num_key_value_heads, 0, rope);
@@ -321,8 +311,7 @@ struct Transformer::Impl {
     linear_backward_input(dq, w.q_proj, g.dnorm.data(), T, H, q_dim);
     linear_backward_input(dk, w.k_proj, g.dnorm.data(), T, H, kv_dim, true);
     linear_backward_input(g.dv.data(), w.v_proj, g.dnorm.data(), T, H, kv_dim, true);
-    rmsnorm_backward(g.dnorm.data(), acts[l].x_in.data(), w.input_layernorm, a.inv_rms1.data(),
-                     g.dx.data(), T, H);
+    rmsnorm_backward(g.dnorm.data(), acts[l].x_in.data(), w.input_layernorm, a.inv_rms1.data(), g.dx.data(), T, H);
   }
 
   void backward(const float* dlogits, bool input_gradient) {
@@ -330,8 +319,7 @@ struct Transformer::Impl {
     const int H = cfg.hidden_size;
     linear_backward_input(dlogits, model.lm_head, grads.dnorm.data(), T, H, cfg.vocab_size);
     std::fill(grads.dx.begin(), grads.dx.begin() + static_cast<long>(T) * H, 0.0f);
-    rmsnorm_backward(grads.dnorm.data(), x_final.data(), model.norm, inv_rms_f.data(),
-                     grads.dx.data(), T, H);
+    rmsnorm_backward(grads.dnorm.data(), x_final.data(), model.norm, inv_rms_f.data(), grads.dx.data(), T, H);
     for (int l = cfg.num_hidden_layers - 1; l >= first_layer; --l) {
       // The same call on the same input as in the forward pass: the same activations, bit
       // for bit (positions restart at 0: backward follows forward_from, never the KV cache).
@@ -345,9 +333,8 @@ struct Transformer::Impl {
     recompute_on = on;
     // Give back what the other mode used, so the switch bounds memory at once.
     auto release = [](LayerActivations& a, bool keep_input) {
-      for (auto* b : {&a.x_in, &a.ln1, &a.inv_rms1, &a.q, &a.k, &a.v, &a.probs, &a.att, &a.x_mid,
-                      &a.ln2, &a.inv_rms2, &a.gate, &a.up, &a.act, &a.down, &a.q_raw, &a.k_raw,
-                      &a.inv_rms_q, &a.inv_rms_k}) {
+      for (auto* b : {&a.x_in, &a.ln1, &a.inv_rms1, &a.q, &a.k, &a.v, &a.probs, &a.att, &a.x_mid, &a.ln2, &a.inv_rms2,
+                      &a.gate, &a.up, &a.act, &a.down, &a.q_raw, &a.k_raw, &a.inv_rms_q, &a.inv_rms_k}) {
         if (keep_input && b == &a.x_in) continue;
         std::vector<float>().swap(*b);
       }
@@ -374,17 +361,15 @@ Transformer::~Transformer() { delete impl_; }
 
 const LlamaConfig& Transformer::config() const { return impl_->cfg; }
 
-void Transformer::set_mlp_operator(int layer, Projection projection,
-                                   LinearOperator* op) {
+void Transformer::set_mlp_operator(int layer, Projection projection, LinearOperator* op) {
   if (layer < 0 || layer >= impl_->cfg.num_hidden_layers)
     fail(kExitUsage, "layer " + std::to_string(layer) + " outside the model's " +
                          std::to_string(impl_->cfg.num_hidden_layers) + " layers");
   const int p = projection_index(projection);
   LinearOperator* dense = impl_->dense[layer][p].get();
-  if (op && (op->in_features() != dense->in_features() ||
-             op->out_features() != dense->out_features()))
-    fail(kExitInternal, "operator for layer " + std::to_string(layer) + " " + name_of(projection) +
-                            " has the wrong shape");
+  if (op && (op->in_features() != dense->in_features() || op->out_features() != dense->out_features()))
+    fail(kExitInternal,
+         "operator for layer " + std::to_string(layer) + " " + name_of(projection) + " has the wrong shape");
   impl_->mlp[layer][p] = op ? op : dense;
 }
 
@@ -408,13 +393,11 @@ const float* Transformer::forward_batch(const std::vector<std::vector<int>>& pro
   impl_->begin_pass(lengths, 0, 0);
   float* x0 = impl_->first_input();
   for (std::size_t s = 0; s < prompts.size(); ++s)
-    impl_->embed(prompts[s].data(), lengths[s],
-                 x0 + impl_->offsets[s] * static_cast<long>(impl_->cfg.hidden_size));
+    impl_->embed(prompts[s].data(), lengths[s], x0 + impl_->offsets[s] * static_cast<long>(impl_->cfg.hidden_size));
   return impl_->run(0, x0, false);
 }
 
-const float* Transformer::forward_from(int layer, const float* hidden,
-                                       const std::vector<int>& lengths) {
+const float* Transformer::forward_from(int layer, const float* hidden, const std::vector<int>& lengths) {
   if (layer < 0 || layer > impl_->cfg.num_hidden_layers)
     fail(kExitUsage, "forward_from layer " + std::to_string(layer) + " outside the model");
   if (lengths.empty()) fail(kExitInput, "forward_from of an empty batch of prompts");
@@ -461,8 +444,8 @@ void Transformer::set_recompute(bool on) { impl_->set_recompute(on); }
 
 bool Transformer::recompute() const { return impl_->recompute_on; }
 
-double Transformer::activation_bytes(const LlamaConfig& c, int first_layer,
-                                     const std::vector<int>& lengths, bool recompute) {
+double Transformer::activation_bytes(const LlamaConfig& c, int first_layer, const std::vector<int>& lengths,
+                                     bool recompute) {
   const double H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const double q = double(c.num_attention_heads) * c.head_dim;
   const double kv = double(c.num_key_value_heads) * c.head_dim;
@@ -485,13 +468,12 @@ double Transformer::activation_bytes(const LlamaConfig& c, int first_layer,
   return 4.0 * (kept + head + gradients);
 }
 
-void Transformer::backward(const float* dlogits, bool input_gradient) {
-  impl_->backward(dlogits, input_gradient);
-}
+void Transformer::backward(const float* dlogits, bool input_gradient) { impl_->backward(dlogits, input_gradient); }
 
 const float* Transformer::hidden_gradient() const { return impl_->grads.dx.data(); }
 
-std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, int n, std::vector<float>* prompt_logits) {
+std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, int n,
+                                              std::vector<float>* prompt_logits) {
   Impl& m = *impl_;
   const int T = static_cast<int>(prompt.size());
   if (T == 0) fail(kExitInput, "greedy decoding needs a non-empty prompt");

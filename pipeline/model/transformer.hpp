@@ -84,8 +84,8 @@ class Transformer {
   // Bytes of activations a forward_from(layer, ..., lengths) pass keeps for backward() (the
   // grow-only buffers it needs), with and without recomputation; the formula is in
   // docs/DESIGN.md section 8.3.
-  static double activation_bytes(const LlamaConfig& config, int first_layer,
-                                 const std::vector<int>& lengths, bool recompute);
+  static double activation_bytes(const LlamaConfig& config, int first_layer, const std::vector<int>& lengths,
+                                 bool recompute);
 
   // Greedy decoding with a KV cache: prompt ids (with BOS), returns the n appended ids. The
   // prompt's pass is forward()'s, bit for bit: with prompt_logits its logits [T, vocab] are

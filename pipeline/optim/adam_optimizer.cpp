@@ -35,11 +35,10 @@ void AdamOptimizer::step(float* params, const float* grads, double lr) {
   }
 }
 
-void AdamOptimizer::restore(int64_t updates, std::vector<float> first_moment,
-                            std::vector<float> second_moment) {
+void AdamOptimizer::restore(int64_t updates, std::vector<float> first_moment, std::vector<float> second_moment) {
   if (first_moment.size() != m_.size() || second_moment.size() != v_.size())
-    fail(kExitCheckpoint, "Adam state of " + std::to_string(first_moment.size()) +
-                              " values does not fit " + std::to_string(m_.size()) + " parameters");
+    fail(kExitCheckpoint, "Adam state of " + std::to_string(first_moment.size()) + " values does not fit " +
+                              std::to_string(m_.size()) + " parameters");
   updates_ = updates;
   m_ = std::move(first_moment);
   v_ = std::move(second_moment);

@@ -7,8 +7,11 @@
 namespace circal {
 
 LrSchedule::LrSchedule(double lr, ScheduleKind kind, int warmup_steps, int total_steps, double min_lr_ratio)
-    : lr_(lr), cosine_(kind == ScheduleKind::Cosine), warmup_(std::max(0, warmup_steps)),
-      total_(std::max(1, total_steps)), min_ratio_(min_lr_ratio) {}
+    : lr_(lr),
+      cosine_(kind == ScheduleKind::Cosine),
+      warmup_(std::max(0, warmup_steps)),
+      total_(std::max(1, total_steps)),
+      min_ratio_(min_lr_ratio) {}
 
 double LrSchedule::at(int step) const {
   if (step < warmup_) return lr_ * (step + 1) / warmup_;

@@ -8,8 +8,7 @@ namespace circal {
 class LrSchedule {
  public:
   // total_steps >= 1.
-  LrSchedule(double lr, ScheduleKind kind, int warmup_steps, int total_steps,
-             double min_lr_ratio);
+  LrSchedule(double lr, ScheduleKind kind, int warmup_steps, int total_steps, double min_lr_ratio);
 
   // Rate of update number `step` (0-based): warm-up ramps (step + 1) / warmup_steps * lr, so
   // no update runs at rate 0; cosine reaches min_lr_ratio * lr at step total_steps.

@@ -47,8 +47,8 @@ std::string curve_script(const CalibrationHistory& history, const std::string& t
     plot += ", " + d + " index 2 using 1:2 with points pt 6 ps 3 lw 2 title 'best step " +
             std::to_string(history.best_step) + "'";
   }
-  return "set terminal pngcairo size 900,560 noenhanced\nset output " + gnuplot_quoted(png.string()) +
-         "\nset title " + gnuplot_quoted(title) +
+  return "set terminal pngcairo size 900,560 noenhanced\nset output " + gnuplot_quoted(png.string()) + "\nset title " +
+         gnuplot_quoted(title) +
          "\nset xlabel 'step'\nset ylabel 'KL (nats)'\nset logscale y\nset grid\nset key top right\n" + plot + "\n";
 }
 

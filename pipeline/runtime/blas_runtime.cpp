@@ -29,12 +29,12 @@ void set_runtime_threads(int threads) {
 std::string better_openblas_core() {
   if (std::getenv("OPENBLAS_CORETYPE")) return "";
   const std::string core = openblas_core_name();
-  const bool generic = core == "Prescott" || core == "Core2" || core == "Nehalem" ||
-                       core == "Sandybridge" || core == "Barcelona" || core == "Opteron";
+  const bool generic = core == "Prescott" || core == "Core2" || core == "Nehalem" || core == "Sandybridge" ||
+                       core == "Barcelona" || core == "Opteron";
   if (!generic) return "";
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
     return "SkylakeX";
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
   return "";

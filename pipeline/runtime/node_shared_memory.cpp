@@ -25,7 +25,7 @@ namespace {
 bool window_fits(std::size_t bytes) {
   rlimit limit{};
   if (getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < bytes) return false;
-  struct statvfs shm{};
+  struct statvfs shm {};
   if (statvfs("/dev/shm", &shm) == 0 && double(shm.f_bavail) * double(shm.f_frsize) < double(bytes)) return false;
   return true;
 }

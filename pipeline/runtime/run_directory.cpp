@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 struct LockHolder {
   long pid = -1;
   std::string host;
-  std::string job;  // SLURM_JOB_ID, empty outside Slurm
+  std::string job;   // SLURM_JOB_ID, empty outside Slurm
   long restart = 0;  // SLURM_RESTART_COUNT: how often Slurm requeued the job
 };
 
@@ -64,10 +64,14 @@ std::optional<LockHolder> read_holder(const std::string& lock) {
   LockHolder holder;
   std::string key;
   while (in >> key) {
-    if (key == "pid") in >> holder.pid;
-    else if (key == "host") in >> holder.host;
-    else if (key == "job") in >> holder.job;
-    else if (key == "restart") in >> holder.restart;
+    if (key == "pid")
+      in >> holder.pid;
+    else if (key == "host")
+      in >> holder.host;
+    else if (key == "job")
+      in >> holder.job;
+    else if (key == "restart")
+      in >> holder.restart;
   }
   if (holder.pid <= 0 || holder.host.empty()) return std::nullopt;
   return holder;
@@ -101,7 +105,8 @@ std::optional<LockHolder> read_holder_patiently(const std::string& lock) {
 // A releasing holder unlinks the file while still locking it: whoever locked that inode
 // meanwhile holds a lock on a name that no longer exists, and must start again.
 bool still_named(int fd, const std::string& lock) {
-  struct stat opened {}, named {};
+  struct stat opened {
+  }, named{};
   return ::fstat(fd, &opened) == 0 && ::stat(lock.c_str(), &named) == 0 && opened.st_dev == named.st_dev &&
          opened.st_ino == named.st_ino;
 }
@@ -128,8 +133,7 @@ std::string gone_because(const LockHolder& previous, long silent_seconds) {
   const LockHolder me = this_process();
   if (!me.job.empty() && previous.job == me.job && previous.restart < me.restart)
     return "an earlier run of this Slurm job";
-  if (silent_seconds > kLockStaleSeconds)
-    return "not refreshed for " + std::to_string(silent_seconds) + " s";
+  if (silent_seconds > kLockStaleSeconds) return "not refreshed for " + std::to_string(silent_seconds) + " s";
   return "";
 }
 
@@ -137,8 +141,7 @@ std::string gone_because(const LockHolder& previous, long silent_seconds) {
                                     long silent_seconds) {
   fail(kExitLocked, dir + ": in use by " + describe(holder) + ": its lock was refreshed " +
                         std::to_string(silent_seconds) + " s ago; it is taken over once not refreshed for " +
-                        std::to_string(kLockStaleSeconds) + " s (if " + holder.host + " is down, remove " + lock +
-                        ")");
+                        std::to_string(kLockStaleSeconds) + " s (if " + holder.host + " is down, remove " + lock + ")");
 }
 
 // Returns the open, locked file descriptor.
@@ -168,8 +171,8 @@ int acquire_lock(const std::string& dir, const std::string& lock) {
           refuse_other_host(dir, lock, *previous, silent);
         }
       }
-      std::cerr << "circal: notice: " << dir << ": taking over the stale lock of " << describe(*previous) << " ("
-                << why << ")\n";
+      std::cerr << "circal: notice: " << dir << ": taking over the stale lock of " << describe(*previous) << " (" << why
+                << ")\n";
     }
     write_holder(fd, dir, lock);
     return fd;

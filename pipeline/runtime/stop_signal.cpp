@@ -44,7 +44,6 @@ int stop_signal_number() { return static_cast<int>(received_signal); }
 
 void clear_stop_request() { received_signal = 0; }
 
-
 std::string agreed_stop_signal(MPI_Comm comm) {
   const int signal_number = agreed_signal(comm);
   return signal_number == 0 ? "" : signal_name(signal_number);

@@ -1,14 +1,14 @@
-#include "pipeline/config/capture_requirements.hpp"
 #include "pipeline/sweep/sweep_plan.hpp"
+#include "pipeline/config/capture_requirements.hpp"
 
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "pipeline/base/errors.hpp"
@@ -40,8 +40,7 @@ void flatten(const YAML::Node& map, const std::string& prefix, std::vector<std::
 
 SweepAxis parse_axis(const std::string& key, const YAML::Node& values, const std::string& where) {
   if (!values.IsSequence() || values.size() == 0)
-    fail(kExitUsage, where + ": sweep." + key + ": must be a non-empty list of values (got " +
-                         flow_text(values) + ")");
+    fail(kExitUsage, where + ": sweep." + key + ": must be a non-empty list of values (got " + flow_text(values) + ")");
   SweepAxis axis{key, {}};
   for (const auto& value : values) axis.values.push_back(flow_text(value));
   return axis;
@@ -60,8 +59,7 @@ YAML::Node load_yaml_file(const std::string& path) {
   if (!fs::is_regular_file(path)) fail(kExitUsage, "sweep: " + path + ": no such sweep file");
   try {
     const YAML::Node root = YAML::LoadFile(path);
-    if (!root.IsNull() && !root.IsMap())
-      fail(kExitUsage, "sweep: " + path + ": top level must be a mapping of keys");
+    if (!root.IsNull() && !root.IsMap()) fail(kExitUsage, "sweep: " + path + ": top level must be a mapping of keys");
     return root;
   } catch (const YAML::Exception& e) {
     fail(kExitUsage, "sweep: " + path + ": not valid YAML: " + e.what());
@@ -70,7 +68,8 @@ YAML::Node load_yaml_file(const std::string& path) {
 
 std::string sanitized(const std::string& text) {
   std::string out;
-  for (char c : text) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+') ? c : '_';
+  for (char c : text)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+') ? c : '_';
   return out;
 }
 
@@ -122,8 +121,7 @@ std::string job_variable(const SweepJob& job) {
   return name;
 }
 
-std::string dependency_text(const SweepJob& job,
-                            const std::vector<std::string>& ids) {
+std::string dependency_text(const SweepJob& job, const std::vector<std::string>& ids) {
   std::string text;
   for (DependencyKind kind : {DependencyKind::AfterOk, DependencyKind::AfterAny}) {
     std::string part;
@@ -159,9 +157,7 @@ nlohmann::json to_json(const Assignments& assignments) {
   return out;
 }
 
-std::string relative_to(const std::string& path, const std::string& base) {
-  return fs::relative(path, base).string();
-}
+std::string relative_to(const std::string& path, const std::string& base) { return fs::relative(path, base).string(); }
 
 }  // namespace
 
@@ -222,8 +218,7 @@ std::vector<Assignments> expand_grid(const std::vector<SweepAxis>& grid) {
   return points;
 }
 
-SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid,
-                          const std::string& sweep_dir) {
+SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid, const std::string& sweep_dir) {
   check_grid(grid);
   SweepPlan plan;
   plan.sweep_dir = sweep_dir;
@@ -258,8 +253,7 @@ SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid
     SweepPoint point;
     point.name = assignments_name(assignments, "default");
     point.assignments = assignments;
-    if (!names.insert(point.name).second)
-      fail(kExitUsage, "sweep: the grid lists point " + point.name + " twice");
+    if (!names.insert(point.name).second) fail(kExitUsage, "sweep: the grid lists point " + point.name + " twice");
     try {
       point.config = with_assignments(base_overrides, assignments, sweep_dir + "/points/" + point.name);
     } catch (const CircalError& e) {
@@ -282,7 +276,8 @@ SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid
   const std::string tasks = sweep_dir + "/tasks/";
   plan.jobs.push_back({"capture", JobCommand::Capture, {sweep_dir + "/capture/config.yaml"}, false, false, {}, ""});
   if (plan.projections.empty()) return plan;  // every point failed validation: nothing to run
-  SweepJob project{"project", JobCommand::Project, {}, true, false, {{0, -1, DependencyKind::AfterOk}}, tasks + "project-%a.yaml"};
+  SweepJob project{
+      "project", JobCommand::Project, {}, true, false, {{0, -1, DependencyKind::AfterOk}}, tasks + "project-%a.yaml"};
   for (const auto& projection : plan.projections) project.tasks.push_back(projection.config.run_dir + "/config.yaml");
   plan.jobs.push_back(project);
 
@@ -290,8 +285,15 @@ SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid
   for (int job = 0; job < 2; ++job) report.after.push_back({job, -1, DependencyKind::AfterAny});
   for (size_t p = 0; p < plan.projections.size(); ++p) {
     const std::string name = "points-" + plan.projections[p].name;
-    SweepJob points{name, JobCommand::Run, {}, true, false, {{1, static_cast<int>(p), DependencyKind::AfterOk}}, tasks + name + "-%a.yaml"};
-    for (int index : plan.projections[p].points) points.tasks.push_back(plan.points[index].config.run_dir + "/config.yaml");
+    SweepJob points{name,
+                    JobCommand::Run,
+                    {},
+                    true,
+                    false,
+                    {{1, static_cast<int>(p), DependencyKind::AfterOk}},
+                    tasks + name + "-%a.yaml"};
+    for (int index : plan.projections[p].points)
+      points.tasks.push_back(plan.points[index].config.run_dir + "/config.yaml");
     report.after.push_back({static_cast<int>(plan.jobs.size()), -1, DependencyKind::AfterAny});
     plan.jobs.push_back(std::move(points));
   }
@@ -315,8 +317,8 @@ void write_sweep_dir(const SweepPlan& plan) {
     for (const auto& point : plan.points) {
       const fs::path dir = root / "points" / point.name;
       fs::create_directories(dir);
-      nlohmann::json entry = {{"name", point.name}, {"run_dir", relative_to(dir, root)},
-                              {"assignments", to_json(point.assignments)}};
+      nlohmann::json entry = {
+          {"name", point.name}, {"run_dir", relative_to(dir, root)}, {"assignments", to_json(point.assignments)}};
       if (point.error.empty()) {
         write_text(dir / "config.yaml", to_yaml(point.config));
         link_to(capture, dir / "capture.h5");
@@ -346,8 +348,7 @@ void write_sweep_dir(const SweepPlan& plan) {
   }
 }
 
-std::vector<std::string> sbatch_arguments(const SweepPlan& plan, int index,
-                                          const SbatchSettings& settings,
+std::vector<std::string> sbatch_arguments(const SweepPlan& plan, int index, const SbatchSettings& settings,
                                           const std::vector<std::string>& ids) {
   const SweepJob& job = plan.jobs.at(index);
   const ClusterConfig& cluster = plan.capture.cluster;
@@ -367,8 +368,8 @@ std::vector<std::string> sbatch_arguments(const SweepPlan& plan, int index,
   };
   if (!cluster.partition.empty()) args.push_back("--partition=" + cluster.partition);
   if (!cluster.account.empty()) args.push_back("--account=" + cluster.account);
-  args.push_back("--export=ALL,CIRCAL_COMMAND=" + std::string(name_of(job.command)) + ",CIRCAL_BIN=" + settings.circal_bin +
-                 ",CIRCAL_LAUNCHER=" + name_of(cluster.launcher) +
+  args.push_back("--export=ALL,CIRCAL_COMMAND=" + std::string(name_of(job.command)) +
+                 ",CIRCAL_BIN=" + settings.circal_bin + ",CIRCAL_LAUNCHER=" + name_of(cluster.launcher) +
                  ",CIRCAL_MAX_RESTARTS=" + std::to_string(cluster.max_restarts));
   if (job.array)
     args.push_back("--array=0-" + std::to_string(job.tasks.size() - 1) + "%" + std::to_string(cluster.array_parallel));
@@ -381,7 +382,8 @@ std::vector<std::string> sbatch_arguments(const SweepPlan& plan, int index,
 
 std::string shell_word(const std::string& word) {
   const bool plain = !word.empty() && word.find_first_not_of(
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=,%@+-") == std::string::npos;
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=,%@+-") ==
+                                          std::string::npos;
   if (plain) return word;
   if (word.find("${") != std::string::npos && word.find_first_of("\"\\`'") == std::string::npos)
     return "\"" + word + "\"";
@@ -393,9 +395,8 @@ std::string shell_word(const std::string& word) {
 std::string dry_run_script(const SweepPlan& plan, const SbatchSettings& settings) {
   std::vector<std::string> ids;
   for (const auto& job : plan.jobs) ids.push_back("${" + job_variable(job) + "}");
-  std::string script = "#!/bin/sh\n# circal sweep: " + std::to_string(plan.points.size()) +
-                       " points, " + std::to_string(plan.jobs.size()) + " jobs, sweep directory " +
-                       plan.sweep_dir + "\nset -e\n";
+  std::string script = "#!/bin/sh\n# circal sweep: " + std::to_string(plan.points.size()) + " points, " +
+                       std::to_string(plan.jobs.size()) + " jobs, sweep directory " + plan.sweep_dir + "\nset -e\n";
   for (size_t job = 0; job < plan.jobs.size(); ++job) {
     script += job_variable(plan.jobs[job]) + "=$(sbatch";
     for (const auto& arg : sbatch_arguments(plan, static_cast<int>(job), settings, ids)) {

@@ -71,16 +71,17 @@ enum class JobCommand { Capture, Project, Run, Report };
 template <>
 struct EnumNames<JobCommand> {
   static constexpr const char* what = "job command";
-  static constexpr std::array names{std::pair{JobCommand::Capture, "capture"}, std::pair{JobCommand::Project, "project"},
-                                    std::pair{JobCommand::Run, "run"}, std::pair{JobCommand::Report, "report"}};
+  static constexpr std::array names{std::pair{JobCommand::Capture, "capture"},
+                                    std::pair{JobCommand::Project, "project"}, std::pair{JobCommand::Run, "run"},
+                                    std::pair{JobCommand::Report, "report"}};
 };
 
 struct SweepJob {
-  std::string name;              // capture, project, points-NAME, report
-  JobCommand command;            // the circal command each task runs
+  std::string name;                // capture, project, points-NAME, report
+  JobCommand command;              // the circal command each task runs
   std::vector<std::string> tasks;  // per task: its config path (report: the sweep dir)
-  bool array = false;            // submitted as a job array (one sbatch, %a picks the task)
-  bool single_task = false;      // report: one rank, not cluster.tasks
+  bool array = false;              // submitted as a job array (one sbatch, %a picks the task)
+  bool single_task = false;        // report: one rank, not cluster.tasks
   std::vector<SweepDependency> after;
   // What an array task's argument is in the sbatch command (tasks/JOB-%a.yaml).
   std::string task_pattern;
@@ -92,7 +93,7 @@ struct SweepPlan {
   std::vector<SweepAxis> grid;
   std::vector<SweepPoint> points;
   std::vector<SweepProjection> projections;
-  std::vector<SweepJob> jobs;  // dependencies point backwards only
+  std::vector<SweepJob> jobs;      // dependencies point backwards only
   std::vector<std::string> notes;  // what the planner changed so one capture serves every point
 };
 
@@ -104,8 +105,7 @@ bool is_capture_key(const std::string& key);
 // on that projection's array task: a failed projection stops only its own points); report
 // (afterany on everything, so it runs and names failures; jobs are submitted with
 // --kill-on-invalid-dep so the points of a failed projection end instead of pending forever).
-SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid,
-                          const std::string& sweep_dir);
+SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid, const std::string& sweep_dir);
 
 // Writes the plan's files (configs, symlinks, tasks/, logs/, sweep.json, error.txt of points
 // the config rejected). CircalError(kExitIo) when the sweep directory cannot be written.
@@ -120,8 +120,7 @@ struct SbatchSettings {
 
 // The sbatch arguments of one job (without the leading "sbatch"); `dependency_ids[j]` is the
 // job id of jobs[j] as the shell or Slurm knows it (a number, or "$capture" in a dry run).
-std::vector<std::string> sbatch_arguments(const SweepPlan& plan, int job,
-                                          const SbatchSettings& settings,
+std::vector<std::string> sbatch_arguments(const SweepPlan& plan, int job, const SbatchSettings& settings,
                                           const std::vector<std::string>& dependency_ids);
 
 // The whole submission as a shell script: `NAME=$(sbatch --parsable ...)` per job.

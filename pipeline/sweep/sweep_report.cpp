@@ -1,5 +1,6 @@
 #include "pipeline/sweep/sweep_report.hpp"
 
+#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -8,14 +9,13 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
 #include "pipeline/base/errors.hpp"
-#include "pipeline/io/atomic_text_file.hpp"
 #include "pipeline/base/number_text.hpp"
 #include "pipeline/config/names.hpp"
+#include "pipeline/io/atomic_text_file.hpp"
 #include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/plots/calibration_curve.hpp"
 
@@ -63,7 +63,8 @@ void read_metrics(SweepRow& row, const json& metrics) {
   row.compression_ratio = number(metrics, "/compression/ratio");
   if (row.structure.empty()) {
     const json::json_pointer at("/compression/structure");
-    row.structure = metrics.contains(at) && metrics.at(at).is_string() ? metrics.at(at).get<std::string>() : name_of(Structure::Circulant);
+    row.structure = metrics.contains(at) && metrics.at(at).is_string() ? metrics.at(at).get<std::string>()
+                                                                       : name_of(Structure::Circulant);
   }
   row.kl_mean = number(metrics, s + "/kl/mean");
   row.kl_ci95 = {number(metrics, s + "/kl/ci95/0"), number(metrics, s + "/kl/ci95/1")};
@@ -74,8 +75,7 @@ void read_metrics(SweepRow& row, const json& metrics) {
 
 // Step records of calibrate/log.jsonl (event lines have no loss): steps done, summed step time,
 // and the loss curve.
-void read_calibration_log(SweepRow& row, const fs::path& log,
-                          std::vector<std::pair<int, double>>* curve) {
+void read_calibration_log(SweepRow& row, const fs::path& log, std::vector<std::pair<int, double>>* curve) {
   std::ifstream in(log);
   for (std::string line; std::getline(in, line);) {
     const json record = json::parse(line, nullptr, false);
@@ -138,9 +138,8 @@ void write_plot_data(const fs::path& sweep, const std::vector<SweepRow>& rows) {
     std::vector<std::string> sorted;
     std::istringstream in(lines);
     for (std::string line; std::getline(in, line);) sorted.push_back(line);
-    std::sort(sorted.begin(), sorted.end(), [](const std::string& a, const std::string& b) {
-      return std::stod(a) < std::stod(b);
-    });
+    std::sort(sorted.begin(), sorted.end(),
+              [](const std::string& a, const std::string& b) { return std::stod(a) < std::stod(b); });
     kl += "# " + structure + "\n";
     for (const auto& line : sorted) kl += line + "\n";
     kl += "\n\n";
@@ -162,8 +161,8 @@ std::string gnuplot_script(const fs::path& sweep, const std::vector<SweepRow>& r
      << "plot ";
   int index = 0;
   for (const std::string& structure : finished_structures(rows))
-    gp << "'" << plots << "/kl_vs_compression.dat' index " << index++
-       << " using 1:2:3:4 with yerrorlines title '" << structure << "', ";
+    gp << "'" << plots << "/kl_vs_compression.dat' index " << index++ << " using 1:2:3:4 with yerrorlines title '"
+       << structure << "', ";
   gp << "'" << plots << "/pareto_front.dat' using 1:2 with lines dashtype 2 lw 2 title 'Pareto front'\n";
   gp << "set output '" << plots << "/loss_curves.png'\n"
      << "set title 'calibration loss per point'\nset xlabel 'step'\nset ylabel 'training loss (KL)'\n"
@@ -171,8 +170,8 @@ std::string gnuplot_script(const fs::path& sweep, const std::vector<SweepRow>& r
   bool first = true;
   for (const auto& row : rows) {
     if (!fs::exists(loss_curve_path(sweep, row))) continue;
-    gp << (first ? "" : ", ") << "'" << loss_curve_path(sweep, row) << "' using 1:2 with lines title '"
-       << row.name << "'";
+    gp << (first ? "" : ", ") << "'" << loss_curve_path(sweep, row) << "' using 1:2 with lines title '" << row.name
+       << "'";
     first = false;
   }
   if (first) gp << "NaN notitle";
@@ -189,7 +188,8 @@ void write_point_curves(const fs::path& sweep, const std::vector<SweepRow>& rows
   for (const auto& row : rows) {
     const fs::path calibrate = sweep / row.run_dir / "calibrate.h5";
     if (!row.failure.empty() || !fs::exists(calibrate)) continue;
-    const CalibrationHistory history = read_calibration_history(CheckpointReader::open(calibrate.string(), "calibrate"));
+    const CalibrationHistory history =
+        read_calibration_history(CheckpointReader::open(calibrate.string(), "calibrate"));
     write_calibration_curve(history, "calibration of " + row.name, work, sweep / calibration_plot(row), std::cerr);
   }
   std::error_code ignored;
@@ -213,7 +213,8 @@ std::vector<SweepRow> read_sweep_rows(const std::string& sweep_dir) {
   const fs::path sweep = sweep_dir;
   const auto plan = read_json(sweep / "sweep.json");
   if (!plan || !plan->contains("points"))
-    fail(kExitInput, "report: " + (sweep / "sweep.json").string() + ": missing or not a sweep plan (run circal sweep first)");
+    fail(kExitInput,
+         "report: " + (sweep / "sweep.json").string() + ": missing or not a sweep plan (run circal sweep first)");
   std::vector<SweepRow> rows;
   for (const auto& point : plan->at("points")) {
     SweepRow row;
@@ -285,20 +286,20 @@ std::vector<size_t> pareto_front(const std::vector<SweepRow>& rows) {
     if (!rows[i].failure.empty()) continue;
     bool dominated = false;
     for (size_t j = 0; j < rows.size() && !dominated; ++j)
-      dominated = j != i && rows[j].failure.empty() &&
-                  rows[j].compression_ratio >= rows[i].compression_ratio && rows[j].kl_mean <= rows[i].kl_mean &&
+      dominated = j != i && rows[j].failure.empty() && rows[j].compression_ratio >= rows[i].compression_ratio &&
+                  rows[j].kl_mean <= rows[i].kl_mean &&
                   (rows[j].compression_ratio > rows[i].compression_ratio || rows[j].kl_mean < rows[i].kl_mean);
     if (!dominated) front.push_back(i);
   }
-  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) {
-    return rows[a].compression_ratio < rows[b].compression_ratio;
-  });
+  std::sort(front.begin(), front.end(),
+            [&](size_t a, size_t b) { return rows[a].compression_ratio < rows[b].compression_ratio; });
   return front;
 }
 
 std::string sweep_report_csv(const std::vector<SweepRow>& rows) {
-  std::string csv = "point,structure,block_size,lr,status,student,compression_ratio,kl_mean,kl_ci95_lo,kl_ci95_hi,"
-                    "top1,top5_overlap,match_rate,calibration_steps,calibration_seconds,best_lr,failure\n";
+  std::string csv =
+      "point,structure,block_size,lr,status,student,compression_ratio,kl_mean,kl_ci95_lo,kl_ci95_hi,"
+      "top1,top5_overlap,match_rate,calibration_steps,calibration_seconds,best_lr,failure\n";
   for (const auto& r : rows) {
     const bool ok = r.failure.empty();
     csv += csv_field(r.name) + "," + r.structure + "," + std::to_string(r.block_size) + "," + general(r.lr) + "," +
@@ -307,7 +308,7 @@ std::string sweep_report_csv(const std::vector<SweepRow>& rows) {
                      general(r.kl_ci95.hi) + "," + general(r.top1) + "," + general(r.top5_overlap) + "," +
                      general(r.match_rate) + "," + std::to_string(r.calibration_steps) + "," +
                      cell(r.calibration_seconds, 2)
-                : std::string(",,,,,,,,")) +
+               : std::string(",,,,,,,,")) +
            "," + (r.best_lr ? "1" : "0") + "," + csv_field(r.failure) + "\n";
   }
   return csv;
@@ -331,10 +332,11 @@ std::string sweep_report_markdown(const std::vector<SweepRow>& rows) {
       continue;
     }
     const std::string mark = r.best_lr ? "**" : "";
-    md << "| " << r.name << " | " << r.structure << " | " << r.block_size << " | " << mark << general(r.lr) << mark << " | "
-       << cell(r.compression_ratio, 2) << "x | " << mark << cell(r.kl_mean, 4) << mark << " [" << cell(r.kl_ci95.lo, 4)
-       << ", " << cell(r.kl_ci95.hi, 4) << "] | " << cell(r.top1, 3) << " | " << cell(r.top5_overlap, 3) << " | "
-       << cell(r.match_rate, 3) << " | " << r.calibration_steps << " | " << cell(r.calibration_seconds, 1) << " |\n";
+    md << "| " << r.name << " | " << r.structure << " | " << r.block_size << " | " << mark << general(r.lr) << mark
+       << " | " << cell(r.compression_ratio, 2) << "x | " << mark << cell(r.kl_mean, 4) << mark << " ["
+       << cell(r.kl_ci95.lo, 4) << ", " << cell(r.kl_ci95.hi, 4) << "] | " << cell(r.top1, 3) << " | "
+       << cell(r.top5_overlap, 3) << " | " << cell(r.match_rate, 3) << " | " << r.calibration_steps << " | "
+       << cell(r.calibration_seconds, 1) << " |\n";
   }
   if (failed > 0) {
     md << "\n## Failed points (" << failed << ")\n\n| point | reason |\n|---|---|\n";

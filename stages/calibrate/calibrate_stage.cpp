@@ -5,23 +5,21 @@
 #include <filesystem>
 #include <iostream>
 
-#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/base/errors.hpp"
-#include "stages/calibrate/calibrator.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "stages/calibrate/calibrate_stage.hpp"
+#include "stages/calibrate/calibrator.hpp"
 #include "stages/common/student_checkpoint.hpp"
 
 namespace circal {
 
 namespace {
 
-void write_calibration_result(const StageContext& context, const StudentLayout& layout,
-                              const CalibrationState& state) {
+void write_calibration_result(const StageContext& context, const StudentLayout& layout, const CalibrationState& state) {
   CheckpointWriter file(context.mpi.comm(), context.output_path(Stage::Calibrate),
                         {"calibrate", context.fingerprint(Stage::Calibrate), context.config_yaml()});
   write_student_parameters(file, layout, state.best_params.data());
-  if (!state.train_loss.empty())
-    file.write("/history/train_loss", {state.train_loss.size()}, state.train_loss.data());
+  if (!state.train_loss.empty()) file.write("/history/train_loss", {state.train_loss.size()}, state.train_loss.data());
   if (!state.validation_kl.empty()) {
     file.write("/history/validation_step", {state.validation_step.size()}, state.validation_step.data());
     file.write("/history/validation_kl", {state.validation_kl.size()}, state.validation_kl.data());
@@ -47,36 +45,34 @@ void calibrate_stage(const StageContext& context) {
   // capture.h5 is refused by open_output, as project refuses it (a stale file names the keys
   // that differ); CalibrationData then reads the file it accepted.
   context.open_output(Stage::Capture);
-  CalibrationData data(context.output_path(Stage::Capture), "",
-                       layout.first_layer(), context.model.config.hidden_size,
+  CalibrationData data(context.output_path(Stage::Capture), "", layout.first_layer(), context.model.config.hidden_size,
                        float(settings.temperature), context.model.embed_tokens, context.model.config.vocab_size,
                        size_t(settings.data_budget_mb) << 20);
   Transformer model(context.model);
-  Calibrator calibrator(context.mpi.comm(), model, layout, data, settings,
-                        read_student_parameters(project, layout));
+  Calibrator calibrator(context.mpi.comm(), model, layout, data, settings, read_student_parameters(project, layout));
 
   const std::string dir = (std::filesystem::path(config.run_dir) / "calibrate").string();
   const std::string fingerprint = context.fingerprint(Stage::Calibrate);
-  const CheckpointPolicy policy{dir, {kCalibrationCheckpointStage, fingerprint, context.config_yaml()},
-                                settings.checkpoint_every, settings.keep_checkpoints};
-  auto resumed = newest_calibration_checkpoint(
-      dir, fingerprint, layout.total_size, [&](const std::string& line) { context.mpi.log("calibrate: " + line); });
+  const CheckpointPolicy policy{dir,
+                                {kCalibrationCheckpointStage, fingerprint, context.config_yaml()},
+                                settings.checkpoint_every,
+                                settings.keep_checkpoints};
+  auto resumed = newest_calibration_checkpoint(dir, fingerprint, layout.total_size,
+                                               [&](const std::string& line) { context.mpi.log("calibrate: " + line); });
   if (resumed) context.mpi.log("calibrate: resuming after step " + std::to_string(resumed->step));
   const int resumed_step = resumed ? int(resumed->step) : 0;
-  ProgressLog log(context.mpi.is_root(), dir + "/log.jsonl", settings.log_every, settings.steps,
-                  resumed_step, std::cout);
+  ProgressLog log(context.mpi.is_root(), dir + "/log.jsonl", settings.log_every, settings.steps, resumed_step,
+                  std::cout);
   context.mpi.log("calibrate: " + std::to_string(layout.matrices.size()) + " " + name_of(layout.structure) +
-                  " matrices, " +
-                  std::to_string(layout.total_size) + " parameters, " +
+                  " matrices, " + std::to_string(layout.total_size) + " parameters, " +
                   std::to_string(data.calibration().size()) + " calibration / " +
                   std::to_string(data.validation().size()) + " validation prompts, " +
                   std::to_string(context.mpi.size()) + " ranks");
   const CalibrationState state =
       calibrator.run(resumed ? std::move(*resumed) : calibrator.initial_state(), log, policy);
   write_calibration_result(context, layout, state);
-  context.mpi.log("calibrate: best validation KL " + std::to_string(state.best_validation) +
-                  " at step " + std::to_string(state.best_step) + " -> " +
-                  context.output_path(Stage::Calibrate));
+  context.mpi.log("calibrate: best validation KL " + std::to_string(state.best_validation) + " at step " +
+                  std::to_string(state.best_step) + " -> " + context.output_path(Stage::Calibrate));
 }
 
 }  // namespace circal

@@ -47,8 +47,7 @@ std::vector<std::vector<int>> prompt_groups(const std::vector<int>& global_batch
   for (size_t j = 0; j < n; ++j) length[j] = tokens(global_batch[j]);
   std::vector<size_t> by_length(n);
   std::iota(by_length.begin(), by_length.end(), size_t(0));
-  std::stable_sort(by_length.begin(), by_length.end(),
-                   [&](size_t a, size_t b) { return length[a] > length[b]; });
+  std::stable_sort(by_length.begin(), by_length.end(), [&](size_t a, size_t b) { return length[a] > length[b]; });
   const size_t count = (n + size - 1) / size;
   std::vector<std::vector<size_t>> members(count);
   std::vector<int64_t> load(count, 0);
@@ -67,8 +66,8 @@ std::vector<std::vector<int>> prompt_groups(const std::vector<int>& global_batch
   return groups;
 }
 
-std::vector<std::vector<int>> rank_groups(const std::vector<int>& global_batch, int group,
-                                          const PromptTokens& tokens, int rank, int ranks) {
+std::vector<std::vector<int>> rank_groups(const std::vector<int>& global_batch, int group, const PromptTokens& tokens,
+                                          int rank, int ranks) {
   std::vector<std::vector<int>> groups = prompt_groups(global_batch, group, tokens), mine;
   for (size_t k = size_t(rank); k < groups.size(); k += size_t(std::max(1, ranks)))
     mine.push_back(std::move(groups[k]));

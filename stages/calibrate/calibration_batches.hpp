@@ -38,7 +38,7 @@ using PromptTokens = std::function<int(int prompt)>;
 std::vector<std::vector<int>> prompt_groups(const std::vector<int>& global_batch, int group,
                                             const PromptTokens& tokens);
 // The groups that rank `rank` of `ranks` handles: group k with k % ranks == rank, in order.
-std::vector<std::vector<int>> rank_groups(const std::vector<int>& global_batch, int group,
-                                          const PromptTokens& tokens, int rank, int ranks);
+std::vector<std::vector<int>> rank_groups(const std::vector<int>& global_batch, int group, const PromptTokens& tokens,
+                                          int rank, int ranks);
 
 }  // namespace circal

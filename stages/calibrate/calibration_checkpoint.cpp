@@ -41,8 +41,8 @@ std::string calibration_checkpoint_path(const std::string& dir, int64_t step) {
   return (fs::path(dir) / name).string();
 }
 
-void save_calibration_checkpoint(MPI_Comm comm, const std::string& path,
-                                 const CheckpointMeta& meta, const CalibrationState& state) {
+void save_calibration_checkpoint(MPI_Comm comm, const std::string& path, const CheckpointMeta& meta,
+                                 const CalibrationState& state) {
   CheckpointWriter file(comm, path, meta);
   write_floats(file, "/state/params", state.params);
   write_floats(file, "/state/adam_m", state.adam_m);
@@ -55,19 +55,15 @@ void save_calibration_checkpoint(MPI_Comm comm, const std::string& path,
   file.set_attr("/state", "evaluations_without_improvement", state.evaluations_without_improvement);
   file.set_attr("/state", "stopped_early", static_cast<int64_t>(state.stopped_early));
   file.set_attr("/state", "best_validation", state.best_validation);
-  if (!state.train_loss.empty())
-    file.write("/history/train_loss", {state.train_loss.size()}, state.train_loss.data());
+  if (!state.train_loss.empty()) file.write("/history/train_loss", {state.train_loss.size()}, state.train_loss.data());
   if (!state.validation_kl.empty()) {
-    file.write("/history/validation_step", {state.validation_step.size()},
-               state.validation_step.data());
-    file.write("/history/validation_kl", {state.validation_kl.size()},
-               state.validation_kl.data());
+    file.write("/history/validation_step", {state.validation_step.size()}, state.validation_step.data());
+    file.write("/history/validation_kl", {state.validation_kl.size()}, state.validation_kl.data());
   }
   file.commit();
 }
 
-CalibrationState load_calibration_checkpoint(const std::string& path,
-                                             const std::string& fingerprint) {
+CalibrationState load_calibration_checkpoint(const std::string& path, const std::string& fingerprint) {
   const auto file = CheckpointReader::open(path, kCalibrationCheckpointStage, fingerprint);
   CalibrationState state;
   state.params = file.read_float("/state/params");
@@ -78,8 +74,7 @@ CalibrationState load_calibration_checkpoint(const std::string& path,
   state.epoch = file.attr_int("/state", "epoch");
   state.epoch_position = file.attr_int("/state", "epoch_position");
   state.best_step = file.attr_int("/state", "best_step");
-  state.evaluations_without_improvement =
-      file.attr_int("/state", "evaluations_without_improvement");
+  state.evaluations_without_improvement = file.attr_int("/state", "evaluations_without_improvement");
   state.stopped_early = file.attr_int("/state", "stopped_early") != 0;
   state.best_validation = file.attr_double("/state", "best_validation");
   if (file.exists("/history/train_loss")) state.train_loss = file.read_double("/history/train_loss");
@@ -91,22 +86,21 @@ CalibrationState load_calibration_checkpoint(const std::string& path,
   if (state.adam_m.size() != n || state.adam_v.size() != n || state.best_params.size() != n ||
       state.train_loss.size() != static_cast<size_t>(state.step) ||
       state.validation_step.size() != state.validation_kl.size())
-    fail(kExitCheckpoint, path + ": inconsistent calibration state (sizes do not match step " +
-                              std::to_string(state.step) + ")");
+    fail(kExitCheckpoint,
+         path + ": inconsistent calibration state (sizes do not match step " + std::to_string(state.step) + ")");
   return state;
 }
 
-std::optional<CalibrationState> newest_calibration_checkpoint(
-    const std::string& dir, const std::string& fingerprint, size_t parameter_count,
-    const std::function<void(const std::string&)>& report) {
+std::optional<CalibrationState> newest_calibration_checkpoint(const std::string& dir, const std::string& fingerprint,
+                                                              size_t parameter_count,
+                                                              const std::function<void(const std::string&)>& report) {
   auto files = checkpoint_files(dir);
   for (auto it = files.rbegin(); it != files.rend(); ++it) {
     try {
       CalibrationState state = load_calibration_checkpoint(it->second, fingerprint);
       if (state.params.size() != parameter_count)
         fail(kExitCheckpoint, it->second + ": holds " + std::to_string(state.params.size()) +
-                                  " parameters, the student has " +
-                                  std::to_string(parameter_count));
+                                  " parameters, the student has " + std::to_string(parameter_count));
       return state;
     } catch (const CircalError& error) {
       report("skipping checkpoint: " + std::string(error.what()));

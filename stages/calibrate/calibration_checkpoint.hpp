@@ -46,18 +46,17 @@ struct CalibrationState {
 std::string calibration_checkpoint_path(const std::string& dir, int64_t step);
 
 // Collective over comm (every rank passes the same state); atomic through CheckpointWriter.
-void save_calibration_checkpoint(MPI_Comm comm, const std::string& path,
-                                 const CheckpointMeta& meta, const CalibrationState& state);
+void save_calibration_checkpoint(MPI_Comm comm, const std::string& path, const CheckpointMeta& meta,
+                                 const CalibrationState& state);
 
 // Throws CircalError(kExitCheckpoint) for a missing, incomplete, foreign or inconsistent file.
-CalibrationState load_calibration_checkpoint(const std::string& path,
-                                             const std::string& fingerprint);
+CalibrationState load_calibration_checkpoint(const std::string& path, const std::string& fingerprint);
 
 // The newest step-*.h5 in dir that loads with this fingerprint and parameter count; each newer
 // one that does not is reported through `report` (one line) and skipped. nullopt: none usable.
-std::optional<CalibrationState> newest_calibration_checkpoint(
-    const std::string& dir, const std::string& fingerprint, size_t parameter_count,
-    const std::function<void(const std::string&)>& report);
+std::optional<CalibrationState> newest_calibration_checkpoint(const std::string& dir, const std::string& fingerprint,
+                                                              size_t parameter_count,
+                                                              const std::function<void(const std::string&)>& report);
 
 // Removes all but the newest `keep` step-*.h5 files of dir (keep <= 0 keeps all).
 void prune_calibration_checkpoints(const std::string& dir, int keep);

@@ -16,11 +16,12 @@ void require(bool holds, const std::string& path, const std::string& what) {
 
 }  // namespace
 
-CalibrationData::CalibrationData(const std::string& capture_path, const std::string& fingerprint,
-                                 int first_layer, int hidden_size, float tau, const float* embed_tokens,
-                                 int vocab, size_t budget_bytes)
-    : file_(CheckpointReader::open(capture_path, "capture", fingerprint)), tau_(tau),
-      hidden_size_(hidden_size), budget_bytes_(budget_bytes) {
+CalibrationData::CalibrationData(const std::string& capture_path, const std::string& fingerprint, int first_layer,
+                                 int hidden_size, float tau, const float* embed_tokens, int vocab, size_t budget_bytes)
+    : file_(CheckpointReader::open(capture_path, "capture", fingerprint)),
+      tau_(tau),
+      hidden_size_(hidden_size),
+      budget_bytes_(budget_bytes) {
   if (file_.exists("/hidden_in")) {
     const int64_t layer = file_.attr_int("/hidden_in", "layer");
     if (layer != first_layer)
@@ -42,9 +43,8 @@ CalibrationData::CalibrationData(const std::string& capture_path, const std::str
   check_layout(capture_path);
   if (topk_ && tau != 1.0f)
     fail(kExitUsage, "config: calibrate.temperature: " + std::to_string(tau) +
-                         " needs full teacher logits (capture.logits_format = full); " +
-                         capture_path + " holds only the top-" + std::to_string(k_) +
-                         " of the tau = 1 distribution");
+                         " needs full teacher logits (capture.logits_format = full); " + capture_path +
+                         " holds only the top-" + std::to_string(k_) + " of the tau = 1 distribution");
 }
 
 // Every later read indexes by these shapes and offsets, so a file that breaks them is refused
@@ -57,14 +57,16 @@ void CalibrationData::check_layout(const std::string& path) {
             "/hidden_in is not [tokens, " + std::to_string(hidden_size_) + "]");
   require(offsets_.size() == prompts_.size() + 1 && offsets_.front() == 0 &&
               std::is_sorted(offsets_.begin(), offsets_.end()) && uint64_t(offsets_.back()) == rows,
-          path, "/prompts/offsets does not split the " + std::to_string(rows) + " token rows into " +
-                    std::to_string(prompts_.size()) + " prompts");
+          path,
+          "/prompts/offsets does not split the " + std::to_string(rows) + " token rows into " +
+              std::to_string(prompts_.size()) + " prompts");
   const auto shape_is = [&](const char* name, std::vector<uint64_t> expected) {
     require(file_.shape(name) == expected, path, std::string(name) + " does not have one row per token");
   };
   if (topk_) {
     const std::vector<uint64_t> ids = file_.shape("/teacher/topk_ids");
-    require(ids.size() == 2 && ids[1] > 0 && ids[1] <= uint64_t(INT32_MAX), path, "/teacher/topk_ids is not [tokens, k]");
+    require(ids.size() == 2 && ids[1] > 0 && ids[1] <= uint64_t(INT32_MAX), path,
+            "/teacher/topk_ids is not [tokens, k]");
     k_ = int(ids[1]);
     shape_is("/teacher/topk_ids", {rows, ids[1]});
     shape_is("/teacher/topk_logits", {rows, ids[1]});
@@ -121,7 +123,8 @@ void CalibrationData::evict_beyond_budget(int keep) {
   while (held_bytes_ > budget_bytes_) {
     int oldest = -1;
     for (int i = 0; i < int(prompts_.size()); ++i)
-      if (prompts_[i].loaded && i != keep && (oldest < 0 || prompts_[i].last_use < prompts_[oldest].last_use)) oldest = i;
+      if (prompts_[i].loaded && i != keep && (oldest < 0 || prompts_[i].last_use < prompts_[oldest].last_use))
+        oldest = i;
     if (oldest < 0) return;  // the one prompt in use exceeds the budget alone
     held_bytes_ -= prompts_[oldest].bytes;
     prompts_[oldest] = Prompt{};
@@ -130,8 +133,8 @@ void CalibrationData::evict_beyond_budget(int keep) {
 
 const float* CalibrationData::hidden(int prompt) { return load(prompt).hidden.data(); }
 
-double CalibrationData::distillation_loss(int prompt, const float* student_logits, float* dlogits,
-                                          int vocab, float grad_scale) {
+double CalibrationData::distillation_loss(int prompt, const float* student_logits, float* dlogits, int vocab,
+                                          float grad_scale) {
   const Prompt& entry = load(prompt);
   const int T = tokens(prompt);
   // The ids and widths come from the file, the vocabulary from the model: they must agree
@@ -141,8 +144,8 @@ double CalibrationData::distillation_loss(int prompt, const float* student_logit
       require(id >= 0 && id < vocab, file_.path(),
               "/teacher/topk_ids holds token " + std::to_string(id) + ", outside the model's vocabulary of " +
                   std::to_string(vocab));
-    return topk_kl_divergence(entry.topk_ids.data(), entry.logits.data(), entry.logsumexp.data(),
-                              k_, student_logits, dlogits, T, vocab, grad_scale);
+    return topk_kl_divergence(entry.topk_ids.data(), entry.logits.data(), entry.logsumexp.data(), k_, student_logits,
+                              dlogits, T, vocab, grad_scale);
   }
   require(entry.teacher.V == vocab, file_.path(),
           "/teacher/logits has " + std::to_string(entry.teacher.V) + " columns, the model's vocabulary " +
@@ -150,8 +153,8 @@ double CalibrationData::distillation_loss(int prompt, const float* student_logit
   return teacher_kl_divergence(entry.teacher, student_logits, dlogits, grad_scale);
 }
 
-double topk_kl_divergence(const int32_t* ids, const float* topk_logits, const float* logsumexp,
-                          int k, const float* zS, float* dzS, int T, int V, float grad_scale) {
+double topk_kl_divergence(const int32_t* ids, const float* topk_logits, const float* logsumexp, int k, const float* zS,
+                          float* dzS, int T, int V, float grad_scale) {
   std::vector<double> log_ps(V);
   std::vector<char> kept(V);
   double total = 0.0;

@@ -20,9 +20,8 @@ class CalibrationData {
   // hidden state enters `first_layer`. The distillation temperature tau decides whether a
   // top-k capture is usable (its logsumexp is of the tau = 1 distribution).
   // embed_tokens [vocab, hidden] serves layer 0 when capture.h5 has no /hidden_in.
-  CalibrationData(const std::string& capture_path, const std::string& fingerprint,
-                  int first_layer, int hidden_size, float tau, const float* embed_tokens = nullptr,
-                  int vocab = 0, size_t budget_bytes = size_t(1) << 30);
+  CalibrationData(const std::string& capture_path, const std::string& fingerprint, int first_layer, int hidden_size,
+                  float tau, const float* embed_tokens = nullptr, int vocab = 0, size_t budget_bytes = size_t(1) << 30);
 
   // Indices (into the capture's prompt list) of the calibration / validation prompts.
   const std::vector<int>& calibration() const { return calibration_; }
@@ -36,17 +35,16 @@ class CalibrationData {
   size_t held_bytes() const { return held_bytes_; }
   // Sum over the prompt's positions of tau^2 KL(teacher || student); writes
   // dlogits = grad_scale * d(sum)/d(student logits) unless dlogits is null.
-  double distillation_loss(int prompt, const float* student_logits, float* dlogits, int vocab,
-                           float grad_scale);
+  double distillation_loss(int prompt, const float* student_logits, float* dlogits, int vocab, float grad_scale);
 
  private:
   struct Prompt {
     bool loaded = false;
     std::vector<float> hidden;
-    TeacherRows teacher;                // full logits: their softmax, computed once
-    std::vector<float> logits;          // top-k values [T, k]
-    std::vector<int32_t> topk_ids;      // [T, k]
-    std::vector<float> logsumexp;       // [T]
+    TeacherRows teacher;            // full logits: their softmax, computed once
+    std::vector<float> logits;      // top-k values [T, k]
+    std::vector<int32_t> topk_ids;  // [T, k]
+    std::vector<float> logsumexp;   // [T]
     size_t bytes = 0;
     uint64_t last_use = 0;
   };
@@ -71,7 +69,7 @@ class CalibrationData {
 
 // tau = 1 KL of a teacher known by its top-k (ids, logits) and logsumexp: the kept tokens and
 // the tail mass as one more outcome. Same contract as kl_divergence (sum over T positions).
-double topk_kl_divergence(const int32_t* ids, const float* topk_logits, const float* logsumexp,
-                          int k, const float* zS, float* dzS, int T, int V, float grad_scale);
+double topk_kl_divergence(const int32_t* ids, const float* topk_logits, const float* logsumexp, int k, const float* zS,
+                          float* dzS, int T, int V, float grad_scale);
 
 }  // namespace circal

@@ -6,9 +6,9 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/optim/gradient_clipping.hpp"
+#include "pipeline/runtime/exact_sum.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
 #include "stages/calibrate/calibration_batches.hpp"
-#include "pipeline/runtime/exact_sum.hpp"
 
 namespace circal {
 
@@ -26,25 +26,27 @@ int comm_size(MPI_Comm comm) {
   return size;
 }
 
-AdamSettings adam_settings(const CalibrateConfig& c) {
-  return AdamSettings{c.beta1, c.beta2, c.eps, c.weight_decay};
-}
+AdamSettings adam_settings(const CalibrateConfig& c) { return AdamSettings{c.beta1, c.beta2, c.eps, c.weight_decay}; }
 
 }  // namespace
 
-Calibrator::Calibrator(MPI_Comm comm, Transformer& model, const StudentLayout& layout,
-                       CalibrationData& data, const CalibrateConfig& settings,
-                       std::vector<float> initial)
-    : comm_(comm), rank_(comm_rank(comm)), ranks_(comm_size(comm)), model_(model),
-      layout_(layout), data_(data), settings_(settings), params_(std::move(initial)),
-      grads_(params_.size(), 0.0f), student_(model, layout, params_.data(), grads_.data()),
+Calibrator::Calibrator(MPI_Comm comm, Transformer& model, const StudentLayout& layout, CalibrationData& data,
+                       const CalibrateConfig& settings, std::vector<float> initial)
+    : comm_(comm),
+      rank_(comm_rank(comm)),
+      ranks_(comm_size(comm)),
+      model_(model),
+      layout_(layout),
+      data_(data),
+      settings_(settings),
+      params_(std::move(initial)),
+      grads_(params_.size(), 0.0f),
+      student_(model, layout, params_.data(), grads_.data()),
       adam_(params_.size(), adam_settings(settings)),
-      schedule_(settings.lr, settings.schedule, settings.warmup_steps, settings.steps,
-                settings.min_lr_ratio),
+      schedule_(settings.lr, settings.schedule, settings.warmup_steps, settings.steps, settings.min_lr_ratio),
       gradient_sum_(params_.size(), size_t(std::max(1, settings.batch_prompts))) {
   if (params_.size() != layout.total_size)
-    fail(kExitInternal, "calibrate: " + std::to_string(params_.size()) +
-                            " initial parameters for a student of " +
+    fail(kExitInternal, "calibrate: " + std::to_string(params_.size()) + " initial parameters for a student of " +
                             std::to_string(layout.total_size));
 }
 
@@ -73,8 +75,7 @@ const float* Calibrator::forward_group(const std::vector<int>& group) {
   lengths_.clear();
   for (int prompt : group) lengths_.push_back(data_.tokens(prompt));
   choose_recompute(lengths_);
-  if (group.size() == 1)
-    return model_.forward_from(first, data_.hidden(group[0]), data_.tokens(group[0]));
+  if (group.size() == 1) return model_.forward_from(first, data_.hidden(group[0]), data_.tokens(group[0]));
   const size_t width = size_t(model_.config().hidden_size);
   stacked_hidden_.clear();
   for (int prompt : group) {
@@ -84,14 +85,13 @@ const float* Calibrator::forward_group(const std::vector<int>& group) {
   return model_.forward_from(first, stacked_hidden_.data(), lengths_);
 }
 
-double Calibrator::group_loss(const std::vector<int>& group, const float* logits, float* dlogits,
-                              float grad_scale) {
+double Calibrator::group_loss(const std::vector<int>& group, const float* logits, float* dlogits, float grad_scale) {
   const int vocab = model_.config().vocab_size;
   double loss = 0.0;
   for (size_t i = 0; i < group.size(); ++i) {
     const long row = model_.row_offset(int(i));
-    loss += data_.distillation_loss(group[i], logits + row * vocab,
-                                    dlogits ? dlogits + row * vocab : nullptr, vocab, grad_scale);
+    loss += data_.distillation_loss(group[i], logits + row * vocab, dlogits ? dlogits + row * vocab : nullptr, vocab,
+                                    grad_scale);
   }
   return loss;
 }
@@ -183,14 +183,12 @@ void Calibrator::save(CalibrationState& state, const CheckpointPolicy& policy) c
   state.params = params_;
   state.adam_m = adam_.first_moment();
   state.adam_v = adam_.second_moment();
-  save_calibration_checkpoint(comm_, calibration_checkpoint_path(policy.dir, state.step),
-                              policy.meta, state);
+  save_calibration_checkpoint(comm_, calibration_checkpoint_path(policy.dir, state.step), policy.meta, state);
   if (rank_ == 0) prune_calibration_checkpoints(policy.dir, policy.keep);
   MPI_Barrier(comm_);
 }
 
-CalibrationState Calibrator::run(CalibrationState state, ProgressLog& log,
-                                 const CheckpointPolicy& policy) {
+CalibrationState Calibrator::run(CalibrationState state, ProgressLog& log, const CheckpointPolicy& policy) {
   restore(state);
   const bool validating = !data_.validation().empty() && settings_.eval_every > 0;
   // The starting point competes too: calibration must never return something worse.
@@ -213,19 +211,17 @@ CalibrationState Calibrator::run(CalibrationState state, ProgressLog& log,
     const int step = int(state.step);
     const bool eval_now = validating && (step % settings_.eval_every == 0 || step == settings_.steps);
     if (eval_now) evaluate(state, step);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     log.record(StepRecord{step, gradient.loss, lr, outcome.grad_norm, gradient.positions, seconds,
-                          eval_now ? std::optional<double>(state.validation_kl.back())
-                                   : std::nullopt});
+                          eval_now ? std::optional<double>(state.validation_kl.back()) : std::nullopt});
     const bool periodic = !policy.dir.empty() && policy.every > 0 && step % policy.every == 0;
     if (periodic) save(state, policy);
     const std::string signal = policy.dir.empty() ? "" : agreed_stop_signal(comm_);
     if (!signal.empty()) {
       if (!periodic) save(state, policy);
       const std::string file = calibration_checkpoint_path(policy.dir, state.step);
-      const std::string what = "stopped by " + signal + " after step " + std::to_string(step) +
-                               ", checkpoint written to " + file;
+      const std::string what =
+          "stopped by " + signal + " after step " + std::to_string(step) + ", checkpoint written to " + file;
       log.event("stopped", step, what);
       fail(kExitPreempted, "calibrate: " + what);
     }
@@ -233,8 +229,7 @@ CalibrationState Calibrator::run(CalibrationState state, ProgressLog& log,
   if (state.stopped_early)
     log.event("early_stop", int(state.step),
               "early stop after step " + std::to_string(state.step) + ": best validation KL " +
-                  std::to_string(state.best_validation) + " at step " +
-                  std::to_string(state.best_step));
+                  std::to_string(state.best_validation) + " at step " + std::to_string(state.best_step));
   state.params = params_;
   state.adam_m = adam_.first_moment();
   state.adam_v = adam_.second_moment();

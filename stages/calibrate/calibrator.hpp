@@ -9,16 +9,16 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/optim/adam_optimizer.hpp"
-#include "pipeline/config/config.hpp"
-#include "pipeline/optim/lr_schedule.hpp"
 #include "pipeline/base/progress_log.hpp"
+#include "pipeline/base/step_timings.hpp"
+#include "pipeline/config/config.hpp"
 #include "pipeline/model/transformer.hpp"
+#include "pipeline/optim/adam_optimizer.hpp"
+#include "pipeline/optim/lr_schedule.hpp"
+#include "pipeline/runtime/exact_sum.hpp"
 #include "stages/calibrate/calibration_batches.hpp"
 #include "stages/calibrate/calibration_checkpoint.hpp"
 #include "stages/calibrate/calibration_data.hpp"
-#include "pipeline/runtime/exact_sum.hpp"
-#include "pipeline/base/step_timings.hpp"
 #include "stages/common/student.hpp"
 
 namespace circal {
@@ -32,8 +32,8 @@ struct CheckpointPolicy {
 
 // One step's reduced outcome.
 struct BatchGradient {
-  double loss = 0.0;        // mean over the global batch's positions
-  int64_t positions = 0;    // of the global batch
+  double loss = 0.0;      // mean over the global batch's positions
+  int64_t positions = 0;  // of the global batch
 };
 
 struct StepOutcome {
@@ -87,8 +87,7 @@ class Calibrator {
   void choose_recompute(const std::vector<int>& lengths);
   // Sum over the group's prompts of the distillation loss of `logits` (forward_group's);
   // writes the rows of dL/dlogits (times grad_scale) unless dlogits is null.
-  double group_loss(const std::vector<int>& group, const float* logits, float* dlogits,
-                    float grad_scale);
+  double group_loss(const std::vector<int>& group, const float* logits, float* dlogits, float grad_scale);
   PromptTokens prompt_tokens() const {
     return [this](int prompt) { return data_.tokens(prompt); };
   }

@@ -2,27 +2,27 @@
 // later stages need (stages/FILES.md): per token the tokens, teacher logits and the hidden
 // state entering the first patched layer (none when that is layer 0); per patched matrix the
 // streamed per-frequency projection statistics of the calibration tokens (G[k], R[k] in
-// float64, DESIGN 8.1, from the teacher pass's own MLP inputs and outputs) and optionally the full input Gram; raw MLP inputs only with
-// capture.store_inputs. Prompts run in batches (one forward with the prompts' rows stacked)
-// shared among ranks as pipeline/data/prompt_batches.hpp says; rows are written with
-// collective parallel-HDF5 writes and the statistics are summed batch by batch in batch order
-// (stages/common/capture_statistics.hpp), so capture.h5 is bit-identical at any rank count.
+// float64, DESIGN 8.1, from the teacher pass's own MLP inputs and outputs) and optionally the full input Gram; raw MLP
+// inputs only with capture.store_inputs. Prompts run in batches (one forward with the prompts' rows stacked) shared
+// among ranks as pipeline/data/prompt_batches.hpp says; rows are written with collective parallel-HDF5 writes and the
+// statistics are summed batch by batch in batch order (stages/common/capture_statistics.hpp), so capture.h5 is
+// bit-identical at any rank count.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
 
-#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompt_batches.hpp"
 #include "pipeline/data/prompts.hpp"
-#include "pipeline/runtime/stop_signal.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/model/llama_config.hpp"
 #include "pipeline/model/transformer.hpp"
+#include "pipeline/runtime/stop_signal.hpp"
+#include "stages/capture/capture_stage.hpp"
 #include "stages/common/capture_layout.hpp"
 #include "stages/common/capture_statistics.hpp"
-#include "stages/capture/capture_stage.hpp"
 #include "stages/common/student.hpp"
-#include "pipeline/model/llama_config.hpp"
 
 namespace circal {
 
@@ -37,9 +37,7 @@ struct CaptureColumn {
   Projection projection;  // unused by hidden_rows
 };
 
-const float* hidden_rows(const Transformer& model, int layer, Projection) {
-  return model.hidden_in(layer);
-}
+const float* hidden_rows(const Transformer& model, int layer, Projection) { return model.hidden_in(layer); }
 const float* mlp_rows(const Transformer& model, int layer, Projection projection) {
   return model.mlp_input(layer, projection);
 }
@@ -74,8 +72,11 @@ constexpr int kStatisticsChunk = 1024;
 class StatisticsTotals {
  public:
   StatisticsTotals(const StageContext& context, const StudentLayout& layout)
-      : context_(context), layout_(layout), streams_(statistics_streams(layout)),
-        block_sizes_(statistics_block_sizes(context.config)), full_gram_(stores_full_gram(context.config, widest_input(streams_))),
+      : context_(context),
+        layout_(layout),
+        streams_(statistics_streams(layout)),
+        block_sizes_(statistics_block_sizes(context.config)),
+        full_gram_(stores_full_gram(context.config, widest_input(streams_))),
         root_(context.mpi.is_root()) {
     for (const StatisticsStream& stream : streams_) {
       for (int b : block_sizes_) {
@@ -115,11 +116,13 @@ class StatisticsTotals {
         for (auto& o : outputs) output_ptrs.push_back(&o);
         if (mine) accumulate_statistics_of_outputs(X, T, kStatisticsChunk, &input, Y, output_ptrs, &scratch_);
         add_round_in_order(context_.mpi.comm(), contributors, input.values.data(),
-                           root_ ? inputs_[input_at].values.data() : nullptr, root_ ? inputs_[input_at].values.size() : input.values.size());
+                           root_ ? inputs_[input_at].values.data() : nullptr,
+                           root_ ? inputs_[input_at].values.size() : input.values.size());
         ++input_at;
         for (auto& o : outputs) {
           add_round_in_order(context_.mpi.comm(), contributors, o.values.data(),
-                             root_ ? outputs_[output_at].values.data() : nullptr, root_ ? outputs_[output_at].values.size() : o.values.size());
+                             root_ ? outputs_[output_at].values.data() : nullptr,
+                             root_ ? outputs_[output_at].values.size() : o.values.size());
           ++output_at;
         }
       }
@@ -127,8 +130,8 @@ class StatisticsTotals {
         FullGram gram(mine ? stream.n : 0);
         if (mine) gram.accumulate(X, T, kStatisticsChunk);
         const size_t count = size_t(stream.n) * stream.n + 1;
-        add_round_in_order(context_.mpi.comm(), contributors, gram.values.data(), root_ ? grams_[s].values.data() : nullptr,
-                           count);
+        add_round_in_order(context_.mpi.comm(), contributors, gram.values.data(),
+                           root_ ? grams_[s].values.data() : nullptr, count);
       }
     }
   }
@@ -199,8 +202,8 @@ void topk_row(const float* logits, int vocab, int k, int32_t* ids, float* values
   for (int i = 0; i < k; ++i) ids[i] = order[i], values[i] = logits[order[i]];
 }
 
-void write_teacher_rows(CheckpointWriter& file, const CaptureConfig& capture, const float* logits,
-                        int vocab, uint64_t row0, uint64_t nrows) {
+void write_teacher_rows(CheckpointWriter& file, const CaptureConfig& capture, const float* logits, int vocab,
+                        uint64_t row0, uint64_t nrows) {
   if (capture.logits_format == LogitsFormat::Full) {
     file.write_rows("/teacher/logits", row0, nrows, logits);
     return;
@@ -208,15 +211,13 @@ void write_teacher_rows(CheckpointWriter& file, const CaptureConfig& capture, co
   const int k = capture.logits_topk;
   std::vector<int32_t> ids(nrows * k);
   std::vector<float> values(nrows * k), lse(nrows);
-  for (uint64_t t = 0; t < nrows; ++t)
-    topk_row(logits + t * vocab, vocab, k, &ids[t * k], &values[t * k], &lse[t]);
+  for (uint64_t t = 0; t < nrows; ++t) topk_row(logits + t * vocab, vocab, k, &ids[t * k], &values[t * k], &lse[t]);
   file.write_rows("/teacher/topk_ids", row0, nrows, ids.data());
   file.write_rows("/teacher/topk_logits", row0, nrows, values.data());
   file.write_rows("/teacher/logsumexp", row0, nrows, lse.data());
 }
 
-void create_teacher_datasets(CheckpointWriter& file, const CaptureConfig& capture, uint64_t tokens,
-                             uint64_t vocab) {
+void create_teacher_datasets(CheckpointWriter& file, const CaptureConfig& capture, uint64_t tokens, uint64_t vocab) {
   const int gzip = capture.compression;
   if (capture.logits_format == LogitsFormat::Full) {
     file.create("/teacher/logits", H5Type::Float32, {tokens, vocab}, gzip, 64);
@@ -260,7 +261,8 @@ void capture_stage(const StageContext& context) {
   for (const auto& column : columns)
     file.create(column.name, H5Type::Float32, {N, column.width}, context.config.capture.compression, 256);
   file.set_attr("/prompts", "first_patched_layer", int64_t(layout.first_layer()));
-  if (!columns.empty() && columns[0].name == "/hidden_in") file.set_attr("/hidden_in", "layer", int64_t(layout.first_layer()));
+  if (!columns.empty() && columns[0].name == "/hidden_in")
+    file.set_attr("/hidden_in", "layer", int64_t(layout.first_layer()));
   create_teacher_datasets(file, context.config.capture, N, vocab);
 
   const int kBatch = batch_prompts(context.config, model_config, prompts);
@@ -278,7 +280,7 @@ void capture_stage(const StageContext& context) {
     int contributors = 0;
     while (contributors < mpi.size() && round.begin + contributors * kBatch < std::min(round.end, C)) ++contributors;
     const int mine_calibration = std::max(0, std::min(round.mine_end, C) - first);
-    const long calibration_rows = mine_calibration == 0 ? 0
+    const long calibration_rows = mine_calibration == 0                   ? 0
                                   : mine_calibration == int(batch.size()) ? long(teacher.tokens())
                                                                           : teacher.row_offset(mine_calibration);
     if (contributors > 0) statistics.add_round(teacher, contributors, calibration_rows);
@@ -291,20 +293,26 @@ void capture_stage(const StageContext& context) {
       const uint64_t nrows = mine ? prompts.tokens[prompt].size() : 0;
       const long batch_row = mine ? teacher.row_offset(slot) : 0;
       for (const auto& column : columns)
-        file.write_rows(column.name, row0, nrows,
-                        mine ? column.rows(teacher, column.layer, column.projection) + batch_row * column.width : nullptr);
-      write_teacher_rows(file, context.config.capture, mine ? logits + batch_row * long(vocab) : nullptr, int(vocab), row0,
-                         nrows);
+        file.write_rows(
+            column.name, row0, nrows,
+            mine ? column.rows(teacher, column.layer, column.projection) + batch_row * column.width : nullptr);
+      write_teacher_rows(file, context.config.capture, mine ? logits + batch_row * long(vocab) : nullptr, int(vocab),
+                         row0, nrows);
     }
-    stop_if_signalled(mpi.comm(), "capture", "after " + std::to_string(round.end) + " of " + std::to_string(P) +
-                                                 " prompts, capture.h5 not written; rerun to resume");
-    if (mpi.is_root())
-      mpi.log("capture: " + std::to_string(round.end) + "/" + std::to_string(P) + " prompts");
+    stop_if_signalled(mpi.comm(), "capture",
+                      "after " + std::to_string(round.end) + " of " + std::to_string(P) +
+                          " prompts, capture.h5 not written; rerun to resume");
+    if (mpi.is_root()) mpi.log("capture: " + std::to_string(round.end) + "/" + std::to_string(P) + " prompts");
   }
   statistics.write(file);
   file.commit();
-  const double bytes = double(context.config.capture.logits_format == LogitsFormat::Full ? vocab : 3 * context.config.capture.logits_topk + 1) * 4 +
-                       std::accumulate(columns.begin(), columns.end(), 0.0, [](double s, const CaptureColumn& c) { return s + 4.0 * c.width; }) + 4;
+  const double bytes =
+      double(context.config.capture.logits_format == LogitsFormat::Full ? vocab
+                                                                        : 3 * context.config.capture.logits_topk + 1) *
+          4 +
+      std::accumulate(columns.begin(), columns.end(), 0.0,
+                      [](double s, const CaptureColumn& c) { return s + 4.0 * c.width; }) +
+      4;
   char line[200];
   std::snprintf(line, sizeof line, "capture: %d prompts, %llu tokens, %.0f bytes/token uncompressed -> %s", P,
                 static_cast<unsigned long long>(N), bytes, context.output_path(Stage::Capture).c_str());

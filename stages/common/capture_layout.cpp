@@ -5,8 +5,8 @@
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/corpus_windows.hpp"
 #include "pipeline/data/prompts.hpp"
-#include "pipeline/model/transformer.hpp"
 #include "pipeline/model/tokenizer.hpp"
+#include "pipeline/model/transformer.hpp"
 
 namespace circal {
 
@@ -22,7 +22,8 @@ CapturePrompts tokenize_capture_prompts(const Config& config, const Tokenizer& t
     prompts.tokens =
         tokenize_prompts(read_prompts(config.prompts.calibration), config.prompts.calibration, tokenizer, model);
     prompts.calibration_count = int(prompts.tokens.size());
-    for (auto& ids : tokenize_prompts(read_prompts(config.prompts.validation), config.prompts.validation, tokenizer, model))
+    for (auto& ids :
+         tokenize_prompts(read_prompts(config.prompts.validation), config.prompts.validation, tokenizer, model))
       prompts.tokens.push_back(std::move(ids));
   }
   prompts.offsets = {0};

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "pipeline/config/config.hpp"
-#include "pipeline/model/llama_config.hpp"
 #include "pipeline/data/prompts.hpp"
+#include "pipeline/model/llama_config.hpp"
 #include "pipeline/model/tokenizer.hpp"
 
 namespace circal {

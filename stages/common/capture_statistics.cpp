@@ -12,9 +12,8 @@ std::vector<StatisticsStream> statistics_streams(const StudentLayout& layout) {
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
     const PatchedMatrix& matrix = layout.matrices[i];
     const Projection source = capture_input_source(matrix.projection);
-    auto found = std::find_if(streams.begin(), streams.end(), [&](const StatisticsStream& s) {
-      return s.layer == matrix.layer && s.source == source;
-    });
+    auto found = std::find_if(streams.begin(), streams.end(),
+                              [&](const StatisticsStream& s) { return s.layer == matrix.layer && s.source == source; });
     if (found == streams.end()) {
       streams.push_back({matrix.layer, source, matrix.in_features, {}});
       found = streams.end() - 1;
@@ -81,8 +80,8 @@ void write_input_statistics(CheckpointWriter& file, int layer, Projection source
   file.set_attr(group + "/gram", "q", int64_t(q));
 }
 
-void write_output_statistics(CheckpointWriter& file, int layer, Projection projection,
-                             const OutputStatistics& s, int gzip_level) {
+void write_output_statistics(CheckpointWriter& file, int layer, Projection projection, const OutputStatistics& s,
+                             int gzip_level) {
   const std::string group = statistics_group(s.b, layer, projection);
   const int p = s.p, q = s.q, bins = s.bins();
   std::vector<double> cross(size_t(bins) * p * q * 2);  // [bins][p][q] (re, im)
@@ -99,8 +98,7 @@ void write_output_statistics(CheckpointWriter& file, int layer, Projection proje
   file.set_attr(group + "/cross", "m", int64_t(s.m));
 }
 
-void write_full_gram(CheckpointWriter& file, int layer, Projection source, const FullGram& gram,
-                     int gzip_level) {
+void write_full_gram(CheckpointWriter& file, int layer, Projection source, const FullGram& gram, int gzip_level) {
   const std::string name = full_gram_dataset(layer, source);
   file.write(name, {uint64_t(gram.n), uint64_t(gram.n)}, gram.values.data(), gzip_level);
   file.set_attr(name, "tokens", int64_t(gram.tokens()));
@@ -108,18 +106,18 @@ void write_full_gram(CheckpointWriter& file, int layer, Projection source, const
 
 namespace {
 
-std::vector<double> read_shaped(const CheckpointReader& file, const std::string& name, const std::vector<uint64_t>& dims) {
+std::vector<double> read_shaped(const CheckpointReader& file, const std::string& name,
+                                const std::vector<uint64_t>& dims) {
   if (!file.exists(name))
-    fail(kExitCheckpoint, file.path() + ": no " + name + " (capture made for another block size or layout; rerun capture)");
+    fail(kExitCheckpoint,
+         file.path() + ": no " + name + " (capture made for another block size or layout; rerun capture)");
   if (file.shape(name) != dims) fail(kExitCheckpoint, file.path() + ": " + name + " has an unexpected shape");
   return file.read_double(name);
 }
 
 }  // namespace
 
-bool has_statistics(const CheckpointReader& file, int b) {
-  return file.exists("/statistics/b" + std::to_string(b));
-}
+bool has_statistics(const CheckpointReader& file, int b) { return file.exists("/statistics/b" + std::to_string(b)); }
 
 InputStatistics read_input_statistics(const CheckpointReader& file, int b, int layer, Projection source, int n) {
   InputStatistics s(n, b);
@@ -129,15 +127,16 @@ InputStatistics read_input_statistics(const CheckpointReader& file, int b, int l
   size_t at = 0;
   for (int k = 0; k < bins; ++k)
     for (int j = 0; j < q; ++j)
-      for (int i = j; i < q; ++i, at += 2) s.gram()[size_t(k) * q * q + size_t(j) * q + i] = {packed[at], packed[at + 1]};
+      for (int i = j; i < q; ++i, at += 2)
+        s.gram()[size_t(k) * q * q + size_t(j) * q + i] = {packed[at], packed[at + 1]};
   const std::vector<double> sums = read_shaped(file, group + "/gram_sums", {2});
   s.sum_squares() = sums[0];
   s.tokens() = sums[1];
   return s;
 }
 
-OutputStatistics read_output_statistics(const CheckpointReader& file, int b, int layer, Projection projection,
-                                        int m, int n) {
+OutputStatistics read_output_statistics(const CheckpointReader& file, int b, int layer, Projection projection, int m,
+                                        int n) {
   OutputStatistics s(m, n, b);
   const std::string group = statistics_group(b, layer, projection);
   const int p = s.p, q = s.q, bins = s.bins();
@@ -145,7 +144,8 @@ OutputStatistics read_output_statistics(const CheckpointReader& file, int b, int
   size_t at = 0;
   for (int k = 0; k < bins; ++k)
     for (int i = 0; i < p; ++i)
-      for (int j = 0; j < q; ++j, at += 2) s.cross()[size_t(k) * p * q + size_t(j) * p + i] = {cross[at], cross[at + 1]};
+      for (int j = 0; j < q; ++j, at += 2)
+        s.cross()[size_t(k) * p * q + size_t(j) * p + i] = {cross[at], cross[at + 1]};
   s.sum_squares() = read_shaped(file, group + "/output_sum_squares", {1})[0];
   return s;
 }

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "pipeline/circulant/projection_statistics.hpp"
-#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "stages/common/student.hpp"
 
 namespace circal {
@@ -42,16 +42,15 @@ std::string full_gram_dataset(int layer, Projection source);
 // imaginary parts of bins 0 and b/2 (bench/README.md).
 void write_input_statistics(CheckpointWriter& file, int layer, Projection source, const InputStatistics& s,
                             int gzip_level);
-void write_output_statistics(CheckpointWriter& file, int layer, Projection projection,
-                             const OutputStatistics& s, int gzip_level);
-void write_full_gram(CheckpointWriter& file, int layer, Projection source, const FullGram& gram,
-                     int gzip_level);
+void write_output_statistics(CheckpointWriter& file, int layer, Projection projection, const OutputStatistics& s,
+                             int gzip_level);
+void write_full_gram(CheckpointWriter& file, int layer, Projection source, const FullGram& gram, int gzip_level);
 
 // Reads them back (every rank), checking shapes: a missing or misshapen dataset is a
 // CircalError(kExitCheckpoint) naming the file and dataset.
 bool has_statistics(const CheckpointReader& file, int b);
 InputStatistics read_input_statistics(const CheckpointReader& file, int b, int layer, Projection source, int n);
-OutputStatistics read_output_statistics(const CheckpointReader& file, int b, int layer, Projection projection,
-                                        int m, int n);
+OutputStatistics read_output_statistics(const CheckpointReader& file, int b, int layer, Projection projection, int m,
+                                        int n);
 
 }  // namespace circal

@@ -23,9 +23,7 @@ Fingerprint& Fingerprint::add_key(const Config& config, const std::string& key) 
   return add(key, config_value(config, key));
 }
 
-Fingerprint& Fingerprint::add_file(const std::string& path) {
-  return add("file", file_content_hash(path));
-}
+Fingerprint& Fingerprint::add_file(const std::string& path) { return add("file", file_content_hash(path)); }
 
 std::string Fingerprint::hex() const { return hash_.hex(); }
 

@@ -13,9 +13,9 @@ namespace {
 // Keys that change how often something is logged or saved, or how much memory the same
 // arithmetic uses (recomputation gives bitwise the same gradients: test_recompute), never a result.
 bool affects_results(const std::string& key) {
-  return key != "calibrate.log_every" && key != "calibrate.checkpoint_every" &&
-         key != "calibrate.keep_checkpoints" && key != "calibrate.enabled" && key != "calibrate.data_budget_mb" &&
-         key != "calibrate.recompute" && key != "calibrate.activation_budget_mb";
+  return key != "calibrate.log_every" && key != "calibrate.checkpoint_every" && key != "calibrate.keep_checkpoints" &&
+         key != "calibrate.enabled" && key != "calibrate.data_budget_mb" && key != "calibrate.recompute" &&
+         key != "calibrate.activation_budget_mb";
 }
 
 // What a stage's fingerprint reads itself; the upstream stages' fingerprints chain the rest.
@@ -23,7 +23,7 @@ struct StageDependencies {
   std::vector<Stage> upstream;
   std::vector<std::pair<std::string, std::string>> files;  // (key, the file it names): content counts
   std::vector<std::string> keys;
-  std::string section;                 // every result-affecting key of this config section
+  std::string section;  // every result-affecting key of this config section
 };
 
 // data.source = corpus: the corpus files' contents and the keys that choose the windows.
@@ -56,8 +56,10 @@ StageDependencies dependencies(const Config& config, Stage stage) {
     case Stage::Calibrate: return {{Stage::Project}, {}, {}, "calibrate"};
     case Stage::Evaluate: {
       StageDependencies evaluate{{Stage::Project}, {}, {}, "evaluate"};
-      if (test_data_source(config) == DataSource::Corpus) add_corpus(evaluate, config, {"data.test_windows"});
-      else evaluate.files = {{"prompts.test", config.prompts.test}};
+      if (test_data_source(config) == DataSource::Corpus)
+        add_corpus(evaluate, config, {"data.test_windows"});
+      else
+        evaluate.files = {{"prompts.test", config.prompts.test}};
       // Only a test source other than the calibration data's counts (earlier fingerprints kept).
       if (config.data.test_source != TestSource::Same) evaluate.keys.push_back("data.test_source");
       if (config.calibrate.enabled) evaluate.upstream.push_back(Stage::Calibrate);
@@ -101,9 +103,7 @@ const char* stage_name(Stage stage) {
   return "?";
 }
 
-std::string StageContext::output_path(Stage stage) const {
-  return config.run_dir + "/" + stage_name(stage) + ".h5";
-}
+std::string StageContext::output_path(Stage stage) const { return config.run_dir + "/" + stage_name(stage) + ".h5"; }
 
 std::string StageContext::config_yaml() const { return to_yaml(config); }
 
@@ -112,7 +112,8 @@ CheckpointReader StageContext::open_output(Stage stage) const {
   CheckpointReader file = CheckpointReader::open(path, stage_name(stage));
   const std::string found = file.has_attr("/", "fingerprint") ? file.attr_string("/", "fingerprint") : "";
   if (found != fingerprint(stage))
-    fail(kExitCheckpoint, path + ": made for another run (" + stale_reason(file, config, fingerprint_keys(config, stage)) +
+    fail(kExitCheckpoint, path + ": made for another run (" +
+                              stale_reason(file, config, fingerprint_keys(config, stage)) +
                               "); `circal run` recomputes it");
   return file;
 }

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/config/config.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 
 namespace circal {
 

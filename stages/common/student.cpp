@@ -8,9 +8,7 @@
 
 namespace circal {
 
-std::string PatchedMatrix::dataset() const {
-  return "/layers/" + std::to_string(layer) + "/" + name_of(projection);
-}
+std::string PatchedMatrix::dataset() const { return "/layers/" + std::to_string(layer) + "/" + name_of(projection); }
 
 StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig& model) {
   StudentLayout layout;
@@ -22,20 +20,22 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
     for (Projection projection : kProjections) {
       const auto& chosen = config.patch.projections;
       if (std::find(chosen.begin(), chosen.end(), projection) == chosen.end()) continue;
-      PatchedMatrix matrix{layer, projection, mlp_out_features(model, projection),
-                           mlp_in_features(model, projection), layout.total_size, 0};
+      PatchedMatrix matrix{
+          layer, projection, mlp_out_features(model, projection), mlp_in_features(model, projection), layout.total_size,
+          0};
       // A block wider than the matrix in either direction is mostly padding: a model that
       // keeps almost nothing of the matrix, which is never what was meant.
       if (layout.block_size > std::min(matrix.out_features, matrix.in_features))
         fail(kExitUsage, "config: project.block_size: " + std::to_string(layout.block_size) + " is larger than layer " +
-                             std::to_string(layer) + " " + name_of(projection) + " (" + std::to_string(matrix.out_features) +
-                             " x " + std::to_string(matrix.in_features) + ")");
+                             std::to_string(layer) + " " + name_of(projection) + " (" +
+                             std::to_string(matrix.out_features) + " x " + std::to_string(matrix.in_features) + ")");
       if (layout.structure == Structure::LowRank) {
         matrix.rank = lowrank_rank(matrix.out_features, matrix.in_features, layout.block_size);
         if (matrix.rank < 1)
           fail(kExitUsage, "config: project.block_size: " + std::to_string(layout.block_size) + " leaves layer " +
-                               std::to_string(layer) + " " + name_of(projection) + " (" + std::to_string(matrix.out_features) +
-                               " x " + std::to_string(matrix.in_features) + ") no rank for a low-rank student");
+                               std::to_string(layer) + " " + name_of(projection) + " (" +
+                               std::to_string(matrix.out_features) + " x " + std::to_string(matrix.in_features) +
+                               ") no rank for a low-rank student");
         matrix.size = lowrank_parameter_count(matrix.out_features, matrix.in_features, matrix.rank);
       } else {
         matrix.size = size_t(block_count(matrix.out_features, layout.block_size)) *
@@ -71,8 +71,8 @@ size_t StudentLayout::dense_parameters() const {
 size_t StudentLayout::circulant_parameters() const {
   size_t total = 0;
   for (const auto& matrix : matrices)
-    total += size_t(block_count(matrix.out_features, block_size)) * block_count(matrix.in_features, block_size) *
-             block_size;
+    total +=
+        size_t(block_count(matrix.out_features, block_size)) * block_count(matrix.in_features, block_size) * block_size;
   return total;
 }
 
@@ -88,9 +88,7 @@ std::vector<std::vector<uint64_t>> parameter_shapes(const StudentLayout& layout,
   return {{uint64_t(block_count(int(m), int(b))), uint64_t(block_count(int(n), int(b))), b}};
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<float> read_student_parameters(const CheckpointReader& file, const StudentLayout& layout,
                                            const std::string& variant) {
@@ -102,8 +100,8 @@ std::vector<float> read_student_parameters(const CheckpointReader& file, const S
     for (size_t d = 0; d < names.size(); ++d) {
       const std::string path = matrix.dataset() + "/" + names[d];
       if (!file.exists(path))
-        fail(kExitCheckpoint, file.path() + ": has no " + path + " (project.structure " +
-                                  name_of(layout.structure) + ")");
+        fail(kExitCheckpoint,
+             file.path() + ": has no " + path + " (project.structure " + name_of(layout.structure) + ")");
       std::vector<float> values = file.read_float(path);
       const size_t expected = size_t(shapes[d][0]) * shapes[d][1] * (shapes[d].size() > 2 ? shapes[d][2] : 1);
       if (values.size() != expected)

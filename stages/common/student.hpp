@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_writer.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/config/config.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/lowrank/lowrank_linear.hpp"
 #include "pipeline/model/transformer.hpp"
 
@@ -20,11 +20,11 @@ namespace circal {
 struct PatchedMatrix {
   int layer;
   Projection projection;
-  int out_features;        // m
-  int in_features;         // n
-  size_t offset;           // start of its parameters in the buffer
-  size_t size;             // circulant p * q * b; low rank r (m + n)
-  int rank = 0;            // low rank: r = lowrank_rank(m, n, b); 0 for a circulant
+  int out_features;             // m
+  int in_features;              // n
+  size_t offset;                // start of its parameters in the buffer
+  size_t size;                  // circulant p * q * b; low rank r (m + n)
+  int rank = 0;                 // low rank: r = lowrank_rank(m, n, b); 0 for a circulant
   std::string dataset() const;  // "/layers/{layer}/{projection}"
 };
 
@@ -62,8 +62,8 @@ std::vector<float> read_student_parameters(const CheckpointReader& file, const S
                                            const std::string& variant = "");
 // Writes them back in the same layout (collective; every rank passes the same values):
 // c [p, q, b], or U [m, r] and V [r, n].
-void write_student_parameters(CheckpointWriter& file, const StudentLayout& layout,
-                              const float* params, const std::string& variant = "");
+void write_student_parameters(CheckpointWriter& file, const StudentLayout& layout, const float* params,
+                              const std::string& variant = "");
 
 // Why project.h5 holds no student of the other structure `kind`, or "" when it does: only the
 // low-rank aware projection beside a circulant run (project.compare_lowrank).

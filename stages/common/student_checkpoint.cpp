@@ -28,7 +28,8 @@ std::vector<int> stored_layers(const CheckpointReader& file) {
       layer = std::stoi(name, &used);
     } catch (const std::exception&) {
     }
-    if (used != name.size() || layer < 0) fail(kExitCheckpoint, file.path() + ": /layers/" + name + " is not a layer number");
+    if (used != name.size() || layer < 0)
+      fail(kExitCheckpoint, file.path() + ": /layers/" + name + " is not a layer number");
     layers.push_back(layer);
   }
   std::sort(layers.begin(), layers.end());
@@ -44,19 +45,21 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
       fail(kExitCheckpoint, file.path() + ": is for another model: it patches layer " + std::to_string(layer) +
                                 ", the model has " + std::to_string(model.num_hidden_layers) + " layers");
     for (Projection projection : kProjections) {
-      PatchedMatrix matrix{layer, projection, mlp_out_features(model, projection),
-                           mlp_in_features(model, projection), layout.total_size, 0};
+      PatchedMatrix matrix{
+          layer, projection, mlp_out_features(model, projection), mlp_in_features(model, projection), layout.total_size,
+          0};
       if (!file.exists(matrix.dataset() + "/c") && file.exists(matrix.dataset() + "/U")) {
         // A low-rank student: U [m, r], V [r, n].
         layout.structure = Structure::LowRank;
         const std::string u = matrix.dataset() + "/U", v = matrix.dataset() + "/V";
         const std::vector<uint64_t> u_shape = file.shape(u);
         const uint64_t r = u_shape.size() == 2 ? u_shape[1] : 0;
-        const std::vector<uint64_t> want_u = {uint64_t(matrix.out_features), r}, want_v = {r, uint64_t(matrix.in_features)};
+        const std::vector<uint64_t> want_u = {uint64_t(matrix.out_features), r},
+                                    want_v = {r, uint64_t(matrix.in_features)};
         if (r == 0 || u_shape != want_u || !file.exists(v) || file.shape(v) != want_v)
-          fail(kExitCheckpoint, file.path() + ": is for another model: " + u + " is " + shape_text(u_shape) + ", this model's " +
-                                    std::to_string(matrix.out_features) + " x " + std::to_string(matrix.in_features) +
-                                    " matrix needs U [m, r] and V [r, n]");
+          fail(kExitCheckpoint, file.path() + ": is for another model: " + u + " is " + shape_text(u_shape) +
+                                    ", this model's " + std::to_string(matrix.out_features) + " x " +
+                                    std::to_string(matrix.in_features) + " matrix needs U [m, r] and V [r, n]");
         matrix.rank = int(r);
         matrix.size = lowrank_parameter_count(matrix.out_features, matrix.in_features, matrix.rank);
         layout.total_size += matrix.size;
@@ -79,7 +82,8 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
       layout.matrices.push_back(matrix);
     }
   }
-  if (layout.matrices.empty()) fail(kExitCheckpoint, file.path() + ": has no /layers/{l}/{proj}/c or U (no student parameters)");
+  if (layout.matrices.empty())
+    fail(kExitCheckpoint, file.path() + ": has no /layers/{l}/{proj}/c or U (no student parameters)");
   if (layout.structure == Structure::LowRank && file.has_attr("/", "block_size"))
     layout.block_size = int(file.attr_int("/", "block_size"));
   return layout;
@@ -91,8 +95,8 @@ StudentCheckpoint read_student_checkpoint(const std::string& path, const ModelWe
   const CheckpointReader file = CheckpointReader::open_one_of(path, {"project", "calibrate"});
   const std::string stage = file.attr_string("/", "stage");
   if (file.has_attr("/", kWeightsAttribute) && file.attr_string("/", kWeightsAttribute) != model.weights_hash)
-    fail(kExitCheckpoint, path + ": is for another model: fitted to weights " + file.attr_string("/", kWeightsAttribute) +
-                              ", the model's are " + model.weights_hash);
+    fail(kExitCheckpoint, path + ": is for another model: fitted to weights " +
+                              file.attr_string("/", kWeightsAttribute) + ", the model's are " + model.weights_hash);
   StudentCheckpoint student{stage, stored_layout(file, model.config), {}};
   student.params = read_student_parameters(file, student.layout);
   return student;

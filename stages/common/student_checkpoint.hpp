@@ -28,7 +28,9 @@ StudentCheckpoint read_student_checkpoint(const std::string& path, const ModelWe
 // commands that run teacher and student side by side.
 struct StudentNet {
   StudentNet(const ModelWeights& weights, StudentCheckpoint loaded)
-      : checkpoint(std::move(loaded)), net(weights), installed(net, checkpoint.layout, checkpoint.params.data(), nullptr) {}
+      : checkpoint(std::move(loaded)),
+        net(weights),
+        installed(net, checkpoint.layout, checkpoint.params.data(), nullptr) {}
   StudentCheckpoint checkpoint;
   Transformer net;
   StudentModel installed;  // declared last: restores the dense matrices before net goes

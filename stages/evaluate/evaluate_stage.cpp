@@ -11,19 +11,19 @@
 #include <memory>
 #include <optional>
 
-#include "pipeline/io/checkpoint_writer.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
-#include "pipeline/metrics/logit_metrics.hpp"
-#include "pipeline/runtime/stop_signal.hpp"
 #include "pipeline/io/atomic_text_file.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/metrics/logit_metrics.hpp"
+#include "pipeline/model/model_loader.hpp"
+#include "pipeline/runtime/stop_signal.hpp"
+#include "stages/common/student.hpp"
+#include "stages/common/zeroed_student.hpp"
+#include "stages/evaluate/evaluate_stage.hpp"
 #include "stages/evaluate/evaluation_file.hpp"
 #include "stages/evaluate/evaluation_markdown.hpp"
 #include "stages/evaluate/evaluation_plots.hpp"
-#include "stages/evaluate/evaluate_stage.hpp"
-#include "stages/common/student.hpp"
-#include "stages/common/zeroed_student.hpp"
-#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 
@@ -38,8 +38,8 @@ struct TeacherOutput {
 // A student to evaluate: its name and, for structured students, its parameters and layout.
 struct StudentSpec {
   StudentKind kind;
-  std::vector<float> params;               // empty for dense and zeroed
-  const StudentLayout* layout = nullptr;   // the run's, or the other structure's (a comparison)
+  std::vector<float> params;              // empty for dense and zeroed
+  const StudentLayout* layout = nullptr;  // the run's, or the other structure's (a comparison)
 };
 
 std::vector<StudentSpec> load_students(const StageContext& context, const StudentLayout& layout,
@@ -59,16 +59,17 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
       if (missing.empty()) {
         students.push_back({kind, read_student_parameters(project, *other, source.variant), &*other});
       } else {
-        context.mpi.log("evaluate: student " + name + " skipped (project.structure is " +
-                        name_of(layout.structure) + "; " + missing + ")");
+        context.mpi.log("evaluate: student " + name + " skipped (project.structure is " + name_of(layout.structure) +
+                        "; " + missing + ")");
       }
     } else if (!source.calibrated) {
       students.push_back({kind, read_student_parameters(project, layout, source.variant), &layout});
     } else {
       const std::string path = context.output_path(Stage::Calibrate);
       if (!config.calibrate.enabled || !std::filesystem::exists(path)) {
-        context.mpi.log("evaluate: student calibrated skipped (" +
-                        std::string(config.calibrate.enabled ? path + " does not exist" : "calibrate.enabled is false") + ")");
+        context.mpi.log(
+            "evaluate: student calibrated skipped (" +
+            std::string(config.calibrate.enabled ? path + " does not exist" : "calibrate.enabled is false") + ")");
         continue;
       }
       const CheckpointReader calibrated = context.open_output(Stage::Calibrate);
@@ -82,8 +83,10 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
 class InstalledStudent {
  public:
   InstalledStudent(Transformer& model, StudentSpec& spec) {
-    if (spec.kind == StudentKind::Zeroed) zeroed_ = std::make_unique<ZeroedStudent>(model, *spec.layout);
-    else if (!spec.params.empty()) student_ = std::make_unique<StudentModel>(model, *spec.layout, spec.params.data(), nullptr);
+    if (spec.kind == StudentKind::Zeroed)
+      zeroed_ = std::make_unique<ZeroedStudent>(model, *spec.layout);
+    else if (!spec.params.empty())
+      student_ = std::make_unique<StudentModel>(model, *spec.layout, spec.params.data(), nullptr);
   }
 
  private:
@@ -127,7 +130,8 @@ CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayo
                                      const std::optional<StudentLayout>& other) {
   uint64_t dense = 0;
   for (Projection projection : kProjections)
-    dense += uint64_t(model.num_hidden_layers) * mlp_out_features(model, projection) * mlp_in_features(model, projection);
+    dense +=
+        uint64_t(model.num_hidden_layers) * mlp_out_features(model, projection) * mlp_in_features(model, projection);
   CompressionCounts counts{dense, dense - layout.dense_parameters() + layout.circulant_parameters()};
   counts.structure = layout.structure;
   counts.mlp_params_student = dense - layout.dense_parameters() + layout.total_size;
@@ -157,12 +161,14 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
       const std::vector<int> greedy =
           is_teacher ? out.greedy : model.generate_greedy(split.tokens[i], config.generate_tokens, &logits);
       PromptEvaluation& result = results[i];
-      result.metrics = position_metrics(out.logits.data(), is_teacher ? out.logits.data() : logits.data(), split.tokens[i],
-                                        vocab, config.topk);
+      result.metrics = position_metrics(out.logits.data(), is_teacher ? out.logits.data() : logits.data(),
+                                        split.tokens[i], vocab, config.topk);
       set_drift(out.greedy, greedy, result);
     }
     local.students.push_back(name_of(spec.kind));
-    stop_if_signalled(context.mpi.comm(), "evaluate", "after student " + std::string(name_of(spec.kind)) + ", evaluate.h5 not written; rerun to resume");
+    stop_if_signalled(
+        context.mpi.comm(), "evaluate",
+        "after student " + std::string(name_of(spec.kind)) + ", evaluate.h5 not written; rerun to resume");
   }
   return local;
 }
@@ -179,13 +185,16 @@ void write_reports(const StageContext& context) {
   std::optional<CalibrationHistory> calibration;
   if (context.config.calibrate.enabled && std::filesystem::exists(context.output_path(Stage::Calibrate)))
     calibration = read_calibration_history(context.open_output(Stage::Calibrate));
-  const std::vector<std::string> plots = write_evaluation_plots(
-      tables, metrics, calibration ? &*calibration : nullptr, (dir / "plots").string(), std::cerr);
+  const std::vector<std::string> plots = write_evaluation_plots(tables, metrics, calibration ? &*calibration : nullptr,
+                                                                (dir / "plots").string(), std::cerr);
   write_file_atomically((dir / "report.md").string(), report_markdown(metrics, plots));
   // Last: its fingerprint is what tells a rerun that every report of this evaluate.h5 exists.
   write_file_atomically((dir / "metrics.json").string(), metrics.dump(2) + "\n");
-  std::cout << "\n" << headline_table(metrics) << "\n" << metrics["structure_comparison"]["sentence"].get<std::string>()
-            << "\nreport: " << (dir / "report.md").string() << "\n" << std::flush;
+  std::cout << "\n"
+            << headline_table(metrics) << "\n"
+            << metrics["structure_comparison"]["sentence"].get<std::string>()
+            << "\nreport: " << (dir / "report.md").string() << "\n"
+            << std::flush;
 }
 
 std::string seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {

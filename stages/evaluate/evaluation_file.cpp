@@ -117,7 +117,8 @@ EvaluationTables read_evaluation_tables(const CheckpointReader& file) {
 CompressionCounts read_compression(const CheckpointReader& file) {
   CompressionCounts counts{uint64_t(file.attr_int("/compression", "mlp_params_dense")),
                            uint64_t(file.attr_int("/compression", "mlp_params_circulant"))};
-  if (file.has_attr("/compression", "structure")) counts.structure = parse_name<Structure>(file.attr_string("/compression", "structure"));
+  if (file.has_attr("/compression", "structure"))
+    counts.structure = parse_name<Structure>(file.attr_string("/compression", "structure"));
   if (file.has_attr("/compression", "mlp_params_student"))
     counts.mlp_params_student = uint64_t(file.attr_int("/compression", "mlp_params_student"));
   if (file.has_attr("/compression", "mlp_params_lowrank"))

@@ -9,13 +9,14 @@
 //                                         top1, top{k}_overlap, delta_p, teacher_nll, student_nll
 //   /students/{name}/drift_match_rate float64 [P], /students/{name}/drift_first_divergence float64 [P]
 //   /students attr names (newline-joined, evaluation order)
-//   / attrs topk (list), generate_tokens; /compression attrs mlp_params_dense, mlp_params_circulant, structure, mlp_params_student
+//   / attrs topk (list), generate_tokens; /compression attrs mlp_params_dense, mlp_params_circulant, structure,
+//   mlp_params_student
 #include <map>
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 #include "stages/evaluate/evaluation_report.hpp"
 #include "stages/evaluate/test_prompts.hpp"

@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "pipeline/base/number_text.hpp"
 #include "pipeline/config/names.hpp"
 #include "stages/evaluate/structure_verdict.hpp"
-#include "pipeline/base/number_text.hpp"
 
 namespace circal {
 
@@ -27,8 +27,7 @@ std::string row(const std::vector<std::string>& cells) {
   return line + "\n";
 }
 
-std::string table(const std::vector<std::string>& header,
-                  const std::vector<std::vector<std::string>>& rows) {
+std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
   std::string out = row(header) + row(std::vector<std::string>(header.size(), "---"));
   for (const auto& cells : rows) out += row(cells);
   return out;
@@ -46,9 +45,7 @@ double mean_kl(const Json& metrics, const std::string& student) {
              : 0.0;
 }
 
-bool has(const Json& metrics, const std::string& student) {
-  return metrics["students"].contains(student);
-}
+bool has(const Json& metrics, const std::string& student) { return metrics["students"].contains(student); }
 
 std::string nats(double kl) { return fixed(Json(kl), 4); }
 
@@ -59,8 +56,8 @@ std::string last_position_table(const Json& metrics) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, s] : metrics["students"].items()) {
     const Json& last = s["last_position"];
-    std::vector<std::string> cells = {name, with_interval(last["kl"], 4),
-                                      fixed(last["kl"]["median"], 4), fixed(last["top1"]["mean"], 3)};
+    std::vector<std::string> cells = {name, with_interval(last["kl"], 4), fixed(last["kl"]["median"], 4),
+                                      fixed(last["top1"]["mean"], 3)};
     for (const std::string& overlap : overlap_names(metrics)) cells.push_back(fixed(last[overlap]["mean"], 3));
     cells.push_back(fixed(last["delta_p"]["mean"], 4));
     rows.push_back(cells);
@@ -72,8 +69,8 @@ std::string kl_distribution_table(const Json& metrics) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, s] : metrics["students"].items()) {
     const Json& kl = s["kl"];
-    rows.push_back({name, fixed(kl["mean"], 4), fixed(kl["median"], 4), fixed(kl["p90"], 4),
-                    fixed(kl["p99"], 4), fixed(kl["max"], 4)});
+    rows.push_back({name, fixed(kl["mean"], 4), fixed(kl["median"], 4), fixed(kl["p90"], 4), fixed(kl["p99"], 4),
+                    fixed(kl["max"], 4)});
   }
   return table({"student", "mean", "median", "p90", "p99", "max"}, rows);
 }
@@ -109,11 +106,12 @@ void dense_note(const Json& metrics, std::vector<std::string>& notes) {
   if (!has(metrics, "dense")) return;
   const Json& dense = metrics["students"]["dense"];
   if (dense["kl"]["max"] == 0.0 && dense["top1"]["mean"] == 1.0)
-    notes.push_back("dense (the teacher run as a student) reproduces the teacher exactly: KL 0 at "
-                    "every position and top-1 agreement 1.0, so the comparison itself is sound.");
+    notes.push_back(
+        "dense (the teacher run as a student) reproduces the teacher exactly: KL 0 at "
+        "every position and top-1 agreement 1.0, so the comparison itself is sound.");
   else
-    notes.push_back("WARNING: dense differs from the teacher (KL max " + fixed(dense["kl"]["max"], 6) +
-                    ", top-1 " + fixed(dense["top1"]["mean"], 4) +
+    notes.push_back("WARNING: dense differs from the teacher (KL max " + fixed(dense["kl"]["max"], 6) + ", top-1 " +
+                    fixed(dense["top1"]["mean"], 4) +
                     "): the forward pass is not deterministic and every other number is suspect.");
 }
 
@@ -142,8 +140,8 @@ void gain_note(const Json& metrics, const std::string& better, const std::string
   if (b <= 0) return;
   const std::string versus = " (mean KL " + nats(a) + " vs " + nats(b) + " nats)";
   if (a < 0.95 * b)
-    notes.push_back(better + " lowers the mean KL by " + fixed(Json(100 * (1 - a / b)), 0) +
-                    "% relative to " + base + versus + ".");
+    notes.push_back(better + " lowers the mean KL by " + fixed(Json(100 * (1 - a / b)), 0) + "% relative to " + base +
+                    versus + ".");
   else
     notes.push_back(better + " is no better than " + base + versus + ".");
 }
@@ -158,9 +156,10 @@ std::vector<std::string> report_notes(const Json& metrics) {
   gain_note(metrics, "calibrated", "least_squares", notes);
   gain_note(metrics, "lowrank_aware", "lowrank_svd", notes);
   gain_note(metrics, "lowrank_calibrated", "lowrank_aware", notes);
-  notes.push_back("Δp and the NLLs behind the perplexity ratio use the actual next prompt token; "
-                  "at the last prompt position, which has none, Δp uses the teacher's argmax "
-                  "and the perplexity ratio leaves the position out.");
+  notes.push_back(
+      "Δp and the NLLs behind the perplexity ratio use the actual next prompt token; "
+      "at the last prompt position, which has none, Δp uses the teacher's argmax "
+      "and the perplexity ratio leaves the position out.");
   return notes;
 }
 
@@ -201,21 +200,23 @@ std::string report_markdown(const Json& metrics, const std::vector<std::string>&
   out << "# circal evaluation\n\n"
       << metrics["test_prompts"].get<int>() << " held-out test prompts; every position of every "
       << "prompt compares the teacher's next-token logits with each student's. Intervals are 95% "
-      << "bootstrap intervals over prompts (" << metrics["bootstrap"]["samples"].get<int>()
-      << " resamples, seed " << metrics["bootstrap"]["seed"].get<uint64_t>() << "). Fingerprint `"
-      << metrics["fingerprint"].get<std::string>() << "`.\n\n"
-      << "## Headline: all positions\n\n" << headline_table(metrics) << "\n"
+      << "bootstrap intervals over prompts (" << metrics["bootstrap"]["samples"].get<int>() << " resamples, seed "
+      << metrics["bootstrap"]["seed"].get<uint64_t>() << "). Fingerprint `" << metrics["fingerprint"].get<std::string>()
+      << "`.\n\n"
+      << "## Headline: all positions\n\n"
+      << headline_table(metrics) << "\n"
       << "KL in nats, KL(teacher || student). ppl ratio = student / teacher perplexity on the "
       << "prompt tokens. Drift: greedy continuation of " << metrics["generate_tokens"].get<int>()
       << " tokens by both models; match = fraction of equal tokens, first divergence = index of "
       << "the first differing token (" << metrics["generate_tokens"].get<int>() << " if none).\n\n"
       << perplexity_section(metrics) << structure_verdict_markdown(metrics) << "## Findings\n\n";
   for (const std::string& note : report_notes(metrics)) out << "- " << note << "\n";
-  out << "\n## Last prompt position\n\n" << last_position_table(metrics)
-      << "\n## KL distribution (all positions)\n\n" << kl_distribution_table(metrics)
-      << "\n## By template family (mean KL / top-1)\n\n" << breakdown_table(metrics, "by_family", "family")
-      << "\n## By language (mean KL / top-1)\n\n" << breakdown_table(metrics, "by_language", "language")
-      << "\n## Compression\n\n" << compression_table(metrics);
+  out << "\n## Last prompt position\n\n"
+      << last_position_table(metrics) << "\n## KL distribution (all positions)\n\n"
+      << kl_distribution_table(metrics) << "\n## By template family (mean KL / top-1)\n\n"
+      << breakdown_table(metrics, "by_family", "family") << "\n## By language (mean KL / top-1)\n\n"
+      << breakdown_table(metrics, "by_language", "language") << "\n## Compression\n\n"
+      << compression_table(metrics);
   if (!plots.empty()) {
     out << "\n## Plots\n\n";
     for (const std::string& plot : plots) out << "![" << plot << "](" << plot << ")\n\n";

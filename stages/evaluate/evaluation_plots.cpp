@@ -33,7 +33,8 @@ std::string kl_cdf_script(const EvaluationTables& tables, const fs::path& work, 
   return "set terminal pngcairo size 900,600 noenhanced\nset output " + gnuplot_quoted(png.string()) +
          "\nset title 'KL(teacher || student) per position, empirical CDF'\n"
          "set xlabel 'KL (nats)'\nset ylabel 'fraction of positions'\nset yrange [0:1]\n"
-         "set key bottom right\nset grid\n" + plot + "\n";
+         "set key bottom right\nset grid\n" +
+         plot + "\n";
 }
 
 // Clustered bars: one cluster per family, one bar per student.
@@ -61,7 +62,8 @@ std::string top1_script(const Json& metrics, const fs::path& work, const fs::pat
          "\nset title 'top-1 agreement with the teacher by template family'\n"
          "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8\n"
          "set yrange [0:1.05]\nset ylabel 'top-1 agreement'\nset xtics rotate by -35\n"
-         "set key outside right\nset grid ytics\n" + plot + "\n";
+         "set key outside right\nset grid ytics\n" +
+         plot + "\n";
 }
 
 }  // namespace

@@ -66,13 +66,12 @@ Selection select(const EvaluationTables& tables, Keep keep, bool last_only) {
   return s;
 }
 
-Json metric_statistics(const EvaluationTables& tables, const EvaluatedStudent& student,
-                       const Selection& selection, const BootstrapOptions& bootstrap) {
+Json metric_statistics(const EvaluationTables& tables, const EvaluatedStudent& student, const Selection& selection,
+                       const BootstrapOptions& bootstrap) {
   Json out = Json::object();
   const std::vector<int> groups = prompt_ids(tables, selection.positions);
   for (const std::string& name : summarized_metric_names(tables.topk))
-    out[name] = statistic_json(summarize(pick(student.positions.at(name), selection.positions),
-                                         groups, bootstrap));
+    out[name] = statistic_json(summarize(pick(student.positions.at(name), selection.positions), groups, bootstrap));
   return out;
 }
 
@@ -100,8 +99,8 @@ NextTokenNll next_token_nll(const EvaluationTables& tables, const EvaluatedStude
 
 // ppl_ratio = exp(mean NLL_S - mean NLL_T); perplexity and teacher_perplexity = exp(mean NLL)
 // of each over the same positions (the teacher's is the same for every student).
-void add_perplexities(const EvaluationTables& tables, const EvaluatedStudent& student,
-                      const Selection& selection, Json& block) {
+void add_perplexities(const EvaluationTables& tables, const EvaluatedStudent& student, const Selection& selection,
+                      Json& block) {
   const NextTokenNll nll = next_token_nll(tables, student, selection.positions);
   block["ppl_ratio"] = number(std::exp(nll.student - nll.teacher));
   block["perplexity"] = number(std::exp(nll.student));
@@ -112,25 +111,24 @@ void add_perplexities(const EvaluationTables& tables, const EvaluatedStudent& st
 // The teacher's perplexity on the whole test split, and which positions every perplexity
 // counts (null without students: the teacher's NLLs are stored with each student's).
 Json teacher_perplexity(const EvaluationTables& tables, const Selection& all) {
-  const NextTokenNll nll = tables.students.empty() ? NextTokenNll{}
-                                                   : next_token_nll(tables, tables.students.front(), all.positions);
+  const NextTokenNll nll =
+      tables.students.empty() ? NextTokenNll{} : next_token_nll(tables, tables.students.front(), all.positions);
   return Json{{"teacher", number(std::exp(nll.teacher))},
               {"scored_positions", nll.scored},
-              {"scored", "every position but the last of each test prompt or window (the last has no "
-                         "next token; BOS is never predicted)"}};
+              {"scored",
+               "every position but the last of each test prompt or window (the last has no "
+               "next token; BOS is never predicted)"}};
 }
 
-Json drift_json(const EvaluationTables& tables, const EvaluatedStudent& student,
-                const Selection& selection) {
+Json drift_json(const EvaluationTables& tables, const EvaluatedStudent& student, const Selection& selection) {
   return Json{{"match_rate", number(mean_of(pick(student.drift_match_rate, selection.prompts)))},
-              {"first_divergence_mean",
-               number(mean_of(pick(student.drift_first_divergence, selection.prompts)))},
+              {"first_divergence_mean", number(mean_of(pick(student.drift_first_divergence, selection.prompts)))},
               {"tokens", tables.generate_tokens}};
 }
 
 // Everything about one student on a set of prompts (the whole split or one breakdown cell).
-Json student_block(const EvaluationTables& tables, const EvaluatedStudent& student,
-                   const Selection& selection, const BootstrapOptions& bootstrap) {
+Json student_block(const EvaluationTables& tables, const EvaluatedStudent& student, const Selection& selection,
+                   const BootstrapOptions& bootstrap) {
   Json out{{"prompts", selection.prompts.size()}, {"positions", selection.positions.size()}};
   out.update(metric_statistics(tables, student, selection, bootstrap));
   add_perplexities(tables, student, selection, out);
@@ -138,8 +136,8 @@ Json student_block(const EvaluationTables& tables, const EvaluatedStudent& stude
   return out;
 }
 
-Json breakdown(const EvaluationTables& tables, const EvaluatedStudent& student,
-               const std::vector<std::string>& label, const BootstrapOptions& bootstrap) {
+Json breakdown(const EvaluationTables& tables, const EvaluatedStudent& student, const std::vector<std::string>& label,
+               const BootstrapOptions& bootstrap) {
   Json out = Json::object();
   for (const std::string& value : std::set<std::string>(label.begin(), label.end())) {
     const auto keep = [&](size_t p) { return label[p] == value; };
@@ -162,10 +160,9 @@ void check_shapes(const EvaluationTables& tables) {
 }  // namespace
 
 Json statistic_json(const Summary& summary) {
-  return Json{{"mean", number(summary.mean)},     {"median", number(summary.median)},
-              {"p90", number(summary.p90)},       {"p99", number(summary.p99)},
-              {"max", number(summary.max)},
-              {"ci95", Json::array({number(summary.ci_low), number(summary.ci_high)})}};
+  return Json{{"mean", number(summary.mean)}, {"median", number(summary.median)},
+              {"p90", number(summary.p90)},   {"p99", number(summary.p99)},
+              {"max", number(summary.max)},   {"ci95", Json::array({number(summary.ci_low), number(summary.ci_high)})}};
 }
 
 Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compression,
@@ -185,22 +182,24 @@ Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compr
   const double ratio = compression.student_params()
                            ? double(compression.mlp_params_dense) / double(compression.student_params())
                            : std::nan("");
-  Json metrics{
-      {"students", std::move(students)},
-      {"perplexity", teacher_perplexity(tables, all)},
-      {"compression", {{"structure", name_of(compression.structure)},
-                       {"mlp_params_dense", compression.mlp_params_dense},
-                       {"mlp_params_student", compression.student_params()},
-                       {"mlp_params_circulant", compression.mlp_params_circulant},
-                       {"ratio", number(ratio)}}},
-      {"test_prompts", tables.family.size()},
-      {"fingerprint", fingerprint},
-      {"topk", tables.topk},
-      {"generate_tokens", tables.generate_tokens},
-      {"bootstrap", {{"samples", bootstrap.samples}, {"seed", bootstrap.seed},
-                     {"level", bootstrap.level}, {"resampled", "prompts"}}},
-      {"delta_p_reference",
-       "actual next prompt token; teacher argmax at the last prompt position"}};
+  Json metrics{{"students", std::move(students)},
+               {"perplexity", teacher_perplexity(tables, all)},
+               {"compression",
+                {{"structure", name_of(compression.structure)},
+                 {"mlp_params_dense", compression.mlp_params_dense},
+                 {"mlp_params_student", compression.student_params()},
+                 {"mlp_params_circulant", compression.mlp_params_circulant},
+                 {"ratio", number(ratio)}}},
+               {"test_prompts", tables.family.size()},
+               {"fingerprint", fingerprint},
+               {"topk", tables.topk},
+               {"generate_tokens", tables.generate_tokens},
+               {"bootstrap",
+                {{"samples", bootstrap.samples},
+                 {"seed", bootstrap.seed},
+                 {"level", bootstrap.level},
+                 {"resampled", "prompts"}}},
+               {"delta_p_reference", "actual next prompt token; teacher argmax at the last prompt position"}};
   metrics["structure_comparison"] = structure_comparison(metrics, compression);
   return metrics;
 }

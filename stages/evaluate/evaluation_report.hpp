@@ -2,9 +2,9 @@
 // What the evaluate stage turns its per-position arrays into: metrics.json (aggregates,
 // breakdowns, compression) and report.md (tables a person reads first). Both are pure
 // functions of the arrays, so the aggregates can be recomputed from evaluate.h5 and checked.
+#include <nlohmann/json.hpp>
 #include <cstdint>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -17,7 +17,9 @@ struct Candidate {
 
 // Each structure's students, the calibrated one first so it wins a tie.
 const std::vector<Candidate>& candidates(Structure structure) {
-  static const auto candidate = [](StudentKind kind, const char* prose) { return Candidate{kind, name_of(kind), prose}; };
+  static const auto candidate = [](StudentKind kind, const char* prose) {
+    return Candidate{kind, name_of(kind), prose};
+  };
   static const std::vector<Candidate> circulant = {candidate(StudentKind::Calibrated, "circulant calibrated"),
                                                    candidate(StudentKind::LeastSquares, "circulant least squares"),
                                                    candidate(StudentKind::Frobenius, "circulant Frobenius")};
@@ -55,12 +57,9 @@ std::string interval(const Json& side) {
 
 Json side(const Json& students, const Candidate& c, uint64_t params) {
   const Json& s = students[c.name];
-  return Json{{"student", c.name},
-              {"calibrated", student_source(c.kind).calibrated},
-              {"kl_mean", s["kl"]["mean"]},
-              {"kl_ci95", s["kl"]["ci95"]},
-              {"top1", s["top1"]["mean"]},
-              {"mlp_params", params}};
+  return Json{{"student", c.name},          {"calibrated", student_source(c.kind).calibrated},
+              {"kl_mean", s["kl"]["mean"]}, {"kl_ci95", s["kl"]["ci95"]},
+              {"top1", s["top1"]["mean"]},  {"mlp_params", params}};
 }
 
 bool overlap(const Json& a, const Json& b) {
@@ -106,7 +105,10 @@ Json structure_comparison(const Json& metrics, const CompressionCounts& compress
            {"projection_sentence", ""}};
   const std::string at = "At " + fixed(ratio, 1) + "x MLP compression";
   if (!circulant || !lowrank) {
-    out["sentence"] = at + ", only " + std::string(circulant ? "circulant" : lowrank ? "low-rank" : "no structured") +
+    out["sentence"] = at + ", only " +
+                      std::string(circulant ? "circulant"
+                                  : lowrank ? "low-rank"
+                                            : "no structured") +
                       " students were evaluated in this run: no structure comparison (evaluate.students, "
                       "project.compare_lowrank; a sweep over project.structure compares both).";
     return out;
@@ -131,8 +133,9 @@ Json structure_comparison(const Json& metrics, const CompressionCounts& compress
     const Json a = side(students, *ls, compression.mlp_params_circulant);
     const Json b = side(students, *aware, compression.mlp_params_lowrank);
     const bool first = num(a["kl_mean"]) <= num(b["kl_mean"]);
-    out["projection_sentence"] = "Before calibration, " + (first ? beats(ls->prose, a, aware->prose, b)
-                                                                 : beats(aware->prose, b, ls->prose, a)) + ".";
+    out["projection_sentence"] = "Before calibration, " +
+                                 (first ? beats(ls->prose, a, aware->prose, b) : beats(aware->prose, b, ls->prose, a)) +
+                                 ".";
   }
   return out;
 }

@@ -15,9 +15,9 @@ namespace circal {
 struct TestSplit {
   std::vector<std::string> text;
   std::vector<std::string> family;
-  std::vector<std::string> language;        // EN | DE
-  std::vector<std::vector<int>> tokens;     // prompt_ids
-  std::vector<int64_t> offsets;             // [P + 1] position rows of each prompt
+  std::vector<std::string> language;     // EN | DE
+  std::vector<std::vector<int>> tokens;  // prompt_ids
+  std::vector<int64_t> offsets;          // [P + 1] position rows of each prompt
   int size() const { return int(text.size()); }
 };
 

@@ -14,25 +14,25 @@
 #include <memory>
 #include <optional>
 
-#include "pipeline/config/capture_requirements.hpp"
-#include "pipeline/io/checkpoint_writer.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
-#include "pipeline/circulant/circulant_projection.hpp"
-#include "pipeline/circulant/projection_statistics.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/block_layout.hpp"
+#include "pipeline/circulant/circulant_projection.hpp"
+#include "pipeline/circulant/projection_statistics.hpp"
+#include "pipeline/config/capture_requirements.hpp"
 #include "pipeline/data/prompt_batches.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/lowrank/lowrank_projection.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/ops/linear.hpp"
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
 #include "stages/common/capture_layout.hpp"
 #include "stages/common/capture_statistics.hpp"
-#include "stages/project/project_stage.hpp"
 #include "stages/common/student.hpp"
 #include "stages/common/student_checkpoint.hpp"
-#include "pipeline/model/model_loader.hpp"
+#include "stages/project/project_stage.hpp"
 
 namespace circal {
 
@@ -74,8 +74,9 @@ MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext&
 
 // The MLP matrix (layer, projection) applied to x [T, n]: the student's projection where it
 // is patched and already solved, else the teacher's weight.
-void apply_matrix(const StageContext& context, const StudentLayout& layout, const std::vector<std::vector<float>>& chosen,
-                  int layer, Projection projection, const float* x, float* y, int T) {
+void apply_matrix(const StageContext& context, const StudentLayout& layout,
+                  const std::vector<std::vector<float>>& chosen, int layer, Projection projection, const float* x,
+                  float* y, int T) {
   const LlamaConfig& config = context.model.config;
   const int m = mlp_out_features(config, projection), n = mlp_in_features(config, projection);
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
@@ -108,7 +109,8 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
   std::vector<std::pair<InputStatistics, OutputStatistics>> totals;
   for (size_t index : downs) {
     const PatchedMatrix& matrix = layout.matrices[index];
-    totals.emplace_back(InputStatistics(matrix.in_features, b), OutputStatistics(matrix.out_features, matrix.in_features, b));
+    totals.emplace_back(InputStatistics(matrix.in_features, b),
+                        OutputStatistics(matrix.out_features, matrix.in_features, b));
   }
   Transformer teacher(context.model);
   std::vector<std::vector<int>> batch;
@@ -128,10 +130,11 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
         apply_matrix(context, layout, chosen, matrix.layer, Projection::Gate, x, gate.data(), T);
         apply_matrix(context, layout, chosen, matrix.layer, Projection::Up, x, up.data(), T);
         swiglu_forward(gate.data(), up.data(), h.data(), long(T) * I);
-        accumulate_statistics(h.data(), T, context.config.project.chunk_tokens, &input, {mlp_matrix(context.model, matrix.layer, matrix.projection)},
-                              {&output});
+        accumulate_statistics(h.data(), T, context.config.project.chunk_tokens, &input,
+                              {mlp_matrix(context.model, matrix.layer, matrix.projection)}, {&output});
       }
-      add_round_in_order(mpi.comm(), contributors, input.values.data(), totals[d].first.values.data(), input.values.size());
+      add_round_in_order(mpi.comm(), contributors, input.values.data(), totals[d].first.values.data(),
+                         input.values.size());
       add_round_in_order(mpi.comm(), contributors, output.values.data(), totals[d].second.values.data(),
                          output.values.size());
     }
@@ -163,17 +166,18 @@ void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b
   file.set_attr(base + "/c", "m", int64_t(matrix.out_features));
   file.set_attr(base + "/c", "n", int64_t(matrix.in_features));
   if (matrix.out_features % b != 0)
-    file.set_attr(base + "/c_least_squares", "note", std::string("padded outputs of the last block row fitted as zeros"));
+    file.set_attr(base + "/c_least_squares", "note",
+                  std::string("padded outputs of the last block row fitted as zeros"));
 }
-
 
 // The full input Gram of a matrix's inputs as capture summed it (capture.full_gram): all the
 // whitened SVD needs.
 InputGram captured_gram(const CheckpointReader& capture, const PatchedMatrix& matrix) {
   const std::string name = full_gram_dataset(matrix.layer, capture_input_source(matrix.projection));
   if (!capture.exists(name))
-    fail(kExitCheckpoint, capture.path() + ": no " + name +
-                              ": a low-rank projection needs the full input Gram (capture.full_gram: true; rerun capture)");
+    fail(kExitCheckpoint,
+         capture.path() + ": no " + name +
+             ": a low-rank projection needs the full input Gram (capture.full_gram: true; rerun capture)");
   const std::vector<double> H = capture.read_double(name);
   if (H.size() != std::size_t(matrix.in_features) * matrix.in_features)
     fail(kExitCheckpoint, capture.path() + ": " + name + " has an unexpected shape");
@@ -251,11 +255,12 @@ void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matri
 
 void log_projection(const MpiContext& mpi, const PatchedMatrix& matrix, int b, const MatrixProjection& projection) {
   char line[240];
-  std::snprintf(line, sizeof line,
-                "project: layer %d %-9s %dx%d b=%d  frobenius: rel_err %.4f out_err %.4f | least_squares: rel_err %.4f out_err %.4f",
-                matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, b,
-                projection.frobenius_error.frobenius, projection.frobenius_error.output,
-                projection.least_squares_error.frobenius, projection.least_squares_error.output);
+  std::snprintf(
+      line, sizeof line,
+      "project: layer %d %-9s %dx%d b=%d  frobenius: rel_err %.4f out_err %.4f | least_squares: rel_err %.4f out_err %.4f",
+      matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, b,
+      projection.frobenius_error.frobenius, projection.frobenius_error.output, projection.least_squares_error.frobenius,
+      projection.least_squares_error.output);
   mpi.log(line);
 }
 
@@ -272,7 +277,8 @@ void write_layout_attributes(CheckpointWriter& file, const StudentLayout& layout
 // of the same parameter count (U_aware, V_aware), so that evaluate can say which structure
 // wins without a sweep. Only the whitened SVD: the truncated one is never the better start.
 // Returns what the root attribute lowrank_comparison says: "aware", or why there is none.
-std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext& context, const CheckpointReader& capture) {
+std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext& context,
+                                     const CheckpointReader& capture) {
   const std::optional<StudentLayout> lowrank =
       StudentLayout::with_structure(context.config, context.model.config, Structure::LowRank);
   if (!lowrank) return "none: a matrix has no rank at this block size";
@@ -305,11 +311,12 @@ void project_lowrank_stage(const StageContext& context, const CheckpointReader& 
     const LowRankProjection projection = project_lowrank(matrix, context, grams.of(matrix));
     write_lowrank_projection(file, matrix, layout.block_size, method, projection);
     char line[240];
-    std::snprintf(line, sizeof line,
-                  "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
-                  matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, matrix.rank,
-                  matrix.size, projection.svd_error.frobenius, projection.svd_error.output,
-                  projection.aware_error.frobenius, projection.aware_error.output);
+    std::snprintf(
+        line, sizeof line,
+        "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
+        matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, matrix.rank, matrix.size,
+        projection.svd_error.frobenius, projection.svd_error.output, projection.aware_error.frobenius,
+        projection.aware_error.output);
     mpi.log(line);
     stop_if_signalled(mpi.comm(), "project", unwritten_after(i + 1, layout.matrices.size(), "matrices"));
   }
@@ -329,8 +336,8 @@ void project_stage(const StageContext& context) {
   const int b = layout.block_size;
   if (layout.structure == Structure::LowRank) return project_lowrank_stage(context, capture, layout);
   if (!has_statistics(capture, b))
-    fail(kExitCheckpoint, capture.path() + ": has no projection statistics for project.block_size " + std::to_string(b) +
-                              "; list it in capture.block_sizes and rerun capture");
+    fail(kExitCheckpoint, capture.path() + ": has no projection statistics for project.block_size " +
+                              std::to_string(b) + "; list it in capture.block_sizes and rerun capture");
   const bool student_down = context.config.project.down_inputs == DownInputs::Student;
   std::vector<MatrixProjection> projections(layout.matrices.size());
   std::vector<std::vector<float>> chosen(layout.matrices.size());
@@ -345,8 +352,10 @@ void project_stage(const StageContext& context) {
     const Projection source = capture_input_source(matrix.projection);
     auto found = inputs.find({matrix.layer, source});
     if (found == inputs.end())
-      found = inputs.emplace(std::make_pair(matrix.layer, source),
-                             read_input_statistics(capture, b, matrix.layer, source, matrix.in_features)).first;
+      found = inputs
+                  .emplace(std::make_pair(matrix.layer, source),
+                           read_input_statistics(capture, b, matrix.layer, source, matrix.in_features))
+                  .first;
     const OutputStatistics output =
         read_output_statistics(capture, b, matrix.layer, matrix.projection, matrix.out_features, matrix.in_features);
     projections[i] = project_matrix(matrix, context, found->second, output);
@@ -361,14 +370,16 @@ void project_stage(const StageContext& context) {
     for (size_t d = 0; d < downs.size(); ++d) {
       const PatchedMatrix& matrix = layout.matrices[downs[d]];
       projections[downs[d]] = project_matrix(matrix, context, statistics[d].first, statistics[d].second);
-      chosen[downs[d]] = method == ProjectionMethod::Frobenius ? projections[downs[d]].frobenius : projections[downs[d]].least_squares;
+      chosen[downs[d]] =
+          method == ProjectionMethod::Frobenius ? projections[downs[d]].frobenius : projections[downs[d]].least_squares;
       log_projection(mpi, matrix, b, projections[downs[d]]);
     }
   }
 
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
-  for (size_t i = 0; i < layout.matrices.size(); ++i) write_projection(file, layout.matrices[i], b, method, projections[i]);
+  for (size_t i = 0; i < layout.matrices.size(); ++i)
+    write_projection(file, layout.matrices[i], b, method, projections[i]);
   if (context.config.project.compare_lowrank) {
     const std::string comparison = write_lowrank_comparison(file, context, capture);
     file.set_attr("/", "lowrank_comparison", comparison);

@@ -5,10 +5,11 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "pipeline/config/capture_requirements.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
+#include "pipeline/config/capture_requirements.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/runtime/blas_runtime.hpp"
 #include "pipeline/runtime/run_directory.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
@@ -17,7 +18,6 @@
 #include "stages/common/student.hpp"
 #include "stages/evaluate/evaluate_stage.hpp"
 #include "stages/project/project_stage.hpp"
-#include "pipeline/model/model_loader.hpp"
 
 namespace circal {
 
@@ -51,8 +51,7 @@ Teacher load_teacher(const MpiContext& mpi, const Config& config) {
   return open_teacher(config.model.path, config.runtime.shared_weights ? mpi.comm() : MPI_COMM_NULL);
 }
 
-bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage,
-                          const std::string& fingerprint) {
+bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage, const std::string& fingerprint) {
   int current = 0;
   if (mpi.is_root() && std::filesystem::exists(path)) {
     try {

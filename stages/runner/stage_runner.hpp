@@ -11,9 +11,9 @@
 namespace circal {
 
 struct RunOptions {
-  std::vector<Stage> stages;   // in order
-  std::optional<Stage> from;   // rerun from this stage on, whatever the fingerprints say
-  bool force = false;          // rerun every stage
+  std::vector<Stage> stages;  // in order
+  std::optional<Stage> from;  // rerun from this stage on, whatever the fingerprints say
+  bool force = false;         // rerun every stage
 };
 
 // runtime.threads for OpenBLAS, FFTW and the OpenMP loops of this process.
@@ -28,7 +28,6 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options);
 
 // True on every rank when `path` is a complete circal file of `stage` with `fingerprint`
 // (rank 0 looks, then broadcasts).
-bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage,
-                          const std::string& fingerprint);
+bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage, const std::string& fingerprint);
 
 }  // namespace circal

@@ -36,7 +36,7 @@ static void maybe_pause(const void* data, size_t size) {
   snprintf(go, sizeof go, "%s/go", dir);
   touch(dir, "paused");
   const struct timespec tick = {0, 2000000};
-  while (access(go, F_OK) != 0) nanosleep(&tick, NULL);  /* a signal only shortens one tick */
+  while (access(go, F_OK) != 0) nanosleep(&tick, NULL); /* a signal only shortens one tick */
 }
 
 size_t fwrite(const void* data, size_t size, size_t count, FILE* stream) {
@@ -70,9 +70,8 @@ int sigaction(int signal_number, const struct sigaction* action, struct sigactio
   if (!real) real = (int (*)(int, const struct sigaction*, struct sigaction*))dlsym(RTLD_NEXT, "sigaction");
   const char* dir = getenv("CIRCAL_PAUSE_DIR");
   int result;
-  if (dir && action && (signal_number == SIGTERM || signal_number == SIGUSR1) &&
-      !(action->sa_flags & SA_SIGINFO) && action->sa_handler != SIG_DFL &&
-      action->sa_handler != SIG_IGN && action->sa_handler != noted_handler) {
+  if (dir && action && (signal_number == SIGTERM || signal_number == SIGUSR1) && !(action->sa_flags & SA_SIGINFO) &&
+      action->sa_handler != SIG_DFL && action->sa_handler != SIG_IGN && action->sa_handler != noted_handler) {
     snprintf(signal_marker, sizeof signal_marker, "%s/signal.%d", dir, (int)getpid());
     struct sigaction wrapped = *action;
     wrapped.sa_handler = noted_handler;

@@ -33,7 +33,8 @@ class ScratchFile {
   }
   ~ScratchFile() { std::filesystem::remove(path_); }
   const std::string& write(const uint8_t* data, size_t size) {
-    std::ofstream(path_, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data), std::streamsize(size));
+    std::ofstream(path_, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(data), std::streamsize(size));
     return path_;
   }
 

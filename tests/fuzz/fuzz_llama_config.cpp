@@ -2,8 +2,8 @@
 // An accepted config must satisfy what the forward pass indexes by without further checks.
 #include <stdexcept>
 
-#include "pipeline/model/tokenizer.hpp"
 #include "pipeline/model/llama_config.hpp"
+#include "pipeline/model/tokenizer.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 namespace {

@@ -17,14 +17,14 @@
 #include <random>
 #include <sstream>
 
-#include "pipeline/circulant/circulant_projection.hpp"
-#include "pipeline/lowrank/lowrank_projection.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/circulant_projection.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/lowrank/lowrank_projection.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
 #include "stages/calibrate/calibration_batches.hpp"
 #include "stages/calibrate/calibrator.hpp"
-#include "pipeline/io/checkpoint_writer.hpp"
 
 using namespace circal;
 namespace fs = std::filesystem;
@@ -38,9 +38,7 @@ int world_rank() {
 }
 
 const ModelWeights& teacher() {
-  static const ModelWeights weights = [] {
-    return load_model(CIRCAL_SOURCE_DIR "/data/models/manpages-llama-5m");
-  }();
+  static const ModelWeights weights = [] { return load_model(CIRCAL_SOURCE_DIR "/data/models/manpages-llama-5m"); }();
   return weights;
 }
 
@@ -131,8 +129,7 @@ std::vector<float> frobenius_start(const StudentLayout& layout) {
 
 // Runs the configured steps on comm from the Frobenius start (or from `resume_from`).
 CalibrationState calibrate_on(MPI_Comm comm, const std::string& capture, const Config& config,
-                              const CheckpointPolicy& policy = {},
-                              const CalibrationState* resume_from = nullptr) {
+                              const CheckpointPolicy& policy = {}, const CalibrationState* resume_from = nullptr) {
   const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
   CalibrationData data(capture, "tiny", layout.first_layer(), teacher().config.hidden_size,
                        float(config.calibrate.temperature));
@@ -155,8 +152,8 @@ double max_relative_difference(const std::vector<float>& a, const std::vector<fl
 // The slow twin of Calibrator::batch_gradient on one rank: one forward/backward per prompt,
 // each prompt's gradient and loss one term of the exact sum. Returns the loss; *grads gets
 // d(mean loss)/d params.
-double per_prompt_gradient(const std::string& capture, const Config& config,
-                           const std::vector<int>& batch, std::vector<float>* grads) {
+double per_prompt_gradient(const std::string& capture, const Config& config, const std::vector<int>& batch,
+                           std::vector<float>* grads) {
   const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
   CalibrationData data(capture, "tiny", layout.first_layer(), teacher().config.hidden_size,
                        float(config.calibrate.temperature));
@@ -172,8 +169,7 @@ double per_prompt_gradient(const std::string& capture, const Config& config,
     const int T = data.tokens(prompt);
     const float* logits = model.forward_from(layout.first_layer(), data.hidden(prompt), T);
     dlogits.resize(size_t(T) * vocab);
-    const double loss =
-        data.distillation_loss(prompt, logits, dlogits.data(), vocab, 1.0f / float(positions));
+    const double loss = data.distillation_loss(prompt, logits, dlogits.data(), vocab, 1.0f / float(positions));
     model.backward(dlogits.data());
     sum.add(g.data(), loss / double(positions));
   }
@@ -182,8 +178,8 @@ double per_prompt_gradient(const std::string& capture, const Config& config,
 }
 
 // Calibrator::batch_gradient of `batch` on one rank with groups of `group` prompts.
-double grouped_gradient(const std::string& capture, Config config, int group,
-                        const std::vector<int>& batch, std::vector<float>* grads) {
+double grouped_gradient(const std::string& capture, Config config, int group, const std::vector<int>& batch,
+                        std::vector<float>* grads) {
   config.calibrate.group_prompts = group;
   const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
   CalibrationData data(capture, "tiny", layout.first_layer(), teacher().config.hidden_size,
@@ -209,8 +205,7 @@ TEST_CASE("prompt groups balance tokens, hold at most group_prompts, go round ro
   CHECK(rank_groups(batch, 2, tokens, 3, 4).empty());
   CHECK(rank_groups(batch, 1, tokens, 1, 4) == std::vector<std::vector<int>>{{7}});
   // Equal lengths: round robin over the groups, each in batch order.
-  CHECK(prompt_groups(batch, 2, [](int) { return 4; }) ==
-        std::vector<std::vector<int>>{{9, 1}, {3, 4}, {7}});
+  CHECK(prompt_groups(batch, 2, [](int) { return 4; }) == std::vector<std::vector<int>>{{9, 1}, {3, 4}, {7}});
   // A random batch: every prompt once, no group over the limit, totals within one prompt.
   std::mt19937 rng(5);
   std::vector<int> big(37);
@@ -264,34 +259,34 @@ TEST_CASE("calibration at R ranks equals the one-rank run of the same steps") {
   const std::string capture = (dir.path / "capture.h5").string();
   write_tiny_capture(capture);
   for (Structure structure : kStructures) {
-  CAPTURE(name_of(structure));
-  const Config config = tiny_config(structure);
-  if (structure == Structure::LowRank) {
-    const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
-    REQUIRE(layout.structure == Structure::LowRank);
-    CHECK(layout.total_size == layout.circulant_parameters());  // 256 x 768 at b 16: rank 12, equal counts
-  }
-  const CalibrationState distributed = calibrate_on(MPI_COMM_WORLD, capture, config);
-  CHECK(distributed.step == 4);
-  CHECK(distributed.validation_step == std::vector<int64_t>{0, 2, 4});
-  // Batches differ from step to step; the held-out KL is the comparable figure.
-  CHECK(distributed.best_validation < distributed.validation_kl.front());
+    CAPTURE(name_of(structure));
+    const Config config = tiny_config(structure);
+    if (structure == Structure::LowRank) {
+      const StudentLayout layout = StudentLayout::from_config(config, teacher().config);
+      REQUIRE(layout.structure == Structure::LowRank);
+      CHECK(layout.total_size == layout.circulant_parameters());  // 256 x 768 at b 16: rank 12, equal counts
+    }
+    const CalibrationState distributed = calibrate_on(MPI_COMM_WORLD, capture, config);
+    CHECK(distributed.step == 4);
+    CHECK(distributed.validation_step == std::vector<int64_t>{0, 2, 4});
+    // Batches differ from step to step; the held-out KL is the comparable figure.
+    CHECK(distributed.best_validation < distributed.validation_kl.front());
 
-  if (world_rank() == 0) {
-    const CalibrationState serial = calibrate_on(MPI_COMM_SELF, capture, config);
-    const double params_diff = max_relative_difference(distributed.params, serial.params);
-    const double moment_diff = max_relative_difference(distributed.adam_m, serial.adam_m);
-    MESSAGE("max relative parameter difference vs 1 rank: " << params_diff
-            << std::string(distributed.params == serial.params ? " (bitwise equal)" : ""));
-    CHECK(params_diff <= 1e-5);
-    // The reduction is exact (pipeline/runtime/exact_sum.hpp): any rank count gives the same bits.
-    CHECK(distributed.params == serial.params);
-    CHECK(moment_diff <= 1e-4);
-    for (size_t i = 0; i < serial.train_loss.size(); ++i)
-      CHECK(distributed.train_loss[i] == doctest::Approx(serial.train_loss[i]).epsilon(1e-6));
-    for (size_t i = 0; i < serial.validation_kl.size(); ++i)
-      CHECK(distributed.validation_kl[i] == doctest::Approx(serial.validation_kl[i]).epsilon(1e-6));
-  }
+    if (world_rank() == 0) {
+      const CalibrationState serial = calibrate_on(MPI_COMM_SELF, capture, config);
+      const double params_diff = max_relative_difference(distributed.params, serial.params);
+      const double moment_diff = max_relative_difference(distributed.adam_m, serial.adam_m);
+      MESSAGE("max relative parameter difference vs 1 rank: "
+              << params_diff << std::string(distributed.params == serial.params ? " (bitwise equal)" : ""));
+      CHECK(params_diff <= 1e-5);
+      // The reduction is exact (pipeline/runtime/exact_sum.hpp): any rank count gives the same bits.
+      CHECK(distributed.params == serial.params);
+      CHECK(moment_diff <= 1e-4);
+      for (size_t i = 0; i < serial.train_loss.size(); ++i)
+        CHECK(distributed.train_loss[i] == doctest::Approx(serial.train_loss[i]).epsilon(1e-6));
+      for (size_t i = 0; i < serial.validation_kl.size(); ++i)
+        CHECK(distributed.validation_kl[i] == doctest::Approx(serial.validation_kl[i]).epsilon(1e-6));
+    }
   }
 }
 
@@ -300,20 +295,21 @@ TEST_CASE("resuming from a checkpoint continues bit for bit") {
   const std::string capture = (dir.path / "capture.h5").string();
   write_tiny_capture(capture);
   for (Structure structure : kStructures) {
-  CAPTURE(name_of(structure));
-  const Config config = tiny_config(structure);
-  const CheckpointPolicy policy{(dir.path / (std::string("calibrate-") + name_of(structure))).string(),
-                                {kCalibrationCheckpointStage, "tiny-fp", ""}, 2, 5};
-  const CalibrationState uninterrupted = calibrate_on(MPI_COMM_WORLD, capture, config, policy);
-  auto halfway = load_calibration_checkpoint(calibration_checkpoint_path(policy.dir, 2), "tiny-fp");
-  CHECK(halfway.step == 2);
-  const CalibrationState resumed =
-      calibrate_on(MPI_COMM_WORLD, capture, config, CheckpointPolicy{}, &halfway);
-  CHECK(resumed.params == uninterrupted.params);
-  CHECK(resumed.adam_v == uninterrupted.adam_v);
-  CHECK(resumed.best_params == uninterrupted.best_params);
-  CHECK(resumed.train_loss == uninterrupted.train_loss);
-  CHECK(resumed.validation_kl == uninterrupted.validation_kl);
+    CAPTURE(name_of(structure));
+    const Config config = tiny_config(structure);
+    const CheckpointPolicy policy{(dir.path / (std::string("calibrate-") + name_of(structure))).string(),
+                                  {kCalibrationCheckpointStage, "tiny-fp", ""},
+                                  2,
+                                  5};
+    const CalibrationState uninterrupted = calibrate_on(MPI_COMM_WORLD, capture, config, policy);
+    auto halfway = load_calibration_checkpoint(calibration_checkpoint_path(policy.dir, 2), "tiny-fp");
+    CHECK(halfway.step == 2);
+    const CalibrationState resumed = calibrate_on(MPI_COMM_WORLD, capture, config, CheckpointPolicy{}, &halfway);
+    CHECK(resumed.params == uninterrupted.params);
+    CHECK(resumed.adam_v == uninterrupted.adam_v);
+    CHECK(resumed.best_params == uninterrupted.best_params);
+    CHECK(resumed.train_loss == uninterrupted.train_loss);
+    CHECK(resumed.validation_kl == uninterrupted.validation_kl);
   }
 }
 
@@ -321,8 +317,7 @@ TEST_CASE("a stop signal on one rank stops every rank after the same step, with 
   SharedTempDir dir;
   const std::string capture = (dir.path / "capture.h5").string();
   write_tiny_capture(capture);
-  const CheckpointPolicy policy{(dir.path / "calibrate").string(),
-                                {kCalibrationCheckpointStage, "tiny-fp", ""}, 0, 3};
+  const CheckpointPolicy policy{(dir.path / "calibrate").string(), {kCalibrationCheckpointStage, "tiny-fp", ""}, 0, 3};
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   StopSignalGuard guard;  // so the raise below is caught, not fatal

@@ -15,13 +15,13 @@
 #include "pipeline/circulant/circulant_projection.hpp"
 #include "pipeline/circulant/projection_statistics.hpp"
 #include "pipeline/config/config.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 #include "stages/common/capture_layout.hpp"
 #include "stages/common/capture_statistics.hpp"
 #include "stages/runner/stage_runner.hpp"
 #include "tests/unit/circulant_test_support.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
 
 namespace {
 
@@ -44,12 +44,13 @@ TEST_CASE("least squares from capture's streamed statistics equals the projectio
   const std::string dir = shared_temp_dir(mpi.comm());
   REQUIRE(!dir.empty());
   const std::string source = CIRCAL_SOURCE_DIR;
-  Config config = load_config("", {"run_dir=" + dir, "model.path=" + source + "/data/models/manpages-llama-5m",
-                                   "prompts.calibration=" + source + "/data/splits/calibration.txt",
-                                   "prompts.validation=" + source + "/data/splits/validation.txt",
-                                   "prompts.test=" + source + "/data/splits/test.txt", "patch.layers=[1]",
-                                   "capture.block_sizes=[16, 32]", "capture.store_inputs=true",
-                                   "capture.full_gram=true", "capture.batch_tokens=100", "runtime.fftw_planner=estimate"});
+  Config config =
+      load_config("", {"run_dir=" + dir, "model.path=" + source + "/data/models/manpages-llama-5m",
+                       "prompts.calibration=" + source + "/data/splits/calibration.txt",
+                       "prompts.validation=" + source + "/data/splits/validation.txt",
+                       "prompts.test=" + source + "/data/splits/test.txt", "patch.layers=[1]",
+                       "capture.block_sizes=[16, 32]", "capture.store_inputs=true", "capture.full_gram=true",
+                       "capture.batch_tokens=100", "runtime.fftw_planner=estimate"});
   run_stages(mpi, config, {{Stage::Capture}, std::nullopt, true});
 
   const ModelWeights model = load_model(config.model.path);
@@ -84,7 +85,8 @@ TEST_CASE("least squares from capture's streamed statistics equals the projectio
       CHECK(statistics_output_error(input, output, streamed.data()) == doctest::Approx(measured).epsilon(1e-5));
       const std::vector<float> frobenius = project_frobenius(W, m, n, b);
       CHECK(statistics_output_error(input, output, frobenius.data()) ==
-            doctest::Approx(relative_output_error(W, frobenius.data(), m, n, b, X.data(), offsets[calibration])).epsilon(1e-5));
+            doctest::Approx(relative_output_error(W, frobenius.data(), m, n, b, X.data(), offsets[calibration]))
+                .epsilon(1e-5));
     }
     if (projection == Projection::Up) continue;  // shares gate_proj's input
     // The full Gram against X^T X in float64 from the raw rows.

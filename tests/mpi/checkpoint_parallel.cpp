@@ -8,9 +8,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "pipeline/io/checkpoint_writer.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 
 namespace fs = std::filesystem;

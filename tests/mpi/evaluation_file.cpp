@@ -6,10 +6,10 @@
 #include <cmath>
 #include <filesystem>
 
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 #include "stages/evaluate/evaluation_file.hpp"
-#include "pipeline/io/checkpoint_writer.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
 
 using namespace circal;
 

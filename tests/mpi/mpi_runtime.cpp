@@ -72,7 +72,8 @@ TEST_CASE("broadcast_string and run_on_root_and_agree share rank 0's answer") {
 
 TEST_CASE("a held run directory is refused on every rank, naming the holder") {
   MpiContext mpi;
-  std::string dir = mpi.is_root() ? (fs::temp_directory_path() / ("circal-rundir-" + std::to_string(::getpid()))).string() : "";
+  std::string dir =
+      mpi.is_root() ? (fs::temp_directory_path() / ("circal-rundir-" + std::to_string(::getpid()))).string() : "";
   dir = broadcast_string(mpi.comm(), dir);
   const std::string root_pid = broadcast_string(mpi.comm(), std::to_string(::getpid()));
   {

@@ -40,7 +40,8 @@ struct SyntheticCheckpoint {
     if (world_rank() == 0) {
       const std::string command = "/usr/bin/python3 " CIRCAL_SOURCE_DIR
                                   "/bench/make_synthetic_checkpoint.py --shape tiny-test --seed 3 "
-                                  "--shard-gb 0.0001 --out " + path.string() + " > /dev/null";
+                                  "--shard-gb 0.0001 --out " +
+                                  path.string() + " > /dev/null";
       code = std::system(command.c_str());
     }
     MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -55,8 +56,8 @@ struct SyntheticCheckpoint {
 std::vector<const float*> tensors(const ModelWeights& m) {
   std::vector<const float*> out = {m.embed_tokens, m.norm, m.lm_head};
   for (const LayerWeights& w : m.layers)
-    out.insert(out.end(), {w.input_layernorm, w.q_proj, w.k_proj, w.v_proj, w.o_proj,
-                           w.post_attention_layernorm, w.gate_proj, w.up_proj, w.down_proj});
+    out.insert(out.end(), {w.input_layernorm, w.q_proj, w.k_proj, w.v_proj, w.o_proj, w.post_attention_layernorm,
+                           w.gate_proj, w.up_proj, w.down_proj});
   return out;
 }
 
@@ -95,8 +96,7 @@ TEST_CASE("shared weights: the synthetic BF16 sharded GQA checkpoint, bitwise as
   const LlamaConfig config = read_llama_config((synthetic.path / "config.json").string());
   CHECK(config.num_key_value_heads * 2 == config.num_attention_heads);  // GQA
   int shards = 0;
-  for (const auto& entry : fs::directory_iterator(synthetic.path))
-    shards += entry.path().extension() == ".safetensors";
+  for (const auto& entry : fs::directory_iterator(synthetic.path)) shards += entry.path().extension() == ".safetensors";
   CHECK(shards > 2);
   check_shared_equals_private(synthetic.path.string());
 }

@@ -10,9 +10,7 @@
 
 namespace circal_test {
 
-inline std::string circulant_reference_path() {
-  return circal::test::reference_file("circulant.h5");
-}
+inline std::string circulant_reference_path() { return circal::test::reference_file("circulant.h5"); }
 
 // The shape of one case of circulant.h5: W [m, n], block size b, T input rows.
 struct ReferenceShape {

@@ -9,17 +9,17 @@
 #include <filesystem>
 #include <fstream>
 #include <numbers>
-#include <sstream>
 #include <set>
+#include <sstream>
 
-#include "pipeline/optim/adam_optimizer.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/base/progress_log.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
+#include "pipeline/optim/adam_optimizer.hpp"
 #include "pipeline/optim/gradient_clipping.hpp"
 #include "pipeline/optim/lr_schedule.hpp"
-#include "pipeline/base/progress_log.hpp"
 #include "stages/calibrate/calibration_batches.hpp"
 #include "stages/calibrate/calibration_checkpoint.hpp"
-#include "pipeline/io/checkpoint_writer.hpp"
 
 using namespace circal;
 namespace fs = std::filesystem;
@@ -28,8 +28,7 @@ TEST_CASE("adam: two steps match the hand-computed update, with and without weig
   struct Case {
     double weight_decay, after_first, after_second;
   };
-  for (const Case& c : {Case{0.0, 0.900000002, 0.9366103542405654},
-                        Case{0.01, 0.899000002, 0.9347113542385653}}) {
+  for (const Case& c : {Case{0.0, 0.900000002, 0.9366103542405654}, Case{0.01, 0.899000002, 0.9347113542385653}}) {
     AdamOptimizer adam(2, AdamSettings{0.9, 0.999, 1e-8, c.weight_decay});
     std::vector<float> params = {1.0f, -2.0f};
     std::vector<float> grads = {0.5f, 0.0f};
@@ -149,21 +148,19 @@ TEST_CASE("calibration checkpoint: exact round trip, unusable newest skipped, pr
   TempDir dir;
   const CheckpointMeta meta{kCalibrationCheckpointStage, "fp-1", "calibrate: {}\n"};
   for (int64_t step : {2, 4, 6})
-    save_calibration_checkpoint(MPI_COMM_SELF, calibration_checkpoint_path(dir.path, step), meta,
-                                sample_state(step));
+    save_calibration_checkpoint(MPI_COMM_SELF, calibration_checkpoint_path(dir.path, step), meta, sample_state(step));
   CHECK(fs::exists(dir.path / "step-000004.h5"));
 
   const auto loaded = load_calibration_checkpoint(calibration_checkpoint_path(dir.path, 4), "fp-1");
   CHECK(loaded == sample_state(4));
-  CHECK_THROWS_AS(load_calibration_checkpoint(calibration_checkpoint_path(dir.path, 4), "fp-2"),
-                  CircalError);
+  CHECK_THROWS_AS(load_calibration_checkpoint(calibration_checkpoint_path(dir.path, 4), "fp-2"), CircalError);
 
   // Truncate the newest: it is reported and the previous one is used.
   const auto newest = calibration_checkpoint_path(dir.path, 6);
   fs::resize_file(newest, fs::file_size(newest) / 2);
   std::vector<std::string> reports;
-  auto resumed = newest_calibration_checkpoint(dir.path, "fp-1", 3,
-                                               [&](const std::string& l) { reports.push_back(l); });
+  auto resumed =
+      newest_calibration_checkpoint(dir.path, "fp-1", 3, [&](const std::string& l) { reports.push_back(l); });
   REQUIRE(resumed.has_value());
   CHECK(resumed->step == 4);
   REQUIRE(reports.size() == 1);

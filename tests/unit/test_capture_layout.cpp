@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_writer.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "stages/calibrate/calibration_data.hpp"
 #include "tests/unit/scratch_dir.hpp"
 
@@ -66,9 +66,7 @@ std::string outcome(const CaptureContents& contents) {
 
 }  // namespace
 
-TEST_CASE("a capture with the documented layout is read and scored") {
-  CHECK(outcome({}) == "(accepted)");
-}
+TEST_CASE("a capture with the documented layout is read and scored") { CHECK(outcome({}) == "(accepted)"); }
 
 TEST_CASE("prompt offsets that go backwards or past the token rows are refused") {
   CaptureContents backwards;

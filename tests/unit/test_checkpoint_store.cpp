@@ -7,19 +7,19 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
-#include "pipeline/io/checkpoint_writer.hpp"
-#include "pipeline/io/checkpoint_reader.hpp"
-#include "pipeline/io/input_files.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/base/version_stamp.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/checkpoint_writer.hpp"
 #include "pipeline/io/hdf5_handle.hpp"
+#include "pipeline/io/input_files.hpp"
 #include "pipeline/runtime/mpi_context.hpp"
 #include "pipeline/runtime/run_directory.hpp"
-#include "pipeline/base/version_stamp.hpp"
 #include "tests/reference_files.hpp"
 #include "tests/unit/error_of.hpp"
 #include "tests/unit/scratch_dir.hpp"
@@ -109,12 +109,10 @@ TEST_CASE("checkpoint round trip: every dtype, row writes, gzip chunks, attribut
   CHECK(reader.attr_string("/", "config") == kMeta.config_yaml);
   CHECK(reader.attr_string("/", "circal_version") == std::string(circal_version()));
   CHECK(reader.attr_string("/", "git_commit") == std::string(circal_git_commit()));
-  CHECK(std::regex_match(reader.attr_string("/", "git_commit"),
-                         std::regex(R"(([0-9a-f]{12}(-dirty)?)|unknown)")));
+  CHECK(std::regex_match(reader.attr_string("/", "git_commit"), std::regex(R"(([0-9a-f]{12}(-dirty)?)|unknown)")));
   CHECK(reader.attr_int("/", "ranks") == 1);
   CHECK(reader.attr_int("/", "complete") == 1);
-  CHECK(std::regex_match(reader.attr_string("/", "created"),
-                         std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  CHECK(std::regex_match(reader.attr_string("/", "created"), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
 }
 
 TEST_CASE("a writer destroyed without commit leaves neither PATH nor PATH.tmp") {
@@ -165,7 +163,8 @@ TEST_CASE("readers refuse missing, incomplete, truncated, wrong-stage and stale 
   SUBCASE("not HDF5") {
     const std::string text = dir.file("text.h5");
     std::ofstream(text) << "model: x\n";
-    CHECK(std::string(error_of([&] { CheckpointReader reader(text); }).what()) == text + ": not an HDF5 file or truncated");
+    CHECK(std::string(error_of([&] { CheckpointReader reader(text); }).what()) ==
+          text + ": not an HDF5 file or truncated");
   }
   SUBCASE("another stage") {
     const CircalError e = error_of([&] { CheckpointReader::open(path, "project"); });
@@ -247,8 +246,7 @@ TEST_CASE("run directory: created, locked with host and pid, second holder refus
     CHECK(lock.find("pid " + std::to_string(::getpid())) != std::string::npos);
     const CircalError e = error_of([&] { RunDirectory second(mpi, run); });
     CHECK(e.code() == kExitLocked);
-    CHECK(std::string(e.what()) ==
-          run + ": in use by circal pid " + std::to_string(::getpid()) + " on host " + host);
+    CHECK(std::string(e.what()) == run + ": in use by circal pid " + std::to_string(::getpid()) + " on host " + host);
     CHECK(fs::exists(first.lock_path()));  // the refused one did not remove it
   }
   CHECK_FALSE(fs::exists(run + "/.circal.lock"));
@@ -279,15 +277,17 @@ TEST_CASE("run directory: a stale lock of a dead process is taken over, another 
   CHECK(e.code() == kExitLocked);
   const std::string message = e.what();
   const std::string holder = run + ": in use by circal pid " + std::to_string(child) + " on host elsewhere.example";
-  const std::string advice = " s ago; it is taken over once not refreshed for 300 s (if elsewhere.example is down, remove " +
-                             run + "/.circal.lock)";
+  const std::string advice =
+      " s ago; it is taken over once not refreshed for 300 s (if elsewhere.example is down, remove " + run +
+      "/.circal.lock)";
   CHECK(message.rfind(holder + ": its lock was refreshed ", 0) == 0);  // the seconds depend on the clock
   CHECK(message.size() > advice.size());
   CHECK(message.compare(message.size() - advice.size(), advice.size(), advice) == 0);
   CHECK(fixture_text(run + "/.circal.lock").find("host elsewhere.example") != std::string::npos);  // left as it was
 
   // Not refreshed for longer than kLockStaleSeconds: its host is taken to be gone.
-  const timespec stale[2] = {{::time(nullptr) - kLockStaleSeconds - 5, 0}, {::time(nullptr) - kLockStaleSeconds - 5, 0}};
+  const timespec stale[2] = {{::time(nullptr) - kLockStaleSeconds - 5, 0},
+                             {::time(nullptr) - kLockStaleSeconds - 5, 0}};
   REQUIRE(::utimensat(AT_FDCWD, (run + "/.circal.lock").c_str(), stale, 0) == 0);
   RunDirectory taken(mpi, run);
   CHECK(fixture_text(taken.lock_path()).find("host " + std::string(host)) != std::string::npos);

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_reader.hpp"
-#include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/circulant_linear.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 
 #include "tests/unit/circulant_test_support.hpp"
 
@@ -25,11 +25,9 @@ using circal::CirculantLinear;
 std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 // Y = X A^T with A dense [m, n].
-std::vector<float> dense_forward(const std::vector<float>& A, int m, int n,
-                                 const std::vector<float>& X, int T) {
+std::vector<float> dense_forward(const std::vector<float>& A, int m, int n, const std::vector<float>& X, int T) {
   std::vector<float> Y(std::size_t(T) * m);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, m, n, 1.f, X.data(), n, A.data(), n,
-              0.f, Y.data(), m);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, m, n, 1.f, X.data(), n, A.data(), n, 0.f, Y.data(), m);
   return Y;
 }
 
@@ -66,7 +64,7 @@ TEST_CASE("circulant forward, dX and dc match the float64 reference for every ca
 }
 
 TEST_CASE("circulant forward and backward equal the dense materialisation on awkward shapes") {
-  const std::vector<Shape> shapes = {{50, 30, 16, 7},  {33, 70, 8, 5},  {64, 64, 64, 1},
+  const std::vector<Shape> shapes = {{50, 30, 16, 7}, {33, 70, 8, 5},    {64, 64, 64, 1},
                                      {17, 9, 2, 3},   {100, 37, 32, 13}, {96, 256, 32, 40}};
   unsigned seed = 1;
   for (const Shape& s : shapes) {
@@ -87,14 +85,14 @@ TEST_CASE("circulant forward and backward equal the dense materialisation on awk
 
     op.backward(X.data(), dY.data(), dX.data(), s.T);
     std::vector<float> dX_dense(dX.size());
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.T, s.n, s.m, 1.f, dY.data(), s.m,
-                A.data(), s.n, 0.f, dX_dense.data(), s.n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.T, s.n, s.m, 1.f, dY.data(), s.m, A.data(), s.n, 0.f,
+                dX_dense.data(), s.n);
     CHECK(relative_error(dX, widen(dX_dense)) < 1e-5);
 
     // dense gradient dW = dY^T X folded onto the wrapped diagonals (DESIGN.md section 2)
     std::vector<float> dW(std::size_t(s.m) * s.n);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.m, s.n, s.T, 1.f, dY.data(), s.m,
-                X.data(), s.n, 0.f, dW.data(), s.n);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.m, s.n, s.T, 1.f, dY.data(), s.m, X.data(), s.n, 0.f,
+                dW.data(), s.n);
     std::vector<double> folded(c.size(), 0.0);
     const int q = op.block_cols();
     for (int r = 0; r < s.m; ++r)
@@ -115,8 +113,7 @@ TEST_CASE("circulant backward: the forward's spectrum reused, dX optional, same 
   std::vector<float> Y(dY.size());
   // The slow way: backward with no forward before it computes X's spectrum itself.
   std::vector<float> dc_fresh(c.size(), 0.f), dX_fresh(X.size());
-  CirculantLinear(s.m, s.n, s.b, c.data(), dc_fresh.data())
-      .backward(X.data(), dY.data(), dX_fresh.data(), s.T);
+  CirculantLinear(s.m, s.n, s.b, c.data(), dc_fresh.data()).backward(X.data(), dY.data(), dX_fresh.data(), s.T);
   SUBCASE("after a forward of the same X") {
     std::vector<float> dc(c.size(), 0.f), dX(X.size());
     CirculantLinear op(s.m, s.n, s.b, c.data(), dc.data());

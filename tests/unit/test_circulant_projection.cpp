@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/circulant/circulant_projection.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 
 #include "tests/unit/circulant_test_support.hpp"
 
@@ -25,7 +25,8 @@ std::vector<float> correlated_inputs(int T, int n, unsigned seed) {
   std::vector<float> X(white.size(), 0.f);
   for (int t = 0; t < T; ++t)
     for (int i = 0; i < n; ++i)
-      for (int j = 0; j < n; ++j) X[std::size_t(t) * n + j] += white[std::size_t(t) * n + i] * mix[std::size_t(i) * n + j];
+      for (int j = 0; j < n; ++j)
+        X[std::size_t(t) * n + j] += white[std::size_t(t) * n + i] * mix[std::size_t(i) * n + j];
   return X;
 }
 
@@ -38,8 +39,7 @@ TEST_CASE("projections match the float64 reference for every case") {
     const auto [m, n, b, T] = circal_test::reference_shape(ref, name);
     const std::vector<float> W = ref.read_float(name + "/W");
     const std::vector<float> X = ref.read_float(name + "/X");
-    CHECK(relative_error(circal::project_frobenius(W.data(), m, n, b),
-                         ref.read_double(name + "/c_frobenius")) < 1e-5);
+    CHECK(relative_error(circal::project_frobenius(W.data(), m, n, b), ref.read_double(name + "/c_frobenius")) < 1e-5);
     if (!ref.exists(name + "/c_least_squares")) continue;
     circal::LeastSquaresProjector projector(W.data(), m, n, b, 100);  // several chunks
     projector.accumulate(X.data(), T);
@@ -56,7 +56,9 @@ TEST_CASE("projections match the float64 reference for every case") {
 }
 
 TEST_CASE("an exactly block-circulant W is recovered exactly by both projections") {
-  struct Shape { int m, n, b; };
+  struct Shape {
+    int m, n, b;
+  };
   for (const Shape s : {Shape{64, 48, 16}, Shape{40, 72, 8}, Shape{48, 30, 16}, Shape{50, 30, 16}}) {
     CAPTURE(s.m);
     circal::CirculantLinear probe(s.m, s.n, s.b, nullptr, nullptr);
@@ -83,7 +85,9 @@ TEST_CASE("an exactly block-circulant W is recovered exactly by both projections
 }
 
 TEST_CASE("the data-aware output error is never above the Frobenius one on the same inputs") {
-  struct Shape { int m, n, b; };
+  struct Shape {
+    int m, n, b;
+  };
   for (const Shape s : {Shape{96, 64, 16}, Shape{64, 96, 32}, Shape{48, 40, 8}}) {
     CAPTURE(s.m);
     const int T = 400;
@@ -136,8 +140,10 @@ TEST_CASE("statistics from given outputs equal those computing W x, for two matr
   circal::InputStatistics computed_in(n, b), given_in(n, b);
   std::vector<circal::OutputStatistics> computed, given;
   for (int m : outs) computed.emplace_back(m, n, b), given.emplace_back(m, n, b);
-  circal::accumulate_statistics(X.data(), T, chunk, &computed_in, {W[0].data(), W[1].data()}, {&computed[0], &computed[1]});
-  circal::accumulate_statistics_of_outputs(X.data(), T, chunk, &given_in, {Y[0].data(), Y[1].data()}, {&given[0], &given[1]});
+  circal::accumulate_statistics(X.data(), T, chunk, &computed_in, {W[0].data(), W[1].data()},
+                                {&computed[0], &computed[1]});
+  circal::accumulate_statistics_of_outputs(X.data(), T, chunk, &given_in, {Y[0].data(), Y[1].data()},
+                                           {&given[0], &given[1]});
   CHECK(computed_in.values == given_in.values);  // the input side is the same code on the same rows
   for (std::size_t j = 0; j < outs.size(); ++j) {
     CAPTURE(j);

@@ -8,8 +8,8 @@
 #include <set>
 #include <sstream>
 
-#include "pipeline/config/config.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/config/config.hpp"
 #include "tests/unit/error_of.hpp"
 #include "tests/unit/scratch_dir.hpp"
 
@@ -143,10 +143,10 @@ TEST_CASE("config: the message says where a bad file value is") {
 
 TEST_CASE("config: overrides apply in order, over the file") {
   const TempFile file("calibrate:\n  lr: 0.01\n  steps: 7\npatch:\n  layers: [1]\n");
-  const Config config = load_config(file.path.string(),
-                                    {"calibrate.lr=1e-3", "patch.layers=[0,2]", "calibrate.steps=9",
-                                     "calibrate.steps=11", "evaluate.students=[dense, calibrated]",
-                                     "calibrate.enabled=false", "cluster.partition=", "run_dir=../x y"});
+  const Config config =
+      load_config(file.path.string(), {"calibrate.lr=1e-3", "patch.layers=[0,2]", "calibrate.steps=9",
+                                       "calibrate.steps=11", "evaluate.students=[dense, calibrated]",
+                                       "calibrate.enabled=false", "cluster.partition=", "run_dir=../x y"});
   CHECK(config.calibrate.lr == 1e-3);
   CHECK(config.calibrate.steps == 11);
   CHECK(!config.patch.all_layers);
@@ -154,7 +154,7 @@ TEST_CASE("config: overrides apply in order, over the file") {
   CHECK(config.evaluate.students == std::vector<StudentKind>{StudentKind::Dense, StudentKind::Calibrated});
   CHECK(!config.calibrate.enabled);
   CHECK(config.cluster.partition.empty());
-  CHECK(config.run_dir == "../x y");  // relative paths stay as written
+  CHECK(config.run_dir == "../x y");       // relative paths stay as written
   CHECK(config.project.block_size == 16);  // untouched keys keep defaults
 
   const Config all = load_config(file.path.string(), {"patch.layers=all"});
@@ -167,10 +167,9 @@ TEST_CASE("config: to_yaml round-trips defaults and a changed config") {
   const TempFile default_file(to_yaml(defaults));
   CHECK(to_yaml(load_config(default_file.path.string(), {})) == to_yaml(defaults));
 
-  const Config changed = load_config("", {"calibrate.lr=0.00123", "patch.layers=[3, 1]",
-                                          "model.path=\"dir: with colon/#hash\"", "project.ridge=1e-7",
-                                          "cluster.account=", "split.seed=4294967295",
-                                          "calibrate.clip_norm=0", "patch.projections=[down_proj]"});
+  const Config changed = load_config(
+      "", {"calibrate.lr=0.00123", "patch.layers=[3, 1]", "model.path=\"dir: with colon/#hash\"", "project.ridge=1e-7",
+           "cluster.account=", "split.seed=4294967295", "calibrate.clip_norm=0", "patch.projections=[down_proj]"});
   const TempFile changed_file(to_yaml(changed));
   const Config reloaded = load_config(changed_file.path.string(), {});
   CHECK(to_yaml(reloaded) == to_yaml(changed));
@@ -190,7 +189,8 @@ TEST_CASE("config: config/default.yaml states every key with a comment, at its b
   const YAML::Node root = YAML::LoadFile(path);
   for (const auto& top : root) {
     const std::string name = top.first.Scalar();
-    if (!top.second.IsMap()) stated.insert(name);
+    if (!top.second.IsMap())
+      stated.insert(name);
     else
       for (const auto& leaf : top.second) stated.insert(name + "." + leaf.first.Scalar());
   }
@@ -248,11 +248,11 @@ TEST_CASE("config: resolve_layers fills `all` and checks indices against the mod
 TEST_CASE("config: capture.full_gram auto stores full Grams only where they can serve a low-rank fit") {
   Config config;
   REQUIRE(config.capture.full_gram == FullGramChoice::Auto);
-  CHECK(stores_full_gram(config, 768));                      // the bundled teacher's widest input
+  CHECK(stores_full_gram(config, 768));  // the bundled teacher's widest input
   CHECK(stores_full_gram(config, kFullGramAutoWidth));
-  CHECK_FALSE(stores_full_gram(config, 5632));               // TinyLlama's down_proj input
+  CHECK_FALSE(stores_full_gram(config, 5632));  // TinyLlama's down_proj input
   config.project.structure = Structure::LowRank;
-  CHECK(stores_full_gram(config, 5632));                     // the low-rank projection needs them
+  CHECK(stores_full_gram(config, 5632));  // the low-rank projection needs them
   config.capture.full_gram = FullGramChoice::No;
   CHECK_FALSE(stores_full_gram(config, 768));
   config.capture.full_gram = FullGramChoice::Yes;

@@ -62,7 +62,8 @@ Draw draw(unsigned seed, int window_tokens, int calibration, int validation, int
   out.test_document = split_corpus_documents(per_file, seed, 0.25);
   std::vector<int> training, held;
   for (int d = 0; d < 40; ++d) (out.test_document[d] ? held : training).push_back(d);
-  const auto parts = draw_corpus_windows(training, lengths, window_tokens, {calibration, validation}, seed, 0, "training");
+  const auto parts =
+      draw_corpus_windows(training, lengths, window_tokens, {calibration, validation}, seed, 0, "training");
   out.calibration = parts.at(0);
   out.validation = parts.at(1);
   out.test = draw_corpus_windows(held, lengths, window_tokens, {test}, seed, 1, "test").at(0);
@@ -130,9 +131,9 @@ TEST_CASE("corpus windows: deterministic for a seed; another seed draws others")
 TEST_CASE("corpus windows: the committed corpus gives exact BOS-first windows, contiguous in one document") {
   const ModelWeights teacher = load_model(kTeacher);
   const Tokenizer tokenizer(kTeacher);
-  Config config = corpus_config({(kSourceDir / "data/corpus/en.jsonl").string(),
-                                 (kSourceDir / "data/corpus/de.jsonl").string()},
-                                128, 64, 16, 32);
+  Config config =
+      corpus_config({(kSourceDir / "data/corpus/en.jsonl").string(), (kSourceDir / "data/corpus/de.jsonl").string()},
+                    128, 64, 16, 32);
   const std::vector<CorpusPart> training = corpus_windows(config.data, tokenizer, teacher.config, false);
   const std::vector<CorpusPart> test = corpus_windows(config.data, tokenizer, teacher.config, true);
   REQUIRE(training.size() == 2);
@@ -172,7 +173,8 @@ TEST_CASE("corpus windows: the committed corpus gives exact BOS-first windows, c
 
 TEST_CASE("corpus windows: plain text documents are separated by a line holding only ---") {
   ScratchDir dir;
-  const std::string path = dir.write("notes.txt", "\nfirst document\nline two\n---\n\n---\nsecond\r\n--- \nstill second\n---\n");
+  const std::string path =
+      dir.write("notes.txt", "\nfirst document\nline two\n---\n\n---\nsecond\r\n--- \nstill second\n---\n");
   const std::vector<CorpusDocument> documents = read_corpus_file(path);
   REQUIRE(documents.size() == 2);
   CHECK(documents[0].text == "first document\nline two");
@@ -202,20 +204,17 @@ TEST_CASE("corpus windows: bad corpora are refused naming the file, line and rea
   std::string lines;
   for (int d = 0; d < 10; ++d) lines += "{\"text\": \"The kill() system call sends a signal to a process.\"}\n";
   const std::string small = dir.write("small.jsonl", lines);
-  const CircalError few = error_of([&] {
-    corpus_windows(corpus_config({small}, 8, 40, 8, 2).data, tokenizer, teacher.config, false);
-  });
+  const CircalError few =
+      error_of([&] { corpus_windows(corpus_config({small}, 8, 40, 8, 2).data, tokenizer, teacher.config, false); });
   CHECK(few.code() == kExitInput);
   CHECK_MESSAGE(std::string(few.what()).find("the 8 calibration/validation documents hold only") != std::string::npos,
                 few.what());
   CHECK_MESSAGE(std::string(few.what()).find("fewer than the 48 requested") != std::string::npos, few.what());
-  const CircalError fits = error_of([&] {
-    corpus_windows(corpus_config({small}, 8, 4, 2, 1).data, tokenizer, teacher.config, false);
-  });
+  const CircalError fits =
+      error_of([&] { corpus_windows(corpus_config({small}, 8, 4, 2, 1).data, tokenizer, teacher.config, false); });
   CHECK(fits.code() == ExitCode(-1));  // the same corpus serves fewer windows
-  const CircalError wide = error_of([&] {
-    corpus_windows(corpus_config({small}, 513, 4, 2, 1).data, tokenizer, teacher.config, true);
-  });
+  const CircalError wide =
+      error_of([&] { corpus_windows(corpus_config({small}, 513, 4, 2, 1).data, tokenizer, teacher.config, true); });
   CHECK(wide.code() == kExitUsage);
   CHECK(std::string(wide.what()) ==
         "config: data.window_tokens: 513 is more than the model's max_position_embeddings 512");

@@ -105,7 +105,8 @@ TEST_CASE("metrics.json aggregates equal a recomputation from the per-position a
     for (size_t r = 0; r < n; ++r) nll_gap[r] = s.positions.at("student_nll")[r] - s.positions.at("teacher_nll")[r];
     CHECK(js["ppl_ratio"].get<double>() == doctest::Approx(std::exp(mean_where(nll_gap, not_last))));
     const double teacher_ppl = std::exp(mean_where(s.positions.at("teacher_nll"), not_last));
-    CHECK(js["perplexity"].get<double>() == doctest::Approx(std::exp(mean_where(s.positions.at("student_nll"), not_last))));
+    CHECK(js["perplexity"].get<double>() ==
+          doctest::Approx(std::exp(mean_where(s.positions.at("student_nll"), not_last))));
     CHECK(js["teacher_perplexity"].get<double>() == doctest::Approx(teacher_ppl));
     CHECK(js["scored_positions"] == n - 3);
     if (&s == &t.students.front()) CHECK(m["perplexity"]["teacher"].get<double>() == doctest::Approx(teacher_ppl));
@@ -177,9 +178,9 @@ TEST_CASE("metrics.json refuses arrays of inconsistent length") {
 }
 
 TEST_CASE("report.md: headline table first, findings that follow the numbers") {
-  const Json similar = metrics_json(
-      synthetic_tables({{"dense", 0.0}, {"zeroed", 3.0}, {"frobenius", 3.0}, {"least_squares", 1.0}}),
-      {1000, 125}, kBootstrap, "f");
+  const Json similar =
+      metrics_json(synthetic_tables({{"dense", 0.0}, {"zeroed", 3.0}, {"frobenius", 3.0}, {"least_squares", 1.0}}),
+                   {1000, 125}, kBootstrap, "f");
   const std::string report = report_markdown(similar, {"plots/kl_cdf.png"});
   const size_t headline = report.find("## Headline");
   REQUIRE(headline != std::string::npos);
@@ -188,7 +189,8 @@ TEST_CASE("report.md: headline table first, findings that follow the numbers") {
   CHECK(report.find("![plots/kl_cdf.png](plots/kl_cdf.png)") != std::string::npos);
   const std::vector<std::string> notes = report_notes(similar);
   const auto says = [&](const std::string& text) {
-    return std::any_of(notes.begin(), notes.end(), [&](const std::string& n) { return n.find(text) != std::string::npos; });
+    return std::any_of(notes.begin(), notes.end(),
+                       [&](const std::string& n) { return n.find(text) != std::string::npos; });
   };
   CHECK(says("reproduces the teacher exactly"));
   const double kl_frob = similar["students"]["frobenius"]["kl"]["mean"].get<double>();

@@ -31,12 +31,8 @@ struct Layout {
   std::size_t spectrum_size() const { return std::size_t(bins()) * bin_stride; }
   std::size_t real_at(int t, int j, int s) const { return (std::size_t(t) * blocks + j) * b + s; }
   std::size_t bin_at(int t, int j, int k) const { return std::size_t(k) * bin_stride + std::size_t(t) * blocks + j; }
-  FftBatch forward() const {
-    return {b, rows, blocks * b, blocks, blocks, b, 1, 1, bin_stride};
-  }
-  FftBatch inverse() const {
-    return {b, rows, blocks, blocks * b, blocks, 1, b, bin_stride, 1};
-  }
+  FftBatch forward() const { return {b, rows, blocks * b, blocks, blocks, b, 1, 1, bin_stride}; }
+  FftBatch inverse() const { return {b, rows, blocks, blocks * b, blocks, 1, b, bin_stride, 1}; }
 };
 
 // Half spectrum of every block by the definition, in double.
@@ -154,6 +150,6 @@ TEST_CASE("FftPlan: refit keeps a fitting plan, replans another batch; wrong use
   plan.execute(real.data(), spectrum.ensure(fewer.spectrum_size()));
   CHECK(spectrum_error(fewer, spectrum.data(), naive_r2c(fewer, x.data())) < 1e-6);
 
-  CHECK_THROWS_AS(plan.execute(spectrum.data(), real.data()), circal::CircalError);  // r2c plan as c2r
+  CHECK_THROWS_AS(plan.execute(spectrum.data(), real.data()), circal::CircalError);      // r2c plan as c2r
   CHECK_THROWS_AS(plan.execute(real.data() + 1, spectrum.data()), circal::CircalError);  // unaligned
 }

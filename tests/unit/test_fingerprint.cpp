@@ -4,10 +4,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pipeline/config/config.hpp"
 #include "pipeline/base/errors.hpp"
-#include "tests/unit/scratch_dir.hpp"
+#include "pipeline/config/config.hpp"
 #include "stages/common/fingerprint.hpp"
+#include "tests/unit/scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;

@@ -79,8 +79,10 @@ TEST_CASE("a batch of prompts gives each prompt's own logits and hooks") {
     for (int l = 0; l <= c.num_hidden_layers; ++l)
       CHECK(relative_error(batched.hidden_in(l) + r * H, single.hidden_in(l), T * H) < 1e-5);
     for (int l = 0; l < c.num_hidden_layers; ++l) {
-      CHECK(relative_error(batched.mlp_input(l, Projection::Gate) + r * H, single.mlp_input(l, Projection::Gate), T * H) < 1e-5);
-      CHECK(relative_error(batched.mlp_input(l, Projection::Down) + r * I, single.mlp_input(l, Projection::Down), T * I) < 1e-5);
+      CHECK(relative_error(batched.mlp_input(l, Projection::Gate) + r * H, single.mlp_input(l, Projection::Gate),
+                           T * H) < 1e-5);
+      CHECK(relative_error(batched.mlp_input(l, Projection::Down) + r * I, single.mlp_input(l, Projection::Down),
+                           T * I) < 1e-5);
     }
   }
   CHECK(batched.tokens() == rows);

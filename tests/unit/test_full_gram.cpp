@@ -37,7 +37,8 @@ TEST_CASE("the tiled full Gram has the bits of token-by-token rank-1 updates, at
       bool same = true;
       for (int i = 0; i < n; ++i)
         for (int j = 0; j <= i; ++j)
-          same = same && std::memcmp(&gram.values[std::size_t(i) * n + j], &want[std::size_t(i) * n + j], sizeof(double)) == 0;
+          same = same &&
+                 std::memcmp(&gram.values[std::size_t(i) * n + j], &want[std::size_t(i) * n + j], sizeof(double)) == 0;
       CHECK_MESSAGE(same, "n ", n, ", chunk ", chunk);
       if (chunk != 64) continue;
       gram.finish();  // both triangles: sum_t x_t x_t^T to float64 rounding
@@ -46,7 +47,8 @@ TEST_CASE("the tiled full Gram has the bits of token-by-token rank-1 updates, at
         for (int j = 0; j < n; ++j) {
           long double exact = 0;
           for (int t = 0; t < T; ++t) exact += (long double)X[std::size_t(t) * n + i] * X[std::size_t(t) * n + j];
-          worst = std::max(worst, double(std::fabs(gram.values[std::size_t(i) * n + j] - exact) / (1 + std::fabs(exact))));
+          worst =
+              std::max(worst, double(std::fabs(gram.values[std::size_t(i) * n + j] - exact) / (1 + std::fabs(exact))));
         }
       CHECK(worst < 1e-12);
     }

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
 #include "pipeline/config/names.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/ops/kl_divergence.hpp"
 #include "pipeline/model/transformer.hpp"
@@ -68,9 +68,9 @@ TEST_CASE("KL loss and circulant gradients match klgrad.h5 for both temperatures
     const std::vector<int> tokens(ids.begin(), ids.end());
     const int T = static_cast<int>(tokens.size());
     const float* logits = net.forward(tokens);
-    prompts.push_back({T, std::vector<float>(logits, logits + static_cast<size_t>(T) * cfg.vocab_size),
-                       std::vector<float>(net.hidden_in(first),
-                                          net.hidden_in(first) + static_cast<size_t>(T) * cfg.hidden_size)});
+    prompts.push_back(
+        {T, std::vector<float>(logits, logits + static_cast<size_t>(T) * cfg.vocab_size),
+         std::vector<float>(net.hidden_in(first), net.hidden_in(first) + static_cast<size_t>(T) * cfg.hidden_size)});
     positions += T;
   }
 
@@ -90,9 +90,8 @@ TEST_CASE("KL loss and circulant gradients match klgrad.h5 for both temperatures
     for (int l : layers)
       for (Projection proj : kProjections) {
         PatchedMatrix& pm = patched[k++];
-        pm.op = std::make_unique<CirculantLinear>(mlp_out_features(cfg, proj),
-                                                  mlp_in_features(cfg, proj), b, pm.c.data(),
-                                                  pm.dc.data());
+        pm.op = std::make_unique<CirculantLinear>(mlp_out_features(cfg, proj), mlp_in_features(cfg, proj), b,
+                                                  pm.c.data(), pm.dc.data());
         net.set_mlp_operator(l, proj, pm.op.get());
       }
 
@@ -101,8 +100,8 @@ TEST_CASE("KL loss and circulant gradients match klgrad.h5 for both temperatures
     for (const CachedPrompt& p : prompts) {
       const float* student = net.forward_from(first, p.hidden.data(), p.T);
       dlogits.resize(static_cast<size_t>(p.T) * cfg.vocab_size);
-      loss += kl_divergence(p.teacher_logits.data(), student, dlogits.data(), p.T,
-                            cfg.vocab_size, tau, 1.0f / positions);
+      loss +=
+          kl_divergence(p.teacher_logits.data(), student, dlogits.data(), p.T, cfg.vocab_size, tau, 1.0f / positions);
       net.backward(dlogits.data());
     }
     loss /= positions;
@@ -111,13 +110,11 @@ TEST_CASE("KL loss and circulant gradients match klgrad.h5 for both temperatures
     double worst_dc = 0.0;
     for (const PatchedMatrix& pm : patched) {
       CAPTURE(pm.name);
-      const double error =
-          norm_relative_error(pm.dc, ref.read_double(tau_group + "/" + pm.name + "/dc"));
+      const double error = norm_relative_error(pm.dc, ref.read_double(tau_group + "/" + pm.name + "/dc"));
       worst_dc = std::max(worst_dc, error);
       CHECK(error < 1e-4);
     }
-    MESSAGE(tau_group << ": loss " << loss << " (reference " << expected << "), worst dc error "
-                      << worst_dc);
+    MESSAGE(tau_group << ": loss " << loss << " (reference " << expected << "), worst dc error " << worst_dc);
     for (int l : layers)
       for (Projection proj : kProjections) net.set_mlp_operator(l, proj, nullptr);
   }

@@ -2,9 +2,9 @@
 // crash_*): token ids must lie inside the vocabulary, since BOS indexes the embedding.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "pipeline/base/errors.hpp"
@@ -130,7 +130,10 @@ TEST_CASE("rope_scaling linear and llama3 give transformers' inverse frequencies
   for (int i = 0; i < 8; ++i) CHECK(f[i] == doctest::Approx(unscaled(i) / 4).epsilon(1e-15));
   // Original context 64: wavelength 2 pi (i = 0) is below 64/4 and kept; 32.4 (i = 1) lies in
   // the blended band; from i = 2 (167) on every wavelength is above 64/1 and divided by 8.
-  f = frequencies({{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+  f = frequencies({{"rope_type", "llama3"},
+                   {"factor", 8.0},
+                   {"low_freq_factor", 1.0},
+                   {"high_freq_factor", 4.0},
                    {"original_max_position_embeddings", 64}});
   CHECK(f[0] == doctest::Approx(1.0).epsilon(1e-15));
   const double f1 = unscaled(1), smooth = (64 / (2 * M_PI / f1) - 1.0) / 3.0;

@@ -11,8 +11,7 @@ using namespace circal;
 
 namespace {
 
-PositionMetrics compare(const std::vector<float>& zT, const std::vector<float>& zS,
-                        const std::vector<int>& ks, int y) {
+PositionMetrics compare(const std::vector<float>& zT, const std::vector<float>& zS, const std::vector<int>& ks, int y) {
   REQUIRE(zT.size() == zS.size());
   return compare_logits(zT.data(), zS.data(), int(zT.size()), ks, y);
 }
@@ -125,8 +124,8 @@ TEST_CASE("top-k overlap counts the shared indices") {
   const std::vector<float> zT{4, 3, 2, 1};
   const std::vector<float> zS{1, 2, 3, 4};
   const PositionMetrics m = compare(zT, zS, {1, 2, 3, 4}, 0);
-  CHECK(m.topk_overlap[0] == 0.0);               // {0} vs {3}
-  CHECK(m.topk_overlap[1] == 0.0);               // {0,1} vs {3,2}
+  CHECK(m.topk_overlap[0] == 0.0);                         // {0} vs {3}
+  CHECK(m.topk_overlap[1] == 0.0);                         // {0,1} vs {3,2}
   CHECK(m.topk_overlap[2] == doctest::Approx(2.0 / 3.0));  // {0,1,2} vs {3,2,1}
   CHECK(m.topk_overlap[3] == 1.0);
   CHECK(m.top1 == 0.0);

@@ -26,8 +26,8 @@ using circal_test::relative_error;
 std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 // C [rows, cols] = A [rows, inner] B [inner, cols] (row-major, double).
-std::vector<double> matmul(const std::vector<double>& A, const std::vector<double>& B, int rows, int inner,
-                           int cols, bool transpose_a = false, bool transpose_b = false) {
+std::vector<double> matmul(const std::vector<double>& A, const std::vector<double>& B, int rows, int inner, int cols,
+                           bool transpose_a = false, bool transpose_b = false) {
   std::vector<double> C(std::size_t(rows) * cols);
   cblas_dgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, rows,
               cols, inner, 1.0, A.data(), transpose_a ? rows : inner, B.data(), transpose_b ? inner : cols, 0.0,
@@ -236,7 +236,8 @@ TEST_CASE("whitened SVD minimises the data objective: eigen twin, beats truncate
   const double out_aware = circal::lowrank_relative_output_error(W.data(), aware.data(), m, n, r, H);
   const double out_svd = circal::lowrank_relative_output_error(W.data(), svd.data(), m, n, r, H);
   CHECK(out_aware < out_svd);
-  CHECK(std::sqrt(data_objective(W, widen(A_svd), m, n, H) / data_objective(W, std::vector<double>(W.size(), 0.0), m, n, H)) ==
+  CHECK(std::sqrt(data_objective(W, widen(A_svd), m, n, H) /
+                  data_objective(W, std::vector<double>(W.size(), 0.0), m, n, H)) ==
         doctest::Approx(out_svd).epsilon(1e-6));  // A_svd is U V rounded to float
   CHECK(circal::lowrank_relative_frobenius_error(W.data(), svd.data(), m, n, r) <
         circal::lowrank_relative_frobenius_error(W.data(), aware.data(), m, n, r));

@@ -3,17 +3,17 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <nlohmann/json.hpp>
 
-#include "pipeline/io/input_files.hpp"
 #include "pipeline/base/errors.hpp"
-#include "pipeline/model/model_loader.hpp"
+#include "pipeline/io/input_files.hpp"
 #include "pipeline/io/safetensors.hpp"
+#include "pipeline/model/model_loader.hpp"
 
 namespace fs = std::filesystem;
 using circal::CircalError;
@@ -27,8 +27,8 @@ struct TempDir {
   fs::path path;
   TempDir() {
     static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("circal_loader_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    path =
+        fs::temp_directory_path() / ("circal_loader_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::create_directories(path);
   }
   ~TempDir() { fs::remove_all(path); }
@@ -136,9 +136,10 @@ const float* tensor_by_name(const circal::ModelWeights& m, const std::string& na
   const std::string field = name.substr(name.find('.', std::strlen("model.layers.")) + 1);
   const std::map<std::string, const float*> by_field = {
       {"input_layernorm.weight", w.input_layernorm}, {"self_attn.q_proj.weight", w.q_proj},
-      {"self_attn.k_proj.weight", w.k_proj}, {"self_attn.v_proj.weight", w.v_proj},
-      {"self_attn.o_proj.weight", w.o_proj}, {"post_attention_layernorm.weight", w.post_attention_layernorm},
-      {"mlp.gate_proj.weight", w.gate_proj}, {"mlp.up_proj.weight", w.up_proj}, {"mlp.down_proj.weight", w.down_proj}};
+      {"self_attn.k_proj.weight", w.k_proj},         {"self_attn.v_proj.weight", w.v_proj},
+      {"self_attn.o_proj.weight", w.o_proj},         {"post_attention_layernorm.weight", w.post_attention_layernorm},
+      {"mlp.gate_proj.weight", w.gate_proj},         {"mlp.up_proj.weight", w.up_proj},
+      {"mlp.down_proj.weight", w.down_proj}};
   return by_field.at(field);
 }
 
@@ -164,11 +165,20 @@ std::map<std::string, std::vector<float>> as_floats(const std::vector<RawTensor>
 
 // ---- a tiny LLaMA, for the bad-input cases ----------------------------------------------
 json tiny_config() {
-  return {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", 8},
-          {"intermediate_size", 12}, {"num_hidden_layers", 1}, {"num_attention_heads", 2},
-          {"num_key_value_heads", 1}, {"vocab_size", 16}, {"max_position_embeddings", 32},
-          {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"rope_scaling", nullptr},
-          {"hidden_act", "silu"}, {"tie_word_embeddings", false}};
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"model_type", "llama"},
+          {"hidden_size", 8},
+          {"intermediate_size", 12},
+          {"num_hidden_layers", 1},
+          {"num_attention_heads", 2},
+          {"num_key_value_heads", 1},
+          {"vocab_size", 16},
+          {"max_position_embeddings", 32},
+          {"rms_norm_eps", 1e-5},
+          {"rope_theta", 10000.0},
+          {"rope_scaling", nullptr},
+          {"hidden_act", "silu"},
+          {"tie_word_embeddings", false}};
 }
 
 RawTensor f32_tensor(const std::string& name, std::vector<int64_t> shape) {
@@ -415,15 +425,21 @@ TEST_CASE("bad model folders are refused with one line naming the file") {
     refuse_config_value("architectures", {"GemmaForCausalLM"}, "unsupported architecture: architectures");
   }
   SUBCASE("unsupported features") {
-    refuse_config_value("rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}}, "rope_scaling.type \"dynamic\" is not supported");
-    refuse_config_value("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}}, "rope_scaling.rope_type \"yarn\" is not supported");
+    refuse_config_value("rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}},
+                        "rope_scaling.type \"dynamic\" is not supported");
+    refuse_config_value("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}},
+                        "rope_scaling.rope_type \"yarn\" is not supported");
     refuse_config_value("rope_scaling", {{"rope_type", "longrope"}}, "rope_scaling.rope_type \"longrope\"");
     refuse_config_value("rope_scaling", {{"factor", 2.0}}, "rope_scaling.type null is not supported");
     refuse_config_value("rope_scaling", {{"type", "linear"}}, "rope_scaling.factor");
     refuse_config_value("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}},
                         "rope_scaling.high_freq_factor");
-    refuse_config_value("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 4.0},
-                                         {"high_freq_factor", 1.0}, {"original_max_position_embeddings", 8192}},
+    refuse_config_value("rope_scaling",
+                        {{"rope_type", "llama3"},
+                         {"factor", 8.0},
+                         {"low_freq_factor", 4.0},
+                         {"high_freq_factor", 1.0},
+                         {"original_max_position_embeddings", 8192}},
                         "high_freq_factor must exceed low_freq_factor");
     refuse_config_value("rope_parameters", {{"rope_type", "default"}, {"rope_theta", 1e6}}, "key rope_parameters");
     refuse_config_value("hidden_act", "gelu", "hidden_act");

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/ops/attention.hpp"
 #include "pipeline/model/ops/kl_divergence.hpp"
 #include "pipeline/model/ops/linear.hpp"
@@ -16,7 +17,6 @@
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/model/ops/teacher_kl.hpp"
 #include "pipeline/model/transformer.hpp"
-#include "pipeline/model/model_loader.hpp"
 
 using namespace circal;
 
@@ -38,8 +38,7 @@ double dot(const Vec& a, const Vec& b) {
 }
 
 // Central difference of `loss` along u at x (x is restored afterwards).
-double directional_fd(Vec& x, const Vec& u, const std::function<double()>& loss,
-                      float eps = 1e-3f) {
+double directional_fd(Vec& x, const Vec& u, const std::function<double()>& loss, float eps = 1e-3f) {
   const Vec x0 = x;
   for (size_t i = 0; i < x.size(); ++i) x[i] = x0[i] + eps * u[i];
   const double plus = loss();
@@ -76,8 +75,8 @@ bool gradient_matches(Vec& x, const Vec& grad, const std::function<double()>& lo
 
 // The check every test makes, and proof that it has teeth: the same gradient scaled by 1%
 // must fail it.
-void check_gradient(Vec& x, const Vec& grad, const std::function<double()>& loss,
-                    std::mt19937& rng, double rel_tol = 2e-3, float eps = 1e-3f) {
+void check_gradient(Vec& x, const Vec& grad, const std::function<double()>& loss, std::mt19937& rng,
+                    double rel_tol = 2e-3, float eps = 1e-3f) {
   CHECK(gradient_matches(x, grad, loss, rng, rel_tol, eps));
   Vec scaled = grad;
   for (float& g : scaled) g *= 1.01f;
@@ -152,8 +151,8 @@ TEST_CASE("linear input gradient is dY W") {
     return dot(Y, G);
   };
   loss();
-  CHECK(Y[1 * out + 2] == doctest::Approx(dot(Vec(X.begin() + in, X.begin() + 2 * in),
-                                              Vec(W.begin() + 2 * in, W.begin() + 3 * in))));
+  CHECK(Y[1 * out + 2] ==
+        doctest::Approx(dot(Vec(X.begin() + in, X.begin() + 2 * in), Vec(W.begin() + 2 * in, W.begin() + 3 * in))));
   linear_backward_input(G.data(), W.data(), dX.data(), T, in, out);
   check_gradient(X, dX, loss, rng);
 }
@@ -162,8 +161,8 @@ TEST_CASE("grouped-query causal attention backward matches finite differences") 
   std::mt19937 rng(5);
   const AttentionShape s{6, 0, 4, 2, 8};
   const int qd = s.n_heads * s.head_dim, kvd = s.n_kv_heads * s.head_dim;
-  Vec q = random_vec(rng, s.T * qd), k = random_vec(rng, s.T * kvd),
-      v = random_vec(rng, s.T * kvd), G = random_vec(rng, s.T * qd);
+  Vec q = random_vec(rng, s.T * qd), k = random_vec(rng, s.T * kvd), v = random_vec(rng, s.T * kvd),
+      G = random_vec(rng, s.T * qd);
   Vec out(s.T * qd), probs(s.n_heads * s.T * s.T);
   auto loss = [&] {
     attention_forward(s, q.data(), k.data(), v.data(), out.data(), probs.data());
@@ -171,30 +170,26 @@ TEST_CASE("grouped-query causal attention backward matches finite differences") 
   };
   loss();
   Vec dq(q.size()), dk(k.size()), dv(v.size()), scratch(s.T * s.T);
-  attention_backward(s, G.data(), q.data(), k.data(), v.data(), probs.data(), dq.data(),
-                     dk.data(), dv.data(), scratch.data());
+  attention_backward(s, G.data(), q.data(), k.data(), v.data(), probs.data(), dq.data(), dk.data(), dv.data(),
+                     scratch.data());
   check_gradient(q, dq, loss, rng);
   check_gradient(k, dk, loss, rng);
   check_gradient(v, dv, loss, rng);
   loss();
   // Causality: the first query sees only the first key, so its output is v row 0 of its group.
   for (int h = 0; h < s.n_heads; ++h)
-    for (int i = 0; i < s.head_dim; ++i)
-      CHECK(out[h * s.head_dim + i] == doctest::Approx(v[(h / 2) * s.head_dim + i]));
+    for (int i = 0; i < s.head_dim; ++i) CHECK(out[h * s.head_dim + i] == doctest::Approx(v[(h / 2) * s.head_dim + i]));
 }
 
 TEST_CASE("attention over a KV cache equals the last rows of the full pass") {
   std::mt19937 rng(6);
   const AttentionShape full{7, 0, 4, 2, 8}, tail{2, 5, 4, 2, 8};
   const int qd = 32, kvd = 16;
-  Vec q = random_vec(rng, full.T * qd), k = random_vec(rng, full.T * kvd),
-      v = random_vec(rng, full.T * kvd);
+  Vec q = random_vec(rng, full.T * qd), k = random_vec(rng, full.T * kvd), v = random_vec(rng, full.T * kvd);
   Vec out_full(full.T * qd), probs_full(4 * 7 * 7), out_tail(tail.T * qd), probs_tail(4 * 2 * 7);
   attention_forward(full, q.data(), k.data(), v.data(), out_full.data(), probs_full.data());
-  attention_forward(tail, q.data() + 5 * qd, k.data(), v.data(), out_tail.data(),
-                    probs_tail.data());
-  for (int i = 0; i < tail.T * qd; ++i)
-    CHECK(out_tail[i] == doctest::Approx(out_full[5 * qd + i]).epsilon(1e-5));
+  attention_forward(tail, q.data() + 5 * qd, k.data(), v.data(), out_tail.data(), probs_tail.data());
+  for (int i = 0; i < tail.T * qd; ++i) CHECK(out_tail[i] == doctest::Approx(out_full[5 * qd + i]).epsilon(1e-5));
 }
 
 TEST_CASE("kl divergence: value, gradient and finite differences") {
@@ -220,11 +215,8 @@ TEST_CASE("kl divergence: value, gradient and finite differences") {
       }
     }
     CHECK(loss == doctest::Approx(expected).epsilon(1e-10));
-    CHECK(kl_divergence(zT.data(), zT.data(), nullptr, T, V, tau, 1.0f) ==
-          doctest::Approx(0.0).epsilon(1e-12));
-    auto scaled_loss = [&] {
-      return scale * kl_divergence(zT.data(), zS.data(), nullptr, T, V, tau, 1.0f);
-    };
+    CHECK(kl_divergence(zT.data(), zT.data(), nullptr, T, V, tau, 1.0f) == doctest::Approx(0.0).epsilon(1e-12));
+    auto scaled_loss = [&] { return scale * kl_divergence(zT.data(), zS.data(), nullptr, T, V, tau, 1.0f); };
     check_gradient(zS, dzS, scaled_loss, rng);
   }
 }
@@ -326,9 +318,7 @@ class TrainableDense : public LinearOperator {
   TrainableDense(Vec w, int out, int in) : W(std::move(w)), dW(W.size(), 0.0f), out_(out), in_(in) {}
   int in_features() const override { return in_; }
   int out_features() const override { return out_; }
-  void forward(const float* X, float* Y, int T) override {
-    linear_forward(X, W.data(), Y, T, in_, out_);
-  }
+  void forward(const float* X, float* Y, int T) override { linear_forward(X, W.data(), Y, T, in_, out_); }
   void backward(const float* X, const float* dY, float* dX, int T) override {
     if (dX) linear_backward_input(dY, W.data(), dX, T, in_, out_);
     for (int t = 0; t < T; ++t)
@@ -367,10 +357,8 @@ TEST_CASE("transformer backward matches finite differences on a tiny random mode
     check_gradient(hidden, dhidden, loss, rng, 2e-3, 2e-3f);
   }
   SUBCASE("parameter gradients of swapped operators accumulate through the whole model") {
-    TrainableDense gate(Vec(model.layers[0].gate_proj, model.layers[0].gate_proj + 24 * 16), 24,
-                        16);
-    TrainableDense down(Vec(model.layers[1].down_proj, model.layers[1].down_proj + 16 * 24), 16,
-                        24);
+    TrainableDense gate(Vec(model.layers[0].gate_proj, model.layers[0].gate_proj + 24 * 16), 24, 16);
+    TrainableDense down(Vec(model.layers[1].down_proj, model.layers[1].down_proj + 16 * 24), 16, 24);
     net.set_mlp_operator(0, Projection::Gate, &gate);
     net.set_mlp_operator(1, Projection::Down, &down);
     const auto loss = logits_loss(net, 0, hidden, G);
@@ -418,7 +406,8 @@ TEST_CASE("transformer backward through biases, q/k norm and llama3 RoPE matches
 TEST_CASE("linear with a bias: the bias is added to every row and leaves the input gradient alone") {
   std::mt19937 rng(13);
   const int T = 3, in = 5, out = 4;
-  Vec X = random_vec(rng, T * in), W = random_vec(rng, out * in), b = random_vec(rng, out), G = random_vec(rng, T * out);
+  Vec X = random_vec(rng, T * in), W = random_vec(rng, out * in), b = random_vec(rng, out),
+      G = random_vec(rng, T * out);
   Vec Y(T * out), Y0(T * out), dX(T * in);
   auto loss = [&] {
     linear_forward(X.data(), W.data(), Y.data(), T, in, out, b.data());

@@ -9,11 +9,11 @@
 #include <set>
 
 #include "pipeline/base/errors.hpp"
-#include "tests/unit/error_of.hpp"
-#include "tests/unit/scratch_dir.hpp"
 #include "pipeline/data/prompt_split.hpp"
 #include "pipeline/data/prompts.hpp"
 #include "pipeline/io/input_files.hpp"
+#include "tests/unit/error_of.hpp"
+#include "tests/unit/scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace circal;
@@ -60,13 +60,15 @@ TEST_CASE("prompts: the bundled file has 204 prompts in 16 families, 40 of them 
 
 TEST_CASE("prompts: family and language rules") {
   ScratchDir dir;
-  const auto prompts = read_prompts(dir.write("rules.txt",
-      "Fuehre fort: Die Katze\nAnswer briefly: what is a: b?\nExplain in one sentence why FFT helps.\n"
-      "Two words\nFormuliere um: x\nVervollstaendige den Satz: y\nFinish: z\n"));
+  const auto prompts = read_prompts(
+      dir.write("rules.txt",
+                "Fuehre fort: Die Katze\nAnswer briefly: what is a: b?\nExplain in one sentence why FFT helps.\n"
+                "Two words\nFormuliere um: x\nVervollstaendige den Satz: y\nFinish: z\n"));
   REQUIRE(prompts.size() == 7);
   const std::pair<const char*, const char*> expected[] = {
       {"Fuehre fort", "DE"}, {"Answer briefly", "EN"}, {"Explain in one sentence", "EN"},
-      {"Two words", "EN"}, {"Formuliere um", "DE"}, {"Vervollstaendige den Satz", "DE"}, {"Finish", "EN"}};
+      {"Two words", "EN"},   {"Formuliere um", "DE"},  {"Vervollstaendige den Satz", "DE"},
+      {"Finish", "EN"}};
   for (size_t i = 0; i < prompts.size(); ++i) {
     CHECK(prompts[i].family == expected[i].first);
     CHECK(prompts[i].language == expected[i].second);
@@ -75,9 +77,13 @@ TEST_CASE("prompts: family and language rules") {
 
 TEST_CASE("prompts: blanks and CR are dropped, UTF-8 accepted, bad files refused naming file and line") {
   ScratchDir dir;
-  const auto good = read_prompts(dir.write("good.txt", "\nErklaere kurz: Gr\xC3\xB6\xC3\x9F" "e\r\n   \nHi there\n"));
+  const auto good = read_prompts(dir.write("good.txt",
+                                           "\nErklaere kurz: Gr\xC3\xB6\xC3\x9F"
+                                           "e\r\n   \nHi there\n"));
   REQUIRE(good.size() == 2);
-  CHECK(good[0].text == "Erklaere kurz: Gr\xC3\xB6\xC3\x9F" "e");
+  CHECK(good[0].text ==
+        "Erklaere kurz: Gr\xC3\xB6\xC3\x9F"
+        "e");
   CHECK(good[0].language == "DE");
   CHECK(good[1].family == "Hi there");
 
@@ -130,10 +136,9 @@ TEST_CASE("split: disjoint, covering all 204, stratified, every family in test a
 
   const auto sizes = stratum_sizes(prompts);
   const double test_share = 1 - config.calibration_fraction - config.validation_fraction;
-  const std::pair<const std::vector<Prompt>*, double> parts[] = {
-      {&split.calibration, config.calibration_fraction},
-      {&split.validation, config.validation_fraction},
-      {&split.test, test_share}};
+  const std::pair<const std::vector<Prompt>*, double> parts[] = {{&split.calibration, config.calibration_fraction},
+                                                                 {&split.validation, config.validation_fraction},
+                                                                 {&split.test, test_share}};
   for (const auto& [part, share] : parts) {
     const auto counts = stratum_sizes(*part);
     for (const auto& entry : sizes) {  // not a structured binding: CAPTURE captures it, clang 14 cannot

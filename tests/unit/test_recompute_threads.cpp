@@ -163,8 +163,8 @@ TEST_CASE("threads: 2 threads (OpenBLAS, FFTW, OpenMP) within 1e-5 of 1 thread; 
   const double logits = relative_error(two.logits, one.logits);
   const double hidden = relative_error(two.hidden_gradient, one.hidden_gradient);
   const double params = relative_error(two.parameter_gradient, one.parameter_gradient);
-  MESSAGE("2 vs 1 thread, max relative difference: logits " << logits << ", input gradient " << hidden
-          << ", parameter gradient " << params
+  MESSAGE("2 vs 1 thread, max relative difference: logits "
+          << logits << ", input gradient " << hidden << ", parameter gradient " << params
           << std::string(bitwise_equal(two.parameter_gradient, one.parameter_gradient) ? " (bitwise)" : ""));
   CHECK(logits <= 1e-5);
   CHECK(hidden <= 1e-5);

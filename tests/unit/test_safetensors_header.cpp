@@ -3,8 +3,8 @@
 // a float where an integer belongs.
 #include <doctest/doctest.h>
 
-#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,15 +38,16 @@ std::string refusal(const std::string& header, size_t data_bytes = 0) {
 }  // namespace
 
 TEST_CASE("a shape whose element count overflows 64 bits is refused, not wrapped to 0 bytes") {
-  const std::string message = refusal(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}})");
+  const std::string message =
+      refusal(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}})");
   CHECK(message.find("model.safetensors") != std::string::npos);
   CHECK(message.find("tensor w") != std::string::npos);
   CHECK(message.find("too large") != std::string::npos);
 }
 
 TEST_CASE("a byte count that overflows only after the dtype width is refused") {
-  CHECK(refusal(R"({"w":{"dtype":"F16","shape":[4611686018427387904,4],"data_offsets":[0,0]}})")
-            .find("too large") != std::string::npos);
+  CHECK(refusal(R"({"w":{"dtype":"F16","shape":[4611686018427387904,4],"data_offsets":[0,0]}})").find("too large") !=
+        std::string::npos);
 }
 
 TEST_CASE("shape and data_offsets entries must be non-negative integers") {
@@ -57,10 +58,8 @@ TEST_CASE("shape and data_offsets entries must be non-negative integers") {
         std::string::npos);
   CHECK(refusal(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0.0,4.5]}})", 4).find("not an integer") !=
         std::string::npos);
-  CHECK(refusal(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4).find("negative") !=
-        std::string::npos);
-  CHECK(refusal(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})", 4).find("negative") !=
-        std::string::npos);
+  CHECK(refusal(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4).find("negative") != std::string::npos);
+  CHECK(refusal(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})", 4).find("negative") != std::string::npos);
 }
 
 TEST_CASE("a zero-element tensor is accepted and converts without touching its output") {

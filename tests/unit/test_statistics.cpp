@@ -13,8 +13,8 @@ TEST_CASE("linear-interpolated percentiles of known arrays (numpy 'linear')") {
   const std::vector<double> x{1, 2, 3, 4, 5};
   CHECK(percentile_sorted(x, 0.0) == 1.0);
   CHECK(percentile_sorted(x, 0.5) == 3.0);
-  CHECK(percentile_sorted(x, 0.9) == doctest::Approx(4.6));   // h = 3.6
-  CHECK(percentile_sorted(x, 0.99) == doctest::Approx(4.96)); // h = 3.96
+  CHECK(percentile_sorted(x, 0.9) == doctest::Approx(4.6));    // h = 3.6
+  CHECK(percentile_sorted(x, 0.99) == doctest::Approx(4.96));  // h = 3.96
   CHECK(percentile_sorted(x, 1.0) == 5.0);
   CHECK(percentile_sorted({1, 3}, 0.5) == 2.0);
   CHECK(percentile_sorted({10}, 0.99) == 10.0);
@@ -108,8 +108,7 @@ TEST_CASE("bootstrap resamples prompts, not positions") {
   const auto by_position = bootstrap_mean_interval(values, positions, {1000, 9, 0.95});
   CHECK((by_prompt.second - by_prompt.first) > 2.0 * (by_position.second - by_position.first));
   // equal prompts: every resample has the same mean, the interval collapses onto it
-  const auto constant = bootstrap_mean_interval(std::vector<double>(30, 0.25),
-                                                std::vector<int>(30, 0), {100, 1, 0.95});
+  const auto constant = bootstrap_mean_interval(std::vector<double>(30, 0.25), std::vector<int>(30, 0), {100, 1, 0.95});
   CHECK(constant.first == 0.25);
   CHECK(constant.second == 0.25);
 }

@@ -2,9 +2,9 @@
 // sweep report's reading of point outputs.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/sweep/sweep_plan.hpp"
@@ -79,8 +79,8 @@ TEST_CASE("make_sweep_plan: points, shared projections and the job DAG") {
   CHECK(plan.jobs[0].name == "capture");
   CHECK(plan.jobs[0].after.empty());
   CHECK(plan.jobs[1].array);
-  CHECK(plan.jobs[1].tasks == std::vector<std::string>{"/s/project/block_size-16/config.yaml",
-                                                       "/s/project/block_size-32/config.yaml"});
+  CHECK(plan.jobs[1].tasks ==
+        std::vector<std::string>{"/s/project/block_size-16/config.yaml", "/s/project/block_size-32/config.yaml"});
   for (int p = 0; p < 2; ++p) {
     const SweepJob& points = plan.jobs[2 + p];
     CHECK(points.command == JobCommand::Run);
@@ -126,22 +126,37 @@ TEST_CASE("sbatch commands: resources from the cluster section, arrays, dependen
   const SbatchSettings settings{"/src/jobs/circal.sbatch", "/bin/circal", "/work"};
 
   const std::vector<std::string> expected = {
-      "--parsable", "--job-name=circal-points-block_size-32", "--output=/s/logs/points-block_size-32-%A_%a.out",
-      "--open-mode=append", "--requeue", "--signal=B:USR1@90", "--kill-on-invalid-dep=yes", "--chdir=/work",
-      "--nodes=1", "--ntasks=3", "--time=01:00:00", "--partition=gpu",
+      "--parsable",
+      "--job-name=circal-points-block_size-32",
+      "--output=/s/logs/points-block_size-32-%A_%a.out",
+      "--open-mode=append",
+      "--requeue",
+      "--signal=B:USR1@90",
+      "--kill-on-invalid-dep=yes",
+      "--chdir=/work",
+      "--nodes=1",
+      "--ntasks=3",
+      "--time=01:00:00",
+      "--partition=gpu",
       "--export=ALL,CIRCAL_COMMAND=run,CIRCAL_BIN=/bin/circal,CIRCAL_LAUNCHER=mpirun,CIRCAL_MAX_RESTARTS=5",
-      "--array=0-1%2", "--dependency=afterok:11_1", "/src/jobs/circal.sbatch", "/s/tasks/points-block_size-32-%a.yaml"};
+      "--array=0-1%2",
+      "--dependency=afterok:11_1",
+      "/src/jobs/circal.sbatch",
+      "/s/tasks/points-block_size-32-%a.yaml"};
   CHECK(sbatch_arguments(plan, 3, settings, {"10", "11", "12", "13", "14"}) == expected);
 
   const std::string script = dry_run_script(plan, settings);
   CHECK(contains(script, "capture=$(sbatch --parsable --job-name=circal-capture "));
   CHECK(contains(script, " /src/jobs/circal.sbatch /s/capture/config.yaml)\n"));
   CHECK(contains(script, "project=$(sbatch "));
-  CHECK(contains(script, "--array=0-1%2 \"--dependency=afterok:${capture}\" /src/jobs/circal.sbatch /s/tasks/project-%a.yaml)"));
-  CHECK(contains(script, "\"--dependency=afterok:${project}_0\" /src/jobs/circal.sbatch /s/tasks/points-block_size-16-%a.yaml)"));
+  CHECK(contains(
+      script, "--array=0-1%2 \"--dependency=afterok:${capture}\" /src/jobs/circal.sbatch /s/tasks/project-%a.yaml)"));
+  CHECK(contains(
+      script, "\"--dependency=afterok:${project}_0\" /src/jobs/circal.sbatch /s/tasks/points-block_size-16-%a.yaml)"));
   CHECK(contains(script, "--ntasks=1 --time=01:00:00 --partition=gpu --export=ALL,CIRCAL_COMMAND=report,"));
-  CHECK(contains(script, "\"--dependency=afterany:${capture}:${project}:${points_block_size_16}:${points_block_size_32}\" "
-                         "/src/jobs/circal.sbatch /s)\n"));
+  CHECK(contains(script,
+                 "\"--dependency=afterany:${capture}:${project}:${points_block_size_16}:${points_block_size_32}\" "
+                 "/src/jobs/circal.sbatch /s)\n"));
   // Without a partition in the config, no job names one.
   const SweepPlan unpartitioned = make_sweep_plan(Config{}, two_by_two(), "/s");
   REQUIRE(unpartitioned.jobs.size() == 5);
@@ -165,8 +180,8 @@ TEST_CASE("read_sweep_file: extends, grid, overrides of keys and axes") {
   CHECK(spec.grid[1].values == std::vector<std::string>{"1e-3", "3e-3"});
 
   write(dir.path / "bad.yaml", "calibrate:\n  stepz: 9\n");
-  CHECK_THROWS_WITH_AS(read_sweep_file((dir.path / "bad.yaml").string(), {}),
-                       doctest::Contains("calibrate.stepz"), CircalError);
+  CHECK_THROWS_WITH_AS(read_sweep_file((dir.path / "bad.yaml").string(), {}), doctest::Contains("calibrate.stepz"),
+                       CircalError);
   write(dir.path / "bad-grid.yaml", "sweep:\n  calibrate.lr: 0.1\n");
   CHECK_THROWS_AS(read_sweep_file((dir.path / "bad-grid.yaml").string(), {}), CircalError);
 }
@@ -199,13 +214,14 @@ TEST_CASE("sweep report: rows from metrics.json and log.jsonl, best lr, Pareto f
   for (int i = 0; i < 3; ++i) {
     const int block = i < 2 ? 16 : 32;
     const std::string name = std::string("block_size-") + std::to_string(block) + (i % 2 ? "_lr-0.003" : "_lr-0.001");
-    nlohmann::json metrics = {
-        {"students", {{"least_squares", {{"kl", {{"mean", 9.0}}}}},
-                      {"calibrated", {{"kl", {{"mean", kl[i]}, {"ci95", {kl[i] - 0.01, kl[i] + 0.02}}}},
-                                      {"top1", {{"mean", 0.9 - i * 0.1}}},
-                                      {"top5_overlap", {{"mean", 0.8}}},
-                                      {"drift", {{"match_rate", 0.7}}}}}}},
-        {"compression", {{"ratio", block / 2.0}}}};
+    nlohmann::json metrics = {{"students",
+                               {{"least_squares", {{"kl", {{"mean", 9.0}}}}},
+                                {"calibrated",
+                                 {{"kl", {{"mean", kl[i]}, {"ci95", {kl[i] - 0.01, kl[i] + 0.02}}}},
+                                  {"top1", {{"mean", 0.9 - i * 0.1}}},
+                                  {"top5_overlap", {{"mean", 0.8}}},
+                                  {"drift", {{"match_rate", 0.7}}}}}}},
+                              {"compression", {{"ratio", block / 2.0}}}};
     write(sweep / "points" / name / "metrics.json", metrics.dump());
     write(sweep / "points" / name / "calibrate/log.jsonl",
           "{\"step\":1,\"loss\":0.5,\"seconds\":1.5}\n{\"event\":\"resume\",\"step\":1,\"detail\":\"x\"}\n"
@@ -235,7 +251,8 @@ TEST_CASE("sweep report: rows from metrics.json and log.jsonl, best lr, Pareto f
 
   const std::string csv = sweep_report_csv(rows);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);
-  CHECK(contains(csv, "block_size-16_lr-0.003,circulant,16,0.003,ok,calibrated,8,0.2,0.19,0.22,0.8,0.8,0.7,2,3.50,1,\n"));
+  CHECK(
+      contains(csv, "block_size-16_lr-0.003,circulant,16,0.003,ok,calibrated,8,0.2,0.19,0.22,0.8,0.8,0.7,2,3.50,1,\n"));
   CHECK(contains(csv, "block_size-32_lr-0.003,circulant,32,0.003,failed,,,,,,,,,,,0,projection failed"));
   CHECK(structure_verdicts(rows).empty());  // one structure: nothing to compare
   const std::string md = sweep_report_markdown(rows);
@@ -259,7 +276,8 @@ TEST_CASE("sweep report: one best lr per structure and block size, and a verdict
     r.kl_ci95 = {lo, hi};
     return r;
   };
-  std::vector<SweepRow> rows = {row("circulant", 16, 1e-3, 0.30, 0.25, 0.35), row("circulant", 16, 3e-3, 0.28, 0.23, 0.34),
+  std::vector<SweepRow> rows = {row("circulant", 16, 1e-3, 0.30, 0.25, 0.35),
+                                row("circulant", 16, 3e-3, 0.28, 0.23, 0.34),
                                 row("lowrank", 16, 1e-3, 0.50, 0.45, 0.56), row("lowrank", 16, 3e-3, 0.60, 0.52, 0.66),
                                 row("lowrank", 32, 1e-3, 0.9, 0.8, 1.0)};
   mark_best_lr(rows);

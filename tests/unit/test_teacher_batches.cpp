@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "pipeline/config/config.hpp"
+#include "pipeline/model/llama_config.hpp"
 #include "pipeline/model/transformer.hpp"
 #include "stages/common/capture_layout.hpp"
 #include "tests/unit/model_shapes.hpp"
-#include "pipeline/model/llama_config.hpp"
 
 using namespace circal;
 

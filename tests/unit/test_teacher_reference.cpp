@@ -47,7 +47,8 @@ TEST_CASE("teacher logits and greedy16 match the float64 reference for every pro
       double scale = 0.0, error = 0.0;
       for (int v = 0; v < vocab; ++v) {
         scale = std::max(scale, std::fabs(row[v]));
-        error = std::max(error, std::fabs(row[v] - logits[t * static_cast<std::size_t>(vocab) + static_cast<std::size_t>(v)]));
+        error = std::max(error,
+                         std::fabs(row[v] - logits[t * static_cast<std::size_t>(vocab) + static_cast<std::size_t>(v)]));
       }
       INFO("row ", t, ": max error ", error, ", max |logit| ", scale);
       CHECK(error <= 1e-4 * scale);

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/model/tokenizer.hpp"
 #include "tests/reference_files.hpp"
 

@@ -62,8 +62,7 @@ TEST_CASE("teacher forward matches the float64 reference logits and greedy conti
     for (int layer = 0; layer <= model.config.num_hidden_layers; ++layer) {
       CAPTURE(layer);
       net.forward(tokens);
-      const std::vector<float> hidden(net.hidden_in(layer),
-                                      net.hidden_in(layer) + static_cast<size_t>(T) * H);
+      const std::vector<float> hidden(net.hidden_in(layer), net.hidden_in(layer) + static_cast<size_t>(T) * H);
       const float* resumed = net.forward_from(layer, hidden.data(), T);
       CHECK(std::equal(full.begin(), full.end(), resumed));
     }

@@ -25,12 +25,11 @@ constexpr double kAbsTol = FLT_MIN;
 std::vector<float> wide_arguments() {
   std::vector<float> x;
   for (double a = -120.0; a <= 88.0; a += 0.0371) x.push_back(float(a));
-  for (float a : {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-10f, -1e-10f, 1e-7f, -1e-7f, 6e-8f, -6e-8f,
-                  1e-3f, -1e-3f, 0.5f, -0.5f, FLT_MIN, -FLT_MIN})
+  for (float a : {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-10f, -1e-10f, 1e-7f, -1e-7f, 6e-8f, -6e-8f, 1e-3f, -1e-3f, 0.5f,
+                  -0.5f, FLT_MIN, -FLT_MIN})
     x.push_back(a);
   for (int k = -1000; k <= 1000; ++k) x.push_back(float(k) * 1e-4f);
-  for (float a : {-87.3f, -88.0f, -100.0f, -103.9f, -104.0f, -150.0f, -1e4f, -FLT_MAX})
-    x.push_back(a);
+  for (float a : {-87.3f, -88.0f, -100.0f, -103.9f, -104.0f, -150.0f, -1e4f, -FLT_MAX}) x.push_back(a);
   return x;
 }
 

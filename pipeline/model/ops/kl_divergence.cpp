@@ -28,8 +28,7 @@ void softmax_and_log(const float* z, double* log_p, double* p, int V, double tau
 
 }  // namespace
 
-double kl_divergence(const float* zT, const float* zS, float* dzS, int T, int V, float tau,
-                     float grad_scale) {
+double kl_divergence(const float* zT, const float* zS, float* dzS, int T, int V, float tau, float grad_scale) {
   std::vector<double> log_pt(V), log_ps(V), pt(V), ps(V);
   double total = 0.0;
   for (int t = 0; t < T; ++t) {
@@ -39,8 +38,7 @@ double kl_divergence(const float* zT, const float* zS, float* dzS, int T, int V,
     double kl = 0.0;
     for (int i = 0; i < V; ++i) kl += pt[i] * (log_pt[i] - log_ps[i]);
     if (dzS)
-      for (int i = 0; i < V; ++i)
-        dzS[row + i] = static_cast<float>(grad_scale * tau * (ps[i] - pt[i]));
+      for (int i = 0; i < V; ++i) dzS[row + i] = static_cast<float>(grad_scale * tau * (ps[i] - pt[i]));
     total += static_cast<double>(tau) * tau * kl;
   }
   return total;

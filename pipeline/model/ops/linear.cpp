@@ -18,16 +18,14 @@ void linear_forward(const float* X, const float* W, float* Y, int T, int in, int
   if (T == 1) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, W, in, X, 1, 0.0f, Y, 1);
   } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, out, in, 1.0f, X, in, W, in, 0.0f, Y,
-                out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, out, in, 1.0f, X, in, W, in, 0.0f, Y, out);
   }
   if (bias) add_bias(Y, bias, T, out);
 }
 
-void linear_backward_input(const float* dY, const float* W, float* dX, int T, int in, int out,
-                           bool accumulate) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, in, out, 1.0f, dY, out, W, in,
-              accumulate ? 1.0f : 0.0f, dX, in);
+void linear_backward_input(const float* dY, const float* W, float* dX, int T, int in, int out, bool accumulate) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, in, out, 1.0f, dY, out, W, in, accumulate ? 1.0f : 0.0f, dX,
+              in);
 }
 
 }  // namespace circal

@@ -9,8 +9,7 @@
 namespace circal {
 
 CIRCAL_SIMD_CLONES
-void rmsnorm_forward(const float* x, const float* w, float* y, float* inv_rms, int T, int d,
-                     float eps) {
+void rmsnorm_forward(const float* x, const float* w, float* y, float* inv_rms, int T, int d, float eps) {
   for (int t = 0; t < T; ++t) {
     const float* xt = x + static_cast<long>(t) * d;
     float* yt = y + static_cast<long>(t) * d;
@@ -25,8 +24,7 @@ void rmsnorm_forward(const float* x, const float* w, float* y, float* inv_rms, i
 
 // With xhat = x * r: dx = r * (g - xhat * mean(g . xhat)), g = dy . w.
 CIRCAL_SIMD_CLONES
-void rmsnorm_backward(const float* dy, const float* x, const float* w, const float* inv_rms,
-                      float* dx, int T, int d) {
+void rmsnorm_backward(const float* dy, const float* x, const float* w, const float* inv_rms, float* dx, int T, int d) {
   for (int t = 0; t < T; ++t) {
     const float* xt = x + static_cast<long>(t) * d;
     const float* dyt = dy + static_cast<long>(t) * d;

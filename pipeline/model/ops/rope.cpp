@@ -14,7 +14,8 @@ std::vector<double> rope_unscaled_frequencies(int head_dim, double theta) {
 RopeTable::RopeTable(int head_dim, float theta) : RopeTable(rope_unscaled_frequencies(head_dim, theta)) {}
 
 RopeTable::RopeTable(std::vector<double> inv_freq)
-    : head_dim_(2 * static_cast<int>(inv_freq.size())), half_(static_cast<int>(inv_freq.size())),
+    : head_dim_(2 * static_cast<int>(inv_freq.size())),
+      half_(static_cast<int>(inv_freq.size())),
       inv_freq_(std::move(inv_freq)) {}
 
 void RopeTable::reserve(int positions) {

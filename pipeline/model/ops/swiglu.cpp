@@ -28,8 +28,7 @@ void forward_span(const float* gate, const float* up, float* out, long n) {
 
 // silu'(g) = s + g s (1 - s), s = sigmoid(g).
 CIRCAL_SIMD_CLONES
-void backward_span(const float* dout, const float* gate, const float* up, float* dgate,
-                   float* dup, long n) {
+void backward_span(const float* dout, const float* gate, const float* up, float* dgate, float* dup, long n) {
   float s[kBlock];
   for (long i0 = 0; i0 < n; i0 += kBlock) {
     const long m = std::min(kBlock, n - i0);
@@ -48,12 +47,10 @@ void backward_span(const float* dout, const float* gate, const float* up, float*
 
 void swiglu_forward(const float* gate, const float* up, float* out, long n) {
 #pragma omp parallel for schedule(static) if (n > kParallelElements)
-  for (long i0 = 0; i0 < n; i0 += kBlock)
-    forward_span(gate + i0, up + i0, out + i0, std::min(kBlock, n - i0));
+  for (long i0 = 0; i0 < n; i0 += kBlock) forward_span(gate + i0, up + i0, out + i0, std::min(kBlock, n - i0));
 }
 
-void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate,
-                     float* dup, long n) {
+void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, long n) {
 #pragma omp parallel for schedule(static) if (n > kParallelElements)
   for (long i0 = 0; i0 < n; i0 += kBlock)
     backward_span(dout + i0, gate + i0, up + i0, dgate + i0, dup + i0, std::min(kBlock, n - i0));

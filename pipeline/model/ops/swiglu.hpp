@@ -4,7 +4,6 @@ namespace circal {
 
 void swiglu_forward(const float* gate, const float* up, float* out, long n);
 // Overwrites dgate and dup.
-void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate,
-                     float* dup, long n);
+void swiglu_backward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, long n);
 
 }  // namespace circal

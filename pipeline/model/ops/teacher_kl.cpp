@@ -9,8 +9,7 @@
 namespace circal {
 
 TeacherRows teacher_rows(const float* zT, int T, int V, float tau) {
-  TeacherRows rows{T, V, tau, std::vector<float>(size_t(T) * V), std::vector<double>(T),
-                   std::vector<double>(T)};
+  TeacherRows rows{T, V, tau, std::vector<float>(size_t(T) * V), std::vector<double>(T), std::vector<double>(T)};
   std::vector<double> e(V);
   for (int t = 0; t < T; ++t) {
     const float* z = zT + size_t(t) * V;
@@ -37,8 +36,7 @@ TeacherRows teacher_rows(const float* zT, int T, int V, float tau) {
 // equal distributions KL is a small difference of large terms. Each row takes three simd loops
 // (this file is compiled with -fopenmp-simd): max and sum p zS, the exps, the gradient.
 CIRCAL_SIMD_CLONES
-double teacher_kl_divergence(const TeacherRows& teacher, const float* zS, float* dzS,
-                             float grad_scale) {
+double teacher_kl_divergence(const TeacherRows& teacher, const float* zS, float* dzS, float grad_scale) {
   const int V = teacher.V;
   const double inv_tau = 1.0 / double(teacher.tau), tau = teacher.tau;
   std::vector<float> e(V);

@@ -11,16 +11,15 @@ namespace circal {
 struct TeacherRows {
   int T = 0, V = 0;
   float tau = 1.0f;
-  std::vector<float> probs;      // [T, V]
-  std::vector<double> mass;      // [T]
-  std::vector<double> p_log_p;   // [T]
+  std::vector<float> probs;     // [T, V]
+  std::vector<double> mass;     // [T]
+  std::vector<double> p_log_p;  // [T]
 };
 
 TeacherRows teacher_rows(const float* zT, int T, int V, float tau);
 
 // Same contract as kl_divergence (the sum over the rows of tau^2 KL(pT || softmax(zS/tau)),
 // dzS = grad_scale * d(sum)/dzS, dzS may be null), with pT the rounded teacher probabilities.
-double teacher_kl_divergence(const TeacherRows& teacher, const float* zS, float* dzS,
-                             float grad_scale);
+double teacher_kl_divergence(const TeacherRows& teacher, const float* zS, float* dzS, float grad_scale);
 
 }  // namespace circal

@@ -15,8 +15,7 @@ extern "C" __attribute__((simd("notinbranch"))) float expf(float) noexcept;
 namespace circal {
 
 CIRCAL_SIMD_CLONES
-double exp_shifted_sum(const float* __restrict x, float shift, float scale, float* __restrict e,
-                       long n) {
+double exp_shifted_sum(const float* __restrict x, float shift, float scale, float* __restrict e, long n) {
   double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
   for (long i = 0; i < n; ++i) {
