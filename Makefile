@@ -118,10 +118,10 @@ test-asan: fuzz-deps $(ASAN_DIR)/Makefile
 	cd $(ASAN_DIR) && $(SANITIZER_ENV) ctest --output-on-failure -j 1 -E '^e2e_'
 
 format: lint-deps
-	clang-format -i $(FORMATTED)
+	@clang-format -i $(FORMATTED) && echo "format: $(words $(FORMATTED)) files"
 
 lint: lint-deps $(BUILD_DIR)/Makefile
-	clang-format --dry-run -Werror $(FORMATTED)
+	@clang-format --dry-run -Werror $(FORMATTED)
 	cmake -DSOURCE_DIR=$(CURDIR) -DRULES=$(BUILD_DIR)/layers.rules -P cmake/check_layers.cmake
 	@echo "lint: clang-format and the layer check passed"
 
