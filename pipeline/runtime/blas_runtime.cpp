@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <system_error>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -45,7 +48,11 @@ void reexec_with_fast_openblas(char** argv) {
   const std::string core = better_openblas_core();
   if (core.empty()) return;
   setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-  execv("/proc/self/exe", argv);
+  // The binary's own path, not /proc/self/exe: exec takes the process name from the path, and
+  // `pgrep circal`, Slurm's and the tests' process lists must still see "circal", not "exe".
+  std::error_code error;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", error).string();
+  execv(error ? "/proc/self/exe" : self.c_str(), argv);
   // exec failed: carry on with the slow kernel rather than not at all
 }
 
