@@ -31,11 +31,9 @@ ConfigKey patch_layers_key() {
 // data.corpus: a non-empty list of distinct, non-empty file names.
 void corpus_files(const std::vector<std::string>& files) {
   if (files.empty()) reject("must list at least one corpus file");
-  for (size_t i = 0; i < files.size(); ++i) {
-    if (files[i].empty()) reject("file names must not be empty");
-    for (size_t j = 0; j < i; ++j)
-      if (files[j] == files[i]) reject("lists " + files[i] + " twice");
-  }
+  for (const auto& file : files)
+    if (file.empty()) reject("file names must not be empty");
+  distinct(files);
 }
 
 // Every key: name (= struct member), range check, one-line doc. Defaults are the struct's.

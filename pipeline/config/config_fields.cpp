@@ -5,7 +5,6 @@
 #include <climits>
 #include <cmath>
 #include <regex>
-#include <set>
 
 namespace circal {
 
@@ -50,14 +49,6 @@ std::vector<T> parse_list(const YAML::Node& node) {
   std::vector<T> values;
   for (const auto& item : node) values.push_back(parse<T>(item));
   return values;
-}
-
-template <class T>
-void require_distinct_nonempty(const std::vector<T>& values) {
-  if (values.empty()) reject("must not be an empty list");
-  std::set<T> seen;
-  for (const auto& v : values)
-    if (!seen.insert(v).second) reject("lists " + text(v) + " twice");
 }
 
 }  // namespace
@@ -168,11 +159,8 @@ void even_block(int v) {
   if (v < 2 || v % 2 != 0) reject("must be an even number >= 2 (got " + text(v) + ")");
 }
 void even_blocks(const std::vector<int>& values) {
-  for (size_t i = 0; i < values.size(); ++i) {
-    even_block(values[i]);
-    for (size_t j = 0; j < i; ++j)
-      if (values[j] == values[i]) reject("lists " + text(values[i]) + " twice");
-  }
+  for (int v : values) even_block(v);
+  distinct(values);
 }
 void gzip_level(int v) {
   if (v < 0 || v > 9) reject("must be a gzip level 0..9 (got " + text(v) + ")");
@@ -183,11 +171,11 @@ void slurm_time(const std::string& v) {
 }
 void positive_distinct(const std::vector<int>& values) {
   for (int v : values) at_least(1)(v);
-  require_distinct_nonempty(values);
+  distinct_nonempty(values);
 }
 void nonnegative_distinct(const std::vector<int>& values) {
   for (int v : values) at_least(0)(v);
-  require_distinct_nonempty(values);
+  distinct_nonempty(values);
 }
 
 }  // namespace circal

@@ -112,15 +112,20 @@ void gzip_level(int v);
 void slurm_time(const std::string& v);
 void positive_distinct(const std::vector<int>& values);
 void nonnegative_distinct(const std::vector<int>& values);
-// A list of fixed choices naming none twice (distinct), and not empty (distinct_nonempty).
+// A list naming no value twice (distinct), and not empty either (distinct_nonempty): the one
+// home of "lists X twice" for every list-valued key.
 template <NamedEnum E>
-void distinct(const std::vector<E>& values) {
+std::string text(E value) {
+  return name_of(value);
+}
+template <class T>
+void distinct(const std::vector<T>& values) {
   for (size_t i = 0; i < values.size(); ++i)
     for (size_t j = 0; j < i; ++j)
-      if (values[j] == values[i]) reject("lists " + std::string(name_of(values[i])) + " twice");
+      if (values[j] == values[i]) reject("lists " + text(values[i]) + " twice");
 }
-template <NamedEnum E>
-void distinct_nonempty(const std::vector<E>& values) {
+template <class T>
+void distinct_nonempty(const std::vector<T>& values) {
   if (values.empty()) reject("must not be an empty list");
   distinct(values);
 }
