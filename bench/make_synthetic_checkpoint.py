@@ -303,6 +303,26 @@ def tokenizer_id_count(tokenizer):
     return max(ids) + 1
 
 
+def special_token_ids(tokenizer):
+    """config.json's bos_token_id and eos_token_id as the tokenizer folder's tokenizer_config.json
+    names them (a real folder's config agrees with its tokenizer), or {} for SentencePiece."""
+    path = os.path.join(tokenizer, "tokenizer_config.json") if os.path.isdir(tokenizer) else None
+    if path is None or not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        names = json.load(f)
+    with open(os.path.join(tokenizer, "tokenizer.json"), encoding="utf-8") as f:
+        t = json.load(f)
+    ids = dict(t["model"]["vocab"], **{a["content"]: a["id"] for a in t.get("added_tokens", [])})
+    out = {}
+    for key in ("bos_token", "eos_token"):
+        token = names.get(key)
+        token = token.get("content") if isinstance(token, dict) else token
+        if token is not None:  # Qwen names no BOS: config.json keeps its own bos_token_id
+            out[key + "_id"] = ids[token]
+    return out
+
+
 def copy_tokenizer(tokenizer, out):
     for stale in ("tokenizer.model",) + HF_TOKENIZER_FILES:
         if os.path.exists(os.path.join(out, stale)):
@@ -316,13 +336,16 @@ def copy_tokenizer(tokenizer, out):
 
 
 def write_checkpoint(out, shape, seed=0, layers=None, std=None, shard_gb=2.0, tokenizer=BUNDLED_TOKENIZER,
-                     quiet=False):
+                     quiet=False, vocab_size=None):
     c = dict(SHAPES[shape])
     expected = c.pop("parameters")
     std = c.pop("std") if std is None else std
     c.update(shape=shape, seed=seed, std=std, layers_overridden=layers is not None)
     if layers is not None:
         c["num_hidden_layers"] = layers
+    if vocab_size is not None:  # a tiny shape with a real tokenizer's vocabulary
+        c["vocab_size"], expected = vocab_size, None
+    c["config"] = dict(c.get("config", {}), **special_token_ids(tokenizer))
     tensors = tensor_list(c)
     parameters = sum(int(np.prod(s)) for _, s, _ in tensors)
     if layers is None and expected is not None:
@@ -365,7 +388,7 @@ def write_checkpoint(out, shape, seed=0, layers=None, std=None, shard_gb=2.0, to
     if not quiet:
         print(f"{out}: {shape}, {c['num_hidden_layers']} layers, {parameters:,} parameters, "
               f"{len(shards)} shard(s), {total / 1e9:.2f} GB BF16, seed {seed}, {seconds:.1f} s; "
-              f"tokenizer {pieces} pieces < vocab {c['vocab_size']}")
+              f"tokenizer {pieces} ids <= vocab {c['vocab_size']}")
     return parameters, total, seconds
 
 
@@ -457,6 +480,8 @@ def main():
     parser.add_argument("--shard-gb", type=float, default=2.0, help="maximum shard size in GB (1e9 bytes)")
     parser.add_argument("--tokenizer", default=BUNDLED_TOKENIZER,
                         help="SentencePiece model to copy, or a folder with tokenizer.json (and tokenizer_config.json)")
+    parser.add_argument("--vocab-size", type=int, help="override vocab_size (e.g. a tiny shape with a real "
+                        "tokenizer.json: 128256 for Llama 3, 151936 for Qwen)")
     parser.add_argument("--self-check", action="store_true", help="test rounding and determinism, then exit")
     args = parser.parse_args()
     if args.self_check:
@@ -466,7 +491,8 @@ def main():
         parser.error("--shape and --out are required (or --self-check)")
     if args.layers is not None and args.layers < 1:
         parser.error("--layers must be at least 1")
-    write_checkpoint(args.out, args.shape, args.seed, args.layers, args.std, args.shard_gb, args.tokenizer)
+    write_checkpoint(args.out, args.shape, args.seed, args.layers, args.std, args.shard_gb, args.tokenizer,
+                     vocab_size=args.vocab_size)
     return 0
 
 
