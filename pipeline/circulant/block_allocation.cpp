@@ -27,8 +27,8 @@ void check_options(const std::vector<std::vector<BlockOption>>& matrices, std::i
   std::int64_t cheapest = 0;
   for (std::size_t i = 0; i < matrices.size(); ++i) {
     if (matrices[i].empty() || matrices[i].size() > 255)
-      fail(kExitUsage, "block allocation: matrix " + std::to_string(i) + " has " +
-                           std::to_string(matrices[i].size()) + " options (1 to 255)");
+      fail(kExitUsage, "block allocation: matrix " + std::to_string(i) + " has " + std::to_string(matrices[i].size()) +
+                           " options (1 to 255)");
     std::int64_t least = std::numeric_limits<std::int64_t>::max();
     for (const BlockOption& o : matrices[i]) {
       if (o.parameters <= 0) fail(kExitUsage, "block allocation: an option without parameters");

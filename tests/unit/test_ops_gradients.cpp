@@ -8,14 +8,17 @@
 #include <random>
 #include <vector>
 
+#include "pipeline/model/dense_linear.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/model/ops/attention.hpp"
 #include "pipeline/model/ops/kl_divergence.hpp"
 #include "pipeline/model/ops/linear.hpp"
+#include "pipeline/model/ops/next_token_nll.hpp"
 #include "pipeline/model/ops/rmsnorm.hpp"
 #include "pipeline/model/ops/rope.hpp"
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/model/ops/teacher_kl.hpp"
+#include "pipeline/model/output_fisher.hpp"
 #include "pipeline/model/transformer.hpp"
 
 using namespace circal;
@@ -460,5 +463,87 @@ TEST_CASE("greedy decoding with the KV cache equals repeated full forwards") {
       seq.push_back(next);
     }
     CHECK(cached == expected);
+  }
+}
+
+TEST_CASE("next-token nll: value against its definition, gradient against finite differences") {
+  std::mt19937 rng(21);
+  const int T = 4, V = 9;
+  Vec z = random_vec(rng, T * V, 2.0f), dz(T * V, 1.0f);
+  const std::vector<int> tokens{1, 5, 0, 8};
+  auto loss = [&] { return next_token_nll(z.data(), tokens.data(), nullptr, T, V, 1.0f); };
+  double expected = 0.0;
+  for (int t = 0; t + 1 < T; ++t) {
+    double sum = 0.0;
+    for (int i = 0; i < V; ++i) sum += std::exp(double(z[t * V + i]));
+    expected += std::log(sum) - z[t * V + tokens[t + 1]];
+  }
+  CHECK(next_token_nll(z.data(), tokens.data(), dz.data(), T, V, 1.0f) == doctest::Approx(expected).epsilon(1e-12));
+  for (int i = 0; i < V; ++i) CHECK(dz[(T - 1) * V + i] == 0.0f);  // the last row predicts nothing
+  check_gradient(z, dz, loss, rng);
+}
+
+namespace {
+
+// A dense matrix whose output row t, channel o is moved by delta: d NLL / d y_to by central
+// differences.
+class NudgedDense : public DenseLinear {
+ public:
+  using DenseLinear::DenseLinear;
+  void forward(const float* X, float* Y, int T) override {
+    DenseLinear::forward(X, Y, T);
+    if (row >= 0) Y[row * out_features() + channel] += delta;
+  }
+  int row = -1, channel = 0;
+  float delta = 0.0f;
+};
+
+}  // namespace
+
+TEST_CASE("output fisher: mean squared nll gradient per output channel, against finite differences") {
+  std::mt19937 rng(22);
+  const ModelWeights model = tiny_model(rng, true);
+  const std::vector<std::vector<int>> prompts{{1, 7, 3, 20, 11, 4}, {1, 30, 2, 9, 9}};
+  Transformer net(model);
+  DenseLinear gate(24, 16, model.layers[0].gate_proj), down(16, 24, model.layers[1].down_proj);
+  FisherProbe gate_probe(gate), down_probe(down);
+  net.set_mlp_operator(0, Projection::Gate, &gate_probe);
+  net.set_mlp_operator(1, Projection::Down, &down_probe);
+  for (const auto& p : prompts) add_prompt_to_fisher(net, p);
+  CHECK(gate_probe.tokens() == 11);
+  const std::vector<double> fisher_gate = gate_probe.fisher(), fisher_down = down_probe.fisher();
+
+  // The twin: every token's gradient at a few channels by central differences, squared, averaged.
+  struct Probed {
+    int layer;
+    Projection projection;
+    NudgedDense op;
+    const std::vector<double>& fisher;
+  };
+  Probed probed[] = {{0, Projection::Gate, NudgedDense(24, 16, model.layers[0].gate_proj), fisher_gate},
+                     {1, Projection::Down, NudgedDense(16, 24, model.layers[1].down_proj), fisher_down}};
+  Transformer twin(model);
+  const float eps = 1e-2f;
+  for (Probed& p : probed) {
+    twin.set_mlp_operator(p.layer, p.projection, &p.op);
+    for (int o : {0, 3, 7}) {
+      double squares = 0.0;
+      for (const auto& tokens : prompts) {
+        const int T = static_cast<int>(tokens.size());
+        for (int t = 0; t < T; ++t) {
+          auto nll = [&](float delta) {
+            p.op.row = t, p.op.channel = o, p.op.delta = delta;
+            return next_token_nll(twin.forward(tokens), tokens.data(), nullptr, T, 32, 1.0f);
+          };
+          const double g = (nll(eps) - nll(-eps)) / (2.0 * eps);
+          squares += g * g;
+        }
+      }
+      p.op.row = -1;
+      CAPTURE(o);
+      // Relative (scale 0): a gradient 1% off is F 2% off.
+      CHECK(p.fisher[o] == doctest::Approx(squares / 11).epsilon(1e-2).scale(0.0));
+    }
+    twin.set_mlp_operator(p.layer, p.projection, nullptr);
   }
 }
