@@ -68,7 +68,8 @@ SHAPES = {
 # of the llama3 RoPE frequencies at head_dim 16 (original 64: wavelengths 6, 32 and above 64).
 # qwen2: q/k/v biases, tied embeddings. qwen3: explicit head_dim 32 (q is 128 wide against
 # hidden 64), q/k norms (weights near one, not ones, so a misplaced weight shows).
-# mistral: a sliding window longer than the test's prompts. llama-linear: rope_scaling linear
+# mistral: a sliding window longer than the test's prompts. smollm2: tied embeddings, SmolLM2's
+# rope_theta (pair it with a GPT-2-style tokenizer.json). llama-linear: rope_scaling linear
 # (under the older key `type`) and attention_bias, a bias on q, k, v and o_proj.
 _TINY = dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, vocab_size=4160, max_position_embeddings=2048, parameters=None, std=0.125)
@@ -85,6 +86,7 @@ SHAPES.update({
     "qwen3-test": dict(_TINY, family="qwen3", config={
         "head_dim": 32, "rope_theta": 1000000.0, "attention_bias": False, "use_sliding_window": False}),
     "mistral-test": dict(_TINY, family="mistral", config={"rope_theta": 1000000.0, "sliding_window": 48}),
+    "smollm2-test": dict(_TINY, family="llama", config={"rope_theta": 100000.0, "tie_word_embeddings": True}),
 })
 # The real configs of the small models people bring (their config.json keys that circal reads),
 # for measuring at their shapes; pair them with the family's real tokenizer.json

