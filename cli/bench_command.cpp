@@ -4,6 +4,7 @@
 #include "bench/bench_circulant.hpp"
 #include "bench/bench_model.hpp"
 #include "bench/bench_scale.hpp"
+#include "bench/bench_sensitivity.hpp"
 #include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
@@ -87,17 +88,36 @@ int bench_scale(MpiContext& mpi, const Args& args) {
   return kExitOk;
 }
 
+int bench_sensitivity(MpiContext& mpi, const Args& args) {
+  po::options_description desc("circal bench sensitivity options");
+  add_config_options(desc);
+  desc.add_options()("block-sizes", po::value<std::vector<int>>()->multitoken(),
+                     "candidate block sizes (default: capture.block_sizes)")(
+      "json", po::value<std::string>()->default_value(""),
+      "write the result to FILE (default: run_dir/bench_sensitivity.json)");
+  const auto vm = parse_options(
+      mpi, "bench sensitivity",
+      "[--config FILE] [--set key=value ...] [--run-dir DIR] [--block-sizes B ...] [--json FILE]", desc, args);
+  if (!vm) return kExitOk;
+  SensitivityBenchOptions options;
+  if (vm->count("block-sizes")) options.block_sizes = (*vm)["block-sizes"].as<std::vector<int>>();
+  options.json_path = (*vm)["json"].as<std::string>();
+  run_sensitivity_bench(mpi, config_from_options(*vm), options);
+  return kExitOk;
+}
+
 }  // namespace
 
 int bench_command(MpiContext& mpi, const Args& args) {
   if (!args.empty() && args[0] == "model") return bench_model(mpi, Args(args.begin() + 1, args.end()));
   if (!args.empty() && args[0] == "calibrate") return bench_calibrate(mpi, Args(args.begin() + 1, args.end()));
   if (!args.empty() && args[0] == "scale") return bench_scale(mpi, Args(args.begin() + 1, args.end()));
+  if (!args.empty() && args[0] == "sensitivity") return bench_sensitivity(mpi, Args(args.begin() + 1, args.end()));
   po::options_description desc("bench options");
   add_config_options(desc);
   desc.add_options()("what", po::value<std::string>()->default_value("circulant"),
-                     "benchmark: circulant | model | calibrate | scale")("quick", po::bool_switch(),
-                                                                         "a subset that runs in under a minute")(
+                     "benchmark: circulant | model | calibrate | scale | sensitivity")(
+      "quick", po::bool_switch(), "a subset that runs in under a minute")(
       "lowrank", po::bool_switch(),
       "circulant vs low rank at equal parameters: TinyLlama MLP shapes, b 4..64, T 1 and 128, forward, alternating rounds")(
       "csv", po::value<std::string>()->default_value(""), "write the table as CSV to FILE")(

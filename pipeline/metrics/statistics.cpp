@@ -96,4 +96,38 @@ Summary summarize(const std::vector<double>& values, const std::vector<int>& gro
   return s;
 }
 
+namespace {
+
+// 1-based ranks, ties at the mean of the ranks they span.
+std::vector<double> average_ranks(const std::vector<double>& x) {
+  std::vector<size_t> order(x.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](size_t i, size_t j) { return x[i] < x[j]; });
+  std::vector<double> rank(x.size());
+  for (size_t start = 0; start < order.size();) {
+    size_t end = start + 1;
+    while (end < order.size() && x[order[end]] == x[order[start]]) ++end;
+    for (size_t k = start; k < end; ++k) rank[order[k]] = 0.5 * double(start + 1 + end);
+    start = end;
+  }
+  return rank;
+}
+
+}  // namespace
+
+double spearman_correlation(const std::vector<double>& a, const std::vector<double>& b) {
+  const size_t n = a.size();
+  if (n < 2 || b.size() != n) return std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> ra = average_ranks(a), rb = average_ranks(b);
+  const double mean = 0.5 * double(n + 1);  // of any set of average ranks
+  double sab = 0, saa = 0, sbb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    sab += (ra[i] - mean) * (rb[i] - mean);
+    saa += (ra[i] - mean) * (ra[i] - mean);
+    sbb += (rb[i] - mean) * (rb[i] - mean);
+  }
+  if (saa == 0 || sbb == 0) return std::numeric_limits<double>::quiet_NaN();
+  return sab / std::sqrt(saa * sbb);
+}
+
 }  // namespace circal

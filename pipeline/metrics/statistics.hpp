@@ -43,4 +43,8 @@ struct Summary {
 // bootstrap_mean_interval over group_of.
 Summary summarize(const std::vector<double>& values, const std::vector<int>& group_of, const BootstrapOptions& options);
 
+// Spearman's rank correlation of paired values: the Pearson correlation of their ranks, tied
+// values sharing the mean of their ranks. NaN for fewer than two pairs or a constant side.
+double spearman_correlation(const std::vector<double>& a, const std::vector<double>& b);
+
 }  // namespace circal

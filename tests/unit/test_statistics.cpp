@@ -112,3 +112,28 @@ TEST_CASE("bootstrap resamples prompts, not positions") {
   CHECK(constant.first == 0.25);
   CHECK(constant.second == 0.25);
 }
+
+TEST_CASE("spearman correlation: the rank formula without ties, mean ranks with them") {
+  std::mt19937_64 engine(17);
+  std::normal_distribution<double> normal;
+  std::vector<double> a(30), b(30);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = normal(engine), b[i] = a[i] + normal(engine);
+  // Without ties: 1 - 6 sum d^2 / (n (n^2 - 1)), d the rank differences by counting.
+  double d2 = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    double ra = 1, rb = 1;
+    for (size_t j = 0; j < a.size(); ++j) ra += a[j] < a[i], rb += b[j] < b[i];
+    d2 += (ra - rb) * (ra - rb);
+  }
+  const double n = double(a.size());
+  CHECK(spearman_correlation(a, b) == doctest::Approx(1 - 6 * d2 / (n * (n * n - 1))).epsilon(1e-12));
+  // Ranks only: a monotone map of one side changes nothing; reversing it flips the sign.
+  std::vector<double> exp_a(a.size()), minus_a(a.size());
+  for (size_t i = 0; i < a.size(); ++i) exp_a[i] = std::exp(a[i]), minus_a[i] = -a[i];
+  CHECK(spearman_correlation(exp_a, a) == doctest::Approx(1.0));
+  CHECK(spearman_correlation(minus_a, a) == doctest::Approx(-1.0));
+  // Ties: ranks {1, 2.5, 2.5, 4} against {1, 3, 2, 4} give 4.5 / sqrt(4.5 * 5) = 3 / sqrt(10).
+  CHECK(spearman_correlation({1, 2, 2, 3}, {1, 3, 2, 4}) == doctest::Approx(3 / std::sqrt(10.0)).epsilon(1e-12));
+  CHECK(std::isnan(spearman_correlation({1, 1, 1}, {1, 2, 3})));
+  CHECK(std::isnan(spearman_correlation({1}, {2})));
+}
