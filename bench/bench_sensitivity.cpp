@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <random>
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
@@ -28,27 +29,48 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+// The teacher with a FisherProbe on every patched matrix.
+struct ProbedTeacher {
+  ProbedTeacher(const ModelWeights& model, const StudentLayout& layout, bool keep_rows) : net(model) {
+    for (const PatchedMatrix& m : layout.matrices) {
+      dense.push_back(
+          std::make_unique<DenseLinear>(m.out_features, m.in_features, mlp_matrix(model, m.layer, m.projection)));
+      probes.push_back(std::make_unique<FisherProbe>(*dense.back()));
+      probes.back()->keep_rows(keep_rows);
+      net.set_mlp_operator(m.layer, m.projection, probes.back().get());
+    }
+  }
+  Transformer net;
+  std::vector<std::unique_ptr<DenseLinear>> dense;
+  std::vector<std::unique_ptr<FisherProbe>> probes;
+};
+
 // F_i: the teacher's NLL Fisher at matrix i's outputs over the validation prompts, averaged
 // over its output channels.
 std::vector<double> mean_output_fisher(const ModelWeights& model, const StudentLayout& layout,
                                        const std::vector<std::vector<int>>& prompts) {
-  Transformer net(model);
-  std::vector<std::unique_ptr<DenseLinear>> dense;
-  std::vector<std::unique_ptr<FisherProbe>> probes;
-  for (const PatchedMatrix& m : layout.matrices) {
-    dense.push_back(std::make_unique<DenseLinear>(m.out_features, m.in_features,
-                                                  mlp_matrix(model, m.layer, m.projection)));
-    probes.push_back(std::make_unique<FisherProbe>(*dense.back()));
-    net.set_mlp_operator(m.layer, m.projection, probes.back().get());
-  }
-  for (const auto& p : prompts) add_prompt_to_fisher(net, p);
+  ProbedTeacher teacher(model, layout, false);
+  for (const auto& p : prompts) add_prompt_to_fisher(teacher.net, p);
   std::vector<double> mean;
-  for (const auto& probe : probes) {
+  for (const auto& probe : teacher.probes) {
     double sum = 0;
     for (double f : probe->fisher()) sum += f;
     mean.push_back(sum / probe->out_features());
   }
   return mean;
+}
+
+// Matrix i's validation rows under sampled targets (`samples` backward passes a prompt): its
+// inputs X and the gradients g at its outputs.
+std::vector<std::vector<FisherProbe::Rows>> sampled_rows(const ModelWeights& model, const StudentLayout& layout,
+                                                         const std::vector<std::vector<int>>& prompts, int samples) {
+  ProbedTeacher teacher(model, layout, true);
+  std::mt19937_64 rng(20261207);
+  for (const auto& p : prompts)
+    for (int s = 0; s < samples; ++s) add_prompt_to_fisher(teacher.net, p, &rng);
+  std::vector<std::vector<FisherProbe::Rows>> rows;
+  for (const auto& probe : teacher.probes) rows.push_back(probe->kept());
+  return rows;
 }
 
 // The mean over the test positions of KL(teacher || net), the teacher's logits given.
@@ -65,8 +87,32 @@ double mean_test_kl(Transformer& net, const TestSplit& test, const std::vector<s
 }
 
 struct MatrixAtBlock {
-  double predicted = 0, measured = 0, relative_output_error = 0;
+  double measured = 0;      // mean test KL with only this matrix projected
+  double gauss_newton = 0;  // the proxy: 1/2 E[(g . delta)^2]
+  double diagonal = 0;      // its diagonal: 1/2 E[sum g^2 delta^2]
+  double channel_mean = 0;  // 1/2 F_i E_i(b): channels and tokens averaged apart
+  double relative_output_error = 0;
 };
+
+constexpr std::pair<const char*, double MatrixAtBlock::*> kEstimates[] = {
+    {"gauss_newton", &MatrixAtBlock::gauss_newton},
+    {"diagonal", &MatrixAtBlock::diagonal},
+    {"channel_mean", &MatrixAtBlock::channel_mean}};
+
+// Per matrix and b: the proxy against the measured KL.
+void print_table(const StudentLayout& layout, const std::vector<int>& blocks,
+                 const std::vector<std::vector<MatrixAtBlock>>& table) {
+  std::printf("\nKL per test position, Gauss-Newton estimate / measured, one matrix projected at a time:\n%-14s",
+              "matrix");
+  for (int b : blocks) std::printf(" %19s", ("b = " + std::to_string(b)).c_str());
+  std::printf("\n");
+  for (size_t i = 0; i < table.size(); ++i) {
+    const PatchedMatrix& m = layout.matrices[i];
+    std::printf("%-14s", (std::to_string(m.layer) + " " + name_of(m.projection)).c_str());
+    for (const MatrixAtBlock& cell : table[i]) std::printf("  %.2e / %.2e", cell.gauss_newton, cell.measured);
+    std::printf("\n");
+  }
+}
 
 }  // namespace
 
@@ -95,6 +141,7 @@ void run_sensitivity_bench(MpiContext& mpi, Config config, const SensitivityBenc
   const double fisher_seconds = seconds_since(start);
   std::printf("bench sensitivity: Fisher over %zu validation prompts in %.1f s\n", validation.size(), fisher_seconds);
 
+  const std::vector<std::vector<FisherProbe::Rows>> rows = sampled_rows(model, layout, validation, options.samples);
   const TestSplit test = read_test_data(config, teacher.tokenizer, model.config);
   Transformer net(model);
   std::vector<std::vector<float>> teacher_logits;
@@ -115,13 +162,18 @@ void run_sensitivity_bench(MpiContext& mpi, Config config, const SensitivityBenc
           read_input_statistics(capture, b, m.layer, capture_input_source(m.projection), m.in_features);
       const OutputStatistics output =
           read_output_statistics(capture, b, m.layer, m.projection, m.out_features, m.in_features);
-      const std::vector<float> c = solve_least_squares(input, output, config.project.ridge * input.mean_gram_diagonal());
+      const std::vector<float> c =
+          solve_least_squares(input, output, config.project.ridge * input.mean_gram_diagonal());
       const double error = statistics_output_error(input, output, c.data());
       solve_seconds += seconds_since(solve_start);
       MatrixAtBlock& cell = table[i][k];
       cell.relative_output_error = error;
-      cell.predicted = 0.5 * fisher[i] * error * error * output.sum_squares() / input.tokens();
+      cell.channel_mean = 0.5 * fisher[i] * error * error * output.sum_squares() / input.tokens();
       CirculantLinear op(m.out_features, m.in_features, b, c.data(), nullptr);
+      DenseLinear dense(m.out_features, m.in_features, mlp_matrix(model, m.layer, m.projection));
+      const KlEstimate estimate = estimate_kl(rows[i], dense, op);
+      cell.gauss_newton = estimate.gauss_newton;
+      cell.diagonal = estimate.diagonal;
       net.set_mlp_operator(m.layer, m.projection, &op);
       cell.measured = mean_test_kl(net, test, teacher_logits, V);
       net.set_mlp_operator(m.layer, m.projection, nullptr);
@@ -129,42 +181,40 @@ void run_sensitivity_bench(MpiContext& mpi, Config config, const SensitivityBenc
     std::printf("bench sensitivity: b = %d done (%.0f s)\n", b, seconds_since(start));
   }
 
-  nlohmann::json result = {{"block_sizes", blocks},
-                           {"validation_prompts", validation.size()},
-                           {"test_prompts", test.size()},
-                           {"fisher_seconds", fisher_seconds},
-                           {"solve_seconds", solve_seconds}};
-  std::vector<double> all_predicted, all_measured;
-  std::printf("\n%-6s %-10s %-10s", "layer", "matrix", "F");
-  for (int b : blocks) std::printf(" | b=%-4d predicted   measured", b);
-  std::printf("\n");
+  nlohmann::json result = {
+      {"block_sizes", blocks},       {"validation_prompts", validation.size()}, {"samples_per_prompt", options.samples},
+      {"test_prompts", test.size()}, {"fisher_seconds", fisher_seconds},        {"solve_seconds", solve_seconds}};
+  print_table(layout, blocks, table);
   for (size_t i = 0; i < N; ++i) {
     const PatchedMatrix& m = layout.matrices[i];
-    std::printf("%-6d %-10s %-10.3e", m.layer, name_of(m.projection), fisher[i]);
-    nlohmann::json row = {{"layer", m.layer}, {"projection", name_of(m.projection)}, {"fisher", fisher[i]}};
-    for (size_t k = 0; k < blocks.size(); ++k) {
-      const MatrixAtBlock& cell = table[i][k];
-      std::printf(" |        %.3e  %.3e", cell.predicted, cell.measured);
-      row["predicted"].push_back(cell.predicted);
-      row["measured"].push_back(cell.measured);
+    nlohmann::json row = {{"layer", m.layer}, {"projection", name_of(m.projection)}, {"mean_fisher", fisher[i]}};
+    for (const MatrixAtBlock& cell : table[i]) {
+      row["measured_kl"].push_back(cell.measured);
+      row["gauss_newton"].push_back(cell.gauss_newton);
+      row["diagonal"].push_back(cell.diagonal);
+      row["channel_mean"].push_back(cell.channel_mean);
       row["relative_output_error"].push_back(cell.relative_output_error);
-      all_predicted.push_back(cell.predicted);
-      all_measured.push_back(cell.measured);
     }
-    std::printf("\n");
     result["matrices"].push_back(row);
   }
-  std::printf("\nSpearman rank correlation, predicted against measured, across matrices:");
-  for (size_t k = 0; k < blocks.size(); ++k) {
-    std::vector<double> predicted, measured;
-    for (size_t i = 0; i < N; ++i) predicted.push_back(table[i][k].predicted), measured.push_back(table[i][k].measured);
-    const double rho = spearman_correlation(predicted, measured);
-    std::printf(" b=%d %.3f;", blocks[k], rho);
-    result["spearman_per_block_size"].push_back(rho);
+  std::printf("\nSpearman rank correlation with the measured KL, across matrices at each b, and overall:\n");
+  for (const auto& [name, estimate] : kEstimates) {
+    std::vector<double> all_estimates, all_measured;
+    std::printf("  %-13s", name);
+    for (size_t k = 0; k < blocks.size(); ++k) {
+      std::vector<double> estimates, measured;
+      for (size_t i = 0; i < N; ++i)
+        estimates.push_back(table[i][k].*estimate), measured.push_back(table[i][k].measured);
+      all_estimates.insert(all_estimates.end(), estimates.begin(), estimates.end());
+      all_measured.insert(all_measured.end(), measured.begin(), measured.end());
+      const double rho = spearman_correlation(estimates, measured);
+      std::printf(" b=%d %.3f", blocks[k], rho);
+      result["spearman"][name]["per_block_size"].push_back(rho);
+    }
+    const double overall = spearman_correlation(all_estimates, all_measured);
+    result["spearman"][name]["overall"] = overall;
+    std::printf("  overall %.3f\n", overall);
   }
-  const double overall = spearman_correlation(all_predicted, all_measured);
-  result["spearman_overall"] = overall;
-  std::printf(" overall (every matrix and b) %.3f\n", overall);
   const std::string path = options.json_path.empty() ? config.run_dir + "/bench_sensitivity.json" : options.json_path;
   std::ofstream(path) << result.dump(1) << "\n";
   std::printf("bench sensitivity: %s\n", path.c_str());

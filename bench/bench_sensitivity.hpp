@@ -1,11 +1,12 @@
 #pragma once
-// `circal bench sensitivity`: is the block-size allocation's proxy (docs/DESIGN.md 3.1) any good?
-// For every patched matrix i and candidate block size b it predicts the loss of projecting
-// only that matrix at b, L_i(b) = 1/2 F_i E_i(b) per token (F_i the mean over output channels
-// of the teacher's NLL Fisher on the validation data, E_i(b) the least-squares output error
-// over the calibration tokens from capture's statistics), and measures it: the mean KL per
-// test position of the teacher with only matrix i replaced by its least-squares projection.
-// Prints both and Spearman's rank correlation per b (across matrices) and overall.
+// `circal bench sensitivity`: how well does a cheap estimate rank the matrices by what
+// compressing them costs (the block-size allocation's proxy, docs/DESIGN.md 3.1)? For every
+// patched matrix i and candidate block size b it measures the mean KL per test position of
+// the teacher with only matrix i replaced by its least-squares projection at b, and sets
+// three estimates beside it, all from the validation prompts and capture's statistics:
+// gauss_newton 1/2 E[(g . delta)^2] (the proxy), its diagonal, and 1/2 F_i E_i(b) (channel and
+// token averages taken apart). Prints the table and Spearman's rank correlation of each
+// estimate with the measured KL per b (across matrices) and overall; writes them as JSON.
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ namespace circal {
 struct SensitivityBenchOptions {
   std::vector<int> block_sizes;  // candidates; empty = capture.block_sizes
   std::string json_path;         // the JSON result; empty = run_dir/bench_sensitivity.json
+  int samples = 16;              // sampled-target backward passes a validation prompt
 };
 
 // Runs capture first when the run directory has none (with capture.block_sizes = the

@@ -93,15 +93,19 @@ int bench_sensitivity(MpiContext& mpi, const Args& args) {
   add_config_options(desc);
   desc.add_options()("block-sizes", po::value<std::vector<int>>()->multitoken(),
                      "candidate block sizes (default: capture.block_sizes)")(
+      "samples", po::value<int>()->default_value(16), "sampled-target backward passes a validation prompt")(
       "json", po::value<std::string>()->default_value(""),
       "write the result to FILE (default: run_dir/bench_sensitivity.json)");
   const auto vm = parse_options(
       mpi, "bench sensitivity",
-      "[--config FILE] [--set key=value ...] [--run-dir DIR] [--block-sizes B ...] [--json FILE]", desc, args);
+      "[--config FILE] [--set key=value ...] [--run-dir DIR] [--block-sizes B ...] [--samples S] [--json FILE]", desc,
+      args);
   if (!vm) return kExitOk;
   SensitivityBenchOptions options;
   if (vm->count("block-sizes")) options.block_sizes = (*vm)["block-sizes"].as<std::vector<int>>();
   options.json_path = (*vm)["json"].as<std::string>();
+  options.samples = (*vm)["samples"].as<int>();
+  if (options.samples < 1) fail(kExitUsage, "circal bench sensitivity: --samples must be at least 1");
   run_sensitivity_bench(mpi, config_from_options(*vm), options);
   return kExitOk;
 }

@@ -1,5 +1,8 @@
 #include "pipeline/model/output_fisher.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "pipeline/model/ops/next_token_nll.hpp"
 
 namespace circal {
@@ -12,6 +15,8 @@ void FisherProbe::backward(const float* X, const float* dY, float* dX, int T) {
       squares_[o] += g * g;
     }
   tokens_ += T;
+  if (keep_rows_)
+    kept_.push_back({std::vector<float>(X, X + long(T) * in_features()), std::vector<float>(dY, dY + long(T) * m), T});
   inner_.backward(X, dY, dX, T);
 }
 
@@ -22,13 +27,68 @@ std::vector<double> FisherProbe::fisher() const {
   return f;
 }
 
-double add_prompt_to_fisher(Transformer& net, const std::vector<int>& tokens) {
+namespace {
+
+// dz = softmax(z_t) - onehot(y_t) for every row t (the last one included: the model has a
+// distribution there too), y_t drawn from softmax(z_t) by inverse CDF of one uniform double.
+// Returns the summed -log p_t(y_t).
+double sampled_nll_gradient(const float* logits, float* dz, int T, int V, std::mt19937_64& rng) {
+  std::vector<double> p(V);
+  double nll = 0;
+  for (long t = 0; t < T; ++t) {
+    const float* z = logits + t * V;
+    const double peak = *std::max_element(z, z + V);
+    double sum = 0;
+    for (int i = 0; i < V; ++i) sum += p[i] = std::exp(double(z[i]) - peak);
+    double u = std::generate_canonical<double, 53>(rng) * sum;
+    int drawn = V - 1;
+    for (int i = 0; i < V; ++i)
+      if ((u -= p[i]) < 0) {
+        drawn = i;
+        break;
+      }
+    nll -= std::log(p[drawn] / sum);
+    for (int i = 0; i < V; ++i) dz[t * V + i] = float(p[i] / sum - (i == drawn ? 1.0 : 0.0));
+  }
+  return nll;
+}
+
+}  // namespace
+
+double add_prompt_to_fisher(Transformer& net, const std::vector<int>& tokens, std::mt19937_64* sample) {
   const int T = static_cast<int>(tokens.size()), V = net.config().vocab_size;
   const float* logits = net.forward(tokens);
   std::vector<float> dlogits(static_cast<std::size_t>(T) * V);
-  const double nll = next_token_nll(logits, tokens.data(), dlogits.data(), T, V, 1.0f);
+  const double nll = sample ? sampled_nll_gradient(logits, dlogits.data(), T, V, *sample)
+                            : next_token_nll(logits, tokens.data(), dlogits.data(), T, V, 1.0f);
   net.backward(dlogits.data(), /*input_gradient=*/false);
   return nll;
+}
+
+KlEstimate estimate_kl(const std::vector<FisherProbe::Rows>& rows, LinearOperator& teacher, LinearOperator& student) {
+  const int m = teacher.out_features();
+  KlEstimate estimate;
+  long positions = 0;
+  std::vector<float> y, moved;
+  for (const FisherProbe::Rows& r : rows) {
+    y.resize(size_t(r.T) * m);
+    moved.resize(y.size());
+    teacher.forward(r.X.data(), y.data(), r.T);
+    student.forward(r.X.data(), moved.data(), r.T);
+    double dot = 0;
+    for (size_t k = 0; k < y.size(); ++k) {
+      const double delta = double(y[k]) - moved[k], g = r.dY[k];
+      dot += g * delta;
+      estimate.diagonal += g * g * delta * delta;
+    }
+    estimate.gauss_newton += dot * dot;
+    positions += r.T;
+  }
+  if (positions > 0) {
+    estimate.gauss_newton *= 0.5 / double(positions);
+    estimate.diagonal *= 0.5 / double(positions);
+  }
+  return estimate;
 }
 
 }  // namespace circal
