@@ -10,7 +10,7 @@ export OMP_NUM_THREADS ?= 1
 DEB_PACKAGES := build-essential cmake git pkg-config \
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
   libfftw3-dev libfftw3-mpi-dev libboost-program-options-dev libyaml-cpp-dev doctest-dev \
-  libopenblas-dev liblapacke-dev nlohmann-json3-dev libsentencepiece-dev libpcre2-dev libicu-dev gnuplot-nox \
+  libopenblas-dev liblapacke-dev nlohmann-json3-dev libxxhash-dev libsentencepiece-dev libpcre2-dev libicu-dev gnuplot-nox \
   slurm-wlm munge python3 python3-numpy python3-h5py python3-torch
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -163,6 +163,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   resolve_layers(config, model->config.num_hidden_layers);
   const StudentLayout layout = StudentLayout::from_config(config, model->config);
   const RunDirectory run_directory(mpi, config.run_dir);
+  save_weight_hashes(mpi, config, *model);
   const StageContext context{mpi, config, *model, teacher->tokenizer};
   fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == FftPlanner::Measure);
 

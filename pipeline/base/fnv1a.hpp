@@ -1,6 +1,7 @@
 #pragma once
-// FNV-1a, 64 bit: the one hash behind file content hashes and stage fingerprints. Not
-// cryptographic: it tells a changed input from an unchanged one, nothing more.
+// FNV-1a, 64 bit: the one hash behind stage fingerprints (short labelled values; file contents
+// are XXH3's, pipeline/io/input_files.hpp). Not cryptographic: it tells a changed input from
+// an unchanged one, nothing more.
 #include <cstdint>
 #include <cstdio>
 #include <string>

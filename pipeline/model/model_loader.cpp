@@ -85,9 +85,13 @@ WeightSource sharded_source(const std::string& dir, const std::string& index_pat
   return source;
 }
 
-// The content hashes of the source's files, in path order, joined by '-'. With a node
-// communicator, file i is hashed by node rank i mod size and the hashes are shared.
-std::string weights_hash(const WeightSource& source, MPI_Comm node = MPI_COMM_NULL) {
+// The content hashes of the source's files, in path order, joined by '-', and what each was
+// hashed from, into model. With a node communicator, file i is hashed by node rank i mod size
+// (or found in `hashes`) and the hashes are shared.
+void hash_weights(const WeightSource& source, ModelWeights& model, FileHashCache* hashes,
+                  MPI_Comm node = MPI_COMM_NULL) {
+  FileHashCache none;
+  if (!hashes) hashes = &none;
   std::vector<std::string> paths;
   for (const auto& file : source.files) paths.push_back(file->path());
   std::sort(paths.begin(), paths.end());
@@ -96,15 +100,16 @@ std::string weights_hash(const WeightSource& source, MPI_Comm node = MPI_COMM_NU
     MPI_Comm_rank(node, &rank);
     MPI_Comm_size(node, &size);
   }
-  std::string hash;
+  model.weights_hash = kWeightsHashPrefix;
+  model.weight_files.clear();
   for (std::size_t i = 0; i < paths.size(); ++i) {
     const int owner = int(i % std::size_t(size));
-    std::string part = owner == rank ? file_content_hash(paths[i]) : std::string();
+    std::string part = owner == rank ? hashes->hash(paths[i]) : std::string();
     if (size > 1) part = broadcast_string(node, part, owner);
-    if (!hash.empty()) hash += '-';
-    hash += part;
+    if (i > 0) model.weights_hash += '-';
+    model.weights_hash += part;
+    model.weight_files.push_back({file_identity(paths[i]), part});
   }
-  return hash;
 }
 
 struct ExpectedTensor {
@@ -238,18 +243,18 @@ WeightSource open_weight_source(const std::string& dir) {
   fail(kExitInput, single.string() + ": missing (and no model.safetensors.index.json in " + dir + ")");
 }
 
-ModelWeights load_model(const std::string& dir) {
+ModelWeights load_model(const std::string& dir, FileHashCache* hashes) {
   ModelFolder folder = open_model_folder(dir);
   ModelWeights& model = folder.model;
   const WeightSource& source = folder.source;
   const std::vector<ExpectedTensor>& expected = folder.expected;
   model.storage.assign(total_elements(source, expected), 0.0f);
   convert_tensors(source, expected, model, model.storage.data());
-  model.weights_hash = weights_hash(source);
+  hash_weights(source, model, hashes);
   return std::move(model);  // moved, not copied: the layer pointers point into its storage
 }
 
-ModelWeights load_model(const std::string& dir, MPI_Comm comm) {
+ModelWeights load_model(const std::string& dir, MPI_Comm comm, FileHashCache* hashes) {
   ModelFolder folder = open_model_folder(dir);
   ModelWeights& model = folder.model;
   const WeightSource& source = folder.source;
@@ -262,18 +267,18 @@ ModelWeights load_model(const std::string& dir, MPI_Comm comm) {
       std::fprintf(stderr,
                    "circal: node-shared weights do not fit (file-size limit or free space of /dev/shm), "
                    "every rank loads its own copy\n");
-    return load_model(dir);
+    return load_model(dir, hashes);
   }
   convert_tensors(source, expected, model, static_cast<float*>(shared->data()), shared->node_rank(),
                   shared->node_size());
   shared->sync();
-  model.weights_hash = weights_hash(source, shared->node_comm());
+  hash_weights(source, model, hashes, shared->node_comm());
   model.shared_storage = std::move(shared);
   return std::move(model);
 }
 
-Teacher open_teacher(const std::string& dir, MPI_Comm shared) {
-  ModelWeights weights = shared == MPI_COMM_NULL ? load_model(dir) : load_model(dir, shared);
+Teacher open_teacher(const std::string& dir, MPI_Comm shared, FileHashCache* hashes) {
+  ModelWeights weights = shared == MPI_COMM_NULL ? load_model(dir, hashes) : load_model(dir, shared, hashes);
   return {std::move(weights), Tokenizer(dir)};
 }
 

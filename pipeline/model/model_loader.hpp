@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pipeline/config/names.hpp"
+#include "pipeline/io/file_hash_cache.hpp"
 #include "pipeline/io/safetensors.hpp"
 #include "pipeline/model/llama_config.hpp"
 #include "pipeline/model/tokenizer.hpp"
@@ -55,7 +56,10 @@ struct ModelWeights {
   std::vector<float> storage;      // owns every float above (private weights)
   // or this does: one read-only copy per node, shared by its ranks (load_model with a comm)
   std::shared_ptr<const NodeSharedMemory> shared_storage;
-  std::string weights_hash;  // content hash of the safetensors file(s), for fingerprints
+  // "xxh3-64:" then the content hashes of the safetensors file(s) in path order, '-'-joined:
+  // what fingerprints and student checkpoints record. weight_files: what each was hashed from.
+  std::string weights_hash;
+  std::vector<HashedFile> weight_files;
 
   // Move-only: the pointers above point into storage, so a copy would alias the original.
   ModelWeights() = default;
@@ -66,14 +70,15 @@ struct ModelWeights {
 };
 
 // Reads DIR/config.json and the safetensors file(s); checks every tensor name and shape.
-// Throws CircalError(kExitInput) naming the file and the problem.
-ModelWeights load_model(const std::string& dir);
+// Throws CircalError(kExitInput) naming the file and the problem. With `hashes`, a weight file
+// it knows unchanged (same device, inode, size, mtime) is not read again to be hashed.
+ModelWeights load_model(const std::string& dir, FileHashCache* hashes = nullptr);
 // The same, collective over comm: the ranks of each node share one float32 copy of the
 // weights (an MPI-3 shared-memory window, pipeline/runtime/node_shared_memory.hpp), each
 // converting a share of the tensors from F16/BF16 once; the file hashes are split over the
 // node's ranks too. Bitwise the same floats as load_model(dir). Errors are thrown on every
 // rank alike (they come from the headers, which every rank reads).
-ModelWeights load_model(const std::string& dir, MPI_Comm comm);
+ModelWeights load_model(const std::string& dir, MPI_Comm comm, FileHashCache* hashes = nullptr);
 // Bytes of float32 weights a loaded model holds (shared or private).
 std::size_t weight_bytes(const ModelWeights& model);
 
@@ -91,6 +96,8 @@ struct Teacher {
   ModelWeights weights;
   Tokenizer tokenizer;
 };
-Teacher open_teacher(const std::string& dir, MPI_Comm shared = MPI_COMM_NULL);
+Teacher open_teacher(const std::string& dir, MPI_Comm shared = MPI_COMM_NULL, FileHashCache* hashes = nullptr);
+// The prefix of ModelWeights::weights_hash: a hash without it was made by an older circal.
+inline constexpr const char* kWeightsHashPrefix = "xxh3-64:";
 
 }  // namespace circal

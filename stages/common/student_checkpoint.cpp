@@ -94,7 +94,11 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
 StudentCheckpoint read_student_checkpoint(const std::string& path, const ModelWeights& model) {
   const CheckpointReader file = CheckpointReader::open_one_of(path, {"project", "calibrate"});
   const std::string stage = file.attr_string("/", "stage");
-  if (file.has_attr("/", kWeightsAttribute) && file.attr_string("/", kWeightsAttribute) != model.weights_hash)
+  const std::string fitted_to = file.has_attr("/", kWeightsAttribute) ? file.attr_string("/", kWeightsAttribute) : "";
+  if (!fitted_to.empty() && fitted_to.rfind(kWeightsHashPrefix, 0) != 0)
+    fail(kExitCheckpoint, path + ": made by an older circal (its weights hash " + fitted_to + " is not " +
+                              kWeightsHashPrefix + "); rerun project (capture reruns too)");
+  if (!fitted_to.empty() && fitted_to != model.weights_hash)
     fail(kExitCheckpoint, path + ": is for another model: fitted to weights " +
                               file.attr_string("/", kWeightsAttribute) + ", the model's are " + model.weights_hash);
   StudentCheckpoint student{stage, stored_layout(file, model.config), {}};

@@ -6,11 +6,13 @@
 // project.down_inputs = student, down_proj's statistics need the inputs the projected gate
 // and up produce, which capture cannot know: project runs the teacher forward again over the
 // calibration prompts (batches as in capture, summed in batch order on rank 0, then
-// broadcast), so the result is the same at any rank count.
+// broadcast), so the result is the same at any rank count. The matrices are shared out: rank
+// r solves matrices r, r + R, ... and the results are gathered bit for bit on every rank
+// (pipeline/runtime/dealt_work), so project.h5 is the one-rank file at any rank count.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -27,6 +29,7 @@
 #include "pipeline/model/ops/linear.hpp"
 #include "pipeline/model/ops/swiglu.hpp"
 #include "pipeline/model/transformer.hpp"
+#include "pipeline/runtime/dealt_work.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
 #include "stages/common/capture_layout.hpp"
 #include "stages/common/capture_statistics.hpp"
@@ -44,9 +47,46 @@ struct ProjectionError {
   double output = 0;     // the same of the outputs W x - C x over the calibration tokens
 };
 
+// A matrix's two projections: circulant by Frobenius and by least squares, low-rank by
+// truncated SVD and by whitened SVD.
 struct MatrixProjection {
-  std::vector<float> frobenius, least_squares;
-  ProjectionError frobenius_error, least_squares_error;
+  std::vector<float> data_free, data_aware;
+  ProjectionError data_free_error, data_aware_error;
+
+  const std::vector<float>& chosen(ProjectionMethod method) const {
+    return method == ProjectionMethod::Frobenius ? data_free : data_aware;
+  }
+  const ProjectionError& chosen_error(ProjectionMethod method) const {
+    return method == ProjectionMethod::Frobenius ? data_free_error : data_aware_error;
+  }
+};
+
+DealtResult dealt(MatrixProjection projection) {
+  const ProjectionError &f = projection.data_free_error, &a = projection.data_aware_error;
+  return {{std::move(projection.data_free), std::move(projection.data_aware)},
+          {f.frobenius, f.output, a.frobenius, a.output}};
+}
+
+MatrixProjection undealt(DealtResult result) {
+  const std::vector<double>& v = result.values;
+  return {std::move(result.arrays[0]), std::move(result.arrays[1]), {v[0], v[1]}, {v[2], v[3]}};
+}
+
+// The value last read, kept for the next matrix of the same key: gate_proj and up_proj read
+// one input, and the layout lists them one after the other.
+template <typename Value>
+class KeptLast {
+ public:
+  template <typename Read>
+  const Value& get(const std::string& key, Read read) {
+    if (!value_ || key != key_) value_ = std::make_unique<Value>(read());
+    key_ = key;
+    return *value_;
+  }
+
+ private:
+  std::string key_;
+  std::unique_ptr<Value> value_;
 };
 
 // What a stop signal leaves behind when it comes `when`.
@@ -60,15 +100,15 @@ MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext&
   const int b = context.config.project.block_size, m = matrix.out_features, n = matrix.in_features;
   const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
   MatrixProjection result;
-  result.frobenius = project_frobenius(W, m, n, b);
+  result.data_free = project_frobenius(W, m, n, b);
   if (input.tokens() <= 0)
     fail(kExitInput, "project: no calibration tokens in capture.h5 for layer " + std::to_string(matrix.layer) + " " +
                          name_of(matrix.projection));
-  result.least_squares = solve_least_squares(input, output, context.config.project.ridge * input.mean_gram_diagonal());
-  result.frobenius_error.frobenius = relative_frobenius_error(W, result.frobenius.data(), m, n, b);
-  result.least_squares_error.frobenius = relative_frobenius_error(W, result.least_squares.data(), m, n, b);
-  result.frobenius_error.output = statistics_output_error(input, output, result.frobenius.data());
-  result.least_squares_error.output = statistics_output_error(input, output, result.least_squares.data());
+  result.data_aware = solve_least_squares(input, output, context.config.project.ridge * input.mean_gram_diagonal());
+  result.data_free_error.frobenius = relative_frobenius_error(W, result.data_free.data(), m, n, b);
+  result.data_aware_error.frobenius = relative_frobenius_error(W, result.data_aware.data(), m, n, b);
+  result.data_free_error.output = statistics_output_error(input, output, result.data_free.data());
+  result.data_aware_error.output = statistics_output_error(input, output, result.data_aware.data());
   return result;
 }
 
@@ -151,16 +191,14 @@ void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b
                       const MatrixProjection& projection) {
   const uint64_t p = block_count(matrix.out_features, b), q = block_count(matrix.in_features, b);
   const std::string base = matrix.dataset();
-  const bool frobenius = method == ProjectionMethod::Frobenius;
   const auto put = [&](const std::string& name, const std::vector<float>& c, const ProjectionError& errors) {
     file.write(base + "/" + name, {p, q, uint64_t(b)}, c.data());
     file.set_attr(base + "/" + name, "rel_frobenius_error", errors.frobenius);
     file.set_attr(base + "/" + name, "rel_output_error", errors.output);
   };
-  put("c", frobenius ? projection.frobenius : projection.least_squares,
-      frobenius ? projection.frobenius_error : projection.least_squares_error);
-  put("c_frobenius", projection.frobenius, projection.frobenius_error);
-  put("c_least_squares", projection.least_squares, projection.least_squares_error);
+  put("c", projection.chosen(method), projection.chosen_error(method));
+  put("c_frobenius", projection.data_free, projection.data_free_error);
+  put("c_least_squares", projection.data_aware, projection.data_aware_error);
   file.set_attr(base + "/c", "block_size", int64_t(b));
   file.set_attr(base + "/c", "method", std::string(name_of(method)));
   file.set_attr(base + "/c", "m", int64_t(matrix.out_features));
@@ -186,43 +224,27 @@ InputGram captured_gram(const CheckpointReader& capture, const PatchedMatrix& ma
   return gram;
 }
 
-// The Gram of the last matrix's input, kept for the next matrix of the same input (gate_proj
-// and up_proj read one, and the layout lists them one after the other).
-class CapturedGrams {
- public:
-  explicit CapturedGrams(const CheckpointReader& capture) : capture_(capture) {}
-  const InputGram& of(const PatchedMatrix& matrix) {
-    const std::string source = capture_input_dataset(matrix.layer, matrix.projection);
-    if (!gram_ || source != source_) gram_ = std::make_unique<InputGram>(captured_gram(capture_, matrix));
-    source_ = source;
-    return *gram_;
-  }
+// A matrix's full input Gram, kept for the next matrix of the same input.
+const InputGram& kept_gram(KeptLast<InputGram>& kept, const CheckpointReader& capture, const PatchedMatrix& matrix) {
+  return kept.get(capture_input_dataset(matrix.layer, matrix.projection),
+                  [&] { return captured_gram(capture, matrix); });
+}
 
- private:
-  const CheckpointReader& capture_;
-  std::string source_;
-  std::unique_ptr<InputGram> gram_;
-};
-
-struct LowRankProjection {
-  std::vector<float> svd, aware;
-  ProjectionError svd_error, aware_error;  // the output error over all tokens
-};
-
-LowRankProjection project_lowrank(const PatchedMatrix& matrix, const StageContext& context, const InputGram& gram,
-                                  bool with_svd = true) {
+// The output errors are over all tokens.
+MatrixProjection project_lowrank(const PatchedMatrix& matrix, const StageContext& context, const InputGram& gram,
+                                 bool with_svd = true) {
   const int m = matrix.out_features, n = matrix.in_features, r = matrix.rank;
   const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
-  LowRankProjection result;
+  MatrixProjection result;
   const std::vector<double> H = gram.matrix();
   if (with_svd) {
-    result.svd = project_truncated_svd(W, m, n, r);
-    result.svd_error.frobenius = lowrank_relative_frobenius_error(W, result.svd.data(), m, n, r);
-    result.svd_error.output = lowrank_relative_output_error(W, result.svd.data(), m, n, r, H);
+    result.data_free = project_truncated_svd(W, m, n, r);
+    result.data_free_error.frobenius = lowrank_relative_frobenius_error(W, result.data_free.data(), m, n, r);
+    result.data_free_error.output = lowrank_relative_output_error(W, result.data_free.data(), m, n, r, H);
   }
-  result.aware = project_whitened_svd(W, m, n, r, gram, context.config.project.ridge);
-  result.aware_error.frobenius = lowrank_relative_frobenius_error(W, result.aware.data(), m, n, r);
-  result.aware_error.output = lowrank_relative_output_error(W, result.aware.data(), m, n, r, H);
+  result.data_aware = project_whitened_svd(W, m, n, r, gram, context.config.project.ridge);
+  result.data_aware_error.frobenius = lowrank_relative_frobenius_error(W, result.data_aware.data(), m, n, r);
+  result.data_aware_error.output = lowrank_relative_output_error(W, result.data_aware.data(), m, n, r, H);
   return result;
 }
 
@@ -244,12 +266,10 @@ void write_lowrank_factors(CheckpointWriter& file, const PatchedMatrix& matrix, 
 }
 
 void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, ProjectionMethod method,
-                              const LowRankProjection& projection) {
-  const bool frobenius = method == ProjectionMethod::Frobenius;
-  write_lowrank_factors(file, matrix, b, "", frobenius ? projection.svd : projection.aware,
-                        frobenius ? projection.svd_error : projection.aware_error);
-  write_lowrank_factors(file, matrix, b, "_svd", projection.svd, projection.svd_error);
-  write_lowrank_factors(file, matrix, b, "_aware", projection.aware, projection.aware_error);
+                              const MatrixProjection& projection) {
+  write_lowrank_factors(file, matrix, b, "", projection.chosen(method), projection.chosen_error(method));
+  write_lowrank_factors(file, matrix, b, "_svd", projection.data_free, projection.data_free_error);
+  write_lowrank_factors(file, matrix, b, "_aware", projection.data_aware, projection.data_aware_error);
   file.set_attr(matrix.dataset() + "/U", "method", std::string(projection_variant(Structure::LowRank, method)));
 }
 
@@ -259,8 +279,8 @@ void log_projection(const MpiContext& mpi, const PatchedMatrix& matrix, int b, c
       line, sizeof line,
       "project: layer %d %-9s %dx%d b=%d  frobenius: rel_err %.4f out_err %.4f | least_squares: rel_err %.4f out_err %.4f",
       matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, b,
-      projection.frobenius_error.frobenius, projection.frobenius_error.output, projection.least_squares_error.frobenius,
-      projection.least_squares_error.output);
+      projection.data_free_error.frobenius, projection.data_free_error.output, projection.data_aware_error.frobenius,
+      projection.data_aware_error.output);
   mpi.log(line);
 }
 
@@ -271,6 +291,27 @@ void write_layout_attributes(CheckpointWriter& file, const StudentLayout& layout
   file.set_attr("/", "mlp_params_dense", int64_t(layout.dense_parameters()));
   file.set_attr("/", "mlp_params_student", int64_t(layout.total_size));
   file.set_attr("/", "mlp_params_circulant", int64_t(layout.circulant_parameters()));
+}
+
+// The matrices `items` (indices into the layout) projected by `project`, shared out over the
+// ranks (solve_dealt); `done` receives each one on every rank in layout order, round by round,
+// and a stop signal is honoured between rounds.
+using ProjectOne = std::function<MatrixProjection(std::size_t index)>;
+using ProjectionDone = std::function<void(std::size_t index, MatrixProjection projection)>;
+void project_shared(const MpiContext& mpi, const std::vector<std::size_t>& items, const std::string& what,
+                    const ProjectOne& project, const ProjectionDone& done) {
+  solve_dealt(
+      mpi.comm(), items.size(), [&](std::size_t k) { return dealt(project(items[k])); },
+      [&](std::size_t begin, std::size_t end, std::vector<DealtResult>& results) {
+        for (std::size_t k = begin; k < end; ++k) done(items[k], undealt(std::move(results[k])));
+        stop_if_signalled(mpi.comm(), "project", unwritten_after(end, items.size(), what));
+      });
+}
+
+std::vector<std::size_t> all_matrices(const StudentLayout& layout) {
+  std::vector<std::size_t> items(layout.matrices.size());
+  for (std::size_t i = 0; i < items.size(); ++i) items[i] = i;
+  return items;
 }
 
 // project.compare_lowrank: beside a circulant run's projections, the low-rank aware student
@@ -286,40 +327,45 @@ std::string write_lowrank_comparison(CheckpointWriter& file, const StageContext&
     if (!capture.exists(full_gram_dataset(matrix.layer, capture_input_source(matrix.projection))))
       return "none: capture.h5 has no full input Gram for layer " + std::to_string(matrix.layer) + " " +
              name_of(matrix.projection) + " (width " + std::to_string(matrix.in_features) + "; capture.full_gram)";
-  CapturedGrams grams(capture);
-  for (size_t i = 0; i < lowrank->matrices.size(); ++i) {
-    const PatchedMatrix& matrix = lowrank->matrices[i];
-    const LowRankProjection projection = project_lowrank(matrix, context, grams.of(matrix), /*with_svd=*/false);
-    write_lowrank_factors(file, matrix, lowrank->block_size, "_aware", projection.aware, projection.aware_error);
-    stop_if_signalled(context.mpi.comm(), "project",
-                      unwritten_after(i + 1, lowrank->matrices.size(), "low-rank comparison matrices"));
-  }
+  KeptLast<InputGram> grams;
+  project_shared(
+      context.mpi, all_matrices(*lowrank), "low-rank comparison matrices",
+      [&](std::size_t i) {
+        const PatchedMatrix& matrix = lowrank->matrices[i];
+        return project_lowrank(matrix, context, kept_gram(grams, capture, matrix), /*with_svd=*/false);
+      },
+      [&](std::size_t i, const MatrixProjection& projection) {
+        write_lowrank_factors(file, lowrank->matrices[i], lowrank->block_size, "_aware", projection.data_aware,
+                              projection.data_aware_error);
+      });
   file.set_attr("/", "mlp_params_lowrank", int64_t(lowrank->total_size));
   return "aware";
 }
 
-// The low-rank student: each matrix from the full input Gram capture stored (gate_proj and
-// up_proj read the same input: their Gram is read once).
+// The low-rank student: each matrix from the full input Gram capture stored.
 void project_lowrank_stage(const StageContext& context, const CheckpointReader& capture, const StudentLayout& layout) {
   const MpiContext& mpi = context.mpi;
   const ProjectionMethod method = context.config.project.method;
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
-  CapturedGrams grams(capture);
-  for (size_t i = 0; i < layout.matrices.size(); ++i) {
-    const PatchedMatrix& matrix = layout.matrices[i];
-    const LowRankProjection projection = project_lowrank(matrix, context, grams.of(matrix));
-    write_lowrank_projection(file, matrix, layout.block_size, method, projection);
-    char line[240];
-    std::snprintf(
-        line, sizeof line,
-        "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
-        matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, matrix.rank, matrix.size,
-        projection.svd_error.frobenius, projection.svd_error.output, projection.aware_error.frobenius,
-        projection.aware_error.output);
-    mpi.log(line);
-    stop_if_signalled(mpi.comm(), "project", unwritten_after(i + 1, layout.matrices.size(), "matrices"));
-  }
+  KeptLast<InputGram> grams;
+  project_shared(
+      mpi, all_matrices(layout), "matrices",
+      [&](std::size_t i) {
+        return project_lowrank(layout.matrices[i], context, kept_gram(grams, capture, layout.matrices[i]));
+      },
+      [&](std::size_t i, const MatrixProjection& projection) {
+        const PatchedMatrix& matrix = layout.matrices[i];
+        write_lowrank_projection(file, matrix, layout.block_size, method, projection);
+        char line[240];
+        std::snprintf(
+            line, sizeof line,
+            "project: layer %d %-9s %dx%d rank %d (%zu params)  svd: rel_err %.4f out_err %.4f | aware: rel_err %.4f out_err %.4f",
+            matrix.layer, name_of(matrix.projection), matrix.out_features, matrix.in_features, matrix.rank, matrix.size,
+            projection.data_free_error.frobenius, projection.data_free_error.output,
+            projection.data_aware_error.frobenius, projection.data_aware_error.output);
+        mpi.log(line);
+      });
   write_layout_attributes(file, layout, method);
   stamp_student_model(file, context.model);
   file.commit();
@@ -341,44 +387,44 @@ void project_stage(const StageContext& context) {
   const bool student_down = context.config.project.down_inputs == DownInputs::Student;
   std::vector<MatrixProjection> projections(layout.matrices.size());
   std::vector<std::vector<float>> chosen(layout.matrices.size());
-  std::vector<size_t> downs;
-  std::map<std::pair<int, Projection>, InputStatistics> inputs;
-  for (size_t i = 0; i < layout.matrices.size(); ++i) {
-    const PatchedMatrix& matrix = layout.matrices[i];
-    if (student_down && matrix.projection == Projection::Down) {
-      downs.push_back(i);
-      continue;
-    }
-    const Projection source = capture_input_source(matrix.projection);
-    auto found = inputs.find({matrix.layer, source});
-    if (found == inputs.end())
-      found = inputs
-                  .emplace(std::make_pair(matrix.layer, source),
-                           read_input_statistics(capture, b, matrix.layer, source, matrix.in_features))
-                  .first;
-    const OutputStatistics output =
-        read_output_statistics(capture, b, matrix.layer, matrix.projection, matrix.out_features, matrix.in_features);
-    projections[i] = project_matrix(matrix, context, found->second, output);
-    chosen[i] = method == ProjectionMethod::Frobenius ? projections[i].frobenius : projections[i].least_squares;
-    log_projection(mpi, matrix, b, projections[i]);
-    // A layer's input statistics are done once its last matrix is (layout order: layer by layer).
-    if (i + 1 == layout.matrices.size() || layout.matrices[i + 1].layer != matrix.layer) inputs.clear();
-    stop_if_signalled(mpi.comm(), "project", unwritten_after(i + 1, layout.matrices.size(), "matrices"));
-  }
+  std::vector<std::size_t> from_capture, downs;
+  for (std::size_t i = 0; i < layout.matrices.size(); ++i)
+    (student_down && layout.matrices[i].projection == Projection::Down ? downs : from_capture).push_back(i);
+  const ProjectionDone keep = [&](std::size_t i, MatrixProjection projection) {
+    log_projection(mpi, layout.matrices[i], b, projection);
+    chosen[i] = projection.chosen(method);
+    projections[i] = std::move(projection);
+  };
+  KeptLast<InputStatistics> inputs;
+  project_shared(
+      mpi, from_capture, "matrices",
+      [&](std::size_t i) {
+        const PatchedMatrix& matrix = layout.matrices[i];
+        const Projection source = capture_input_source(matrix.projection);
+        const InputStatistics& input = inputs.get(capture_input_dataset(matrix.layer, matrix.projection), [&] {
+          return read_input_statistics(capture, b, matrix.layer, source, matrix.in_features);
+        });
+        const OutputStatistics output = read_output_statistics(capture, b, matrix.layer, matrix.projection,
+                                                               matrix.out_features, matrix.in_features);
+        return project_matrix(matrix, context, input, output);
+      },
+      keep);
   if (!downs.empty()) {
     const auto statistics = student_down_statistics(context, capture, layout, chosen, downs);
-    for (size_t d = 0; d < downs.size(); ++d) {
-      const PatchedMatrix& matrix = layout.matrices[downs[d]];
-      projections[downs[d]] = project_matrix(matrix, context, statistics[d].first, statistics[d].second);
-      chosen[downs[d]] =
-          method == ProjectionMethod::Frobenius ? projections[downs[d]].frobenius : projections[downs[d]].least_squares;
-      log_projection(mpi, matrix, b, projections[downs[d]]);
-    }
+    std::vector<std::size_t> slot(layout.matrices.size());  // a down matrix's place in `downs`
+    for (std::size_t d = 0; d < downs.size(); ++d) slot[downs[d]] = d;
+    project_shared(
+        mpi, downs, "down_proj matrices",
+        [&](std::size_t i) {
+          const auto& [input, output] = statistics[slot[i]];
+          return project_matrix(layout.matrices[i], context, input, output);
+        },
+        keep);
   }
 
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
-  for (size_t i = 0; i < layout.matrices.size(); ++i)
+  for (std::size_t i = 0; i < layout.matrices.size(); ++i)
     write_projection(file, layout.matrices[i], b, method, projections[i]);
   if (context.config.project.compare_lowrank) {
     const std::string comparison = write_lowrank_comparison(file, context, capture);

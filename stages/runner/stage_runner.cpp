@@ -46,9 +46,20 @@ void apply_runtime_threads(const Config& config) {
   fft_set_threads(config.runtime.threads);
 }
 
+std::string weight_hash_cache(const Config& config) { return config.run_dir + "/weight_hashes.json"; }
+
 Teacher load_teacher(const MpiContext& mpi, const Config& config) {
   apply_runtime_threads(config);
-  return open_teacher(config.model.path, config.runtime.shared_weights ? mpi.comm() : MPI_COMM_NULL);
+  FileHashCache hashes(weight_hash_cache(config));
+  return open_teacher(config.model.path, config.runtime.shared_weights ? mpi.comm() : MPI_COMM_NULL, &hashes);
+}
+
+void save_weight_hashes(const MpiContext& mpi, const Config& config, const ModelWeights& model) {
+  run_on_root_and_agree(mpi.comm(), kExitIo, [&] {
+    FileHashCache hashes(weight_hash_cache(config));
+    for (const HashedFile& file : model.weight_files) hashes.remember(file);
+    hashes.save();
+  });
 }
 
 bool stage_output_current(const MpiContext& mpi, const std::string& path, Stage stage, const std::string& fingerprint) {
@@ -85,6 +96,7 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
   if (std::any_of(options.stages.begin(), options.stages.end(), [](Stage s) { return s != Stage::Capture; }))
     refuse_capture_shortfall(config);
   const RunDirectory run_directory(mpi, config.run_dir);
+  save_weight_hashes(mpi, config, model);
   const StageContext context{mpi, config, model, teacher.tokenizer};
   fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == FftPlanner::Measure);
   bool rerun = options.force;

@@ -2,8 +2,9 @@
 # capture stores projection statistics, not activations: capture.h5 is bit-identical at 1, 2
 # and 4 ranks (statistics summed batch by batch in batch order), holds no raw MLP inputs
 # unless capture.store_inputs, stays within the size the statistics formula predicts, and
-# project (with down_inputs = student, which reruns the forward) gives the same project.h5
-# at 1 and 2 ranks. A run patching layer 0 calibrates from the embedding lookup of /tokens.
+# project (with the low-rank comparison, and with down_inputs = student, which reruns the
+# forward) gives the same project.h5 at 1, 2 and 4 ranks. A run patching layer 0 calibrates
+# from the embedding lookup of /tokens.
 source "$(dirname "$0")/common.bash"
 CONFIG="$CIRCAL_SOURCE_DIR/config/tiny.yaml"
 SET=(--set "capture.block_sizes=[16, 32]" --set capture.batch_tokens=100 --set capture.full_gram=auto)
@@ -42,11 +43,22 @@ circal_np 1 capture --config "$CONFIG" --run-dir "$WORK/raw" "${SET[@]}" --set c
   { cat "$WORK/raw.log"; exit 1; }
 check "capture.store_inputs keeps the raw inputs" bash -c "h5ls -r '$WORK/raw/capture.h5' | grep -q '/layers/2/down_proj/inputs'"
 
-for np in 1 2; do
-  circal_np $np project --config "$CONFIG" --run-dir "$WORK/c$np" "${SET[@]}" --set project.down_inputs=student \
-    > "$WORK/p$np.log" 2>&1 || { cat "$WORK/p$np.log"; exit 1; }
-done
-check "project (down_inputs student) at 2 ranks equals 1 rank" same_datasets "$WORK/c1/project.h5" "$WORK/c2/project.h5"
+# project shares the matrices out (rank r solves r, r + R, ...): the file is the one-rank file.
+# project_at_ranks NAME SETTING: project at 1, 2 and 4 ranks (logs NAME1..4), files compared.
+project_at_ranks() {
+  local name=$1 setting=$2 np
+  for np in 1 2 4; do
+    circal_np $np project --config "$CONFIG" --run-dir "$WORK/c$np" "${SET[@]}" --set "$setting" \
+      > "$WORK/$name$np.log" 2>&1 || { cat "$WORK/$name$np.log"; exit 1; }
+  done
+  check "project ($setting) at 2 ranks equals 1 rank" same_datasets "$WORK/c1/project.h5" "$WORK/c2/project.h5"
+  check "project ($setting) at 4 ranks equals 1 rank" same_datasets "$WORK/c1/project.h5" "$WORK/c4/project.h5"
+}
+project_at_ranks t project.compare_lowrank=true
+check "and it holds the comparison" bash -c "h5ls -r '$WORK/c4/project.h5' | grep -q '/layers/3/down_proj/U_aware'"
+check "every matrix logged once, in layout order" bash -c \
+  "diff <(grep -o 'project: layer [0-9]* [a-z_]*' '$WORK/t1.log') <(grep -o 'project: layer [0-9]* [a-z_]*' '$WORK/t4.log')"
+project_at_ranks p project.down_inputs=student
 circal_np 2 project --config "$CONFIG" --run-dir "$WORK/c4" "${SET[@]}" --set project.block_size=32 > "$WORK/p32.log" 2>&1 ||
   { cat "$WORK/p32.log"; exit 1; }
 check "one capture serves block size 32 too" grep -q 'b=32' "$WORK/p32.log"

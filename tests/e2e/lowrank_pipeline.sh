@@ -9,6 +9,8 @@ LOWRANK=(--set project.structure=lowrank)
 
 circal_np 1 run --config "$CONFIG" "${LOWRANK[@]}" --run-dir "$WORK/r1" > "$WORK/r1.log" 2>&1 || { cat "$WORK/r1.log"; exit 1; }
 circal_np 2 run --config "$CONFIG" "${LOWRANK[@]}" --run-dir "$WORK/r2" --set 'evaluate.students=[dense, zeroed, lowrank_svd, lowrank_aware, lowrank_calibrated, calibrated]' > "$WORK/r2.log" 2>&1 || { cat "$WORK/r2.log"; exit 1; }
+check "project.h5 (low-rank factors dealt over the ranks) at 2 ranks equals 1 rank" \
+  same_datasets "$WORK/r1/project.h5" "$WORK/r2/project.h5"
 check "metrics.json at 1 and 2 ranks agree to 1e-6" same_metrics "$WORK/r1/metrics.json" "$WORK/r2/metrics.json"
 check "calibrated low rank beats aware, aware not above truncated SVD; counts stated" python3 - "$WORK/r1/metrics.json" <<'PY'
 import json, sys

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole pipeline on the tiny config: 1 rank vs 2 ranks give the same capture and the
-# same metrics; a rerun skips every stage; a new block size reruns project onwards only; a
+# same metrics; a rerun skips every stage (also when the weight-hash cache is corrupt); a new block size reruns project onwards only; a
 # corrupted project.h5 is refused by a single stage and recomputed by run.
 source "$(dirname "$0")/common.bash"
 CONFIG="$CIRCAL_SOURCE_DIR/config/tiny.yaml"
@@ -20,6 +20,12 @@ PY
 
 circal_np 2 run --config "$CONFIG" --run-dir "$WORK/r2" > "$WORK/again.log" 2>&1
 check "a second run skips every stage" test "$(grep -c 'up to date, skipped' "$WORK/again.log")" -eq 4
+check "the run directory caches the weight-file hashes" grep -q '"content_hash"' "$WORK/r2/weight_hashes.json"
+printf '{"format": "circal file hashes 1", "hash": "xxh3-64", "files": [{"dev' > "$WORK/r2/weight_hashes.json"
+circal_np 2 run --config "$CONFIG" --run-dir "$WORK/r2" > "$WORK/cache.log" 2>&1 || { cat "$WORK/cache.log"; exit 1; }
+check "a corrupt hash cache is hashed anew: the same hash, every stage skipped" \
+  test "$(grep -c 'up to date, skipped' "$WORK/cache.log")" -eq 4
+check "and the cache is written whole again" python3 -c "import json; json.load(open('$WORK/r2/weight_hashes.json'))['files'][0]['content_hash']"
 
 circal_np 2 run --config "$CONFIG" --run-dir "$WORK/r2" --set project.block_size=32 > "$WORK/b32.log" 2>&1
 check "block size 32 keeps capture" grep -q 'capture: up to date, skipped' "$WORK/b32.log"

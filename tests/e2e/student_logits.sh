@@ -76,8 +76,12 @@ refused() {  # PATTERN, then the checkpoint
 refused "is a 'capture' checkpoint, expected 'project' or 'calibrate'" "$run/capture.h5"
 refused "missing" "$WORK/none.h5"
 cp "$run/project.h5" "$WORK/other-weights.h5"
-/usr/bin/python3 -c "import h5py; h5py.File('$WORK/other-weights.h5', 'r+').attrs['model_weights_hash'] = 'f00d'"
-refused "is for another model: fitted to weights f00d" "$WORK/other-weights.h5"
+/usr/bin/python3 -c "import h5py; h5py.File('$WORK/other-weights.h5', 'r+').attrs['model_weights_hash'] = 'xxh3-64:f00d'"
+refused "is for another model: fitted to weights xxh3-64:f00d" "$WORK/other-weights.h5"
+# A checkpoint stamped before weights were hashed by XXH3 (a bare FNV-1a hex): stale, not foreign.
+cp "$run/project.h5" "$WORK/old-hash.h5"
+/usr/bin/python3 -c "import h5py; h5py.File('$WORK/old-hash.h5', 'r+').attrs['model_weights_hash'] = '8f4e3c2a1b0d9e7f'"
+refused "made by an older circal (its weights hash 8f4e3c2a1b0d9e7f is not xxh3-64:); rerun project" "$WORK/old-hash.h5"
 cp "$run/calibrate.h5" "$WORK/other-shape.h5"
 /usr/bin/python3 - "$WORK/other-shape.h5" <<'PY'
 import sys

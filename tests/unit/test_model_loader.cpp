@@ -244,7 +244,8 @@ TEST_CASE("the bundled teacher loads with the shapes config.json gives") {
   const std::size_t per_layer = 2 * 256 + 256 * 256 * 2 + 128 * 256 * 2 + 3 * 768 * 256;
   CHECK(m.storage.size() == 2 * 4096 * 256 + 4 * per_layer + 256);
   CHECK(m.lm_head != m.embed_tokens);
-  CHECK(m.weights_hash == circal::file_content_hash((kTeacherDir / "model.safetensors").string()));
+  CHECK(m.weights_hash == std::string(circal::kWeightsHashPrefix) +
+                              circal::file_content_hash((kTeacherDir / "model.safetensors").string()));
   check_weights_equal(m, as_floats(read_raw_tensors(kTeacherDir / "model.safetensors")));
 
   CHECK(circal::mlp_matrix(m, 2, circal::Projection::Down) == m.layers[2].down_proj);
@@ -475,4 +476,35 @@ TEST_CASE("bad model folders are refused with one line naming the file") {
     write_config(dir.path, config);
     check_refused(dir.path, weights, "model.layers.0.mlp.gate_proj.weight has shape [12, 8]");
   }
+}
+
+TEST_CASE("weight hashes a cache knows unchanged are not read again; a changed file is") {
+  TempDir dir;
+  for (const char* name : {"config.json", "model.safetensors"}) fs::copy_file(kTeacherDir / name, dir.path / name);
+  const std::string cache_path = (dir.path / "weight_hashes.json").string();
+  circal::FileHashCache first(cache_path);
+  const circal::ModelWeights m = circal::load_model(dir.path.string(), &first);
+  CHECK(first.files_read() == 1);
+  CHECK(m.weights_hash == circal::load_model(kTeacherDir.string()).weights_hash);  // same bytes, same hash
+  REQUIRE(m.weight_files.size() == 1);
+  CHECK(m.weight_files[0].identity == circal::file_identity((dir.path / "model.safetensors").string()));
+  first.save();
+
+  circal::FileHashCache second(cache_path);
+  CHECK(circal::load_model(dir.path.string(), &second).weights_hash == m.weights_hash);
+  CHECK(second.files_read() == 0);
+
+  // One byte of the last tensor changed, size kept, mtime moved on: hashed again, and differs.
+  const fs::path weights = dir.path / "model.safetensors";
+  const auto mtime = fs::last_write_time(weights);
+  {
+    std::fstream file(weights, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(-1, std::ios::end);
+    file.put('\x5a');
+  }
+  fs::last_write_time(weights, mtime + std::chrono::seconds(2));
+  circal::FileHashCache third(cache_path);
+  const circal::ModelWeights changed = circal::load_model(dir.path.string(), &third);
+  CHECK(third.files_read() == 1);
+  CHECK(changed.weights_hash != m.weights_hash);
 }
