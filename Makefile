@@ -34,7 +34,7 @@ SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
 
-.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-scale bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
+.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-scale frontier bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
 
 all: build
 
@@ -100,6 +100,13 @@ bench-tokenizer: build tokenizer-refs
 SCALE_RANKS ?= 2
 bench-scale: build
 	$(MPIRUN_ENV) mpirun -np $(SCALE_RANKS) $(BUILD_DIR)/circal bench scale --config config/scale.yaml
+
+# The equal-bytes frontier (config/frontier.yaml, bench/README.md): circulant and low-rank
+# students at four block sizes against RTN and GPTQ at 8/4/3/2 bits, run locally; the table
+# ends FRONTIER_DIR/report.md, the Pareto plot is FRONTIER_DIR/plots/frontier.png.
+FRONTIER_DIR ?= runs/frontier
+frontier: build
+	$(MPIRUN_ENV) mpirun -np $(RANKS) $(BUILD_DIR)/circal sweep --config config/frontier.yaml --local --sweep-dir $(FRONTIER_DIR)
 
 fuzz: fuzz-deps $(FUZZ_DIR)/Makefile
 	cmake --build $(FUZZ_DIR) -j $(JOBS)

@@ -150,7 +150,15 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(evaluate.seed), any_value, "seed of the bootstrap"),
       field(
           CIRCAL_FIELD(evaluate.students), distinct<StudentKind>,
-          "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
+          "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank), rtn, gptq (the patched matrices quantized at each of quantize.bits), calibrated_rtn (the calibrated circulant's c quantized at each of quantize.bits); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
+      field(CIRCAL_FIELD(quantize.bits), quantization_bits,
+            "bit widths of the quantized students rtn and gptq, one student each (2..8)"),
+      field(CIRCAL_FIELD(quantize.group_size), at_least(1),
+            "input columns per scale and zero point of a quantized student's row"),
+      field(CIRCAL_FIELD(quantize.percdamp), positive,
+            "GPTQ dampening, relative to the mean diagonal of the input Gram"),
+      field(CIRCAL_FIELD(quantize.act_order), any_value,
+            "GPTQ quantizes the columns by descending input energy (H_jj), storing the column-to-group map"),
       field(CIRCAL_FIELD(runtime.fftw_wisdom), any_value, "file to load and save FFTW wisdom, empty = none"),
       field(CIRCAL_FIELD(runtime.fftw_planner), any_value, "FFTW planning effort: estimate or measure"),
       field(
@@ -354,6 +362,7 @@ std::vector<StudentKind> evaluated_students(const Config& config) {
   std::vector<StudentKind> students;
   for (StudentKind kind : kStudentKinds) {
     const StudentSource source = student_source(kind);
+    if (source.quantized) continue;
     if (!source.has_parameters || source.structure == structure) students.push_back(kind);
   }
   if (structure == Structure::Circulant && config.project.compare_lowrank)

@@ -108,6 +108,14 @@ struct EvaluateConfig {
   std::vector<StudentKind> students;  // empty: evaluated_students() picks the run's own
 };
 
+// The quantized students rtn and gptq (DESIGN section 8.4), one per bit width.
+struct QuantizeConfig {
+  std::vector<int> bits = {8, 4, 3, 2};
+  int group_size = 128;    // input columns per scale and zero point
+  double percdamp = 0.01;  // GPTQ's dampening, relative to mean(diag H)
+  bool act_order = true;   // GPTQ's columns by descending H_jj
+};
+
 struct RuntimeConfig {
   std::string fftw_wisdom;  // file to load/save FFTW wisdom, empty = none
   FftPlanner fftw_planner = FftPlanner::Measure;
@@ -138,6 +146,7 @@ struct Config {
   ProjectConfig project;
   CalibrateConfig calibrate;
   EvaluateConfig evaluate;
+  QuantizeConfig quantize;
   RuntimeConfig runtime;
   ClusterConfig cluster;
 };

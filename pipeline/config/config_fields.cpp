@@ -177,5 +177,10 @@ void nonnegative_distinct(const std::vector<int>& values) {
   for (int v : values) at_least(0)(v);
   distinct_nonempty(values);
 }
+void quantization_bits(const std::vector<int>& values) {
+  for (int v : values)
+    if (v < 2 || v > 8) reject("bit widths must be 2..8 (got " + text(v) + ")");
+  distinct_nonempty(values);
+}
 
 }  // namespace circal

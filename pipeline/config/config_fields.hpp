@@ -112,6 +112,7 @@ void gzip_level(int v);
 void slurm_time(const std::string& v);
 void positive_distinct(const std::vector<int>& values);
 void nonnegative_distinct(const std::vector<int>& values);
+void quantization_bits(const std::vector<int>& values);  // distinct, each 2..8, not empty
 // A list naming no value twice (distinct), and not empty either (distinct_nonempty): the one
 // home of "lists X twice" for every list-valued key.
 template <NamedEnum E>

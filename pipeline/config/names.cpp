@@ -18,6 +18,9 @@ StudentSource student_source(StudentKind kind) {
     case StudentKind::LowRankSvd: return {true, Structure::LowRank, false, "svd"};
     case StudentKind::LowRankAware: return {true, Structure::LowRank, false, "aware"};
     case StudentKind::LowRankCalibrated: return {true, Structure::LowRank, true, ""};
+    case StudentKind::Rtn:
+    case StudentKind::Gptq: return {false, Structure::Circulant, false, "", true};
+    case StudentKind::CalibratedRtn: return {false, Structure::Circulant, true, "", true};
   }
   return {};
 }

@@ -43,7 +43,10 @@ enum class StudentKind {
   Calibrated,
   LowRankSvd,
   LowRankAware,
-  LowRankCalibrated
+  LowRankCalibrated,
+  Rtn,
+  Gptq,
+  CalibratedRtn
 };
 template <>
 struct EnumNames<StudentKind> {
@@ -55,7 +58,10 @@ struct EnumNames<StudentKind> {
                                     std::pair{StudentKind::Calibrated, "calibrated"},
                                     std::pair{StudentKind::LowRankSvd, "lowrank_svd"},
                                     std::pair{StudentKind::LowRankAware, "lowrank_aware"},
-                                    std::pair{StudentKind::LowRankCalibrated, "lowrank_calibrated"}};
+                                    std::pair{StudentKind::LowRankCalibrated, "lowrank_calibrated"},
+                                    std::pair{StudentKind::Rtn, "rtn"},
+                                    std::pair{StudentKind::Gptq, "gptq"},
+                                    std::pair{StudentKind::CalibratedRtn, "calibrated_rtn"}};
 };
 
 // data.source: the prompt files (prompts.*) or windows of text corpora.
@@ -223,12 +229,16 @@ inline constexpr auto kStudentKinds = all_of<StudentKind>();
 // Where a student's parameters come from. Dense and zeroed have none; the others are one
 // projection of project.h5 (`variant`, e.g. "frobenius": datasets c_frobenius, or U_svd and
 // V_svd) or calibrate.h5's result, of one structure: a run evaluates the students of its
-// project.structure.
+// project.structure. The quantized ones (rtn, gptq: the teacher's patched matrices quantized
+// at each of quantize.bits; calibrated_rtn: the calibrated circulant's c quantized; DESIGN
+// section 8.4) are made where they are used, and evaluated only when evaluate.students lists
+// them.
 struct StudentSource {
   bool has_parameters = false;
   Structure structure = Structure::Circulant;
   bool calibrated = false;
   const char* variant = "";  // the projection's dataset suffix (not calibrated)
+  bool quantized = false;
 };
 StudentSource student_source(StudentKind kind);
 // The projection variants project.h5 holds for a structure, by method: frobenius picks the

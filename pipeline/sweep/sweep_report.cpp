@@ -18,6 +18,7 @@
 #include "pipeline/io/atomic_text_file.hpp"
 #include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/plots/calibration_curve.hpp"
+#include "pipeline/sweep/frontier.hpp"
 
 namespace circal {
 
@@ -358,9 +359,12 @@ std::vector<SweepRow> write_sweep_report(const std::string& sweep_dir) {
   std::vector<SweepRow> rows = read_sweep_rows(sweep_dir);
   mark_best_lr(rows);
   const fs::path sweep = sweep_dir;
+  const std::vector<FrontierPoint> frontier = read_frontier(sweep_dir, rows);
   write_file_atomically((sweep / "report.csv").string(), sweep_report_csv(rows));
-  write_file_atomically((sweep / "report.md").string(), sweep_report_markdown(rows));
+  write_file_atomically((sweep / "report.md").string(),
+                        sweep_report_markdown(rows) + (frontier.empty() ? "" : frontier_markdown(frontier)));
   write_plots(sweep, rows);
+  if (!frontier.empty()) write_frontier_plot(sweep_dir, frontier, std::cerr);
   return rows;
 }
 

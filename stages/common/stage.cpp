@@ -63,6 +63,12 @@ StageDependencies dependencies(const Config& config, Stage stage) {
       // Only a test source other than the calibration data's counts (earlier fingerprints kept).
       if (config.data.test_source != TestSource::Same) evaluate.keys.push_back("data.test_source");
       if (config.calibrate.enabled) evaluate.upstream.push_back(Stage::Calibrate);
+      for (StudentKind kind : evaluated_students(config))
+        if (student_source(kind).quantized) {
+          for (const char* key : {"quantize.bits", "quantize.group_size", "quantize.percdamp", "quantize.act_order"})
+            evaluate.keys.push_back(key);
+          break;
+        }
       return evaluate;
     }
   }

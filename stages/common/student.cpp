@@ -4,6 +4,7 @@
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/block_layout.hpp"
+#include "pipeline/model/dense_linear.hpp"
 #include "pipeline/model/model_loader.hpp"
 
 namespace circal {
@@ -58,6 +59,19 @@ std::optional<StudentLayout> StudentLayout::with_structure(const Config& config,
     for (const PatchedMatrix& matrix : circulant.matrices)
       if (lowrank_rank(matrix.out_features, matrix.in_features, circulant.block_size) < 1) return std::nullopt;
   return from_config(other, model);
+}
+
+StudentLayout StudentLayout::dense(const Config& config, const LlamaConfig& model) {
+  StudentLayout layout = from_config(config, model);
+  layout.dense_slices = true;
+  layout.total_size = 0;
+  for (PatchedMatrix& matrix : layout.matrices) {
+    matrix.offset = layout.total_size;
+    matrix.size = size_t(matrix.out_features) * matrix.in_features;
+    matrix.rank = 0;
+    layout.total_size += matrix.size;
+  }
+  return layout;
 }
 
 int StudentLayout::first_layer() const { return matrices.front().layer; }
@@ -131,6 +145,7 @@ std::unique_ptr<LinearOperator> make_student_operator(const StudentLayout& layou
                                                       const float* params, float* grads) {
   const float* p = params + matrix.offset;
   float* g = grads ? grads + matrix.offset : nullptr;
+  if (layout.dense_slices) return std::make_unique<DenseLinear>(matrix.out_features, matrix.in_features, p);
   if (layout.structure == Structure::LowRank)
     return std::make_unique<LowRankLinear>(matrix.out_features, matrix.in_features, matrix.rank, p, g);
   return std::make_unique<CirculantLinear>(matrix.out_features, matrix.in_features, layout.block_size, p, g);
@@ -146,6 +161,7 @@ std::string comparison_missing(const CheckpointReader& project, StudentKind kind
 
 std::vector<float> student_dense_matrix(const StudentLayout& layout, const PatchedMatrix& matrix, const float* params) {
   const float* p = params + matrix.offset;
+  if (layout.dense_slices) return {p, p + matrix.size};
   if (layout.structure == Structure::LowRank)
     return LowRankLinear(matrix.out_features, matrix.in_features, matrix.rank, p, nullptr).to_dense();
   return CirculantLinear(matrix.out_features, matrix.in_features, layout.block_size, p, nullptr).to_dense();

@@ -34,6 +34,9 @@ struct PatchedMatrix {
 struct StudentLayout {
   int block_size = 0;
   Structure structure = Structure::Circulant;
+  // Each matrix's slice is a whole [m, n] matrix applied densely: a quantized student's
+  // dequantized weights (stages/common/quantized_student.hpp). `structure` is then unused.
+  bool dense_slices = false;
   std::vector<PatchedMatrix> matrices;
   size_t total_size = 0;
 
@@ -42,6 +45,8 @@ struct StudentLayout {
   // low-rank one needs rank >= 1): the other structure a run compares itself with.
   static std::optional<StudentLayout> with_structure(const Config& config, const LlamaConfig& model,
                                                      Structure structure);
+  // The same matrices as whole dense slices (size m n each).
+  static StudentLayout dense(const Config& config, const LlamaConfig& model);
   int first_layer() const;  // the lowest patched layer
   // Parameter counts of the patched matrices: dense m*n.
   size_t dense_parameters() const;

@@ -18,6 +18,7 @@
 #include "pipeline/metrics/logit_metrics.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/runtime/stop_signal.hpp"
+#include "stages/common/quantized_student.hpp"
 #include "stages/common/student.hpp"
 #include "stages/common/zeroed_student.hpp"
 #include "stages/evaluate/evaluate_stage.hpp"
@@ -36,10 +37,16 @@ struct TeacherOutput {
 };
 
 // A student to evaluate: its name and, for structured students, its parameters and layout.
+// A quantized one (rtn, gptq) has only its bit width here: it is built when its turn comes
+// (quantize_student, collective), so one student's dense matrices are in memory at a time.
 struct StudentSpec {
   StudentKind kind;
-  std::vector<float> params;              // empty for dense and zeroed
+  std::vector<float> params;              // empty for dense, zeroed and quantized
   const StudentLayout* layout = nullptr;  // the run's, or the other structure's (a comparison)
+  int bits = 0;                           // quantized: the bit width
+  std::string name() const {
+    return bits ? QuantizedStudent::quantized_student_name(kind, bits) : std::string(name_of(kind));
+  }
 };
 
 std::vector<StudentSpec> load_students(const StageContext& context, const StudentLayout& layout,
@@ -49,10 +56,22 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
   // chain through it), so a missing or stale project.h5 is refused up front.
   const CheckpointReader project = context.open_output(Stage::Project);
   std::vector<StudentSpec> students;
+  const std::string calibrated_path = context.output_path(Stage::Calibrate);
+  const bool calibrated_exists = config.calibrate.enabled && std::filesystem::exists(calibrated_path);
+  const std::string no_calibrated =
+      config.calibrate.enabled ? calibrated_path + " does not exist" : "calibrate.enabled is false";
   for (StudentKind kind : evaluated_students(config)) {
     const std::string name = name_of(kind);
     const StudentSource source = student_source(kind);
-    if (!source.has_parameters) {
+    if (source.quantized && source.calibrated && (layout.structure != source.structure || !calibrated_exists)) {
+      context.mpi.log("evaluate: student " + name + " skipped (" +
+                      (layout.structure != source.structure
+                           ? "project.structure is " + std::string(name_of(layout.structure))
+                           : no_calibrated) +
+                      ")");
+    } else if (source.quantized) {
+      for (int bits : config.quantize.bits) students.push_back({kind, {}, &layout, bits});
+    } else if (!source.has_parameters) {
       students.push_back({kind, {}, &layout});
     } else if (source.structure != layout.structure) {
       const std::string missing = other ? comparison_missing(project, kind) : "no such student at this block size";
@@ -65,11 +84,8 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
     } else if (!source.calibrated) {
       students.push_back({kind, read_student_parameters(project, layout, source.variant), &layout});
     } else {
-      const std::string path = context.output_path(Stage::Calibrate);
-      if (!config.calibrate.enabled || !std::filesystem::exists(path)) {
-        context.mpi.log(
-            "evaluate: student calibrated skipped (" +
-            std::string(config.calibrate.enabled ? path + " does not exist" : "calibrate.enabled is false") + ")");
+      if (!calibrated_exists) {
+        context.mpi.log("evaluate: student calibrated skipped (" + no_calibrated + ")");
         continue;
       }
       const CheckpointReader calibrated = context.open_output(Stage::Calibrate);
@@ -79,19 +95,31 @@ std::vector<StudentSpec> load_students(const StageContext& context, const Studen
   return students;
 }
 
-// Swaps the student's operators into the model for its lifetime (nothing for dense).
+// Swaps the student's operators into the model for its lifetime (nothing for dense); a
+// quantized student is built here (collective).
 class InstalledStudent {
  public:
-  InstalledStudent(Transformer& model, StudentSpec& spec) {
-    if (spec.kind == StudentKind::Zeroed)
+  InstalledStudent(const StageContext& context, Transformer& model, StudentSpec& spec) {
+    if (spec.kind == StudentKind::Zeroed) {
       zeroed_ = std::make_unique<ZeroedStudent>(model, *spec.layout);
-    else if (!spec.params.empty())
+      bits_ = 0;
+    } else if (spec.bits) {
+      quantized_ = std::make_unique<QuantizedStudent>(quantize_student(context, spec.kind, spec.bits));
+      student_ = std::make_unique<StudentModel>(model, quantized_->layout, quantized_->params.data(), nullptr);
+      bits_ = quantized_->bits_per_patched_weight();
+    } else if (!spec.params.empty()) {
       student_ = std::make_unique<StudentModel>(model, *spec.layout, spec.params.data(), nullptr);
+      bits_ = 32.0 * double(spec.layout->total_size) / double(spec.layout->dense_parameters());
+    }
   }
+  // 8 x the bytes of the patched matrices / their weights, float32 parameters at 32 bits.
+  double bits_per_patched_weight() const { return bits_; }
 
  private:
   std::unique_ptr<ZeroedStudent> zeroed_;
-  std::unique_ptr<StudentModel> student_;
+  std::unique_ptr<QuantizedStudent> quantized_;
+  std::unique_ptr<StudentModel> student_;  // declared last: uninstalled first
+  double bits_ = 32;
 };
 
 // Metrics of every position of one prompt: y is the next prompt token, or the teacher's
@@ -151,7 +179,7 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
   LocalEvaluation local{{}, config.topk, config.generate_tokens, {}, compression_counts(model.config(), layout, other)};
   std::vector<float> logits;
   for (StudentSpec& spec : students) {
-    const InstalledStudent installed(model, spec);
+    const InstalledStudent installed(context, model, spec);
     std::map<int, PromptEvaluation>& results = local.results.emplace_back();
     // The dense student is the teacher: its pass would repeat the teacher's bit for bit (a
     // pass is a function of the weights and tokens, tests/unit/test_forward_fast_paths.cpp),
@@ -165,10 +193,10 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
                                         split.tokens[i], vocab, config.topk);
       set_drift(out.greedy, greedy, result);
     }
-    local.students.push_back(name_of(spec.kind));
-    stop_if_signalled(
-        context.mpi.comm(), "evaluate",
-        "after student " + std::string(name_of(spec.kind)) + ", evaluate.h5 not written; rerun to resume");
+    local.students.push_back(spec.name());
+    local.bits_per_patched_weight.push_back(installed.bits_per_patched_weight());
+    stop_if_signalled(context.mpi.comm(), "evaluate",
+                      "after student " + spec.name() + ", evaluate.h5 not written; rerun to resume");
   }
   return local;
 }

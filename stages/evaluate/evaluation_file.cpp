@@ -70,6 +70,8 @@ void write_attributes(CheckpointWriter& file, const TestSplit& split, const Loca
   file.set_attr("/prompts", "families", joined(split.family));
   file.set_attr("/prompts", "languages", joined(split.language));
   file.set_attr("/students", "names", joined(local.students));
+  if (!local.bits_per_patched_weight.empty())
+    file.set_attr("/students", "bits_per_patched_weight", local.bits_per_patched_weight);
   file.set_attr("/", "topk", std::vector<double>(local.topk.begin(), local.topk.end()));
   file.set_attr("/", "generate_tokens", int64_t(local.generate_tokens));
   file.set_attr("/compression", "mlp_params_dense", int64_t(local.compression.mlp_params_dense));
@@ -101,8 +103,15 @@ EvaluationTables read_evaluation_tables(const CheckpointReader& file) {
   for (int32_t v : file.read_int32("/positions/is_last")) tables.position_is_last.push_back(v);
   for (double k : file.attr_doubles("/", "topk")) tables.topk.push_back(int(k));
   tables.generate_tokens = int(file.attr_int("/", "generate_tokens"));
-  for (const std::string& name : split_lines(file.attr_string("/students", "names"))) {
-    EvaluatedStudent student{name, {}, {}, {}};
+  const std::vector<std::string> names = split_lines(file.attr_string("/students", "names"));
+  std::vector<double> bits(names.size(), std::nan(""));
+  if (file.has_attr("/students", "bits_per_patched_weight"))
+    bits = file.attr_doubles("/students", "bits_per_patched_weight");
+  if (bits.size() != names.size())
+    fail(kExitCheckpoint, file.path() + ": /students bits_per_patched_weight does not match names");
+  for (size_t s = 0; s < names.size(); ++s) {
+    const std::string& name = names[s];
+    EvaluatedStudent student{name, {}, {}, {}, bits[s]};
     for (const std::string& metric : position_metric_names(tables.topk))
       student.positions[metric] = file.read_double(student_dataset(name, metric));
     student.drift_match_rate = file.read_double(student_dataset(name, "drift_match_rate"));

@@ -8,7 +8,7 @@
 //   /students/{name}/{metric} float64 [N] position_metric_names(topk): kl, cosine, l2, mse,
 //                                         top1, top{k}_overlap, delta_p, teacher_nll, student_nll
 //   /students/{name}/drift_match_rate float64 [P], /students/{name}/drift_first_divergence float64 [P]
-//   /students attr names (newline-joined, evaluation order)
+//   /students attr names (newline-joined, evaluation order), bits_per_patched_weight (list, same order)
 //   / attrs topk (list), generate_tokens; /compression attrs mlp_params_dense, mlp_params_circulant, structure,
 //   mlp_params_student
 #include <map>
@@ -37,6 +37,7 @@ struct LocalEvaluation {
   int generate_tokens = 0;
   std::vector<std::map<int, PromptEvaluation>> results;
   CompressionCounts compression;
+  std::vector<double> bits_per_patched_weight;  // of each student; empty: not stored
 };
 
 // Collective: creates and fills every dataset. Prompt i's rows are written by rank i % R in

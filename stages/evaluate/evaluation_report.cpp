@@ -97,13 +97,29 @@ NextTokenNll next_token_nll(const EvaluationTables& tables, const EvaluatedStude
   return out;
 }
 
+// exp of the 95% bootstrap interval (prompts resampled) of the mean next-token NLL: the
+// perplexity's interval (exp is increasing).
+Json perplexity_interval(const EvaluationTables& tables, const EvaluatedStudent& student, const Selection& selection,
+                         const BootstrapOptions& bootstrap) {
+  std::vector<double> nll;
+  std::vector<int> prompt;
+  for (size_t r : selection.positions) {
+    if (tables.position_is_last[r]) continue;
+    nll.push_back(student.positions.at("student_nll")[r]);
+    prompt.push_back(tables.position_prompt[r]);
+  }
+  const auto [lo, hi] = bootstrap_mean_interval(nll, prompt, bootstrap);
+  return Json::array({number(std::exp(lo)), number(std::exp(hi))});
+}
+
 // ppl_ratio = exp(mean NLL_S - mean NLL_T); perplexity and teacher_perplexity = exp(mean NLL)
 // of each over the same positions (the teacher's is the same for every student).
 void add_perplexities(const EvaluationTables& tables, const EvaluatedStudent& student, const Selection& selection,
-                      Json& block) {
+                      const BootstrapOptions& bootstrap, Json& block) {
   const NextTokenNll nll = next_token_nll(tables, student, selection.positions);
   block["ppl_ratio"] = number(std::exp(nll.student - nll.teacher));
   block["perplexity"] = number(std::exp(nll.student));
+  block["perplexity_ci95"] = perplexity_interval(tables, student, selection, bootstrap);
   block["teacher_perplexity"] = number(std::exp(nll.teacher));
   block["scored_positions"] = nll.scored;
 }
@@ -131,7 +147,7 @@ Json student_block(const EvaluationTables& tables, const EvaluatedStudent& stude
                    const BootstrapOptions& bootstrap) {
   Json out{{"prompts", selection.prompts.size()}, {"positions", selection.positions.size()}};
   out.update(metric_statistics(tables, student, selection, bootstrap));
-  add_perplexities(tables, student, selection, out);
+  add_perplexities(tables, student, selection, bootstrap, out);
   out["drift"] = drift_json(tables, student, selection);
   return out;
 }
@@ -177,6 +193,7 @@ Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compr
     block["last_position"] = metric_statistics(tables, student, last, bootstrap);
     block["by_family"] = breakdown(tables, student, tables.family, bootstrap);
     block["by_language"] = breakdown(tables, student, tables.language, bootstrap);
+    block["bits_per_patched_weight"] = number(student.bits_per_patched_weight);
     students[student.name] = std::move(block);
   }
   const double ratio = compression.student_params()

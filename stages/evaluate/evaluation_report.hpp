@@ -3,6 +3,7 @@
 // breakdowns, compression) and report.md (tables a person reads first). Both are pure
 // functions of the arrays, so the aggregates can be recomputed from evaluate.h5 and checked.
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,6 +23,10 @@ struct EvaluatedStudent {
   std::map<std::string, std::vector<double>> positions;  // metric name -> [N]
   std::vector<double> drift_match_rate;                  // matching greedy tokens / generated
   std::vector<double> drift_first_divergence;            // first differing index, n if none
+  // 8 x the bytes its patched matrices take / their weights (dense float32: 32; a circulant
+  // of block size b: about 32 / b; a quantized one: its codes, scales, zero points); NaN in
+  // files from before it was stored.
+  double bits_per_patched_weight = std::nan("");
 };
 
 struct EvaluationTables {

@@ -12,6 +12,7 @@
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/atomic_text_file.hpp"
 #include "pipeline/io/safetensors_writer.hpp"
+#include "stages/common/quantized_student.hpp"
 #include "stages/common/student.hpp"
 
 namespace circal {
@@ -39,6 +40,10 @@ struct ExportedStudent {
 // refused with kExitCheckpoint unless complete and of this config.
 ExportedStudent read_student(const StageContext& context, StudentKind kind) {
   const StudentSource source = student_source(kind);
+  if (source.quantized) {  // dequantized weights at the first of quantize.bits
+    QuantizedStudent quantized = quantize_student(context, kind, context.config.quantize.bits.front());
+    return {std::move(quantized.layout), std::move(quantized.params)};
+  }
   if (!source.has_parameters) lacks_student(context, kind, "it has no parameters to export");
   const LlamaConfig& model = context.model.config;
   StudentLayout layout = StudentLayout::from_config(context.config, model);
@@ -279,6 +284,9 @@ void write_folder(const StageContext& context, const ExportRequest& request, con
 }  // namespace
 
 void export_student(const StageContext& context, const ExportRequest& request) {
+  if (student_source(request.student).quantized && request.format != ExportFormat::Dense)
+    fail(kExitUsage, "circal export: --format " + std::string(name_of(request.format)) + ": student " +
+                         name_of(request.student) + " is exported dequantized (--format dense)");
   const ExportedStudent student = read_student(context, request.student);
   run_on_root_and_agree(context.mpi.comm(), kExitIo, [&] { write_folder(context, request, student); });
   context.mpi.log("circal export: student " + std::string(name_of(request.student)) + " (" +

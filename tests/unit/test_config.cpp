@@ -88,6 +88,14 @@ const BadValue kBadValues[] = {
     {"evaluate.generate_tokens", "-1", "evaluate.generate_tokens"},
     {"calibrate.temperature", "0", "calibrate.temperature"},
     {"runtime.fftw_planner", "patient", "runtime.fftw_planner"},
+    {"quantize.bits", "[9]", "quantize.bits"},
+    {"quantize.bits", "[1]", "quantize.bits"},
+    {"quantize.bits", "[4, 4]", "quantize.bits"},
+    {"quantize.bits", "[]", "quantize.bits"},
+    {"quantize.group_size", "0", "quantize.group_size"},
+    {"quantize.percdamp", "0", "quantize.percdamp"},
+    {"quantize.act_order", "sometimes", "quantize.act_order"},
+    {"evaluate.students", "[rtn4]", "evaluate.students"},
 };
 
 void check_names(const CircalError& error, const std::string& named) {

@@ -1,0 +1,124 @@
+#include "stages/common/quantized_student.hpp"
+
+#include <mpi.h>
+
+#include <optional>
+
+#include "pipeline/base/errors.hpp"
+#include "pipeline/model/model_loader.hpp"
+#include "pipeline/quantize/gptq.hpp"
+#include "stages/common/capture_layout.hpp"
+#include "stages/common/capture_statistics.hpp"
+
+namespace circal {
+
+namespace {
+
+GptqOptions gptq_options(const Config& config, int bits) {
+  return {{bits, config.quantize.group_size}, config.quantize.percdamp, config.quantize.act_order};
+}
+
+// H = X^T X of the matrix's inputs as capture summed them (the teacher's activations).
+std::vector<double> captured_input_gram(const CheckpointReader& capture, const PatchedMatrix& matrix) {
+  const std::string name = full_gram_dataset(matrix.layer, capture_input_source(matrix.projection));
+  if (!capture.exists(name))
+    fail(kExitCheckpoint, capture.path() + ": no " + name +
+                              ": the gptq student needs the full input Gram (capture.full_gram: true; rerun capture)");
+  std::vector<double> H = capture.read_double(name);
+  if (H.size() != std::size_t(matrix.in_features) * matrix.in_features)
+    fail(kExitCheckpoint, capture.path() + ": " + name + " has an unexpected shape");
+  return H;
+}
+
+// Collective: the first error any rank met (the lowest such rank's), thrown on every rank
+// together, so none waits in the broadcasts that follow.
+void agree_on_failure(const MpiContext& mpi, const std::optional<CircalError>& error) {
+  const int mine = error ? mpi.rank() : mpi.size();
+  int first = mine;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, mpi.comm());
+  if (first == mpi.size()) return;
+  int code = error ? int(error->code()) : 0;
+  MPI_Bcast(&code, 1, MPI_INT, first, mpi.comm());
+  fail(static_cast<ExitCode>(code), broadcast_string(mpi.comm(), error ? error->what() : "", first));
+}
+
+}  // namespace
+
+std::string QuantizedStudent::quantized_student_name(StudentKind kind, int bits) {
+  return std::string(name_of(kind)) + "_" + std::to_string(bits) + "bit";
+}
+
+std::size_t quantized_student_bytes(const Config& config, const StudentLayout& layout, StudentKind kind, int bits) {
+  const QuantizationGrid grid{bits, config.quantize.group_size};
+  const bool group_map = kind == StudentKind::Gptq && config.quantize.act_order;
+  std::size_t bytes = 0;
+  for (const PatchedMatrix& matrix : layout.matrices) {
+    if (layout.dense_slices) {
+      bytes += quantized_storage_bytes(matrix.out_features, matrix.in_features, grid, group_map);
+    } else {
+      const auto shape = parameter_shapes(layout, matrix).front();  // c [p, q, b]
+      bytes += quantized_storage_bytes(int(shape[0]), int(shape[1] * shape[2]), grid, false);
+    }
+  }
+  return bytes;
+}
+
+namespace {
+
+// The calibrated circulant's c, each matrix's [p, q, b] quantized as a [p, q b] matrix.
+QuantizedStudent quantize_calibrated(const StageContext& context, int bits) {
+  const Config& config = context.config;
+  StudentLayout layout = StudentLayout::from_config(config, context.model.config);
+  if (layout.structure != Structure::Circulant)
+    fail(kExitUsage, "student calibrated_rtn quantizes the calibrated circulant's c: project.structure is " +
+                         std::string(name_of(layout.structure)));
+  std::vector<float> c = read_student_parameters(context.open_output(Stage::Calibrate), layout);
+  for (const PatchedMatrix& matrix : layout.matrices) {
+    const auto shape = parameter_shapes(layout, matrix).front();
+    const int rows = int(shape[0]), cols = int(shape[1] * shape[2]);
+    const std::vector<float> q =
+        quantize_rtn(c.data() + matrix.offset, rows, cols, {bits, config.quantize.group_size}).dequantized();
+    std::copy(q.begin(), q.end(), c.begin() + matrix.offset);
+  }
+  const std::size_t bytes = quantized_student_bytes(config, layout, StudentKind::CalibratedRtn, bits);
+  return {StudentKind::CalibratedRtn, bits, std::move(layout), std::move(c), bytes};
+}
+
+}  // namespace
+
+QuantizedStudent quantize_student(const StageContext& context, StudentKind kind, int bits) {
+  if (!student_source(kind).quantized) fail(kExitInternal, std::string("not a quantized student: ") + name_of(kind));
+  if (kind == StudentKind::CalibratedRtn) return quantize_calibrated(context, bits);
+  const Config& config = context.config;
+  QuantizedStudent student{kind, bits, StudentLayout::dense(config, context.model.config), {}, 0};
+  student.params.resize(student.layout.total_size);
+  student.stored_bytes = quantized_student_bytes(config, student.layout, kind, bits);
+  std::optional<CheckpointReader> capture;
+  if (kind == StudentKind::Gptq) capture.emplace(context.open_output(Stage::Capture));
+  const MpiContext& mpi = context.mpi;
+  std::optional<CircalError> error;
+  try {
+    for (std::size_t k = mpi.rank(); k < student.layout.matrices.size(); k += mpi.size()) {
+      const PatchedMatrix& matrix = student.layout.matrices[k];
+      const int m = matrix.out_features, n = matrix.in_features;
+      const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
+      const QuantizedMatrix q =
+          kind == StudentKind::Gptq
+              ? quantize_gptq(W, m, n, captured_input_gram(*capture, matrix), gptq_options(config, bits))
+              : quantize_rtn(W, m, n, {bits, config.quantize.group_size});
+      const std::vector<float> dequantized = q.dequantized();
+      std::copy(dequantized.begin(), dequantized.end(), student.params.data() + matrix.offset);
+    }
+  } catch (const CircalError& e) {
+    error = e;
+  }
+  agree_on_failure(mpi, error);
+  for (std::size_t k = 0; k < student.layout.matrices.size(); ++k) {
+    const PatchedMatrix& matrix = student.layout.matrices[k];
+    MPI_Bcast(student.params.data() + matrix.offset, int(matrix.size), MPI_FLOAT, int(k % std::size_t(mpi.size())),
+              mpi.comm());
+  }
+  return student;
+}
+
+}  // namespace circal

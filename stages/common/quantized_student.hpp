@@ -1,0 +1,39 @@
+#pragma once
+// The quantized students (DESIGN section 8.4): the teacher's patched matrices quantized by
+// RTN or GPTQ at one bit width of quantize.bits, on quantize.group_size columns a group, and
+// dequantized to float32, which the dense GEMM then runs (a simulation of the quantized
+// model's quality, not of its speed). GPTQ reads each matrix's full input Gram from
+// capture.h5 (capture.full_gram). calibrated_rtn is circulant and quantization combined: the
+// calibrated circulant's parameters c [p, q, b], read as a [p, q b] matrix, RTN-quantized
+// the same way and run through the FFT operator. Evaluate and export build them here.
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "stages/common/stage.hpp"
+#include "stages/common/student.hpp"
+
+namespace circal {
+
+struct QuantizedStudent {
+  StudentKind kind;  // Rtn | Gptq
+  int bits;
+  StudentLayout layout;       // dense slices (rtn, gptq) or the run's circulant layout
+  std::vector<float> params;  // the dequantized weights, or the dequantized c
+  std::size_t stored_bytes;   // what the packed codes, scales, zero points (and map) take
+  // 8 stored bytes / the patched matrices' weights (sum of m n).
+  double bits_per_patched_weight() const { return 8.0 * double(stored_bytes) / double(layout.dense_parameters()); }
+  std::string name() const { return quantized_student_name(kind, bits); }
+  static std::string quantized_student_name(StudentKind kind, int bits);  // "gptq_4bit"
+};
+
+// The bytes of the student's stored form, without quantizing (shapes and options decide).
+std::size_t quantized_student_bytes(const Config& config, const StudentLayout& layout, StudentKind kind, int bits);
+
+// Collective over context.mpi: matrix k is quantized on rank k mod R and broadcast, so every
+// rank holds the whole student. GPTQ without a stored full Gram is a CircalError
+// (kExitCheckpoint) naming capture.full_gram; calibrated_rtn needs project.structure
+// circulant (kExitUsage) and calibrate.h5.
+QuantizedStudent quantize_student(const StageContext& context, StudentKind kind, int bits);
+
+}  // namespace circal
