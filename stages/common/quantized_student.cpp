@@ -1,12 +1,11 @@
 #include "stages/common/quantized_student.hpp"
 
-#include <mpi.h>
-
 #include <optional>
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/model/model_loader.hpp"
 #include "pipeline/quantize/gptq.hpp"
+#include "pipeline/runtime/dealt_work.hpp"
 #include "stages/common/capture_layout.hpp"
 #include "stages/common/capture_statistics.hpp"
 
@@ -28,18 +27,6 @@ std::vector<double> captured_input_gram(const CheckpointReader& capture, const P
   if (H.size() != std::size_t(matrix.in_features) * matrix.in_features)
     fail(kExitCheckpoint, capture.path() + ": " + name + " has an unexpected shape");
   return H;
-}
-
-// Collective: the first error any rank met (the lowest such rank's), thrown on every rank
-// together, so none waits in the broadcasts that follow.
-void agree_on_failure(const MpiContext& mpi, const std::optional<CircalError>& error) {
-  const int mine = error ? mpi.rank() : mpi.size();
-  int first = mine;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, mpi.comm());
-  if (first == mpi.size()) return;
-  int code = error ? int(error->code()) : 0;
-  MPI_Bcast(&code, 1, MPI_INT, first, mpi.comm());
-  fail(static_cast<ExitCode>(code), broadcast_string(mpi.comm(), error ? error->what() : "", first));
 }
 
 }  // namespace
@@ -95,29 +82,26 @@ QuantizedStudent quantize_student(const StageContext& context, StudentKind kind,
   student.stored_bytes = quantized_student_bytes(config, student.layout, kind, bits);
   std::optional<CheckpointReader> capture;
   if (kind == StudentKind::Gptq) capture.emplace(context.open_output(Stage::Capture));
-  const MpiContext& mpi = context.mpi;
-  std::optional<CircalError> error;
-  try {
-    for (std::size_t k = mpi.rank(); k < student.layout.matrices.size(); k += mpi.size()) {
-      const PatchedMatrix& matrix = student.layout.matrices[k];
-      const int m = matrix.out_features, n = matrix.in_features;
-      const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
-      const QuantizedMatrix q =
-          kind == StudentKind::Gptq
-              ? quantize_gptq(W, m, n, captured_input_gram(*capture, matrix), gptq_options(config, bits))
-              : quantize_rtn(W, m, n, {bits, config.quantize.group_size});
-      const std::vector<float> dequantized = q.dequantized();
-      std::copy(dequantized.begin(), dequantized.end(), student.params.data() + matrix.offset);
-    }
-  } catch (const CircalError& e) {
-    error = e;
-  }
-  agree_on_failure(mpi, error);
-  for (std::size_t k = 0; k < student.layout.matrices.size(); ++k) {
-    const PatchedMatrix& matrix = student.layout.matrices[k];
-    MPI_Bcast(student.params.data() + matrix.offset, int(matrix.size), MPI_FLOAT, int(k % std::size_t(mpi.size())),
-              mpi.comm());
-  }
+  // Matrix k on rank k mod R, gathered everywhere; each round's results moved into params.
+  solve_dealt(
+      context.mpi.comm(), student.layout.matrices.size(),
+      [&](std::size_t k) {
+        const PatchedMatrix& matrix = student.layout.matrices[k];
+        const int m = matrix.out_features, n = matrix.in_features;
+        const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
+        const QuantizedMatrix q =
+            kind == StudentKind::Gptq
+                ? quantize_gptq(W, m, n, captured_input_gram(*capture, matrix), gptq_options(config, bits))
+                : quantize_rtn(W, m, n, {bits, config.quantize.group_size});
+        return DealtResult{{q.dequantized()}, {}};
+      },
+      [&](std::size_t begin, std::size_t end, std::vector<DealtResult>& results) {
+        for (std::size_t k = begin; k < end; ++k) {
+          std::vector<float>& dequantized = results[k].arrays.front();
+          std::copy(dequantized.begin(), dequantized.end(), student.params.data() + student.layout.matrices[k].offset);
+          std::vector<float>().swap(dequantized);
+        }
+      });
   return student;
 }
 

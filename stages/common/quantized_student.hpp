@@ -30,8 +30,8 @@ struct QuantizedStudent {
 // The bytes of the student's stored form, without quantizing (shapes and options decide).
 std::size_t quantized_student_bytes(const Config& config, const StudentLayout& layout, StudentKind kind, int bits);
 
-// Collective over context.mpi: matrix k is quantized on rank k mod R and broadcast, so every
-// rank holds the whole student. GPTQ without a stored full Gram is a CircalError
+// Collective over context.mpi: matrix k is quantized on rank k mod R (solve_dealt) and
+// gathered, so every rank holds the whole student. GPTQ without a stored full Gram is a CircalError
 // (kExitCheckpoint) naming capture.full_gram; calibrated_rtn needs project.structure
 // circulant (kExitUsage) and calibrate.h5.
 QuantizedStudent quantize_student(const StageContext& context, StudentKind kind, int bits);
