@@ -54,6 +54,8 @@ void read_point(const fs::path& metrics_path, const SweepRow& row, std::set<std:
     p.bits = number_at(s, "/bits_per_patched_weight");
     if (std::isnan(p.bits) || name == "zeroed") continue;
     if (independent_of_block_size(p) && !seen.insert(name).second) continue;
+    // A quantized circulant (calibrated_rtn) is one line per block size, its widths along it.
+    if (p.method != p.student && !independent_of_block_size(p)) p.method += " b=" + std::to_string(row.block_size);
     p.kl_mean = number_at(s, "/kl/mean");
     p.kl_ci95 = {number_at(s, "/kl/ci95/0"), number_at(s, "/kl/ci95/1")};
     p.perplexity = number_at(s, "/perplexity");

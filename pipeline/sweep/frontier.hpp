@@ -13,7 +13,7 @@ namespace circal {
 
 struct FrontierPoint {
   std::string student;  // its key in metrics.json: calibrated, lowrank_aware, gptq_4bit, ...
-  std::string method;   // its series: the student name without the bit width (rtn, gptq)
+  std::string method;   // its series: the name without the bit width (rtn, gptq; calibrated_rtn b=16)
   std::string point;    // the sweep point it came from
   int block_size = 0;   // that point's (what a circulant or low-rank student's size follows)
   double bits = 0;      // bits per patched-MLP weight
