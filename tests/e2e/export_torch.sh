@@ -67,6 +67,18 @@ for family in llama3 llama-linear qwen2 qwen3 mistral; do
   student_folders "$family" "$model" "$WORK/$family-run/project.h5" "${run[@]}" --student least_squares
 done
 
+# A missing checkpoint (the family runs stop at project: no calibrate.h5 for the default
+# student) is refused with exit 4 and one line, nothing written; export.sh has the other refusals.
+set +e
+(cd "$CIRCAL_SOURCE_DIR" && "$CIRCAL_BIN" export "${run[@]}" --format circulant --out "$WORK/refused") > "$WORK/msg" 2>&1
+code=$?
+set -e
+cat "$WORK/msg"
+check "missing calibrate.h5: exit 4 (got $code)" test "$code" = 4
+check "says which file" grep -q "error: $WORK/mistral-run/calibrate.h5: missing" "$WORK/msg"
+check "one line" test "$(wc -l < "$WORK/msg")" = 1
+check "nothing written" test ! -e "$WORK/refused" -a ! -e "$WORK/refused.tmp"
+
 /usr/bin/python3 - "$WORK" "$generate_tokens" bundled llama3 llama-linear qwen2 qwen3 mistral <<'PY'
 import importlib.util, json, sys
 import h5py
