@@ -34,7 +34,7 @@ SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
 
-.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-scale bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
+.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-payoff bench-scale bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
 
 all: build
 
@@ -93,6 +93,12 @@ bench: build
 # tokens/s of the tokenizer.json engine against @huggingface/tokenizers (bench/README.md).
 bench-tokenizer: build tokenizer-refs
 	bench/tokenizer_speed.sh $(BUILD_DIR)
+
+# What the student buys at inference at the TinyLlama-1.1B shape (bench/README.md, "Inference
+# payoff"): circal and modeling_circal.py, teacher against b = 16, 64, 256, 1 rank x 1 thread,
+# and the sizes of the exports; the synthetic checkpoint goes to build/synth/ when missing.
+bench-payoff: build
+	bench/payoff.sh $(BUILD_DIR) all
 
 # The TinyLlama-1.1B-shaped run (config/scale.yaml; bench/SCALE.md): writes the synthetic
 # checkpoint to build/synth/ when missing, then capture/project/calibrate/evaluate at
