@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -72,17 +73,14 @@ Seconds batched_pass(Transformer& model, const std::vector<std::vector<std::vect
   return watch.elapsed();
 }
 
-// decode_tokens - 1 greedy steps per prompt: generate(N) - generate(1), i.e. without the
-// prompt's prefill.
+// decode_tokens - 1 greedy steps per prompt, timed from the end of the prompt's pass (the
+// prefill) to the last token.
 Seconds decode_pass(Transformer& model, const std::vector<std::vector<int>>& prompts, int decode_tokens) {
   Seconds decode;
   for (const auto& ids : prompts) {
-    const Stopwatch first;
-    model.generate_greedy(ids, 1);
-    const Seconds prefill = first.elapsed();
-    const Stopwatch full;
-    model.generate_greedy(ids, decode_tokens);
-    decode += full.elapsed() - prefill;
+    std::optional<Stopwatch> steps;
+    model.generate_greedy(ids, decode_tokens, nullptr, [&] { steps.emplace(); });
+    decode += steps->elapsed();
   }
   return decode;
 }
