@@ -158,6 +158,9 @@ std::vector<ConfigKey> build_schema() {
           "the ranks of a node share one float32 copy of the teacher weights (MPI-3 shared memory) instead of one each"),
       field(CIRCAL_FIELD(runtime.threads), at_least(1),
             "threads per rank for OpenBLAS, FFTW and the OpenMP loops (results within 1e-5 of 1 thread)"),
+      field(
+          CIRCAL_FIELD(runtime.node_memory_gb), at_least(0.0),
+          "GiB a node may hold (teacher, and every rank's activations, logits, statistics, student); a run whose estimate passes it is refused before any work; 0 = the node's MemTotal"),
       field(CIRCAL_FIELD(cluster.nodes), at_least(1), "Slurm nodes per job"),
       field(CIRCAL_FIELD(cluster.tasks), at_least(1), "MPI ranks per job"),
       field(CIRCAL_FIELD(cluster.time), slurm_time, "Slurm time limit per job"),

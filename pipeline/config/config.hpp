@@ -113,6 +113,7 @@ struct RuntimeConfig {
   FftPlanner fftw_planner = FftPlanner::Measure;
   bool shared_weights = true;  // one teacher copy per node (MPI shared memory)
   int threads = 1;             // OpenBLAS/FFTW/OpenMP threads per rank
+  double node_memory_gb = 0;   // what a node may hold (GiB); 0 = its MemTotal
 };
 
 struct ClusterConfig {

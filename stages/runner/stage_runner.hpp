@@ -23,7 +23,7 @@ void apply_runtime_threads(const Config& config);
 // tokenizer included, checked and read by open_teacher (the stages use this one tokenizer).
 // Weight files the run directory's hash cache knows unchanged are not read to be hashed.
 Teacher load_teacher(const MpiContext& mpi, const Config& config);
-// Collective, once the run directory is held: records the teacher's weight-file hashes in the
+// Collective, once the run directory is held and the stages succeeded: records the teacher's weight-file hashes in the
 // run directory's cache (RUN_DIR/weight_hashes.json, written only when it learned something),
 // so that later stages and reruns hash the weights by a stat.
 void save_weight_hashes(const MpiContext& mpi, const Config& config, const ModelWeights& model);
