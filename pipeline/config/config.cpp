@@ -152,7 +152,9 @@ std::vector<ConfigKey> build_schema() {
           CIRCAL_FIELD(evaluate.students), distinct<StudentKind>,
           "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
       field(CIRCAL_FIELD(runtime.fftw_wisdom), any_value, "file to load and save FFTW wisdom, empty = none"),
-      field(CIRCAL_FIELD(runtime.fftw_planner), any_value, "FFTW planning effort: estimate or measure"),
+      field(
+          CIRCAL_FIELD(runtime.fftw_planner), any_value,
+          "FFTW planning effort: estimate (plans from sizes alone: the same plans, so the same bits, in every process and after a resume) or measure (plans chosen by timing, often faster; the last bits can differ from process to process unless runtime.fftw_wisdom keeps the plans)"),
       field(
           CIRCAL_FIELD(runtime.shared_weights), any_value,
           "the ranks of a node share one float32 copy of the teacher weights (MPI-3 shared memory) instead of one each"),
