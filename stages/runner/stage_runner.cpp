@@ -47,10 +47,6 @@ void apply_runtime_threads(const Config& config) {
   fft_set_threads(config.runtime.threads);
 }
 
-namespace {
-
-// The estimate of stages/common/memory_budget against the ranks of this rank's node, from
-// config.json alone. A folder without one is left to load_teacher to refuse, in its words.
 void refuse_memory_shortfall_on_node(const MpiContext& mpi, Config config) {
   const std::string config_json = config.model.path + "/config.json";
   if (!std::filesystem::is_regular_file(config_json)) return;
@@ -63,6 +59,8 @@ void refuse_memory_shortfall_on_node(const MpiContext& mpi, Config config) {
   MPI_Comm_free(&node);
   refuse_memory_shortfall(config, model, node_ranks);
 }
+
+namespace {
 
 std::string weight_hash_cache(const Config& config) { return config.run_dir + "/weight_hashes.json"; }
 

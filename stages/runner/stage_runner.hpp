@@ -16,6 +16,11 @@ struct RunOptions {
   bool force = false;         // rerun every stage
 };
 
+// Collective: refuses (kExitUsage, one line) a run whose node would pass runtime.node_memory_gb
+// (stages/common/memory_budget), from config.json alone, against the ranks of this rank's node.
+// A folder without config.json is left to load_teacher to refuse, in its words.
+void refuse_memory_shortfall_on_node(const MpiContext& mpi, Config config);
+
 // runtime.threads for OpenBLAS, FFTW and the OpenMP loops of this process.
 void apply_runtime_threads(const Config& config);
 // The teacher as runtime.* says: threads applied, then one float32 copy per node shared by its
