@@ -104,8 +104,13 @@ bench-payoff: build
 # checkpoint to build/synth/ when missing, then capture/project/calibrate/evaluate at
 # SCALE_RANKS ranks, each stage's time, tokens/s, peak PSS and output size.
 SCALE_RANKS ?= 2
+# SHAPE=llama-2-7b: the 7B workload of config/scale-7b.yaml (bench/SCALE.md, "7B").
+SHAPE ?= tinyllama-1.1b
+SCALE_CONFIG_tinyllama-1.1b = config/scale.yaml
+SCALE_CONFIG_llama-2-7b = config/scale-7b.yaml
+SCALE_CONFIG = $(or $(SCALE_CONFIG_$(SHAPE)),$(error SHAPE=$(SHAPE): no config for it (tinyllama-1.1b, llama-2-7b)))
 bench-scale: build
-	$(MPIRUN_ENV) mpirun -np $(SCALE_RANKS) $(BUILD_DIR)/circal bench scale --config config/scale.yaml
+	$(MPIRUN_ENV) mpirun -np $(SCALE_RANKS) $(BUILD_DIR)/circal bench scale --config $(SCALE_CONFIG) --shape $(SHAPE)
 
 fuzz: fuzz-deps $(FUZZ_DIR)/Makefile
 	cmake --build $(FUZZ_DIR) -j $(JOBS)
