@@ -34,7 +34,7 @@ SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
 
-.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-scale frontier bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
+.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-payoff bench-scale frontier bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
 
 all: build
 
@@ -94,12 +94,23 @@ bench: build
 bench-tokenizer: build tokenizer-refs
 	bench/tokenizer_speed.sh $(BUILD_DIR)
 
+# What the student buys at inference at the TinyLlama-1.1B shape (bench/README.md, "Inference
+# payoff"): circal and modeling_circal.py, teacher against b = 16, 64, 256, 1 rank x 1 thread,
+# and the sizes of the exports; the synthetic checkpoint goes to build/synth/ when missing.
+bench-payoff: build
+	bench/payoff.sh $(BUILD_DIR) all
+
 # The TinyLlama-1.1B-shaped run (config/scale.yaml; bench/SCALE.md): writes the synthetic
 # checkpoint to build/synth/ when missing, then capture/project/calibrate/evaluate at
 # SCALE_RANKS ranks, each stage's time, tokens/s, peak PSS and output size.
 SCALE_RANKS ?= 2
+# SHAPE=llama-2-7b: the 7B workload of config/scale-7b.yaml (bench/SCALE.md, "7B").
+SHAPE ?= tinyllama-1.1b
+SCALE_CONFIG_tinyllama-1.1b = config/scale.yaml
+SCALE_CONFIG_llama-2-7b = config/scale-7b.yaml
+SCALE_CONFIG = $(or $(SCALE_CONFIG_$(SHAPE)),$(error SHAPE=$(SHAPE): no config for it (tinyllama-1.1b, llama-2-7b)))
 bench-scale: build
-	$(MPIRUN_ENV) mpirun -np $(SCALE_RANKS) $(BUILD_DIR)/circal bench scale --config config/scale.yaml
+	$(MPIRUN_ENV) mpirun -np $(SCALE_RANKS) $(BUILD_DIR)/circal bench scale --config $(SCALE_CONFIG) --shape $(SHAPE)
 
 # The equal-bytes frontier (config/frontier.yaml, bench/README.md): circulant and low-rank
 # students at four block sizes against RTN and GPTQ at 8/4/3/2 bits, run locally; the table

@@ -154,6 +154,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
     config.prompts.test = (bench_dir / "prompts/test.txt").string();
   }
 
+  refuse_memory_shortfall_on_node(mpi, config);  // before the teacher fills the node
   std::vector<StageFigures> stages;
   std::unique_ptr<Teacher> teacher;
   stages.push_back(measure(mpi, "load", [&] { teacher = std::make_unique<Teacher>(load_teacher(mpi, config)); }));

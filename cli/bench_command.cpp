@@ -8,6 +8,7 @@
 #include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
 #include "pipeline/base/errors.hpp"
+#include "pipeline/circulant/block_layout.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
 #include "stages/runner/stage_runner.hpp"
 
@@ -25,9 +26,15 @@ int bench_model(MpiContext& mpi, const Args& args) {
                       "prompts file")("batch", po::value<int>()->default_value(0),
                                       "prompts per batched forward (0: all of them in one)")(
       "decode-tokens", po::value<int>()->default_value(32), "greedy tokens per prompt for the decode rate")(
-      "repeats", po::value<int>()->default_value(3), "timed passes (the median is reported)");
-  const auto vm = parse_options(
-      mpi, "bench model", "[--model DIR] [--prompts FILE] [--batch B] [--decode-tokens N] [--repeats R]", desc, args);
+      "repeats", po::value<int>()->default_value(3),
+      "timed passes (the median is reported); with --student-blocks, interleaved rounds")(
+      "student-blocks", po::value<std::vector<int>>()->multitoken(),
+      "block sizes (e.g. 16 64 256): the teacher against a random circulant student of every MLP matrix at each")(
+      "seed", po::value<unsigned>()->default_value(1), "seed of the random students");
+  const auto vm = parse_options(mpi, "bench model",
+                                "[--model DIR] [--prompts FILE] [--batch B] [--decode-tokens N] [--repeats R] "
+                                "[--student-blocks B...] [--seed S]",
+                                desc, args);
   if (!vm) return kExitOk;
   ModelBenchOptions options;
   options.model = (*vm)["model"].as<std::string>();
@@ -35,9 +42,14 @@ int bench_model(MpiContext& mpi, const Args& args) {
   options.batch = (*vm)["batch"].as<int>();
   options.decode_tokens = (*vm)["decode-tokens"].as<int>();
   options.repeats = (*vm)["repeats"].as<int>();
+  if (vm->count("student-blocks")) options.student_blocks = (*vm)["student-blocks"].as<std::vector<int>>();
+  options.seed = (*vm)["seed"].as<unsigned>();
+  for (const int block : options.student_blocks) check_block_size(block);
   if (options.batch < 0) fail(kExitUsage, "circal bench model: --batch must be at least 0");
   if (options.decode_tokens < 2) fail(kExitUsage, "circal bench model: --decode-tokens must be at least 2");
   if (options.repeats < 1) fail(kExitUsage, "circal bench model: --repeats must be at least 1");
+  // The students' plans as the stages make theirs (FFTW_MEASURE); the warm-up pass makes them.
+  if (!options.student_blocks.empty()) fft_setup(mpi.comm(), "", true);
   if (mpi.is_root()) run_model_bench(options);  // a single-process benchmark
   return kExitOk;
 }

@@ -26,7 +26,7 @@ std::optional<ExportOptions> parse_export_options(const MpiContext& mpi, const A
       ("the run's student: " + names_text<StudentKind>() + " (dense and zeroed have nothing to export)").c_str())(
       "format", po::value<std::string>()->required(),
       ("folder format: " + names_text<ExportFormat>() +
-       " (dense: a Hugging Face folder of the teacher's architecture, the student's matrices expanded; circulant: their parameters c or U, V instead, described in config.json's circal section)")
+       " (dense: a Hugging Face folder of the teacher's architecture, the student's matrices expanded; circulant: their parameters c or U, V instead, described in config.json's circal section, and modeling_circal.py, a PyTorch module that loads the folder)")
           .c_str())("out", po::value<std::string>()->required(),
                     "output folder, written as OUT.tmp and renamed once complete")(
       "dtype", po::value<std::string>(),

@@ -1,6 +1,7 @@
-// `circal generate --model DIR --prompt TEXT [--tokens N] [--student CHECKPOINT]`: the
+// `circal generate --model DIR --prompt TEXT [--tokens N] [--student CHECKPOINT] [--ids]`: the
 // teacher's greedy continuation; with a student, both continuations and a token table that
-// marks where they part.
+// marks where they part. --ids prints each continuation's token ids instead (for comparing
+// another implementation token for token).
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -74,6 +75,13 @@ void print_side_by_side(const Tokenizer& tokenizer, const std::vector<int>& prom
   std::fflush(stdout);
 }
 
+void print_ids_line(const char* who, const std::vector<int>& ids) {
+  std::printf("%s ids:", who);
+  for (const int id : ids) std::printf(" %d", id);
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int generate_command(MpiContext& mpi, const Args& args) {
@@ -83,12 +91,14 @@ int generate_command(MpiContext& mpi, const Args& args) {
       "prompt", po::value<std::string>()->required(), "prompt text")("tokens", po::value<int>()->default_value(32),
                                                                      "number of tokens to append (stops early at EOS)")(
       "student", po::value<std::string>()->default_value(""),
-      "student checkpoint (project.h5 or calibrate.h5): print both continuations");
-  const auto vm =
-      parse_options(mpi, "generate", "--model DIR --prompt TEXT [--tokens N] [--student CHECKPOINT]", desc, args);
+      "student checkpoint (project.h5 or calibrate.h5): print both continuations")(
+      "ids", "print each continuation's token ids instead of text (lines 'teacher ids:', 'student ids:')");
+  const auto vm = parse_options(mpi, "generate",
+                                "--model DIR --prompt TEXT [--tokens N] [--student CHECKPOINT] [--ids]", desc, args);
   if (!vm) return kExitOk;
   const int n = (*vm)["tokens"].as<int>();
   const std::string student_path = (*vm)["student"].as<std::string>();
+  const bool print_ids = vm->count("ids") > 0;
   if (!valid_utf8((*vm)["prompt"].as<std::string>())) fail(kExitInput, "circal generate: --prompt: invalid UTF-8");
   const Teacher opened = open_teacher((*vm)["model"].as<std::string>());
   const ModelWeights& model = opened.weights;
@@ -111,11 +121,16 @@ int generate_command(MpiContext& mpi, const Args& args) {
 
   Transformer teacher(model);
   const std::vector<int> ids = continuation(teacher, prompt, n, model.config.eos_token_id);
-  if (!student) {
+  const std::vector<int> student_ids =
+      student ? continuation(student->net, prompt, n, model.config.eos_token_id) : std::vector<int>();
+  if (print_ids) {  // no text: ids a tokenizer cannot decode (a synthetic model's) print too
+    print_ids_line("teacher", ids);
+    if (student) print_ids_line("student", student_ids);
+  } else if (!student) {
     std::cout << text_of(tokenizer, prompt, ids) << std::endl;
-    return kExitOk;
+  } else {
+    print_side_by_side(tokenizer, prompt, ids, student_ids);
   }
-  print_side_by_side(tokenizer, prompt, ids, continuation(student->net, prompt, n, model.config.eos_token_id));
   return kExitOk;
 }
 

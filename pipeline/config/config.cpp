@@ -160,12 +160,17 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(quantize.act_order), any_value,
             "GPTQ quantizes the columns by descending input energy (H_jj), storing the column-to-group map"),
       field(CIRCAL_FIELD(runtime.fftw_wisdom), any_value, "file to load and save FFTW wisdom, empty = none"),
-      field(CIRCAL_FIELD(runtime.fftw_planner), any_value, "FFTW planning effort: estimate or measure"),
+      field(
+          CIRCAL_FIELD(runtime.fftw_planner), any_value,
+          "FFTW planning effort: estimate (plans from sizes alone: the same plans, so the same bits, in every process and after a resume) or measure (plans chosen by timing, often faster; the last bits can differ from process to process unless runtime.fftw_wisdom keeps the plans)"),
       field(
           CIRCAL_FIELD(runtime.shared_weights), any_value,
           "the ranks of a node share one float32 copy of the teacher weights (MPI-3 shared memory) instead of one each"),
       field(CIRCAL_FIELD(runtime.threads), at_least(1),
             "threads per rank for OpenBLAS, FFTW and the OpenMP loops (results within 1e-5 of 1 thread)"),
+      field(
+          CIRCAL_FIELD(runtime.node_memory_gb), at_least(0.0),
+          "GiB a node may hold (teacher, and every rank's activations, logits, statistics, student); a run whose estimate passes it is refused before any work; 0 = the node's MemTotal"),
       field(CIRCAL_FIELD(cluster.nodes), at_least(1), "Slurm nodes per job"),
       field(CIRCAL_FIELD(cluster.tasks), at_least(1), "MPI ranks per job"),
       field(CIRCAL_FIELD(cluster.time), slurm_time, "Slurm time limit per job"),

@@ -117,10 +117,11 @@ struct QuantizeConfig {
 };
 
 struct RuntimeConfig {
-  std::string fftw_wisdom;  // file to load/save FFTW wisdom, empty = none
-  FftPlanner fftw_planner = FftPlanner::Measure;
-  bool shared_weights = true;  // one teacher copy per node (MPI shared memory)
-  int threads = 1;             // OpenBLAS/FFTW/OpenMP threads per rank
+  std::string fftw_wisdom;                         // file to load/save FFTW wisdom, empty = none
+  FftPlanner fftw_planner = FftPlanner::Estimate;  // timed plans round differently run to run
+  bool shared_weights = true;                      // one teacher copy per node (MPI shared memory)
+  int threads = 1;                                 // OpenBLAS/FFTW/OpenMP threads per rank
+  double node_memory_gb = 0;                       // what a node may hold (GiB); 0 = its MemTotal
 };
 
 struct ClusterConfig {

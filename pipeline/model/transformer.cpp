@@ -472,8 +472,8 @@ void Transformer::backward(const float* dlogits, bool input_gradient) { impl_->b
 
 const float* Transformer::hidden_gradient() const { return impl_->grads.dx.data(); }
 
-std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, int n,
-                                              std::vector<float>* prompt_logits) {
+std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, int n, std::vector<float>* prompt_logits,
+                                              const std::function<void()>& after_prompt) {
   Impl& m = *impl_;
   const int T = static_cast<int>(prompt.size());
   if (T == 0) fail(kExitInput, "greedy decoding needs a non-empty prompt");
@@ -487,6 +487,7 @@ std::vector<int> Transformer::generate_greedy(const std::vector<int>& prompt, in
   m.embed(prompt.data(), T, x0);
   const float* logits = m.run(0, x0, true);
   if (prompt_logits) prompt_logits->assign(logits, logits + static_cast<long>(T) * m.cfg.vocab_size);
+  if (after_prompt) after_prompt();
   std::vector<int> out;
   out.reserve(n);
   int last_rows = T;

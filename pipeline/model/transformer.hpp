@@ -7,6 +7,7 @@
 // swapped for a block-circulant (or zero) operator.
 //
 // THIS HEADER IS A CONTRACT other code is written against: extend it, do not rename.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,11 @@ class Transformer {
 
   // Greedy decoding with a KV cache: prompt ids (with BOS), returns the n appended ids. The
   // prompt's pass is forward()'s, bit for bit: with prompt_logits its logits [T, vocab] are
-  // copied there, so a caller needing both runs the prompt once.
-  std::vector<int> generate_greedy(const std::vector<int>& prompt, int n, std::vector<float>* prompt_logits = nullptr);
+  // copied there, so a caller needing both runs the prompt once. after_prompt, when given, is
+  // called once the prompt's pass is done and before the first decoding step (a benchmark
+  // times decoding alone from there).
+  std::vector<int> generate_greedy(const std::vector<int>& prompt, int n, std::vector<float>* prompt_logits = nullptr,
+                                   const std::function<void()>& after_prompt = {});
 
  private:
   struct Impl;

@@ -14,6 +14,7 @@
 #include "pipeline/io/safetensors_writer.hpp"
 #include "stages/common/quantized_student.hpp"
 #include "stages/common/student.hpp"
+#include "stages/export/modeling_circal_source.hpp"
 
 namespace circal {
 
@@ -246,11 +247,17 @@ Json circal_section(const ExportedStudent& student, StudentKind kind) {
   const char* rule = layout.structure == Structure::LowRank
                          ? "W = U V"
                          : "W[r, s] = c[r / b, s / b, (r - s) mod b] for r < out_features, s < in_features";
-  return {{"structure", name_of(layout.structure)},
-          {"block_size", layout.block_size},
-          {"student", name_of(kind)},
-          {"matrices", matrices},
-          {"rule", rule}};
+  Json section = {{"structure", name_of(layout.structure)},
+                  {"block_size", layout.block_size},
+                  {"student", name_of(kind)},
+                  {"matrices", matrices},
+                  {"rule", rule},
+                  {"modeling", "modeling_circal.py"}};
+  if (layout.structure == Structure::Circulant) {
+    section["index_convention"] = "C_ij[r, s] = c_ij[(r - s) mod b], c [p, q, b], p = ceil(m / b), q = ceil(n / b)";
+    section["padding"] = "W is C [p b, q b] cut to [m, n]: inputs zero-padded to q b, outputs past m dropped";
+  }
+  return section;
 }
 
 // The teacher's description files: config.json with the dtype written (and, for the circulant
@@ -276,8 +283,10 @@ void write_folder(const StageContext& context, const ExportRequest& request, con
   const TensorDtype written = dtype.value_or(teacher.location.at(first)->tensor(first).dtype);
   StagingFolder folder(request.out, request.force);
   write_weights(folder, model_tensors(teacher, student, request.format, dtype), request.shard_bytes);
-  write_model_files(folder, teacher_dir, written,
-                    request.format == ExportFormat::Circulant ? circal_section(student, request.student) : Json());
+  const bool compact = request.format == ExportFormat::Circulant;
+  write_model_files(folder, teacher_dir, written, compact ? circal_section(student, request.student) : Json());
+  // The PyTorch module that reads the compact folder travels with it (no LLaMA loader does).
+  if (compact) write_file_atomically(folder.path("modeling_circal.py"), kModelingCircalPy);
   folder.commit();
 }
 

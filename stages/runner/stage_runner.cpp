@@ -15,6 +15,7 @@
 #include "pipeline/runtime/stop_signal.hpp"
 #include "stages/calibrate/calibrate_stage.hpp"
 #include "stages/capture/capture_stage.hpp"
+#include "stages/common/memory_budget.hpp"
 #include "stages/common/student.hpp"
 #include "stages/evaluate/evaluate_stage.hpp"
 #include "stages/project/project_stage.hpp"
@@ -46,7 +47,24 @@ void apply_runtime_threads(const Config& config) {
   fft_set_threads(config.runtime.threads);
 }
 
+void refuse_memory_shortfall_on_node(const MpiContext& mpi, Config config) {
+  const std::string config_json = config.model.path + "/config.json";
+  if (!std::filesystem::is_regular_file(config_json)) return;
+  const LlamaConfig model = read_llama_config(config_json);
+  resolve_layers(config, model.num_hidden_layers);
+  MPI_Comm node = MPI_COMM_NULL;
+  MPI_Comm_split_type(mpi.comm(), MPI_COMM_TYPE_SHARED, mpi.rank(), MPI_INFO_NULL, &node);
+  int node_ranks = 1;
+  MPI_Comm_size(node, &node_ranks);
+  MPI_Comm_free(&node);
+  refuse_memory_shortfall(config, model, node_ranks);
+}
+
+namespace {
+
 std::string weight_hash_cache(const Config& config) { return config.run_dir + "/weight_hashes.json"; }
+
+}  // namespace
 
 Teacher load_teacher(const MpiContext& mpi, const Config& config) {
   apply_runtime_threads(config);
@@ -87,7 +105,9 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
   // the writers (their temporary files go) and the lock; left at their default, the signals
   // would kill the ranks mid-write.
   const StopSignalGuard signals;
-  // Refusals of the config and the model come before the lock, so they leave nothing behind.
+  // Refusals of the config and the model come before the lock, so they leave nothing behind;
+  // a run that would not fit the node's memory before the teacher is even loaded.
+  refuse_memory_shortfall_on_node(mpi, config);
   const Teacher teacher = load_teacher(mpi, config);
   const ModelWeights& model = teacher.weights;
   resolve_layers(config, model.config.num_hidden_layers);
@@ -96,7 +116,6 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
   if (std::any_of(options.stages.begin(), options.stages.end(), [](Stage s) { return s != Stage::Capture; }))
     refuse_capture_shortfall(config);
   const RunDirectory run_directory(mpi, config.run_dir);
-  save_weight_hashes(mpi, config, model);
   const StageContext context{mpi, config, model, teacher.tokenizer};
   fft_setup(mpi.comm(), config.runtime.fftw_wisdom, config.runtime.fftw_planner == FftPlanner::Measure);
   bool rerun = options.force;
@@ -115,6 +134,7 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
     mpi.log(std::string(stage_name(stage)) + ": done in " + seconds_since(start) + " -> " + output);
   }
   fft_save_wisdom(mpi.comm(), config.runtime.fftw_wisdom);
+  save_weight_hashes(mpi, config, model);  // after the stages: a failed run adds no file
 }
 
 }  // namespace circal

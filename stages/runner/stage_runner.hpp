@@ -16,6 +16,11 @@ struct RunOptions {
   bool force = false;         // rerun every stage
 };
 
+// Collective: refuses (kExitUsage, one line) a run whose node would pass runtime.node_memory_gb
+// (stages/common/memory_budget), from config.json alone, against the ranks of this rank's node.
+// A folder without config.json is left to load_teacher to refuse, in its words.
+void refuse_memory_shortfall_on_node(const MpiContext& mpi, Config config);
+
 // runtime.threads for OpenBLAS, FFTW and the OpenMP loops of this process.
 void apply_runtime_threads(const Config& config);
 // The teacher as runtime.* says: threads applied, then one float32 copy per node shared by its
@@ -23,7 +28,7 @@ void apply_runtime_threads(const Config& config);
 // tokenizer included, checked and read by open_teacher (the stages use this one tokenizer).
 // Weight files the run directory's hash cache knows unchanged are not read to be hashed.
 Teacher load_teacher(const MpiContext& mpi, const Config& config);
-// Collective, once the run directory is held: records the teacher's weight-file hashes in the
+// Collective, once the run directory is held and the stages succeeded: records the teacher's weight-file hashes in the
 // run directory's cache (RUN_DIR/weight_hashes.json, written only when it learned something),
 // so that later stages and reruns hash the weights by a stat.
 void save_weight_hashes(const MpiContext& mpi, const Config& config, const ModelWeights& model);

@@ -179,6 +179,8 @@ row "unknown key (config file)"  2 'calibrate\.lrate.*unknown key.*unknown-key\.
 row "wrong type"                 2 'calibrate\.steps.*abc'                run --config "$CFG" --run-dir RUN --set calibrate.steps=abc
 row "negative learning rate"     2 'calibrate\.lr: must be > 0 \(got -1\)' run --config "$CFG" --run-dir RUN --set calibrate.lr=-1
 row "zero learning rate"         2 'calibrate\.lr: must be > 0 \(got 0\)' run --config "$CFG" --run-dir RUN --set calibrate.lr=0
+row "node memory budget too small" 2 'runtime\.node_memory_gb: the (capture|calibrate) stage needs about .* more than the 0\.0 GB budget; raise runtime\.node_memory_gb' \
+  run --config "$CFG" --run-dir RUN --set runtime.node_memory_gb=0.001
 row "block size 0"               2 'project\.block_size.*0'               run --config "$CFG" --run-dir RUN --set project.block_size=0
 row "odd block size"             2 'project\.block_size.*(even|odd).*15|project\.block_size.*15.*(even|odd)' run --config "$CFG" --run-dir RUN --set project.block_size=15
 row "block larger than a matrix" 2 'project\.block_size.*1024.*(larger|exceeds)|1024.*larger than' run --config "$CFG" --run-dir RUN --set project.block_size=1024

@@ -4,24 +4,61 @@
 formulas independently of circal: RoPE inverse frequencies with rope_scaling linear/llama3,
 attention biases, Qwen3's per-head q/k RMSNorm before RoPE, Mistral's sliding-window mask.
 
-    family_forward.py MODEL_DIR CIRCAL_LOGITS.h5
+    family_forward.py MODEL_DIR CIRCAL_LOGITS.h5 [DATASET]
 
-compares each prompt's logits in the file circal logits wrote (its tokens fed here) and fails
-when a row's max |error| exceeds 1e-4 of the prompt's max |logit| (the teacher reference test's
-bound). Prints the max abs and relative error.
+compares each prompt's logits in the file circal logits wrote (its tokens fed here; DATASET
+`logits` by default, `student_logits` to hold a folder that `circal export --format dense`
+wrote against the student it came from) and fails when a row's max |error| exceeds 1e-4 of the
+prompt's max |logit| (the teacher reference test's bound). Prints the max abs and relative
+error. MODEL_DIR: the generator's BF16 shards (read_back), or any folder of F32/BF16/F16
+safetensors, one model.safetensors or shards named by model.safetensors.index.json.
 """
 import json
 import math
 import os
 import sys
 
+import struct
+
 import h5py
+import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 from make_synthetic_checkpoint import read_back  # noqa: E402  (reads BF16 safetensors independently)
 
 TOLERANCE = 1e-4
+
+
+def read_folder(folder):
+    """{name: float32 array} of any HF folder's safetensors (F32, BF16, F16)."""
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            weight_map = json.load(f)["weight_map"]
+        try:
+            return read_back(folder)  # the generator's BF16 shards, checked tightly
+        except AssertionError:
+            pass  # another writer's shards
+        shards = sorted(set(weight_map.values()))
+    else:
+        shards = ["model.safetensors"]
+    tensors = {}
+    for shard in shards:
+        with open(os.path.join(folder, shard), "rb") as f:
+            blob = f.read()
+        (n,) = struct.unpack("<Q", blob[:8])
+        header = json.loads(blob[8:8 + n])
+        header.pop("__metadata__", None)
+        for name, entry in header.items():
+            begin, stop = entry["data_offsets"]
+            raw = blob[8 + n + begin:8 + n + stop]
+            if entry["dtype"] == "BF16":
+                values = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
+            else:
+                values = np.frombuffer(raw, {"F32": "<f4", "F16": "<f2"}[entry["dtype"]]).astype(np.float32)
+            tensors[name] = values.reshape(entry["shape"])
+    return tensors
 
 
 def inverse_frequencies(c, d):
@@ -65,7 +102,7 @@ class Reference:
     def __init__(self, folder):
         with open(os.path.join(folder, "config.json")) as f:
             self.c = json.load(f)
-        self.w = {k: torch.from_numpy(v.copy()).double() for k, v in read_back(folder).items()}
+        self.w = {k: torch.from_numpy(v.copy()).double() for k, v in read_folder(folder).items()}
         c = self.c
         self.heads, self.kv = c["num_attention_heads"], c["num_key_value_heads"]
         self.d = c.get("head_dim") or c["hidden_size"] // self.heads
@@ -120,7 +157,7 @@ class Reference:
         return x @ head.T
 
 
-def main(folder, logits_file):
+def main(folder, logits_file, dataset="logits"):
     ref = Reference(folder)
     worst_abs = worst_rel = 0.0
     with h5py.File(logits_file, "r") as got:
@@ -128,18 +165,18 @@ def main(folder, logits_file):
         assert names, f"{logits_file}: no prompts"
         for name in names:
             tokens = got[name]["tokens"][()].tolist()
-            have = torch.from_numpy(got[name]["logits"][()]).double()
+            have = torch.from_numpy(got[name][dataset][()]).double()
             want = ref.logits(tokens)
             assert have.shape == want.shape, (name, have.shape, want.shape)
             error = (have - want).abs().max().item()
             worst_abs = max(worst_abs, error)
             worst_rel = max(worst_rel, error / want.abs().max().item())
     verdict = "ok" if worst_rel < TOLERANCE else "FAILED"
-    print(f"{verdict}: {os.path.basename(folder)} ({ref.c['model_type']}): {len(names)} prompts, "
+    print(f"{verdict}: {os.path.basename(folder)} ({ref.c['model_type']}, {dataset}): {len(names)} prompts, "
           f"max abs error {worst_abs:.3g}, max error / max |logit| {worst_rel:.3g} (bound {TOLERANCE})")
     return 0 if worst_rel < TOLERANCE else 1
 
 
 if __name__ == "__main__":
     torch.set_grad_enabled(False)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:4]))
