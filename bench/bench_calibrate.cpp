@@ -7,6 +7,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "bench/machine_load.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/io/checkpoint_reader.hpp"
 #include "pipeline/model/model_loader.hpp"
@@ -79,15 +80,6 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-std::string load_average() {
-  std::ifstream file("/proc/loadavg");
-  double one = 0, five = 0, fifteen = 0;
-  file >> one >> five >> fifteen;
-  char text[64];
-  std::snprintf(text, sizeof text, "%.2f %.2f %.2f", one, five, fifteen);
-  return text;
-}
-
 nlohmann::json matrices_json(const StudentLayout& layout) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& m : layout.matrices) list.push_back({{"layer", m.layer}, {"projection", name_of(m.projection)}});
@@ -139,7 +131,7 @@ void run_calibrate_bench(MpiContext& mpi, Config config, const CalibrateBenchOpt
   for (double s : timed.seconds) total_seconds += s;
   const double step_ms = 1e3 * median(timed.seconds);
   const double tokens_per_second = double(plan.positions) / total_seconds;
-  const std::string core = openblas_core_name(), load = load_average();
+  const std::string core = openblas_core_name(), load = load_averages_text();
   std::printf(
       "bench calibrate: %d steps of %zu prompts in groups of %d (%lld positions), %zu matrices "
       "at block size %d, %d rank(s), openblas core %s (%d thread(s)), load average %s\n",

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/machine_load.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/block_layout.hpp"
 #include "pipeline/circulant/circulant_linear.hpp"
@@ -151,11 +152,6 @@ void write_csv(const std::string& path, const std::vector<BenchRow>& rows) {
   if (!out) fail(kExitIo, "circal bench: cannot write " + path);
 }
 
-double load_average() {
-  double load[1] = {NAN};
-  return getloadavg(load, 1) == 1 ? load[0] : NAN;
-}
-
 // --lowrank: the forward of a circulant matrix and of the low-rank one of equal parameters,
 // timed in alternating rounds (circulant sample, low-rank sample, again) so that a change of
 // load on a shared machine hits both alike; each figure is the median over the rounds.
@@ -163,7 +159,7 @@ void bench_lowrank_pairs(const CirculantBenchOptions& options) {
   const int shapes[2][2] = {{5632, 2048}, {2048, 5632}};  // TinyLlama-1.1B gate/up, down
   std::vector<std::string> csv = {
       "out,in,b,rank,T,rounds,circulant_fwd_ms,lowrank_fwd_ms,circulant_tok_s,lowrank_tok_s,openblas_core"};
-  const double load_before = load_average();
+  const double load_before = load_average_1min();
   std::printf(
       "circulant vs low rank at equal parameters, forward, 1 thread, median of %d alternating rounds; "
       "load average %.2f\n",
@@ -204,7 +200,7 @@ void bench_lowrank_pairs(const CirculantBenchOptions& options) {
       }
     }
   }
-  std::printf("load average before %.2f, after %.2f\n", load_before, load_average());
+  std::printf("load average before %.2f, after %.2f\n", load_before, load_average_1min());
   if (options.csv.empty()) return;
   std::ofstream out(options.csv);
   for (const std::string& line : csv) out << line << "\n";

@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 
+#include "bench/machine_load.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/data/prompts.hpp"
 #include "pipeline/model/model_loader.hpp"
@@ -159,8 +160,7 @@ void run_payoff(const ModelWeights& weights, const std::vector<std::vector<int>>
   variants[0]->bytes_per_token = decode_weight_bytes(weights.config);
   for (int block : options.student_blocks) variants.push_back(random_student(weights, block, options.seed));
   const long decode_steps = static_cast<long>(prompts.size()) * (options.decode_tokens - 1);
-  double load_before = NAN, load_after = NAN;
-  getloadavg(&load_before, 1);
+  const double load_before = load_average_1min();
   for (auto& v : variants) {  // untimed: buffers, FFTW plans, page faults
     batched_pass(v->net, groups);
     decode_pass(v->net, {prompts.front()}, 2);
@@ -177,7 +177,7 @@ void run_payoff(const ModelWeights& weights, const std::vector<std::vector<int>>
     std::printf("round %d of %d done\n", round + 1, options.repeats);
     std::fflush(stdout);
   }
-  getloadavg(&load_after, 1);
+  const double load_after = load_average_1min();
   std::printf(
       "prompts: %zu, prompt tokens: %ld, decode steps: %ld, rounds: %d (interleaved), load average before %.2f, "
       "after %.2f\n",

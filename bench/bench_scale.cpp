@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 
+#include "bench/machine_load.hpp"
 #include "pipeline/base/errors.hpp"
 #include "pipeline/circulant/fft_plans.hpp"
 #include "pipeline/io/checkpoint_reader.hpp"
@@ -33,13 +34,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 double gib(int64_t bytes) { return double(bytes) / double(1ull << 30); }
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
 
 // Bytes of a file, or of every file under a folder.
 int64_t disk_bytes(const fs::path& path) {
@@ -126,7 +120,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
   const std::string json_path =
       options.json_path.empty() ? (bench_dir / "bench_scale.jsonl").string() : options.json_path;
   const auto bench_start = std::chrono::steady_clock::now();
-  const std::string load_before = load_average();
+  const std::string load_before = load_averages_text();
 
   const bool uses_corpus = config.data.source == DataSource::Corpus;
   // The checkpoint, the prompt subsets and a clean run directory, on rank 0.
@@ -199,7 +193,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
       config.model.path.c_str(), c.num_hidden_layers, c.hidden_size, c.intermediate_size, int(layout.matrices.size()),
       layout.block_size, mpi.size(), config.runtime.threads, config.runtime.shared_weights ? "on" : "off",
       name_of(config.calibrate.recompute), openblas_core_name().c_str(),
-      (load_before + " before, " + load_average() + " after").c_str());
+      (load_before + " before, " + load_averages_text() + " after").c_str());
   std::printf("%-10s %9s %9s %10s %10s %14s %14s %14s %12s\n", "stage", "wall s", "CPU s", "tokens", "tokens/s",
               "peak PSS/rank", "peak PSS/node", "end PSS/node", "output");
   json line = {{"time", long(std::time(nullptr))},
@@ -222,7 +216,7 @@ void run_scale_bench(MpiContext& mpi, Config config, const ScaleBenchOptions& op
                {"load_average_before", load_before},
                {"generate_seconds", generate_seconds},
                {"total_seconds", total},
-               {"load_average_after", load_average()}};
+               {"load_average_after", load_averages_text()}};
   if (uses_corpus)
     line.update({{"window_tokens", config.data.window_tokens},
                  {"calibration_windows", config.data.calibration_windows},

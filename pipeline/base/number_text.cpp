@@ -1,5 +1,6 @@
 #include "pipeline/base/number_text.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 namespace circal {
@@ -9,5 +10,7 @@ std::string fixed(double value, int digits) {
   std::snprintf(text, sizeof text, "%.*f", digits, value);
   return text;
 }
+
+std::string fixed_or_blank(double value, int digits) { return std::isnan(value) ? "" : fixed(value, digits); }
 
 }  // namespace circal

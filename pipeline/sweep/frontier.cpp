@@ -73,10 +73,9 @@ void mark_pareto(std::vector<FrontierPoint>& points) {
   }
 }
 
-std::string cell(double value, int digits) { return std::isnan(value) ? "" : fixed(value, digits); }
-
 std::string with_interval(double value, const Interval& ci, int digits) {
-  return cell(value, digits) + " [" + cell(ci.lo, digits) + ", " + cell(ci.hi, digits) + "]";
+  return fixed_or_blank(value, digits) + " [" + fixed_or_blank(ci.lo, digits) + ", " + fixed_or_blank(ci.hi, digits) +
+         "]";
 }
 
 }  // namespace
@@ -103,7 +102,7 @@ std::string frontier_markdown(const std::vector<FrontierPoint>& points) {
      << "| student | point | bits / weight | test KL [95% CI] | perplexity [95% CI] | Pareto |\n"
      << "|---|---|---:|---|---|:---:|\n";
   for (const FrontierPoint& p : points)
-    md << "| " << p.student << " | " << p.point << " | " << cell(p.bits, 3) << " | "
+    md << "| " << p.student << " | " << p.point << " | " << fixed_or_blank(p.bits, 3) << " | "
        << with_interval(p.kl_mean, p.kl_ci95, 4) << " | " << with_interval(p.perplexity, p.perplexity_ci95, 3) << " | "
        << (p.pareto ? "**yes**" : "") << " |\n";
   md << "\n![test KL vs bits per weight](plots/frontier.png)\n";

@@ -98,7 +98,6 @@ std::string failure_reason(const fs::path& sweep, const fs::path& dir, const jso
 }
 
 // A missing figure is an empty cell.
-std::string cell(double value, int digits) { return std::isnan(value) ? "" : circal::fixed(value, digits); }
 
 std::string general(double value) {
   char text[64];
@@ -268,13 +267,15 @@ std::vector<std::string> structure_verdicts(const std::vector<SweepRow>& rows) {
     const SweepRow& next = *best[1];
     const bool overlap = win.kl_ci95.hi >= next.kl_ci95.lo;
     std::ostringstream line;
-    line << "At block size " << block_size << " (" << cell(win.compression_ratio, 2) << "x vs "
-         << cell(next.compression_ratio, 2) << "x MLP compression), " << win.structure << " wins: test KL "
-         << cell(win.kl_mean, 4) << " [" << cell(win.kl_ci95.lo, 4) << ", " << cell(win.kl_ci95.hi, 4) << "] ("
-         << win.student << ") against " << next.structure << "'s " << cell(next.kl_mean, 4) << " ["
-         << cell(next.kl_ci95.lo, 4) << ", " << cell(next.kl_ci95.hi, 4) << "] (" << next.student << "), "
-         << cell(next.kl_mean - win.kl_mean, 4) << " nats lower ("
-         << cell(next.kl_mean > 0 ? 100 * (1 - win.kl_mean / next.kl_mean) : NAN, 0) << "%); the 95% intervals "
+    line << "At block size " << block_size << " (" << fixed_or_blank(win.compression_ratio, 2) << "x vs "
+         << fixed_or_blank(next.compression_ratio, 2) << "x MLP compression), " << win.structure << " wins: test KL "
+         << fixed_or_blank(win.kl_mean, 4) << " [" << fixed_or_blank(win.kl_ci95.lo, 4) << ", "
+         << fixed_or_blank(win.kl_ci95.hi, 4) << "] (" << win.student << ") against " << next.structure << "'s "
+         << fixed_or_blank(next.kl_mean, 4) << " [" << fixed_or_blank(next.kl_ci95.lo, 4) << ", "
+         << fixed_or_blank(next.kl_ci95.hi, 4) << "] (" << next.student << "), "
+         << fixed_or_blank(next.kl_mean - win.kl_mean, 4) << " nats lower ("
+         << fixed_or_blank(next.kl_mean > 0 ? 100 * (1 - win.kl_mean / next.kl_mean) : NAN, 0)
+         << "%); the 95% intervals "
          << (overlap ? "overlap, so the difference is not resolved by this test set." : "do not overlap.");
     verdicts.push_back(line.str());
   }
@@ -308,7 +309,7 @@ std::string sweep_report_csv(const std::vector<SweepRow>& rows) {
            (ok ? general(r.compression_ratio) + "," + general(r.kl_mean) + "," + general(r.kl_ci95.lo) + "," +
                      general(r.kl_ci95.hi) + "," + general(r.top1) + "," + general(r.top5_overlap) + "," +
                      general(r.match_rate) + "," + std::to_string(r.calibration_steps) + "," +
-                     cell(r.calibration_seconds, 2)
+                     fixed_or_blank(r.calibration_seconds, 2)
                : std::string(",,,,,,,,")) +
            "," + (r.best_lr ? "1" : "0") + "," + csv_field(r.failure) + "\n";
   }
@@ -334,10 +335,11 @@ std::string sweep_report_markdown(const std::vector<SweepRow>& rows) {
     }
     const std::string mark = r.best_lr ? "**" : "";
     md << "| " << r.name << " | " << r.structure << " | " << r.block_size << " | " << mark << general(r.lr) << mark
-       << " | " << cell(r.compression_ratio, 2) << "x | " << mark << cell(r.kl_mean, 4) << mark << " ["
-       << cell(r.kl_ci95.lo, 4) << ", " << cell(r.kl_ci95.hi, 4) << "] | " << cell(r.top1, 3) << " | "
-       << cell(r.top5_overlap, 3) << " | " << cell(r.match_rate, 3) << " | " << r.calibration_steps << " | "
-       << cell(r.calibration_seconds, 1) << " |\n";
+       << " | " << fixed_or_blank(r.compression_ratio, 2) << "x | " << mark << fixed_or_blank(r.kl_mean, 4) << mark
+       << " [" << fixed_or_blank(r.kl_ci95.lo, 4) << ", " << fixed_or_blank(r.kl_ci95.hi, 4) << "] | "
+       << fixed_or_blank(r.top1, 3) << " | " << fixed_or_blank(r.top5_overlap, 3) << " | "
+       << fixed_or_blank(r.match_rate, 3) << " | " << r.calibration_steps << " | "
+       << fixed_or_blank(r.calibration_seconds, 1) << " |\n";
   }
   if (failed > 0) {
     md << "\n## Failed points (" << failed << ")\n\n| point | reason |\n|---|---|\n";
