@@ -33,13 +33,14 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 struct ProbedTeacher {
   ProbedTeacher(const ModelWeights& model, const StudentLayout& layout, bool keep_rows) : net(model) {
     for (const PatchedMatrix& m : layout.matrices) {
-      dense.push_back(
-          std::make_unique<DenseLinear>(m.out_features, m.in_features, mlp_matrix(model, m.layer, m.projection)));
+      dense.push_back(std::make_unique<DenseLinear>(m.out_features, m.in_features,
+                                                    mlp_weight(model, m.layer, m.projection), &weights32));
       probes.push_back(std::make_unique<FisherProbe>(*dense.back()));
       probes.back()->keep_rows(keep_rows);
       net.set_mlp_operator(m.layer, m.projection, probes.back().get());
     }
   }
+  Float32Scratch weights32;  // the probed matrices, when the teacher is kept in file dtype
   Transformer net;
   std::vector<std::unique_ptr<DenseLinear>> dense;
   std::vector<std::unique_ptr<FisherProbe>> probes;
@@ -170,7 +171,8 @@ void run_sensitivity_bench(MpiContext& mpi, Config config, const SensitivityBenc
       cell.relative_output_error = error;
       cell.channel_mean = 0.5 * fisher[i] * error * error * output.sum_squares() / input.tokens();
       CirculantLinear op(m.out_features, m.in_features, b, c.data(), nullptr);
-      DenseLinear dense(m.out_features, m.in_features, mlp_matrix(model, m.layer, m.projection));
+      Float32Scratch scratch;
+      DenseLinear dense(m.out_features, m.in_features, mlp_weight(model, m.layer, m.projection), &scratch);
       const KlEstimate estimate = estimate_kl(rows[i], dense, op);
       cell.gauss_newton = estimate.gauss_newton;
       cell.diagonal = estimate.diagonal;

@@ -42,6 +42,9 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(run_dir), not_empty, "directory for every stage output of this run"),
       field(CIRCAL_FIELD(model.path), not_empty,
             "teacher model folder (config.json, model.safetensors, tokenizer.model)"),
+      field(
+          CIRCAL_FIELD(model.resident_dtype), any_value,
+          "teacher matrices in memory: float32, or file = their dtype in the safetensors (BF16/F16, memory-mapped, shared by every rank of a node), converted a matrix at a time before each GEMM (the same floats); auto = file when float32 would not fit runtime.node_memory_gb"),
       field(CIRCAL_FIELD(prompts.source), not_empty, "all prompts, one per line: the input of `circal split`"),
       field(CIRCAL_FIELD(prompts.calibration), not_empty, "calibration prompts (capture, projection, KL training)"),
       field(CIRCAL_FIELD(prompts.validation), not_empty, "validation prompts (early stopping)"),

@@ -10,6 +10,7 @@ namespace circal {
 
 struct ModelConfig {
   std::string path = "data/models/manpages-llama-5m";
+  ResidentDtype resident_dtype = ResidentDtype::Auto;  // teacher matrices in memory: float32 or the file's dtype
 };
 
 struct PromptsConfig {

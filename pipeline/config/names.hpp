@@ -170,6 +170,18 @@ struct EnumNames<WeightDtype> {
                                     std::pair{WeightDtype::F16, "f16"}};
 };
 
+// model.resident_dtype: the teacher's matrices kept as float32, or in their file dtype
+// (BF16/F16) and converted a matrix at a time just before each GEMM; auto picks file when
+// float32 would not fit runtime.node_memory_gb.
+enum class ResidentDtype { Auto, Float32, File };
+template <>
+struct EnumNames<ResidentDtype> {
+  static constexpr const char* what = "resident dtype";
+  static constexpr std::array names{std::pair{ResidentDtype::Auto, "auto"},
+                                    std::pair{ResidentDtype::Float32, "float32"},
+                                    std::pair{ResidentDtype::File, "file"}};
+};
+
 // Every value of Enum, in table order.
 template <class Enum>
 constexpr auto all_of() {

@@ -1,5 +1,6 @@
 // load_model: config.json + model.safetensors (or the shards of model.safetensors.index.json)
-// -> ModelWeights, every tensor checked by name and shape and converted to float32 once.
+// -> ModelWeights, every tensor checked by name and shape and converted to float32 once (or,
+// for F16/BF16 matrices under file residency, left in the mapped file).
 #include <nlohmann/json.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -112,10 +113,17 @@ void hash_weights(const WeightSource& source, ModelWeights& model, FileHashCache
   }
 }
 
+// A tensor the config implies and where its pointer goes: a vector (always float32) or a
+// matrix (float32, or kept in file dtype).
 struct ExpectedTensor {
   std::string name;
   std::vector<int64_t> shape;
-  const float** slot;
+  const float** slot = nullptr;
+  ResidentTensor* matrix = nullptr;
+  ExpectedTensor(std::string n, std::vector<int64_t> s, const float** vector)
+      : name(std::move(n)), shape(std::move(s)), slot(vector) {}
+  ExpectedTensor(std::string n, std::vector<int64_t> s, ResidentTensor* kept)
+      : name(std::move(n)), shape(std::move(s)), matrix(kept) {}
 };
 
 void add_attention_extras(const LlamaConfig& c, const std::string& prefix, LayerWeights& layer,
@@ -189,26 +197,44 @@ void check_tensor_set(const WeightSource& source, const std::vector<ExpectedTens
   }
 }
 
-std::size_t total_elements(const WeightSource& source, const std::vector<ExpectedTensor>& expected) {
+// Whether the tensor stays in the mapped file: a F16/BF16 matrix under file residency.
+bool kept_in_file(const WeightSource& source, const ExpectedTensor& e, ResidentDtype resident) {
+  return resident == ResidentDtype::File && e.matrix &&
+         source.location.at(e.name)->tensor(e.name).dtype != TensorDtype::F32;
+}
+
+// Floats of the tensors converted to float32 (the others stay in the mapped files).
+std::size_t total_elements(const WeightSource& source, const std::vector<ExpectedTensor>& expected,
+                           ResidentDtype resident) {
   std::size_t total = 0;
   for (const auto& e : expected)
-    total += static_cast<std::size_t>(source.location.at(e.name)->tensor(e.name).elements());
+    if (!kept_in_file(source, e, resident))
+      total += static_cast<std::size_t>(source.location.at(e.name)->tensor(e.name).elements());
   return total;
 }
 
 // Converts the tensors into `base` (total_elements floats), one after the other in `expected`
-// order, and points the slots at them. Of `parts` converters, this is `part`: it converts the
-// tensors that start in its equal share of the elements (every pointer is set regardless).
+// order, and points the slots at them (those kept in file dtype at their mapped bytes). Of
+// `parts` converters, this is `part`: it converts the tensors that start in its equal share of
+// the elements (every pointer is set regardless).
 void convert_tensors(const WeightSource& source, const std::vector<ExpectedTensor>& expected, ModelWeights& model,
-                     float* base, int part = 0, int parts = 1) {
-  const std::size_t total = total_elements(source, expected);
+                     float* base, ResidentDtype resident, int part = 0, int parts = 1) {
+  const std::size_t total = total_elements(source, expected, resident);
   std::size_t offset = 0;
   for (const auto& e : expected) {
     const SafetensorsFile& file = *source.location.at(e.name);
+    if (kept_in_file(source, e, resident)) {
+      const TensorInfo& info = file.tensor(e.name);
+      *e.matrix = ResidentTensor(info.bytes, info.dtype);
+      continue;
+    }
     float* dst = base + offset;
     const int owner = total == 0 ? 0 : int((offset * std::size_t(parts)) / total);
     if (owner == part) file.read_float32(e.name, dst);
-    *e.slot = dst;
+    if (e.matrix)
+      *e.matrix = ResidentTensor(dst);
+    else
+      *e.slot = dst;
     offset += static_cast<std::size_t>(file.tensor(e.name).elements());
   }
   if (model.config.tie_word_embeddings) model.lm_head = model.embed_tokens;
@@ -218,7 +244,7 @@ void convert_tensors(const WeightSource& source, const std::vector<ExpectedTenso
 // (every refusal of a bad folder happens here), before any weight is converted.
 struct ModelFolder {
   ModelWeights model;  // config only
-  WeightSource source;
+  std::shared_ptr<WeightSource> source;
   std::vector<ExpectedTensor> expected;
 };
 
@@ -227,9 +253,9 @@ ModelFolder open_model_folder(const std::string& dir) {
   const std::string config_path = (fs::path(dir) / "config.json").string();
   ModelFolder folder;
   folder.model.config = read_llama_config(config_path);
-  folder.source = open_weight_source(dir);
+  folder.source = std::make_shared<WeightSource>(open_weight_source(dir));
   folder.expected = expected_tensors(folder.model);
-  check_tensor_set(folder.source, folder.expected, config_path);
+  check_tensor_set(*folder.source, folder.expected, config_path);
   return folder;
 }
 
@@ -243,23 +269,37 @@ WeightSource open_weight_source(const std::string& dir) {
   fail(kExitInput, single.string() + ": missing (and no model.safetensors.index.json in " + dir + ")");
 }
 
-ModelWeights load_model(const std::string& dir, FileHashCache* hashes) {
+namespace {
+
+// The maps stay open only when some matrix points into them.
+void keep_maps_if_used(ModelFolder& folder) {
+  for (const auto& e : folder.expected)
+    if (e.matrix && !e.matrix->is_float32()) {
+      folder.model.mapped_files = folder.source;
+      return;
+    }
+}
+
+}  // namespace
+
+ModelWeights load_model(const std::string& dir, FileHashCache* hashes, ResidentDtype resident) {
   ModelFolder folder = open_model_folder(dir);
   ModelWeights& model = folder.model;
-  const WeightSource& source = folder.source;
+  const WeightSource& source = *folder.source;
   const std::vector<ExpectedTensor>& expected = folder.expected;
-  model.storage.assign(total_elements(source, expected), 0.0f);
-  convert_tensors(source, expected, model, model.storage.data());
+  model.storage.assign(total_elements(source, expected, resident), 0.0f);
+  convert_tensors(source, expected, model, model.storage.data(), resident);
   hash_weights(source, model, hashes);
+  keep_maps_if_used(folder);
   return std::move(model);  // moved, not copied: the layer pointers point into its storage
 }
 
-ModelWeights load_model(const std::string& dir, MPI_Comm comm, FileHashCache* hashes) {
+ModelWeights load_model(const std::string& dir, MPI_Comm comm, FileHashCache* hashes, ResidentDtype resident) {
   ModelFolder folder = open_model_folder(dir);
   ModelWeights& model = folder.model;
-  const WeightSource& source = folder.source;
+  const WeightSource& source = *folder.source;
   const std::vector<ExpectedTensor>& expected = folder.expected;
-  auto shared = std::make_shared<NodeSharedMemory>(comm, total_elements(source, expected) * sizeof(float));
+  auto shared = std::make_shared<NodeSharedMemory>(comm, total_elements(source, expected, resident) * sizeof(float));
   if (!shared->allocated()) {
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
@@ -267,26 +307,45 @@ ModelWeights load_model(const std::string& dir, MPI_Comm comm, FileHashCache* ha
       std::fprintf(stderr,
                    "circal: node-shared weights do not fit (file-size limit or free space of /dev/shm), "
                    "every rank loads its own copy\n");
-    return load_model(dir, hashes);
+    return load_model(dir, hashes, resident);
   }
-  convert_tensors(source, expected, model, static_cast<float*>(shared->data()), shared->node_rank(),
+  convert_tensors(source, expected, model, static_cast<float*>(shared->data()), resident, shared->node_rank(),
                   shared->node_size());
   shared->sync();
   hash_weights(source, model, hashes, shared->node_comm());
   model.shared_storage = std::move(shared);
+  keep_maps_if_used(folder);
   return std::move(model);
 }
 
-Teacher open_teacher(const std::string& dir, MPI_Comm shared, FileHashCache* hashes) {
-  ModelWeights weights = shared == MPI_COMM_NULL ? load_model(dir, hashes) : load_model(dir, shared, hashes);
+Teacher open_teacher(const std::string& dir, MPI_Comm shared, FileHashCache* hashes, ResidentDtype resident) {
+  ModelWeights weights =
+      shared == MPI_COMM_NULL ? load_model(dir, hashes, resident) : load_model(dir, shared, hashes, resident);
   return {std::move(weights), Tokenizer(dir)};
 }
 
-std::size_t weight_bytes(const ModelWeights& model) {
-  return model.shared_storage ? model.shared_storage->size() : model.storage.size() * sizeof(float);
+FileWeights file_weights(const std::string& dir) {
+  ModelFolder folder = open_model_folder(dir);
+  FileWeights weights;
+  for (const auto& e : folder.expected) {
+    const TensorInfo& info = folder.source->location.at(e.name)->tensor(e.name);
+    weights.bytes += double(info.nbytes);
+    if (e.name == "model.embed_tokens.weight") weights.dtype = info.dtype;
+  }
+  return weights;
 }
 
-const float* mlp_matrix(const ModelWeights& model, int layer, Projection projection) {
+std::size_t weight_bytes(const ModelWeights& model) {
+  std::size_t bytes = model.shared_storage ? model.shared_storage->size() : model.storage.size() * sizeof(float);
+  if (model.mapped_files)
+    for (const auto& [name, file] : model.mapped_files->location) {
+      const TensorInfo& info = file->tensor(name);
+      if (info.dtype != TensorDtype::F32 && info.shape.size() == 2) bytes += info.nbytes;
+    }
+  return bytes;
+}
+
+ResidentTensor mlp_weight(const ModelWeights& model, int layer, Projection projection) {
   if (layer < 0 || layer >= static_cast<int>(model.layers.size())) {
     fail(kExitUsage, "layer " + std::to_string(layer) + " out of range (model has " +
                          std::to_string(model.layers.size()) + " layers)");
@@ -297,7 +356,11 @@ const float* mlp_matrix(const ModelWeights& model, int layer, Projection project
     case Projection::Up: return w.up_proj;
     case Projection::Down: return w.down_proj;
   }
-  return nullptr;
+  return {};
+}
+
+const float* mlp_matrix(const ModelWeights& model, int layer, Projection projection) {
+  return mlp_weight(model, layer, projection).float32();
 }
 
 int mlp_out_features(const LlamaConfig& config, Projection projection) {

@@ -51,6 +51,9 @@ struct Transformer::Impl {
   const LlamaConfig& cfg;
   int q_dim, kv_dim;
   RopeTable rope;
+  // Where teacher matrices kept in file dtype are converted to float32, one at a time, just
+  // before their GEMM (forward, recompute and backward alike).
+  mutable Float32Scratch weights32;
   std::vector<std::array<std::unique_ptr<DenseLinear>, 3>> dense;
   std::vector<std::array<LinearOperator*, 3>> mlp;
   std::vector<LayerActivations> acts;
@@ -92,9 +95,9 @@ struct Transformer::Impl {
     const int I = cfg.intermediate_size, H = cfg.hidden_size;
     for (int l = 0; l < cfg.num_hidden_layers; ++l) {
       const LayerWeights& w = model.layers[l];
-      dense[l][kGate] = std::make_unique<DenseLinear>(I, H, w.gate_proj);
-      dense[l][kUp] = std::make_unique<DenseLinear>(I, H, w.up_proj);
-      dense[l][kDown] = std::make_unique<DenseLinear>(H, I, w.down_proj);
+      dense[l][kGate] = std::make_unique<DenseLinear>(I, H, w.gate_proj, &weights32);
+      dense[l][kUp] = std::make_unique<DenseLinear>(I, H, w.up_proj, &weights32);
+      dense[l][kDown] = std::make_unique<DenseLinear>(H, I, w.down_proj, &weights32);
       for (int p = 0; p < 3; ++p) mlp[l][p] = dense[l][p].get();
     }
     rope.reserve(std::max(cfg.max_position_embeddings, 1));
@@ -177,6 +180,11 @@ struct Transformer::Impl {
     }
   }
 
+  // A teacher matrix [rows, cols] as float32 for one GEMM.
+  Float32View f32(const ResidentTensor& w, long rows, long cols) const {
+    return Float32View(w, rows * cols, &weights32);
+  }
+
   AttentionShape attention_shape(int s) const {
     return {lengths[s], pos0, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim};
   }
@@ -188,9 +196,9 @@ struct Transformer::Impl {
     const int H = cfg.hidden_size;
     float* q_out = cfg.qk_norm ? a.q_raw.data() : a.q.data();
     float* k_out = cfg.qk_norm ? a.k_raw.data() : k_new;
-    linear_forward(a.ln1.data(), w.q_proj, q_out, T_, H, q_dim, w.q_bias);
-    linear_forward(a.ln1.data(), w.k_proj, k_out, T_, H, kv_dim, w.k_bias);
-    linear_forward(a.ln1.data(), w.v_proj, v_new, T_, H, kv_dim, w.v_bias);
+    linear_forward(a.ln1.data(), f32(w.q_proj, q_dim, H).data(), q_out, T_, H, q_dim, w.q_bias);
+    linear_forward(a.ln1.data(), f32(w.k_proj, kv_dim, H).data(), k_out, T_, H, kv_dim, w.k_bias);
+    linear_forward(a.ln1.data(), f32(w.v_proj, kv_dim, H).data(), v_new, T_, H, kv_dim, w.v_bias);
     if (!cfg.qk_norm) return;
     rmsnorm_forward(a.q_raw.data(), w.q_norm, a.q.data(), a.inv_rms_q.data(), T_ * cfg.num_attention_heads,
                     cfg.head_dim, cfg.rms_norm_eps);
@@ -231,7 +239,7 @@ struct Transformer::Impl {
       attention_forward(attention_shape(s), a.q.data() + r * q_dim, kdst + r * kv_dim, vdst + r * kv_dim,
                         a.att.data() + r * q_dim, a.probs.data() + probs_offsets[s]);
     }
-    linear_forward(a.att.data(), w.o_proj, a.x_mid.data(), T_, q_dim, H, w.o_bias);
+    linear_forward(a.att.data(), f32(w.o_proj, H, q_dim).data(), a.x_mid.data(), T_, q_dim, H, w.o_bias);
     for (long i = 0; i < n; ++i) a.x_mid[i] += x_in[i];
     rmsnorm_forward(a.x_mid.data(), w.post_attention_layernorm, a.ln2.data(), a.inv_rms2.data(), T_, H,
                     cfg.rms_norm_eps);
@@ -262,7 +270,8 @@ struct Transformer::Impl {
     }
     if (first == L) std::memcpy(x_final.data(), hidden, sizeof(float) * T_ * cfg.hidden_size);
     rmsnorm_forward(x_final.data(), model.norm, lnf.data(), inv_rms_f.data(), T_, cfg.hidden_size, cfg.rms_norm_eps);
-    linear_forward(lnf.data(), model.lm_head, logits.data(), T_, cfg.hidden_size, cfg.vocab_size);
+    linear_forward(lnf.data(), f32(model.lm_head, cfg.vocab_size, cfg.hidden_size).data(), logits.data(), T_,
+                   cfg.hidden_size, cfg.vocab_size);
     T = T_;
     first_layer = first;
     return logits.data();
@@ -274,8 +283,7 @@ struct Transformer::Impl {
       if (ids[t] < 0 || ids[t] >= cfg.vocab_size)
         fail(kExitInput,
              "token id " + std::to_string(ids[t]) + " outside the vocabulary of " + std::to_string(cfg.vocab_size));
-      std::memcpy(out + static_cast<long>(t) * H, model.embed_tokens + static_cast<long>(ids[t]) * H,
-                  sizeof(float) * H);
+      model.embed_tokens.to_float32(static_cast<long>(ids[t]) * H, H, out + static_cast<long>(t) * H);
     }
   }
 
@@ -296,7 +304,7 @@ struct Transformer::Impl {
     for (long i = 0; i < n; ++i) g.dnorm[i] += g.dtmp[i];
     rmsnorm_backward(g.dnorm.data(), a.x_mid.data(), w.post_attention_layernorm, a.inv_rms2.data(), g.dx.data(), T, H);
     // Attention branch.
-    linear_backward_input(g.dx.data(), w.o_proj, g.datt.data(), T, q_dim, H);
+    linear_backward_input(g.dx.data(), f32(w.o_proj, H, q_dim).data(), g.datt.data(), T, q_dim, H);
     for (int s = 0; s < static_cast<int>(lengths.size()); ++s) {
       const long r = offsets[s];
       attention_backward(attention_shape(s), g.datt.data() + r * q_dim, a.q.data() + r * q_dim, a.k.data() + r * kv_dim,
@@ -308,16 +316,17 @@ struct Transformer::Impl {
     if (cfg.qk_norm) qk_norm_backward(w, a);
     const float* dq = cfg.qk_norm ? g.dq_raw.data() : g.dq.data();
     const float* dk = cfg.qk_norm ? g.dk_raw.data() : g.dk.data();
-    linear_backward_input(dq, w.q_proj, g.dnorm.data(), T, H, q_dim);
-    linear_backward_input(dk, w.k_proj, g.dnorm.data(), T, H, kv_dim, true);
-    linear_backward_input(g.dv.data(), w.v_proj, g.dnorm.data(), T, H, kv_dim, true);
+    linear_backward_input(dq, f32(w.q_proj, q_dim, H).data(), g.dnorm.data(), T, H, q_dim);
+    linear_backward_input(dk, f32(w.k_proj, kv_dim, H).data(), g.dnorm.data(), T, H, kv_dim, true);
+    linear_backward_input(g.dv.data(), f32(w.v_proj, kv_dim, H).data(), g.dnorm.data(), T, H, kv_dim, true);
     rmsnorm_backward(g.dnorm.data(), acts[l].x_in.data(), w.input_layernorm, a.inv_rms1.data(), g.dx.data(), T, H);
   }
 
   void backward(const float* dlogits, bool input_gradient) {
     reserve_gradients();
     const int H = cfg.hidden_size;
-    linear_backward_input(dlogits, model.lm_head, grads.dnorm.data(), T, H, cfg.vocab_size);
+    linear_backward_input(dlogits, f32(model.lm_head, cfg.vocab_size, H).data(), grads.dnorm.data(), T, H,
+                          cfg.vocab_size);
     std::fill(grads.dx.begin(), grads.dx.begin() + static_cast<long>(T) * H, 0.0f);
     rmsnorm_backward(grads.dnorm.data(), x_final.data(), model.norm, inv_rms_f.data(), grads.dx.data(), T, H);
     for (int l = cfg.num_hidden_layers - 1; l >= first_layer; --l) {

@@ -17,7 +17,8 @@ void require(bool holds, const std::string& path, const std::string& what) {
 }  // namespace
 
 CalibrationData::CalibrationData(const std::string& capture_path, const std::string& fingerprint, int first_layer,
-                                 int hidden_size, float tau, const float* embed_tokens, int vocab, size_t budget_bytes)
+                                 int hidden_size, float tau, ResidentTensor embed_tokens, int vocab,
+                                 size_t budget_bytes)
     : file_(CheckpointReader::open(capture_path, "capture", fingerprint)),
       tau_(tau),
       hidden_size_(hidden_size),
@@ -96,7 +97,7 @@ CalibrationData::Prompt& CalibrationData::load(int prompt) {
     for (uint64_t t = 0; t < rows; ++t) {
       require(ids[t] >= 0 && ids[t] < embed_vocab_, file_.path(),
               "/tokens holds token " + std::to_string(ids[t]) + ", outside the model's vocabulary");
-      std::copy_n(embed_tokens_ + size_t(ids[t]) * hidden_size_, hidden_size_, entry.hidden.begin() + t * hidden_size_);
+      embed_tokens_.to_float32(int64_t(ids[t]) * hidden_size_, hidden_size_, entry.hidden.data() + t * hidden_size_);
     }
   } else {
     entry.hidden = file_.read_float_rows("/hidden_in", row0, rows);

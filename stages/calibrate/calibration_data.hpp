@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pipeline/io/checkpoint_reader.hpp"
+#include "pipeline/io/resident_tensor.hpp"
 #include "pipeline/model/ops/teacher_kl.hpp"
 
 namespace circal {
@@ -19,9 +20,10 @@ class CalibrationData {
   // Opens capture.h5 (stage "capture", with `fingerprint` when non-empty) and checks that its
   // hidden state enters `first_layer`. The distillation temperature tau decides whether a
   // top-k capture is usable (its logsumexp is of the tau = 1 distribution).
-  // embed_tokens [vocab, hidden] serves layer 0 when capture.h5 has no /hidden_in.
+  // embed_tokens [vocab, hidden] (rows converted on use) serves layer 0 when capture.h5 has no
+  // /hidden_in.
   CalibrationData(const std::string& capture_path, const std::string& fingerprint, int first_layer, int hidden_size,
-                  float tau, const float* embed_tokens = nullptr, int vocab = 0, size_t budget_bytes = size_t(1) << 30);
+                  float tau, ResidentTensor embed_tokens = {}, int vocab = 0, size_t budget_bytes = size_t(1) << 30);
 
   // Indices (into the capture's prompt list) of the calibration / validation prompts.
   const std::vector<int>& calibration() const { return calibration_; }
@@ -61,7 +63,7 @@ class CalibrationData {
   std::vector<int64_t> offsets_;
   std::vector<int> calibration_, validation_;
   std::vector<Prompt> prompts_;
-  const float* embed_tokens_ = nullptr;
+  ResidentTensor embed_tokens_;
   int embed_vocab_ = 0;
   size_t budget_bytes_, held_bytes_ = 0;
   uint64_t clock_ = 0;

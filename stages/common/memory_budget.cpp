@@ -58,12 +58,38 @@ double teacher_float32_bytes(const LlamaConfig& m) {
   return 4 * (V * h * (m.tie_word_embeddings ? 1 : 2) + m.num_hidden_layers * layer + h);
 }
 
-std::vector<StagePeak> stage_peaks(const Config& config, const LlamaConfig& model, int node_ranks) {
+namespace {
+
+// The teacher a node holds: float32 (shared once a node, or once a rank), or the weight files'
+// bytes in their page cache (once a node whatever runtime.shared_weights says).
+MemoryItem teacher_item(const Config& config, const LlamaConfig& model, int node_ranks,
+                        const TeacherResidency* residency) {
+  if (residency && residency->dtype == ResidentDtype::File)
+    return {std::string("teacher weights (") + dtype_name(residency->file_dtype) + ", mapped once a node)",
+            residency->file_bytes, ""};
+  const bool shared = config.runtime.shared_weights;
+  const bool smaller_file = residency && residency->file_dtype != TensorDtype::F32;
+  return {"teacher weights (float32" + std::string(shared ? ", one copy a node)" : ", one copy a rank)"),
+          teacher_float32_bytes(model) * (shared ? 1 : node_ranks),
+          !shared        ? "runtime.shared_weights (set it true)"
+          : smaller_file ? "model.resident_dtype (set it file)"
+                         : ""};
+}
+
+// Under file residency each rank converts one matrix at a time; lm_head (or embed_tokens) is
+// the largest.
+double scratch_bytes(const LlamaConfig& m) {
+  const double h = m.hidden_size, widest = std::max({double(m.vocab_size), double(m.intermediate_size),
+                                                     double(m.num_attention_heads) * m.head_dim});
+  return 4 * h * widest;
+}
+
+}  // namespace
+
+std::vector<StagePeak> stage_peaks(const Config& config, const LlamaConfig& model, int node_ranks,
+                                   const TeacherResidency* residency) {
   const double R = node_ranks, V = model.vocab_size;
-  const MemoryItem teacher{"teacher weights (float32" +
-                               std::string(config.runtime.shared_weights ? ", one copy a node)" : ", one copy a rank)"),
-                           teacher_float32_bytes(model) * (config.runtime.shared_weights ? 1 : R),
-                           config.runtime.shared_weights ? "" : "runtime.shared_weights (set it true)"};
+  const MemoryItem teacher = teacher_item(config, model, node_ranks, residency);
   // capture: one batched teacher forward (teacher_batch_prompts: its own bound on rows and
   // activations), all its activations kept for the statistics hooks.
   const int rows = int(prompt_rows(config));
@@ -75,6 +101,7 @@ std::vector<StagePeak> stage_peaks(const Config& config, const LlamaConfig& mode
         "capture.activation_budget_mb"},
        {"batch logits", R * double(batch) * rows * V * 4, "capture.batch_tokens"},
        {"projection statistics", R * statistics_bytes(config, model), "capture.block_sizes"}}};
+  const bool converting = residency && residency->dtype == ResidentDtype::File;
   // calibrate: one group's pass, recomputed as calibrate.recompute says (Calibrator's rule).
   const std::vector<int> group(config.calibrate.group_prompts, rows);
   const int first_layer =
@@ -95,6 +122,9 @@ std::vector<StagePeak> stage_peaks(const Config& config, const LlamaConfig& mode
        {"kept capture rows", R * config.calibrate.data_budget_mb * kMiB, "calibrate.data_budget_mb"},
        {"group logits (student, gradient, teacher)", R * group_rows * V * 4 * 3, "calibrate.group_prompts"},
        {"student parameters, gradients, Adam moments", R * student, "project.block_size"}}};
+  if (converting)
+    for (StagePeak* peak : {&capture, &calibrate})
+      peak->items.push_back({"float32 scratch of one teacher matrix", R * scratch_bytes(model), ""});
   return {capture, calibrate};
 }
 
@@ -111,12 +141,49 @@ double node_memory_budget(const Config& config) {
   return 0;  // unknown: nothing is refused
 }
 
-void refuse_memory_shortfall(const Config& config, const LlamaConfig& model, int node_ranks) {
+namespace {
+
+const StagePeak& highest_peak(const std::vector<StagePeak>& peaks) {
+  return *std::max_element(peaks.begin(), peaks.end(),
+                           [](const StagePeak& a, const StagePeak& b) { return a.bytes() < b.bytes(); });
+}
+
+}  // namespace
+
+TeacherResidency choose_residency(const Config& config, const LlamaConfig& model, TensorDtype file_dtype,
+                                  double file_bytes, int node_ranks) {
+  TeacherResidency chosen{ResidentDtype::Float32, file_dtype, file_bytes, ""};
+  const ResidentDtype asked = config.model.resident_dtype;
+  if (file_dtype == TensorDtype::F32) {
+    chosen.reason = "float32 (the checkpoint is float32)";
+    return chosen;
+  }
+  const std::string file = std::string("file (") + dtype_name(file_dtype) + ", " + gigabytes(file_bytes) + " a node)";
+  if (asked != ResidentDtype::Auto) {
+    chosen.dtype = asked;
+    chosen.reason = (asked == ResidentDtype::File ? file : "float32") + " (set by model.resident_dtype)";
+    return chosen;
+  }
+  const double budget = node_memory_budget(config);
+  const std::vector<StagePeak> peaks = stage_peaks(config, model, node_ranks, &chosen);
+  const StagePeak& peak = highest_peak(peaks);
+  if (budget <= 0 || peak.bytes() <= budget) {
+    chosen.reason = "float32 (auto: the " + peak.stage + " stage's " + gigabytes(peak.bytes()) + " a node fits the " +
+                    gigabytes(budget) + " of runtime.node_memory_gb)";
+    return chosen;
+  }
+  chosen.dtype = ResidentDtype::File;
+  chosen.reason = file + " (auto: with float32 the " + peak.stage + " stage would need " + gigabytes(peak.bytes()) +
+                  " a node, more than the " + gigabytes(budget) + " of runtime.node_memory_gb)";
+  return chosen;
+}
+
+void refuse_memory_shortfall(const Config& config, const LlamaConfig& model, int node_ranks,
+                             const TeacherResidency* residency) {
   const double budget = node_memory_budget(config);
   if (budget <= 0) return;
-  const std::vector<StagePeak> peaks = stage_peaks(config, model, node_ranks);
-  const StagePeak& peak = *std::max_element(
-      peaks.begin(), peaks.end(), [](const StagePeak& a, const StagePeak& b) { return a.bytes() < b.bytes(); });
+  const std::vector<StagePeak> peaks = stage_peaks(config, model, node_ranks, residency);
+  const StagePeak& peak = highest_peak(peaks);
   if (peak.bytes() > budget) {
     const MemoryItem& largest =
         *std::max_element(peak.items.begin(), peak.items.end(),

@@ -98,7 +98,8 @@ std::string unwritten_after(size_t done, size_t total, const std::string& what) 
 MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext& context, const InputStatistics& input,
                                 const OutputStatistics& output) {
   const int b = context.config.project.block_size, m = matrix.out_features, n = matrix.in_features;
-  const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
+  const MlpMatrixFloat32 teacher(context.model, matrix.layer, matrix.projection);
+  const float* W = teacher.data();
   MatrixProjection result;
   result.data_free = project_frobenius(W, m, n, b);
   if (input.tokens() <= 0)
@@ -126,7 +127,7 @@ void apply_matrix(const StageContext& context, const StudentLayout& layout,
     op.forward(x, y, T);
     return;
   }
-  linear_forward(x, mlp_matrix(context.model, layer, projection), y, T, n, m);
+  linear_forward(x, MlpMatrixFloat32(context.model, layer, projection).data(), y, T, n, m);
 }
 
 // Statistics of down_proj fitted to the projected student's inputs silu(Cg x) * Cu x, for the
@@ -170,8 +171,8 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
         apply_matrix(context, layout, chosen, matrix.layer, Projection::Gate, x, gate.data(), T);
         apply_matrix(context, layout, chosen, matrix.layer, Projection::Up, x, up.data(), T);
         swiglu_forward(gate.data(), up.data(), h.data(), long(T) * I);
-        accumulate_statistics(h.data(), T, context.config.project.chunk_tokens, &input,
-                              {mlp_matrix(context.model, matrix.layer, matrix.projection)}, {&output});
+        const MlpMatrixFloat32 down(context.model, matrix.layer, matrix.projection);
+        accumulate_statistics(h.data(), T, context.config.project.chunk_tokens, &input, {down.data()}, {&output});
       }
       add_round_in_order(mpi.comm(), contributors, input.values.data(), totals[d].first.values.data(),
                          input.values.size());
@@ -234,7 +235,8 @@ const InputGram& kept_gram(KeptLast<InputGram>& kept, const CheckpointReader& ca
 MatrixProjection project_lowrank(const PatchedMatrix& matrix, const StageContext& context, const InputGram& gram,
                                  bool with_svd = true) {
   const int m = matrix.out_features, n = matrix.in_features, r = matrix.rank;
-  const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
+  const MlpMatrixFloat32 teacher(context.model, matrix.layer, matrix.projection);
+  const float* W = teacher.data();
   MatrixProjection result;
   const std::vector<double> H = gram.matrix();
   if (with_svd) {

@@ -47,17 +47,38 @@ void apply_runtime_threads(const Config& config) {
   fft_set_threads(config.runtime.threads);
 }
 
-void refuse_memory_shortfall_on_node(const MpiContext& mpi, Config config) {
-  const std::string config_json = config.model.path + "/config.json";
-  if (!std::filesystem::is_regular_file(config_json)) return;
-  const LlamaConfig model = read_llama_config(config_json);
-  resolve_layers(config, model.num_hidden_layers);
+namespace {
+
+int ranks_on_node(const MpiContext& mpi) {
   MPI_Comm node = MPI_COMM_NULL;
   MPI_Comm_split_type(mpi.comm(), MPI_COMM_TYPE_SHARED, mpi.rank(), MPI_INFO_NULL, &node);
   int node_ranks = 1;
   MPI_Comm_size(node, &node_ranks);
   MPI_Comm_free(&node);
-  refuse_memory_shortfall(config, model, node_ranks);
+  return node_ranks;
+}
+
+TeacherResidency residency_for(const Config& config, const LlamaConfig& model, int node_ranks) {
+  const FileWeights files = file_weights(config.model.path);
+  return choose_residency(config, model, files.dtype, files.bytes, node_ranks);
+}
+
+}  // namespace
+
+void refuse_memory_shortfall_on_node(const MpiContext& mpi, Config config) {
+  const std::string config_json = config.model.path + "/config.json";
+  if (!std::filesystem::is_regular_file(config_json)) return;
+  const LlamaConfig model = read_llama_config(config_json);
+  resolve_layers(config, model.num_hidden_layers);
+  const int node_ranks = ranks_on_node(mpi);
+  const TeacherResidency residency = residency_for(config, model, node_ranks);
+  refuse_memory_shortfall(config, model, node_ranks, &residency);
+}
+
+TeacherResidency teacher_residency_on_node(const MpiContext& mpi, Config config) {
+  const LlamaConfig model = read_llama_config(config.model.path + "/config.json");
+  resolve_layers(config, model.num_hidden_layers);
+  return residency_for(config, model, ranks_on_node(mpi));
 }
 
 namespace {
@@ -68,8 +89,15 @@ std::string weight_hash_cache(const Config& config) { return config.run_dir + "/
 
 Teacher load_teacher(const MpiContext& mpi, const Config& config) {
   apply_runtime_threads(config);
+  // A folder without config.json: open_teacher refuses it, in its words.
+  ResidentDtype resident = ResidentDtype::Float32;
+  if (std::filesystem::is_regular_file(config.model.path + "/config.json")) {
+    const TeacherResidency residency = teacher_residency_on_node(mpi, config);
+    mpi.log("teacher matrices resident as " + residency.reason);
+    resident = residency.dtype;
+  }
   FileHashCache hashes(weight_hash_cache(config));
-  return open_teacher(config.model.path, config.runtime.shared_weights ? mpi.comm() : MPI_COMM_NULL, &hashes);
+  return open_teacher(config.model.path, config.runtime.shared_weights ? mpi.comm() : MPI_COMM_NULL, &hashes, resident);
 }
 
 void save_weight_hashes(const MpiContext& mpi, const Config& config, const ModelWeights& model) {

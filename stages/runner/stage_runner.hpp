@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pipeline/runtime/mpi_context.hpp"
+#include "stages/common/memory_budget.hpp"
 #include "stages/common/stage.hpp"
 
 namespace circal {
@@ -20,11 +21,15 @@ struct RunOptions {
 // (stages/common/memory_budget), from config.json alone, against the ranks of this rank's node.
 // A folder without config.json is left to load_teacher to refuse, in its words.
 void refuse_memory_shortfall_on_node(const MpiContext& mpi, Config config);
+// Collective: model.resident_dtype resolved for this rank's node (stages/common/memory_budget's
+// choose_residency, from config.json and the weight files' headers).
+TeacherResidency teacher_residency_on_node(const MpiContext& mpi, Config config);
 
 // runtime.threads for OpenBLAS, FFTW and the OpenMP loops of this process.
 void apply_runtime_threads(const Config& config);
-// The teacher as runtime.* says: threads applied, then one float32 copy per node shared by its
-// ranks (runtime.shared_weights, collective over mpi) or one copy per rank; the whole folder,
+// The teacher as runtime.* says: threads applied, its matrices kept as model.resident_dtype
+// resolves (one line in the log says which and why), then one float32 copy per node shared by
+// its ranks (runtime.shared_weights, collective over mpi) or one copy per rank; the whole folder,
 // tokenizer included, checked and read by open_teacher (the stages use this one tokenizer).
 // Weight files the run directory's hash cache knows unchanged are not read to be hashed.
 Teacher load_teacher(const MpiContext& mpi, const Config& config);

@@ -78,3 +78,47 @@ TEST_CASE("a small budget names the largest per-rank part and its key") {
   CHECK(has(message, "or lower calibrate.group_prompts (stored activations, 18.9 GB)"));
   CHECK(has(message, "4.2 GB budget"));
 }
+
+TEST_CASE("model.resident_dtype: auto keeps a 7B BF16 teacher in file dtype on a 24 GB node, float32 is refused") {
+  const circal::LlamaConfig model = circal_test::llama2_7b_shape();
+  circal::Config config = all_layers(model);  // config/scale-7b.yaml's workload
+  config.data.window_tokens = 256;
+  config.calibrate.group_prompts = 1;
+  config.runtime.node_memory_gb = 23.6;
+  const double bf16_bytes = circal::teacher_float32_bytes(model) / 2;
+  const auto residency = [&] {
+    return circal::choose_residency(config, model, circal::TensorDtype::BF16, bf16_bytes, 2);
+  };
+  // auto: float32 would not fit, so the file's BF16, with the reason in one line.
+  circal::TeacherResidency chosen = residency();
+  INFO(chosen.reason);
+  CHECK(chosen.dtype == circal::ResidentDtype::File);
+  CHECK(has(chosen.reason,
+            "file (BF16, 12.6 GB a node) (auto: with float32 the capture stage would need 31.4 GB a "
+            "node, more than the 23.6 GB of runtime.node_memory_gb)"));
+  // ...which fits: the teacher counted at its file bytes, plus a rank's float32 scratch of lm_head.
+  CHECK(circal::testing::error_of([&] { circal::refuse_memory_shortfall(config, model, 2, &chosen); }).code() == -1);
+  const auto peaks = circal::stage_peaks(config, model, 2, &chosen);
+  CHECK(peaks[0].items[0].bytes == bf16_bytes);
+  CHECK(peaks[0].items.back().bytes == 2 * 4.0 * 32000 * 4096);
+  // float32 forced: refused before any work, naming the budget key and the residency key.
+  config.model.resident_dtype = circal::ResidentDtype::Float32;
+  chosen = residency();
+  CHECK(chosen.dtype == circal::ResidentDtype::Float32);
+  CHECK(chosen.reason == "float32 (set by model.resident_dtype)");
+  const circal::CircalError error =
+      circal::testing::error_of([&] { circal::refuse_memory_shortfall(config, model, 2, &chosen); });
+  const std::string message = error.what();
+  INFO(message);
+  CHECK(error.code() == circal::kExitUsage);
+  CHECK(has(message, "runtime.node_memory_gb: the capture stage needs about 31.4 GB"));
+  CHECK(has(message, "or lower model.resident_dtype (set it file) (teacher weights (float32, one copy a node)"));
+  CHECK(message.find('\n') == std::string::npos);
+  // auto with room for float32 keeps float32; a float32 checkpoint is float32 whatever is asked.
+  config.model.resident_dtype = circal::ResidentDtype::Auto;
+  config.runtime.node_memory_gb = 64;
+  CHECK(residency().dtype == circal::ResidentDtype::Float32);
+  config.model.resident_dtype = circal::ResidentDtype::File;
+  CHECK(circal::choose_residency(config, model, circal::TensorDtype::F32, 4 * bf16_bytes, 2).dtype ==
+        circal::ResidentDtype::Float32);
+}

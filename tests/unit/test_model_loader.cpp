@@ -128,18 +128,18 @@ void copy_model_side_files(const fs::path& to) {
 }
 
 const float* tensor_by_name(const circal::ModelWeights& m, const std::string& name) {
-  if (name == "model.embed_tokens.weight") return m.embed_tokens;
+  if (name == "model.embed_tokens.weight") return m.embed_tokens.float32();
   if (name == "model.norm.weight") return m.norm;
-  if (name == "lm_head.weight") return m.lm_head;
+  if (name == "lm_head.weight") return m.lm_head.float32();
   const std::size_t layer = std::stoul(name.substr(std::strlen("model.layers.")));
   const circal::LayerWeights& w = m.layers.at(layer);
   const std::string field = name.substr(name.find('.', std::strlen("model.layers.")) + 1);
   const std::map<std::string, const float*> by_field = {
-      {"input_layernorm.weight", w.input_layernorm}, {"self_attn.q_proj.weight", w.q_proj},
-      {"self_attn.k_proj.weight", w.k_proj},         {"self_attn.v_proj.weight", w.v_proj},
-      {"self_attn.o_proj.weight", w.o_proj},         {"post_attention_layernorm.weight", w.post_attention_layernorm},
-      {"mlp.gate_proj.weight", w.gate_proj},         {"mlp.up_proj.weight", w.up_proj},
-      {"mlp.down_proj.weight", w.down_proj}};
+      {"input_layernorm.weight", w.input_layernorm},   {"self_attn.q_proj.weight", w.q_proj.float32()},
+      {"self_attn.k_proj.weight", w.k_proj.float32()}, {"self_attn.v_proj.weight", w.v_proj.float32()},
+      {"self_attn.o_proj.weight", w.o_proj.float32()}, {"post_attention_layernorm.weight", w.post_attention_layernorm},
+      {"mlp.gate_proj.weight", w.gate_proj.float32()}, {"mlp.up_proj.weight", w.up_proj.float32()},
+      {"mlp.down_proj.weight", w.down_proj.float32()}};
   return by_field.at(field);
 }
 
@@ -243,12 +243,12 @@ TEST_CASE("the bundled teacher loads with the shapes config.json gives") {
   REQUIRE(m.layers.size() == 4);
   const std::size_t per_layer = 2 * 256 + 256 * 256 * 2 + 128 * 256 * 2 + 3 * 768 * 256;
   CHECK(m.storage.size() == 2 * 4096 * 256 + 4 * per_layer + 256);
-  CHECK(m.lm_head != m.embed_tokens);
+  CHECK(m.lm_head.float32() != m.embed_tokens.float32());
   CHECK(m.weights_hash == std::string(circal::kWeightsHashPrefix) +
                               circal::file_content_hash((kTeacherDir / "model.safetensors").string()));
   check_weights_equal(m, as_floats(read_raw_tensors(kTeacherDir / "model.safetensors")));
 
-  CHECK(circal::mlp_matrix(m, 2, circal::Projection::Down) == m.layers[2].down_proj);
+  CHECK(circal::mlp_matrix(m, 2, circal::Projection::Down) == m.layers[2].down_proj.float32());
   CHECK(circal::mlp_out_features(c, circal::Projection::Gate) == 768);
   CHECK(circal::mlp_in_features(c, circal::Projection::Down) == 768);
   CHECK(circal::mlp_in_features(c, circal::Projection::Up) == 256);
@@ -291,7 +291,7 @@ TEST_CASE("F16 and BF16 copies load to the float32 values round-to-nearest-even 
     check_weights_equal(m, expected);
     // Rounding really happened: the copy differs from the float32 teacher.
     const auto original = as_floats(f32).at("model.layers.0.self_attn.q_proj.weight");
-    CHECK(std::memcmp(m.layers[0].q_proj, original.data(), original.size() * sizeof(float)) != 0);
+    CHECK(std::memcmp(m.layers[0].q_proj.float32(), original.data(), original.size() * sizeof(float)) != 0);
   }
 }
 
@@ -330,7 +330,7 @@ TEST_CASE("a tiny model: tied embeddings and the derived RoPE buffer are accepte
   tensors.push_back(f32_tensor("model.layers.0.self_attn.rotary_emb.inv_freq", {2}));
   write_safetensors(dir.path / "model.safetensors", tensors);
   const circal::ModelWeights m = circal::load_model(dir.path.string());
-  CHECK(m.lm_head == m.embed_tokens);
+  CHECK(m.lm_head.float32() == m.embed_tokens.float32());
   CHECK(m.config.head_dim == 4);
   CHECK(m.config.max_position_embeddings == 32);
 }

@@ -360,8 +360,10 @@ TEST_CASE("transformer backward matches finite differences on a tiny random mode
     check_gradient(hidden, dhidden, loss, rng, 2e-3, 2e-3f);
   }
   SUBCASE("parameter gradients of swapped operators accumulate through the whole model") {
-    TrainableDense gate(Vec(model.layers[0].gate_proj, model.layers[0].gate_proj + 24 * 16), 24, 16);
-    TrainableDense down(Vec(model.layers[1].down_proj, model.layers[1].down_proj + 16 * 24), 16, 24);
+    TrainableDense gate(Vec(model.layers[0].gate_proj.float32(), model.layers[0].gate_proj.float32() + 24 * 16), 24,
+                        16);
+    TrainableDense down(Vec(model.layers[1].down_proj.float32(), model.layers[1].down_proj.float32() + 16 * 24), 16,
+                        24);
     net.set_mlp_operator(0, Projection::Gate, &gate);
     net.set_mlp_operator(1, Projection::Down, &down);
     const auto loss = logits_loss(net, 0, hidden, G);
@@ -390,7 +392,7 @@ TEST_CASE("transformer backward through biases, q/k norm and llama3 RoPE matches
   Transformer net(model);
   const int T = 6, H = 16, V = 32;
   Vec hidden = random_vec(rng, T * H), G = random_vec(rng, T * V);
-  TrainableDense gate(Vec(model.layers[0].gate_proj, model.layers[0].gate_proj + 24 * 16), 24, 16);
+  TrainableDense gate(Vec(model.layers[0].gate_proj.float32(), model.layers[0].gate_proj.float32() + 24 * 16), 24, 16);
   net.set_mlp_operator(0, Projection::Gate, &gate);
   const auto loss = logits_loss(net, 0, hidden, G);
   loss();
@@ -505,7 +507,7 @@ TEST_CASE("output fisher: mean squared nll gradient per output channel, against 
   const ModelWeights model = tiny_model(rng, true);
   const std::vector<std::vector<int>> prompts{{1, 7, 3, 20, 11, 4}, {1, 30, 2, 9, 9}};
   Transformer net(model);
-  DenseLinear gate(24, 16, model.layers[0].gate_proj), down(16, 24, model.layers[1].down_proj);
+  DenseLinear gate(24, 16, model.layers[0].gate_proj.float32()), down(16, 24, model.layers[1].down_proj.float32());
   FisherProbe gate_probe(gate), down_probe(down);
   net.set_mlp_operator(0, Projection::Gate, &gate_probe);
   net.set_mlp_operator(1, Projection::Down, &down_probe);
@@ -520,8 +522,8 @@ TEST_CASE("output fisher: mean squared nll gradient per output channel, against 
     NudgedDense op;
     const std::vector<double>& fisher;
   };
-  Probed probed[] = {{0, Projection::Gate, NudgedDense(24, 16, model.layers[0].gate_proj), fisher_gate},
-                     {1, Projection::Down, NudgedDense(16, 24, model.layers[1].down_proj), fisher_down}};
+  Probed probed[] = {{0, Projection::Gate, NudgedDense(24, 16, model.layers[0].gate_proj.float32()), fisher_gate},
+                     {1, Projection::Down, NudgedDense(16, 24, model.layers[1].down_proj.float32()), fisher_down}};
   Transformer twin(model);
   const float eps = 1e-2f;
   for (Probed& p : probed) {
@@ -554,7 +556,7 @@ TEST_CASE("kl estimate: 1/2 E[(g . delta)^2] with sampled targets equals the KL 
   const std::vector<std::vector<int>> prompts{{1, 7, 3, 20, 11, 4}, {1, 30, 2, 9, 9}};
   // The move: layer 1's up_proj W -> W + 0.02 D, D random: a KL of 1.1e-3 a position, where the
   // quadratic term is all but the whole of it.
-  const float* W = model.layers[1].up_proj;
+  const float* W = model.layers[1].up_proj.float32();
   Vec moved(W, W + 24 * 16);
   for (float& w : moved) w += 0.02f * std::normal_distribution<float>()(rng);
   DenseLinear teacher_op(24, 16, W), student_op(24, 16, moved.data());
