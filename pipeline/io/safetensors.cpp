@@ -224,7 +224,17 @@ void tensor_to_float32(const TensorInfo& info, float* out) {
       for (int64_t i = 0; i < n; ++i) out[i] = half_to_float(read_le16(info.bytes + 2 * i));
       break;
     case TensorDtype::BF16:
-      for (int64_t i = 0; i < n; ++i) out[i] = bfloat16_to_float(read_le16(info.bytes + 2 * i));
+      // The residency of issue 26 runs this before every GEMM: on a little-endian host the
+      // plain loads below vectorize (the byte-wise read does not), the same bits either way.
+      if constexpr (std::endian::native == std::endian::little) {
+        for (int64_t i = 0; i < n; ++i) {
+          uint16_t bits;
+          std::memcpy(&bits, info.bytes + 2 * i, sizeof bits);
+          out[i] = bfloat16_to_float(bits);
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i) out[i] = bfloat16_to_float(read_le16(info.bytes + 2 * i));
+      }
       break;
   }
 }
