@@ -28,6 +28,24 @@ ConfigKey patch_layers_key() {
           [](const Config& c) { return c.patch.all_layers ? YAML::Node("all") : to_node(c.patch.layers); }};
 }
 
+// project.block_size is an even number or `auto`: two struct members behind one key.
+ConfigKey project_block_size_key() {
+  return {
+      "project.block_size", "even int or `auto`",
+      "circulant block size b (even); MLP parameters shrink by about b. auto: a block size a matrix (1 = kept dense) from the candidates of capture.block_sizes, chosen by predicted sensitivity under project.compression (docs/DESIGN.md 3.1)",
+      [](Config& c, const YAML::Node& node) {
+        if (node.IsScalar() && node.Scalar() == "auto") {
+          c.project.allocate_blocks = true;
+          return;
+        }
+        const int b = parse<int>(node);
+        even_block(b);
+        c.project.allocate_blocks = false;
+        c.project.block_size = b;
+      },
+      [](const Config& c) { return c.project.allocate_blocks ? YAML::Node("auto") : to_node(c.project.block_size); }};
+}
+
 // data.corpus: a non-empty list of distinct, non-empty file names.
 void corpus_files(const std::vector<std::string>& files) {
   if (files.empty()) reject("must list at least one corpus file");
@@ -83,7 +101,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(capture.compression), gzip_level, "gzip level of capture datasets, 0 = none"),
       field(
           CIRCAL_FIELD(capture.block_sizes), even_blocks,
-          "block sizes whose per-frequency projection statistics capture accumulates; [] = project.block_size (a sweep lists all it projects)"),
+          "block sizes whose per-frequency projection statistics capture accumulates; [] = project.block_size, or with project.block_size auto its candidates 4, 8, ..., 256 (a sweep lists all it projects)"),
       field(
           CIRCAL_FIELD(capture.full_gram), any_value,
           "also store the full input Gram H = sum_t x x^T (8 n^2 bytes per input; serves any block size and low-rank fits); auto = for a low-rank run, or when no patched input is wider than 4096"),
@@ -94,8 +112,13 @@ std::vector<ConfigKey> build_schema() {
       field(
           CIRCAL_FIELD(capture.activation_budget_mb), at_least(1),
           "per-rank MiB of activations a batched teacher forward may keep (docs/DESIGN.md section 8.3): fewer prompts a batch when batch_tokens rows would need more"),
-      field(CIRCAL_FIELD(project.block_size), even_block,
-            "circulant block size b (even); MLP parameters shrink by about b"),
+      project_block_size_key(),
+      field(
+          CIRCAL_FIELD(project.compression), at_least(1.0),
+          "with project.block_size auto: the patched matrices keep at most 1/compression of their dense parameters in total"),
+      field(
+          CIRCAL_FIELD(project.sensitivity_samples), at_least(1),
+          "with project.block_size auto: backward passes per validation prompt, targets drawn from the teacher, that estimate each matrix's sensitivity"),
       field(
           CIRCAL_FIELD(project.structure), any_value,
           "student matrices: circulant (block size b) or lowrank (U V at the circulant's parameter count, rank floor(m n / (b (m + n))))"),
@@ -358,7 +381,8 @@ DataSource test_data_source(const Config& config) {
 }
 
 std::vector<int> statistics_block_sizes(const Config& config) {
-  return config.capture.block_sizes.empty() ? std::vector<int>{config.project.block_size} : config.capture.block_sizes;
+  if (!config.capture.block_sizes.empty()) return config.capture.block_sizes;
+  return config.project.allocate_blocks ? kAutoBlockSizes : std::vector<int>{config.project.block_size};
 }
 
 std::vector<StudentKind> evaluated_students(const Config& config) {

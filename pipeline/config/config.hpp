@@ -60,8 +60,15 @@ struct CaptureConfig {
 // capture.full_gram auto stores the full Gram of a circulant run's inputs when none is wider.
 inline constexpr int kFullGramAutoWidth = 4096;
 
+// project.block_size: auto chooses among these (and 1, kept dense) when capture.block_sizes
+// is empty.
+inline const std::vector<int> kAutoBlockSizes = {4, 8, 16, 32, 64, 128, 256};
+
 struct ProjectConfig {
-  int block_size = 16;
+  int block_size = 16;           // the block size of every patched matrix, unless allocated
+  bool allocate_blocks = false;  // true when the YAML said `auto`: one block size a matrix
+  double compression = 16;       // auto: dense parameters / student parameters, at least
+  int sensitivity_samples = 2;   // auto: sampled-target backward passes per validation prompt
   Structure structure = Structure::Circulant;
   ProjectionMethod method = ProjectionMethod::LeastSquares;
   double ridge = 1e-4;  // relative to the mean diagonal of the Gram matrices

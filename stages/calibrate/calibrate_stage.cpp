@@ -40,7 +40,7 @@ void write_calibration_result(const StageContext& context, const StudentLayout& 
 void calibrate_stage(const StageContext& context) {
   const Config& config = context.config;
   const CalibrateConfig& settings = config.calibrate;
-  const StudentLayout layout = StudentLayout::from_config(config, context.model.config);
+  const StudentLayout layout = run_student_layout(context);
   const auto project = context.open_output(Stage::Project);
   // capture.h5 is refused by open_output, as project refuses it (a stale file names the keys
   // that differ); CalibrationData then reads the file it accepted.

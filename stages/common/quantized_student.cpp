@@ -55,7 +55,7 @@ namespace {
 // The calibrated circulant's c, each matrix's [p, q, b] quantized as a [p, q b] matrix.
 QuantizedStudent quantize_calibrated(const StageContext& context, int bits) {
   const Config& config = context.config;
-  StudentLayout layout = StudentLayout::from_config(config, context.model.config);
+  StudentLayout layout = run_student_layout(context);
   if (layout.structure != Structure::Circulant)
     fail(kExitUsage, "student calibrated_rtn quantizes the calibrated circulant's c: project.structure is " +
                          std::string(name_of(layout.structure)));

@@ -242,7 +242,7 @@ bool evaluation_reports_current(const std::string& evaluate_h5, const std::strin
 void evaluate_stage(const StageContext& context) {
   const LlamaConfig& model = context.model.config;
   const TestSplit split = read_test_data(context.config, context.tokenizer, model);
-  const StudentLayout layout = StudentLayout::from_config(context.config, model);
+  const StudentLayout layout = run_student_layout(context);
   const std::optional<StudentLayout> other = StudentLayout::with_structure(
       context.config, model, layout.structure == Structure::LowRank ? Structure::Circulant : Structure::LowRank);
   std::vector<StudentSpec> students = load_students(context, layout, other);
