@@ -231,15 +231,17 @@ SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid
   for (const SweepAxis& axis : grid)
     if (axis.key == "project.block_size")
       for (const std::string& value : axis.values) {
-        int b = 0;
+        std::vector<int> needed;
+        if (value == "auto" && base.capture.block_sizes.empty()) needed = kAutoBlockSizes;
         try {
-          b = std::stoi(value);
+          if (value != "auto") needed = {std::stoi(value)};
         } catch (const std::exception&) {
           continue;  // not a number: loading the point's config names the key and value
         }
-        if (std::find(shared.capture.block_sizes.begin(), shared.capture.block_sizes.end(), b) ==
-            shared.capture.block_sizes.end())
-          shared.capture.block_sizes.push_back(b);
+        for (int b : needed)
+          if (std::find(shared.capture.block_sizes.begin(), shared.capture.block_sizes.end(), b) ==
+              shared.capture.block_sizes.end())
+            shared.capture.block_sizes.push_back(b);
       }
   if (!base.capture.block_sizes.empty() && shared.capture.block_sizes != listed)
     plan.notes.push_back("capture.block_sizes " + config_value(base, "capture.block_sizes") + " extended to " +

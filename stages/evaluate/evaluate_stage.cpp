@@ -165,6 +165,9 @@ CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayo
   counts.mlp_params_student = dense - layout.dense_parameters() + layout.total_size;
   const StudentLayout* lowrank = layout.structure == Structure::LowRank ? &layout : other ? &*other : nullptr;
   if (lowrank) counts.mlp_params_lowrank = dense - lowrank->dense_parameters() + lowrank->total_size;
+  counts.allocated = layout.block_size == 0;
+  for (const PatchedMatrix& matrix : layout.matrices)
+    counts.blocks.push_back({matrix.layer, matrix.projection, matrix.block_size});
   return counts;
 }
 

@@ -37,8 +37,8 @@ std::vector<int> candidate_block_sizes(const Config& config) {
 bool fits(const PatchedMatrix& matrix, int b) { return b <= std::min(matrix.out_features, matrix.in_features); }
 
 // A matrix's least-squares projection at every candidate block size above 1 that fits it.
-DealtResult solve_candidates(const StageContext& context, const CheckpointReader& capture,
-                             const PatchedMatrix& matrix, const std::vector<int>& candidates) {
+DealtResult solve_candidates(const StageContext& context, const CheckpointReader& capture, const PatchedMatrix& matrix,
+                             const std::vector<int>& candidates) {
   const int m = matrix.out_features, n = matrix.in_features;
   DealtResult result;
   for (int b : candidates) {
@@ -46,7 +46,8 @@ DealtResult solve_candidates(const StageContext& context, const CheckpointReader
     const InputStatistics input =
         read_input_statistics(capture, b, matrix.layer, capture_input_source(matrix.projection), n);
     const OutputStatistics output = read_output_statistics(capture, b, matrix.layer, matrix.projection, m, n);
-    result.arrays.push_back(solve_least_squares(input, output, context.config.project.ridge * input.mean_gram_diagonal()));
+    result.arrays.push_back(
+        solve_least_squares(input, output, context.config.project.ridge * input.mean_gram_diagonal()));
   }
   return result;
 }
@@ -64,8 +65,8 @@ struct ProbedTeacher {
       std::size_t k = 0;
       for (int b : candidates) {
         if (b == 1 || !fits(m, b)) continue;
-        ops.push_back(std::make_unique<CirculantLinear>(m.out_features, m.in_features, b, solved[i].arrays[k++].data(),
-                                                        nullptr));
+        ops.push_back(
+            std::make_unique<CirculantLinear>(m.out_features, m.in_features, b, solved[i].arrays[k++].data(), nullptr));
         moves.push_back(ops.back().get());
       }
       probes.push_back(std::make_unique<MoveProbe>(*dense.back(), moves));
@@ -125,7 +126,8 @@ BlockSizeChoice choose_block_sizes(const StageContext& context, const Checkpoint
                                 " (project.block_size auto); rerun capture");
   const std::size_t N = matrices.matrices.size();
   const std::vector<DealtResult> solved = solve_dealt(
-      mpi.comm(), N, [&](std::size_t i) { return solve_candidates(context, capture, matrices.matrices[i], choice.candidates); },
+      mpi.comm(), N,
+      [&](std::size_t i) { return solve_candidates(context, capture, matrices.matrices[i], choice.candidates); },
       [&](std::size_t, std::size_t end, std::vector<DealtResult>&) {
         stop_if_signalled(mpi.comm(), "project", "while projecting the candidates, project.h5 not written; rerun");
         if (end == N) mpi.log("project: " + std::to_string(N) + " matrices projected at every candidate block size");

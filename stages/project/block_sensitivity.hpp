@@ -18,12 +18,12 @@
 namespace circal {
 
 struct BlockSizeChoice {
-  std::vector<int> candidates;                   // 1 (kept dense), then the statistics' block sizes, ascending
+  std::vector<int> candidates;                    // 1 (kept dense), then the statistics' block sizes, ascending
   std::vector<std::vector<BlockOption>> options;  // per matrix: the candidates that fit it
   std::int64_t budget = 0;                        // parameters: sum of m n / project.compression
   BlockAllocation allocation;
-  long passes = 0, positions = 0;  // the sensitivity passes and their positions
-  double seconds = 0;              // spent on solves and passes
+  long passes = 0, positions = 0;        // the sensitivity passes and their positions
+  double seconds = 0;                    // spent on solves and passes
   std::vector<int> block_sizes() const;  // per matrix, the chosen one
 };
 

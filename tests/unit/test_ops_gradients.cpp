@@ -584,3 +584,59 @@ TEST_CASE("kl estimate: 1/2 E[(g . delta)^2] with sampled targets equals the KL 
   CHECK(kl > 1e-4);
   CHECK(estimate.gauss_newton == doctest::Approx(kl).epsilon(0.1).scale(0.0));
 }
+
+TEST_CASE("linear weight gradient: a trained DenseLinear adds dY^T X to its gradient") {
+  std::mt19937 rng(41);
+  const int T = 5, in = 7, out = 6;
+  Vec X = random_vec(rng, T * in), W = random_vec(rng, out * in), G = random_vec(rng, T * out);
+  Vec Y(T * out), dW(out * in, 0.0f), dX(T * in);
+  DenseLinear op(out, in, W.data(), dW.data());
+  auto loss = [&] {
+    op.forward(X.data(), Y.data(), T);
+    return dot(Y, G);
+  };
+  loss();
+  op.backward(X.data(), G.data(), dX.data(), T);
+  check_gradient(W, dW, loss, rng);
+  check_gradient(X, dX, loss, rng);
+  // Accumulates: a second backward doubles it.
+  const Vec once = dW;
+  op.backward(X.data(), G.data(), dX.data(), T);
+  for (size_t k = 0; k < dW.size(); ++k) CHECK(dW[k] == doctest::Approx(2.0 * once[k]).epsilon(1e-6));
+  // A frozen one (no gradient buffer) leaves dW alone and still gives dX.
+  DenseLinear frozen(out, in, W.data());
+  Vec dX2(T * in);
+  frozen.backward(X.data(), G.data(), dX2.data(), T);
+  CHECK(dX2 == dX);
+}
+
+TEST_CASE("move probe: the streamed g . delta give estimate_kl's Gauss-Newton estimate bit for bit") {
+  std::mt19937 rng(29);
+  const ModelWeights model = tiny_model(rng, true);
+  const std::vector<std::vector<int>> prompts{{1, 7, 3, 20, 11, 4}, {1, 30, 2, 9, 9}};
+  const float* W = model.layers[0].down_proj;
+  Vec moved_a(W, W + 16 * 24), moved_b(W, W + 16 * 24);
+  for (float& w : moved_a) w += 0.05f * std::normal_distribution<float>()(rng);
+  for (float& w : moved_b) w *= 0.9f;
+  DenseLinear teacher_op(16, 24, W), a(16, 24, moved_a.data()), b(16, 24, moved_b.data());
+  // The slow twin inside the fast path: the FisherProbe keeps every pass's rows while the
+  // MoveProbe around it streams the dot products.
+  FisherProbe kept(teacher_op);
+  kept.keep_rows(true);
+  MoveProbe streamed(kept, {&a, &b});
+  Transformer teacher(model);
+  teacher.set_mlp_operator(0, Projection::Down, &streamed);
+  std::mt19937_64 sample(3);
+  long positions = 0;
+  for (const auto& p : prompts)
+    for (int s = 0; s < 20; ++s) add_prompt_to_fisher(teacher, p, &sample), positions += long(p.size());
+  const std::vector<double> dots = streamed.take_dots();
+  REQUIRE(dots.size() == 2 * 40);  // pass-major, two candidates
+  std::vector<double> dots_a, dots_b;
+  for (size_t k = 0; k < dots.size(); k += 2) dots_a.push_back(dots[k]), dots_b.push_back(dots[k + 1]);
+  const double estimate_a = estimate_kl(kept.kept(), teacher_op, a).gauss_newton;
+  CHECK(estimate_a > 0.0);
+  CHECK(gauss_newton_estimate(dots_a, positions) == estimate_a);
+  CHECK(gauss_newton_estimate(dots_b, positions) == estimate_kl(kept.kept(), teacher_op, b).gauss_newton);
+  CHECK(streamed.take_dots().empty());
+}
