@@ -8,9 +8,8 @@ void DenseLinear::forward(const float* X, float* Y, int T) {
   if (T > 0) linear_forward(X, W_, Y, T, n_, m_);
 }
 
-void DenseLinear::backward(const float* X, const float* dY, float* dX, int T) {
+void DenseLinear::backward(const float*, const float* dY, float* dX, int T) {
   if (T > 0 && dX) linear_backward_input(dY, W_, dX, T, n_, m_);
-  if (T > 0 && dW_) linear_backward_weight(dY, X, dW_, T, n_, m_);
 }
 
 }  // namespace circal

@@ -327,7 +327,9 @@ void write_sweep_dir(const SweepPlan& plan) {
         link_to(fs::path(plan.projections[point.projection].config.run_dir) / "project.h5", dir / "project.h5");
         fs::remove(dir / "error.txt");
         entry["projection"] = plan.projections[point.projection].name;
-        entry["block_size"] = point.config.project.block_size;
+        const ProjectConfig& project = point.config.project;
+        entry["block_size"] = project.allocate_blocks ? 0 : project.block_size;
+        if (project.allocate_blocks) entry["compression"] = project.compression;
         entry["structure"] = name_of(point.config.project.structure);
         entry["lr"] = point.config.calibrate.lr;
       } else {

@@ -30,7 +30,7 @@ void size_matrix(PatchedMatrix& matrix, Structure structure) {
                            " no rank for a low-rank student");
     matrix.size = lowrank_parameter_count(m, n, matrix.rank);
   } else {
-    matrix.size = b == 1 ? size_t(m) * n : size_t(block_count(m, b)) * block_count(n, b) * b;
+    matrix.size = size_t(block_count(m, b)) * block_count(n, b) * b;
   }
 }
 
@@ -40,11 +40,9 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
                                          const std::vector<int>& block_sizes) {
   StudentLayout layout;
   const bool allocated = config.project.allocate_blocks;
-  if (allocated && config.project.structure != Structure::Circulant)
-    fail(kExitUsage, "config: project.block_size: auto allocates circulant block sizes; project.structure is " +
-                         std::string(name_of(config.project.structure)));
   layout.block_size = allocated ? 0 : config.project.block_size;
   layout.structure = config.project.structure;
+  size_t listed = 0;  // patched matrices so far, kept dense ones included
   std::vector<int> layers = config.patch.layers;
   std::sort(layers.begin(), layers.end());
   for (int layer : layers) {
@@ -54,10 +52,13 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
       PatchedMatrix matrix{
           layer, projection, mlp_out_features(model, projection), mlp_in_features(model, projection), layout.total_size,
           0};
-      const size_t index = layout.matrices.size();
+      const size_t index = listed;
       if (allocated && index >= block_sizes.size())
         fail(kExitInternal, "student layout: no allocated block size for " + matrix_name(matrix));
       matrix.block_size = allocated ? block_sizes[index] : layout.block_size;
+      ++listed;
+      // Kept dense: the teacher's own matrix, no student parameters (its operator stays).
+      if (matrix.block_size == 1) continue;
       // A block wider than the matrix in either direction is mostly padding: a model that
       // keeps almost nothing of the matrix, which is never what was meant.
       if (matrix.block_size > std::min(matrix.out_features, matrix.in_features))
@@ -68,10 +69,13 @@ StudentLayout StudentLayout::from_config(const Config& config, const LlamaConfig
       layout.matrices.push_back(matrix);
     }
   }
-  if (layout.matrices.empty()) fail(kExitUsage, "config: patch: no matrix selected");
-  if (allocated && block_sizes.size() != layout.matrices.size())
+  if (allocated && block_sizes.size() != listed)
     fail(kExitInternal, "student layout: " + std::to_string(block_sizes.size()) + " allocated block sizes for " +
-                            std::to_string(layout.matrices.size()) + " matrices");
+                            std::to_string(listed) + " matrices");
+  if (layout.matrices.empty())
+    fail(kExitUsage, allocated ? "config: project.compression: " + std::to_string(config.project.compression) +
+                                     " keeps every patched matrix dense; nothing is compressed"
+                               : "config: patch: no matrix selected");
   return layout;
 }
 
@@ -108,6 +112,14 @@ std::optional<StudentLayout> StudentLayout::with_structure(const Config& config,
 }
 
 StudentLayout StudentLayout::patched_matrices(const Config& config, const LlamaConfig& model) {
+  // Settings an allocation cannot serve are refused here, where every run asks first.
+  if (config.project.allocate_blocks && config.project.structure != Structure::Circulant)
+    fail(kExitUsage, "config: project.block_size: auto allocates circulant block sizes; project.structure is " +
+                         std::string(name_of(config.project.structure)));
+  if (config.project.allocate_blocks && config.project.down_inputs == DownInputs::Student)
+    fail(kExitUsage,
+         "config: project.down_inputs: student is not supported with project.block_size auto (the sensitivities "
+         "are of the teacher's inputs); use teacher");
   Config uniform = config;
   uniform.project.allocate_blocks = false;
   return from_config(uniform, model);
@@ -199,8 +211,6 @@ std::unique_ptr<LinearOperator> make_student_operator(const StudentLayout& layou
   if (layout.dense_slices) return std::make_unique<DenseLinear>(matrix.out_features, matrix.in_features, p);
   if (layout.structure == Structure::LowRank)
     return std::make_unique<LowRankLinear>(matrix.out_features, matrix.in_features, matrix.rank, p, g);
-  // Kept dense: c [m, n, 1] is W itself (block_layout.hpp at b = 1), trained through one GEMM.
-  if (matrix.block_size == 1) return std::make_unique<DenseLinear>(matrix.out_features, matrix.in_features, p, g);
   return std::make_unique<CirculantLinear>(matrix.out_features, matrix.in_features, matrix.block_size, p, g);
 }
 
@@ -214,8 +224,7 @@ std::string comparison_missing(const CheckpointReader& project, StudentKind kind
 
 std::vector<float> student_dense_matrix(const StudentLayout& layout, const PatchedMatrix& matrix, const float* params) {
   const float* p = params + matrix.offset;
-  if (layout.dense_slices || (layout.structure == Structure::Circulant && matrix.block_size == 1))
-    return {p, p + matrix.size};
+  if (layout.dense_slices) return {p, p + matrix.size};
   if (layout.structure == Structure::LowRank)
     return LowRankLinear(matrix.out_features, matrix.in_features, matrix.rank, p, nullptr).to_dense();
   return CirculantLinear(matrix.out_features, matrix.in_features, matrix.block_size, p, nullptr).to_dense();

@@ -23,16 +23,17 @@ struct PatchedMatrix {
   int out_features;             // m
   int in_features;              // n
   size_t offset;                // start of its parameters in the buffer
-  size_t size;                  // circulant p * q * b (b = 1: m n, kept dense); low rank r (m + n)
+  size_t size;                  // circulant p * q * b; low rank r (m + n)
   int rank = 0;                 // low rank: r = lowrank_rank(m, n, b); 0 for a circulant
-  int block_size = 0;           // b; 1 = kept dense (trained as a dense matrix); low rank: the b matched
+  int block_size = 0;           // b; low rank: the b its rank matches
   std::string dataset() const;  // "/layers/{layer}/{projection}"
 };
 
 // The layout of a student: which matrices, in which order (layer ascending, then gate, up,
 // down), of which structure, at which block size each (a low-rank student takes the rank
 // whose parameter count matches the circulant of that block size). Block sizes are one for
-// all (project.block_size) or one a matrix (auto: allocated by project, read from project.h5).
+// all (project.block_size) or one a matrix (auto: allocated by project, read from project.h5);
+// a matrix allocated block size 1 is kept dense: it is the teacher's, not in the layout.
 struct StudentLayout {
   int block_size = 0;  // every matrix's, or 0 when they differ (allocated)
   Structure structure = Structure::Circulant;
@@ -42,8 +43,9 @@ struct StudentLayout {
   std::vector<PatchedMatrix> matrices;
   size_t total_size = 0;
 
-  // block_sizes: one a matrix in layout order, required with project.block_size auto (else
-  // ignored: project.block_size for all).
+  // block_sizes: one for each patched matrix (layer ascending, then gate, up, down), required
+  // with project.block_size auto (else ignored: project.block_size for all); those of 1 are
+  // left out (kept dense).
   static StudentLayout from_config(const Config& config, const LlamaConfig& model,
                                    const std::vector<int>& block_sizes = {});
   // The same matrices in `structure` at the same block size, when each has a place in it (a
@@ -68,8 +70,9 @@ struct StageContext;
 // project.h5 allocated (refused with kExitCheckpoint unless current).
 StudentLayout run_student_layout(const StageContext& context);
 
-// The block size of each matrix of an allocated student (project.block_size auto), in layout
-// order, as project.h5 records them (/allocation/block_size).
+// The block size of each patched matrix of an allocated student (project.block_size auto; 1 =
+// kept dense), layer ascending then gate, up, down, as project.h5 records them
+// (/allocation/block_size).
 std::vector<int> allocated_block_sizes(const CheckpointReader& project);
 
 // The datasets of one matrix's parameters under its group: circulant {"c"}, low rank

@@ -82,7 +82,7 @@ std::string block_size_script(const Json& metrics, const fs::path& work, const f
   return "set terminal pngcairo size 640," + std::to_string(std::max(320, 120 + 28 * layers)) +
          " noenhanced\nset output " + gnuplot_quoted(png.string()) +
          "\nset title 'block size of each patched matrix (allocated; 1 = kept dense)'\n"
-         "set xtics ('gate_proj' 0, 'up_proj' 1, 'down_proj' 2)\nset xrange [-0.5:2.5]\n"
+         "set xtics ('gate_proj' 0, 'up_proj' 1, 'down_proj' 2)\nset xrange [-0.5:2.5]\nset ytics 1\n"
          "set yrange [" +
          std::to_string(layers) +
          "-0.5:-0.5]\nset ylabel 'layer'\nset cblabel 'log2 b'\n"

@@ -238,11 +238,7 @@ class MLP(torch.nn.Module):
             if entry is None:
                 setattr(self, name, Linear(weights.pop(stem + "weight")))
             elif stem + "c" in weights:
-                c = weights.pop(stem + "c")
-                if c.shape[-1] == 1:  # block size 1, kept dense by the allocation: c [m, n, 1] is W
-                    setattr(self, name, Linear(c.reshape(entry["out_features"], entry["in_features"])))
-                else:
-                    setattr(self, name, CirculantLinear(c, entry["out_features"], entry["in_features"]))
+                setattr(self, name, CirculantLinear(weights.pop(stem + "c"), entry["out_features"], entry["in_features"]))
             else:
                 setattr(self, name, LowRankLinear(weights.pop(stem + "U"), weights.pop(stem + "V")))
 

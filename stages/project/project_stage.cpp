@@ -96,13 +96,6 @@ std::string unwritten_after(size_t done, size_t total, const std::string& what) 
   return unwritten("after " + std::to_string(done) + " of " + std::to_string(total) + " " + what);
 }
 
-// A matrix the allocation keeps dense: c [m, n, 1] is W itself, both ways, without error.
-MatrixProjection kept_dense(const PatchedMatrix& matrix, const StageContext& context) {
-  const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
-  const std::vector<float> copy(W, W + std::size_t(matrix.out_features) * matrix.in_features);
-  return {copy, copy, {}, {}};
-}
-
 MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext& context, const InputStatistics& input,
                                 const OutputStatistics& output) {
   const int b = matrix.block_size, m = matrix.out_features, n = matrix.in_features;
@@ -440,7 +433,6 @@ void project_stage(const StageContext& context) {
       mpi, from_capture, "matrices",
       [&](std::size_t i) {
         const PatchedMatrix& matrix = layout.matrices[i];
-        if (matrix.block_size == 1) return kept_dense(matrix, context);
         const int b = matrix.block_size;
         const Projection source = capture_input_source(matrix.projection);
         const std::string input_key = capture_input_dataset(matrix.layer, matrix.projection) + "@" + std::to_string(b);

@@ -585,31 +585,6 @@ TEST_CASE("kl estimate: 1/2 E[(g . delta)^2] with sampled targets equals the KL 
   CHECK(estimate.gauss_newton == doctest::Approx(kl).epsilon(0.1).scale(0.0));
 }
 
-TEST_CASE("linear weight gradient: a trained DenseLinear adds dY^T X to its gradient") {
-  std::mt19937 rng(41);
-  const int T = 5, in = 7, out = 6;
-  Vec X = random_vec(rng, T * in), W = random_vec(rng, out * in), G = random_vec(rng, T * out);
-  Vec Y(T * out), dW(out * in, 0.0f), dX(T * in);
-  DenseLinear op(out, in, W.data(), dW.data());
-  auto loss = [&] {
-    op.forward(X.data(), Y.data(), T);
-    return dot(Y, G);
-  };
-  loss();
-  op.backward(X.data(), G.data(), dX.data(), T);
-  check_gradient(W, dW, loss, rng);
-  check_gradient(X, dX, loss, rng);
-  // Accumulates: a second backward doubles it.
-  const Vec once = dW;
-  op.backward(X.data(), G.data(), dX.data(), T);
-  for (size_t k = 0; k < dW.size(); ++k) CHECK(dW[k] == doctest::Approx(2.0 * once[k]).epsilon(1e-6));
-  // A frozen one (no gradient buffer) leaves dW alone and still gives dX.
-  DenseLinear frozen(out, in, W.data());
-  Vec dX2(T * in);
-  frozen.backward(X.data(), G.data(), dX2.data(), T);
-  CHECK(dX2 == dX);
-}
-
 TEST_CASE("move probe: the streamed g . delta give estimate_kl's Gauss-Newton estimate bit for bit") {
   std::mt19937 rng(29);
   const ModelWeights model = tiny_model(rng, true);

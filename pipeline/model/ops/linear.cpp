@@ -28,8 +28,4 @@ void linear_backward_input(const float* dY, const float* W, float* dX, int T, in
               in);
 }
 
-void linear_backward_weight(const float* dY, const float* X, float* dW, int T, int in, int out) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, T, 1.0f, dY, out, X, in, 1.0f, dW, in);
-}
-
 }  // namespace circal

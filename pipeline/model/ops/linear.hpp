@@ -7,7 +7,5 @@ void linear_forward(const float* X, const float* W, float* Y, int T, int in, int
 // dX = dY W, or dX += dY W when accumulate. Frozen weights: no weight gradient; a bias is
 // frozen too and adds nothing to dX, so the same call serves projections with a bias.
 void linear_backward_input(const float* dY, const float* W, float* dX, int T, int in, int out, bool accumulate = false);
-// dW += dY^T X: the weight gradient of a trained dense matrix (a student's kept one).
-void linear_backward_weight(const float* dY, const float* X, float* dW, int T, int in, int out);
 
 }  // namespace circal
