@@ -116,7 +116,7 @@ struct QuantizeConfig {
   double percdamp = 0.01;        // GPTQ's dampening, relative to mean(diag H)
   bool act_order = true;         // GPTQ's columns by descending H_jj
   int recalibrate_steps = 50;    // KL steps on the scales of recalibrated_rtn
-  double recalibrate_lr = 1e-3;  // Adam's rate on their logarithms (a relative step)
+  double recalibrate_lr = 1e-2;  // Adam's rate on their logarithms (a relative step)
 };
 
 struct RuntimeConfig {

@@ -99,7 +99,8 @@ RecalibratedScales recalibrate_scales(Calibrator& calibrator, const StudentLayou
     result.train_loss.push_back(gradient.loss);
     const std::vector<float> du = log_scale_gradient(layout, student.quantized(), calibrator.gradients().data());
     adam.step(log_scale.data(), du.data(), schedule.at(step));
-    for (std::size_t g = 0; g < masters.size(); ++g) masters[g] = float(double(rtn[g]) * std::exp(double(log_scale[g])));
+    for (std::size_t g = 0; g < masters.size(); ++g)
+      masters[g] = float(double(rtn[g]) * std::exp(double(log_scale[g])));
     const bool last = step + 1 == steps;
     if (validating && ((step + 1) % settings.eval_every == 0 || last)) validate(step + 1);
     if (after_step) after_step(step + 1);
