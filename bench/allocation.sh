@@ -5,7 +5,7 @@
 #    16 and 32, each at two learning rates, on config/corpus.yaml's data;
 # 2. the uniform rivals on the same capture: block size 8, 16 and 32 at the same learning rates;
 # 3. every calibrated student tested a second time on the seed-prompt test split
-#    (data.test_source: prompts), beside the corpus test windows;
+#    (data.test_source: prompts; SWEEP_DIR/prompts-test/NAME), beside the corpus test windows;
 # 4. the table: test KL [95% CI] on both test sets, best learning rate of each row in bold.
 # RANKS (default 2) ranks. Every output goes under SWEEP_DIR (default BUILD_DIR/bench-allocation).
 set -euo pipefail
@@ -27,14 +27,15 @@ for b in 8 16 32; do
     dir=$sweep/uniform/b-${b}_lr-$lr
     mkdir -p "$dir"
     ln -sf "$sweep/capture/capture.h5" "$dir/capture.h5"
-    [ -f "$dir/metrics.json" ] || run run --config "$template/config.yaml" --run-dir "$dir" \
-      --set project.block_size=$b --set calibrate.lr=$lr
+    [ -f "$dir/config.yaml" ] || "$build/circal" config --config "$template/config.yaml" --run-dir "$dir" \
+      --set project.block_size=$b --set calibrate.lr=$lr > "$dir/config.yaml"
+    [ -f "$dir/metrics.json" ] || run run --config "$dir/config.yaml"
   done
 done
 
 # The seed-prompt test split: evaluate again beside each point, its other files linked.
 for dir in "$sweep"/points/*/ "$sweep"/uniform/*/; do
-  dir=${dir%/} prompts=${dir%/}-prompts-test
+  dir=${dir%/} prompts=$sweep/prompts-test/$(basename "$dir")
   mkdir -p "$prompts"
   for f in capture.h5 project.h5 calibrate.h5; do ln -sf "$(readlink -f "$dir/$f")" "$prompts/$f"; done
   [ -f "$prompts/metrics.json" ] || run evaluate --config "$dir/config.yaml" --run-dir "$prompts" \

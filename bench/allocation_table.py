@@ -1,6 +1,6 @@
 """The table of bench/allocation.sh: every calibrated student of SWEEP_DIR (points/ allocated,
 uniform/ one block size for all), its test KL on the corpus test windows and on the seed-prompt
-test split (the -prompts-test twin), the best learning rate of each budget and kind in bold, and
+test split (prompts-test/ the same name), the best learning rate of each budget and kind in bold, and
 the allocated student's KL against the uniform one's at each budget.
 
     /usr/bin/python3 bench/allocation_table.py SWEEP_DIR
@@ -10,6 +10,7 @@ import json
 import os
 import sys
 
+import h5py
 import yaml
 
 
@@ -21,10 +22,15 @@ def kl_of(run):
     return calibrated["mean"], calibrated["ci95"]
 
 
+def allocated_sizes(run):
+    with h5py.File(f"{run}/project.h5") as f:
+        return [int(b) for b in f["allocation/block_size"][()]]
+
+
 def rows_of(sweep):
     rows = []
     for run in sorted(glob.glob(f"{sweep}/points/*") + glob.glob(f"{sweep}/uniform/*")):
-        if run.endswith("-prompts-test") or not os.path.isdir(run):
+        if not os.path.isdir(run):
             continue
         if not os.path.exists(f"{run}/metrics.json"):
             continue  # not finished
@@ -35,8 +41,8 @@ def rows_of(sweep):
         budget = round(float(project["compression"] if allocated else project["block_size"]))
         lr = float(config["calibrate"]["lr"])
         rows.append({"kind": "allocated" if allocated else "uniform", "budget": budget, "lr": lr,
-                     "ratio": compression["ratio"], "corpus": kl_of(run), "prompts": kl_of(run + "-prompts-test"),
-                     "sizes": [b["block_size"] for b in compression.get("block_sizes", [])]})
+                     "ratio": compression["ratio"], "corpus": kl_of(run), "prompts": kl_of(f"{sweep}/prompts-test/{os.path.basename(run)}"),
+                     "sizes": allocated_sizes(run) if allocated else []})
     return rows
 
 

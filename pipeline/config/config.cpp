@@ -1,6 +1,7 @@
 // The config schema (the one table of keys) and loading, printing, fingerprint values.
 #include "pipeline/config/config.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "pipeline/base/errors.hpp"
@@ -173,7 +174,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(evaluate.seed), any_value, "seed of the bootstrap"),
       field(
           CIRCAL_FIELD(evaluate.students), distinct<StudentKind>,
-          "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank), rtn, gptq (the patched matrices quantized at each of quantize.bits), calibrated_rtn (the calibrated circulant's c quantized at each of quantize.bits); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
+          "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank), rtn, gptq (the patched matrices quantized at each of quantize.bits), calibrated_rtn (the calibrated circulant's c quantized at each of quantize.bits), recalibrated_rtn (the same with its scales re-calibrated, quantize.recalibrate_steps); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
       field(CIRCAL_FIELD(quantize.bits), quantization_bits,
             "bit widths of the quantized students rtn and gptq, one student each (2..8)"),
       field(CIRCAL_FIELD(quantize.group_size), at_least(1),
@@ -182,6 +183,11 @@ std::vector<ConfigKey> build_schema() {
             "GPTQ dampening, relative to the mean diagonal of the input Gram"),
       field(CIRCAL_FIELD(quantize.act_order), any_value,
             "GPTQ quantizes the columns by descending input energy (H_jj), storing the column-to-group map"),
+      field(
+          CIRCAL_FIELD(quantize.recalibrate_steps), at_least(0),
+          "KL steps calibrate spends on the half scales of the quantized c (codes frozen) for recalibrated_rtn, at each of quantize.bits; 0 = the RTN scales"),
+      field(CIRCAL_FIELD(quantize.recalibrate_lr), positive,
+            "Adam learning rate of that re-calibration, on the scales' logarithms (a relative step per scale)"),
       field(CIRCAL_FIELD(runtime.fftw_wisdom), any_value, "file to load and save FFTW wisdom, empty = none"),
       field(
           CIRCAL_FIELD(runtime.fftw_planner), any_value,
@@ -397,6 +403,12 @@ std::vector<StudentKind> evaluated_students(const Config& config) {
   if (structure == Structure::Circulant && config.project.compare_lowrank)
     students.push_back(StudentKind::LowRankAware);
   return students;
+}
+
+bool recalibrates_scales(const Config& config) {
+  const auto students = evaluated_students(config);
+  return config.project.structure == Structure::Circulant && config.calibrate.enabled &&
+         std::find(students.begin(), students.end(), StudentKind::RecalibratedRtn) != students.end();
 }
 
 bool stores_full_gram(const Config& config, int widest_input) {

@@ -63,7 +63,15 @@ StageDependencies dependencies(const Config& config, Stage stage) {
       if (config.project.allocate_blocks) project.keys = {"project.compression", "project.sensitivity_samples"};
       return project;
     }
-    case Stage::Calibrate: return {{Stage::Project}, {}, {}, "calibrate"};
+    case Stage::Calibrate: {
+      StageDependencies calibrate{{Stage::Project}, {}, {}, "calibrate"};
+      // The scales of recalibrated_rtn (DESIGN section 8.4) are in calibrate.h5 only when
+      // evaluated, so other runs keep their fingerprints.
+      if (recalibrates_scales(config))
+        calibrate.keys = {"quantize.bits", "quantize.group_size", "quantize.recalibrate_steps",
+                          "quantize.recalibrate_lr"};
+      return calibrate;
+    }
     case Stage::Evaluate: {
       StageDependencies evaluate{{Stage::Project}, {}, {}, "evaluate"};
       if (test_data_source(config) == DataSource::Corpus)

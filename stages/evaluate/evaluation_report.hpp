@@ -57,7 +57,7 @@ struct CompressionCounts {
     Projection projection;
     int block_size;
   };
-  std::vector<PatchedBlock> blocks;
+  std::vector<PatchedBlock> blocks = {};
   bool allocated = false;
   uint64_t student_params() const { return mlp_params_student ? mlp_params_student : mlp_params_circulant; }
 };
