@@ -9,9 +9,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <tuple>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/base/number_text.hpp"
@@ -345,9 +345,9 @@ std::string sweep_report_markdown(const std::vector<SweepRow>& rows) {
       continue;
     }
     const std::string mark = r.best_lr ? "**" : "";
-    md << "| " << r.name << " | " << r.structure << " | " << block_size_cell(r) << " | " << mark << general(r.lr) << mark
-       << " | " << fixed_or_blank(r.compression_ratio, 2) << "x | " << mark << fixed_or_blank(r.kl_mean, 4) << mark
-       << " [" << fixed_or_blank(r.kl_ci95.lo, 4) << ", " << fixed_or_blank(r.kl_ci95.hi, 4) << "] | "
+    md << "| " << r.name << " | " << r.structure << " | " << block_size_cell(r) << " | " << mark << general(r.lr)
+       << mark << " | " << fixed_or_blank(r.compression_ratio, 2) << "x | " << mark << fixed_or_blank(r.kl_mean, 4)
+       << mark << " [" << fixed_or_blank(r.kl_ci95.lo, 4) << ", " << fixed_or_blank(r.kl_ci95.hi, 4) << "] | "
        << fixed_or_blank(r.top1, 3) << " | " << fixed_or_blank(r.top5_overlap, 3) << " | "
        << fixed_or_blank(r.match_rate, 3) << " | " << r.calibration_steps << " | "
        << fixed_or_blank(r.calibration_seconds, 1) << " |\n";

@@ -191,7 +191,8 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
   std::map<int, TeacherOutput> teacher;
   for (int i : context.mpi.shard(split.size()))
     teacher[i].greedy = model.generate_greedy(split.tokens[i], config.generate_tokens, &teacher[i].logits);
-  LocalEvaluation local{{}, config.topk, config.generate_tokens, {}, compression_counts(context.config, model.config(), layout, other)};
+  LocalEvaluation local{
+      {}, config.topk, config.generate_tokens, {}, compression_counts(context.config, model.config(), layout, other)};
   std::vector<float> logits;
   for (StudentSpec& spec : students) {
     const InstalledStudent installed(context, model, spec);
