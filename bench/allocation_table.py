@@ -11,6 +11,7 @@ import os
 import sys
 
 import h5py
+import numpy as np
 import yaml
 
 
@@ -40,10 +41,26 @@ def rows_of(sweep):
         allocated = project["block_size"] == "auto"
         budget = round(float(project["compression"] if allocated else project["block_size"]))
         lr = float(config["calibrate"]["lr"])
-        rows.append({"kind": "allocated" if allocated else "uniform", "budget": budget, "lr": lr,
+        rows.append({"run": run, "kind": "allocated" if allocated else "uniform", "budget": budget, "lr": lr,
                      "ratio": compression["ratio"], "corpus": kl_of(run), "prompts": kl_of(f"{sweep}/prompts-test/{os.path.basename(run)}"),
                      "sizes": allocated_sizes(run) if allocated else []})
     return rows
+
+
+def paired(run_a, run_b, samples=2000, seed=7):
+    """Mean over positions of KL_a - KL_b on the same test windows, with a 95% bootstrap
+    interval resampling windows (as evaluate's intervals do)."""
+    with h5py.File(f"{run_a}/evaluate.h5") as fa, h5py.File(f"{run_b}/evaluate.h5") as fb:
+        window = fa["positions/prompt"][()]
+        assert (window == fb["positions/prompt"][()]).all(), (run_a, run_b)
+        diff = fa["students/calibrated/kl"][()] - fb["students/calibrated/kl"][()]
+    windows = np.unique(window)
+    sums = np.array([diff[window == w].sum() for w in windows])
+    counts = np.array([(window == w).sum() for w in windows])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(windows), size=(samples, len(windows)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    return sums.sum() / counts.sum(), np.percentile(means, [2.5, 97.5])
 
 
 def cell(kl, bold):
@@ -74,9 +91,10 @@ def main(sweep):
             continue
         gain = 1 - a["corpus"][0] / u["corpus"][0]
         apart = a["corpus"][1][1] < u["corpus"][1][0] or u["corpus"][1][1] < a["corpus"][1][0]
+        mean, (lo, hi) = paired(a["run"], u["run"])
         print(f"{budget}x, corpus test windows, each at its best lr: allocated {a['corpus'][0]:.4f} vs uniform "
-              f"{u['corpus'][0]:.4f}: {100 * gain:+.1f}% lower KL; intervals {'apart' if apart else 'overlap'}. "
-              f"Block sizes {a['sizes']}")
+              f"{u['corpus'][0]:.4f}: {100 * gain:.1f}% lower KL; intervals {'apart' if apart else 'overlap'}; "
+              f"paired difference {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]. Block sizes {a['sizes']}")
 
 
 if __name__ == "__main__":
