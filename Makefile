@@ -11,7 +11,7 @@ DEB_PACKAGES := build-essential cmake git pkg-config \
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
   libfftw3-dev libfftw3-mpi-dev libboost-program-options-dev libyaml-cpp-dev doctest-dev \
   libopenblas-dev liblapacke-dev nlohmann-json3-dev libxxhash-dev libsentencepiece-dev libpcre2-dev libicu-dev gnuplot-nox \
-  slurm-wlm munge python3 python3-numpy python3-h5py python3-torch
+  slurm-wlm munge python3 python3-numpy python3-h5py python3-torch python3-yaml
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MPIRUN_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
@@ -34,7 +34,7 @@ SANITIZER_ENV := CIRCAL_NO_REEXEC=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
 
-.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-payoff bench-scale frontier bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
+.PHONY: all deps fuzz-deps lint-deps build install run test bench bench-payoff bench-allocation bench-scale frontier bench-tokenizer tokenizer-refs fuzz test-asan format lint clean
 
 all: build
 
@@ -99,6 +99,12 @@ bench-tokenizer: build tokenizer-refs
 # and the sizes of the exports; the synthetic checkpoint goes to build/synth/ when missing.
 bench-payoff: build
 	bench/payoff.sh $(BUILD_DIR) all
+
+# A block size for each matrix against one for all (config/allocation.yaml, bench/README.md,
+# "Allocated block sizes"): allocated and uniform students at 8x, 16x and 32x, two learning
+# rates each, tested on the corpus windows and the seed prompts; the table at the end.
+bench-allocation: build
+	bench/allocation.sh $(BUILD_DIR)
 
 # The TinyLlama-1.1B-shaped run (config/scale.yaml; bench/SCALE.md): writes the synthetic
 # checkpoint to build/synth/ when missing, then capture/project/calibrate/evaluate at

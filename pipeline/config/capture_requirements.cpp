@@ -16,7 +16,8 @@ std::string list_text(const std::vector<int>& values) {
 
 // project: a circulant projection reads the per-frequency statistics of its block size.
 std::optional<CaptureShortfall> block_size_shortfall(const Config& capture, const Config& point) {
-  if (point.project.structure != Structure::Circulant) return std::nullopt;
+  // An allocation chooses among whatever block sizes the capture has (1, kept dense, needs none).
+  if (point.project.structure != Structure::Circulant || point.project.allocate_blocks) return std::nullopt;
   const std::vector<int> sizes = statistics_block_sizes(capture);
   const int b = point.project.block_size;
   if (std::find(sizes.begin(), sizes.end(), b) != sizes.end()) return std::nullopt;

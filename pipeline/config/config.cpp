@@ -1,6 +1,7 @@
 // The config schema (the one table of keys) and loading, printing, fingerprint values.
 #include "pipeline/config/config.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "pipeline/base/errors.hpp"
@@ -26,6 +27,24 @@ ConfigKey patch_layers_key() {
             c.patch.layers = std::move(layers);
           },
           [](const Config& c) { return c.patch.all_layers ? YAML::Node("all") : to_node(c.patch.layers); }};
+}
+
+// project.block_size is an even number or `auto`: two struct members behind one key.
+ConfigKey project_block_size_key() {
+  return {
+      "project.block_size", "even int or `auto`",
+      "circulant block size b (even); MLP parameters shrink by about b. auto: a block size a matrix (1 = kept dense) from the candidates of capture.block_sizes, chosen by predicted sensitivity under project.compression (docs/DESIGN.md 3.1)",
+      [](Config& c, const YAML::Node& node) {
+        if (node.IsScalar() && node.Scalar() == "auto") {
+          c.project.allocate_blocks = true;
+          return;
+        }
+        const int b = parse<int>(node);
+        even_block(b);
+        c.project.allocate_blocks = false;
+        c.project.block_size = b;
+      },
+      [](const Config& c) { return c.project.allocate_blocks ? YAML::Node("auto") : to_node(c.project.block_size); }};
 }
 
 // data.corpus: a non-empty list of distinct, non-empty file names.
@@ -86,7 +105,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(capture.compression), gzip_level, "gzip level of capture datasets, 0 = none"),
       field(
           CIRCAL_FIELD(capture.block_sizes), even_blocks,
-          "block sizes whose per-frequency projection statistics capture accumulates; [] = project.block_size (a sweep lists all it projects)"),
+          "block sizes whose per-frequency projection statistics capture accumulates; [] = project.block_size, or with project.block_size auto its candidates 4, 8, ..., 256 (a sweep lists all it projects)"),
       field(
           CIRCAL_FIELD(capture.full_gram), any_value,
           "also store the full input Gram H = sum_t x x^T (8 n^2 bytes per input; serves any block size and low-rank fits); auto = for a low-rank run, or when no patched input is wider than 4096"),
@@ -97,8 +116,13 @@ std::vector<ConfigKey> build_schema() {
       field(
           CIRCAL_FIELD(capture.activation_budget_mb), at_least(1),
           "per-rank MiB of activations a batched teacher forward may keep (docs/DESIGN.md section 8.3): fewer prompts a batch when batch_tokens rows would need more"),
-      field(CIRCAL_FIELD(project.block_size), even_block,
-            "circulant block size b (even); MLP parameters shrink by about b"),
+      project_block_size_key(),
+      field(
+          CIRCAL_FIELD(project.compression), at_least(1.0),
+          "with project.block_size auto: the patched matrices keep at most 1/compression of their dense parameters in total"),
+      field(
+          CIRCAL_FIELD(project.sensitivity_samples), at_least(1),
+          "with project.block_size auto: backward passes per validation prompt, targets drawn from the teacher, that estimate each matrix's sensitivity"),
       field(
           CIRCAL_FIELD(project.structure), any_value,
           "student matrices: circulant (block size b) or lowrank (U V at the circulant's parameter count, rank floor(m n / (b (m + n))))"),
@@ -153,7 +177,7 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(evaluate.seed), any_value, "seed of the bootstrap"),
       field(
           CIRCAL_FIELD(evaluate.students), distinct<StudentKind>,
-          "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank), rtn, gptq (the patched matrices quantized at each of quantize.bits), calibrated_rtn (the calibrated circulant's c quantized at each of quantize.bits); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
+          "models compared: dense, zeroed, frobenius, least_squares, calibrated (circulant), lowrank_svd, lowrank_aware, lowrank_calibrated (lowrank), rtn, gptq (the patched matrices quantized at each of quantize.bits), calibrated_rtn (the calibrated circulant's c quantized at each of quantize.bits), recalibrated_rtn (the same with its scales re-calibrated, quantize.recalibrate_steps); [] = what the run produces: dense, zeroed, its structure's three, and lowrank_aware in a circulant run with project.compare_lowrank"),
       field(CIRCAL_FIELD(quantize.bits), quantization_bits,
             "bit widths of the quantized students rtn and gptq, one student each (2..8)"),
       field(CIRCAL_FIELD(quantize.group_size), at_least(1),
@@ -162,6 +186,11 @@ std::vector<ConfigKey> build_schema() {
             "GPTQ dampening, relative to the mean diagonal of the input Gram"),
       field(CIRCAL_FIELD(quantize.act_order), any_value,
             "GPTQ quantizes the columns by descending input energy (H_jj), storing the column-to-group map"),
+      field(
+          CIRCAL_FIELD(quantize.recalibrate_steps), at_least(0),
+          "KL steps calibrate spends on the half scales of the quantized c (codes frozen) for recalibrated_rtn, at each of quantize.bits; 0 = the RTN scales"),
+      field(CIRCAL_FIELD(quantize.recalibrate_lr), positive,
+            "Adam learning rate of that re-calibration, on the scales' logarithms (a relative step per scale)"),
       field(CIRCAL_FIELD(runtime.fftw_wisdom), any_value, "file to load and save FFTW wisdom, empty = none"),
       field(
           CIRCAL_FIELD(runtime.fftw_planner), any_value,
@@ -361,7 +390,8 @@ DataSource test_data_source(const Config& config) {
 }
 
 std::vector<int> statistics_block_sizes(const Config& config) {
-  return config.capture.block_sizes.empty() ? std::vector<int>{config.project.block_size} : config.capture.block_sizes;
+  if (!config.capture.block_sizes.empty()) return config.capture.block_sizes;
+  return config.project.allocate_blocks ? kAutoBlockSizes : std::vector<int>{config.project.block_size};
 }
 
 std::vector<StudentKind> evaluated_students(const Config& config) {
@@ -376,6 +406,12 @@ std::vector<StudentKind> evaluated_students(const Config& config) {
   if (structure == Structure::Circulant && config.project.compare_lowrank)
     students.push_back(StudentKind::LowRankAware);
   return students;
+}
+
+bool recalibrates_scales(const Config& config) {
+  const auto students = evaluated_students(config);
+  return config.project.structure == Structure::Circulant && config.calibrate.enabled &&
+         std::find(students.begin(), students.end(), StudentKind::RecalibratedRtn) != students.end();
 }
 
 bool stores_full_gram(const Config& config, int widest_input) {

@@ -61,8 +61,15 @@ struct CaptureConfig {
 // capture.full_gram auto stores the full Gram of a circulant run's inputs when none is wider.
 inline constexpr int kFullGramAutoWidth = 4096;
 
+// project.block_size: auto chooses among these (and 1, kept dense) when capture.block_sizes
+// is empty.
+inline const std::vector<int> kAutoBlockSizes = {4, 8, 16, 32, 64, 128, 256};
+
 struct ProjectConfig {
-  int block_size = 16;
+  int block_size = 16;           // the block size of every patched matrix, unless allocated
+  bool allocate_blocks = false;  // true when the YAML said `auto`: one block size a matrix
+  double compression = 16;       // auto: dense parameters / student parameters, at least
+  int sensitivity_samples = 2;   // auto: sampled-target backward passes per validation prompt
   Structure structure = Structure::Circulant;
   ProjectionMethod method = ProjectionMethod::LeastSquares;
   double ridge = 1e-4;  // relative to the mean diagonal of the Gram matrices
@@ -109,12 +116,15 @@ struct EvaluateConfig {
   std::vector<StudentKind> students;  // empty: evaluated_students() picks the run's own
 };
 
-// The quantized students rtn and gptq (DESIGN section 8.4), one per bit width.
+// The quantized students rtn, gptq, calibrated_rtn and recalibrated_rtn (DESIGN section 8.4),
+// one per bit width.
 struct QuantizeConfig {
   std::vector<int> bits = {8, 4, 3, 2};
-  int group_size = 128;    // input columns per scale and zero point
-  double percdamp = 0.01;  // GPTQ's dampening, relative to mean(diag H)
-  bool act_order = true;   // GPTQ's columns by descending H_jj
+  int group_size = 128;          // input columns per scale and zero point
+  double percdamp = 0.01;        // GPTQ's dampening, relative to mean(diag H)
+  bool act_order = true;         // GPTQ's columns by descending H_jj
+  int recalibrate_steps = 50;    // KL steps on the scales of recalibrated_rtn
+  double recalibrate_lr = 1e-2;  // Adam's rate on their logarithms (a relative step)
 };
 
 struct RuntimeConfig {
@@ -178,6 +188,9 @@ bool stores_full_gram(const Config& config, int widest_input);
 // projections and calibrated student, and in a circulant run with project.compare_lowrank the
 // low-rank aware student of equal parameters.
 std::vector<StudentKind> evaluated_students(const Config& config);
+// Whether calibrate re-calibrates the scales of the quantized c after its run (the student
+// recalibrated_rtn, DESIGN section 8.4): a circulant run that calibrates and evaluates it.
+bool recalibrates_scales(const Config& config);
 
 // Fully-qualified key -> its value as YAML scalar/flow text, for fingerprints.
 std::string config_value(const Config& config, const std::string& key);

@@ -20,7 +20,8 @@ StudentSource student_source(StudentKind kind) {
     case StudentKind::LowRankCalibrated: return {true, Structure::LowRank, true, ""};
     case StudentKind::Rtn:
     case StudentKind::Gptq: return {false, Structure::Circulant, false, "", true};
-    case StudentKind::CalibratedRtn: return {false, Structure::Circulant, true, "", true};
+    case StudentKind::CalibratedRtn:
+    case StudentKind::RecalibratedRtn: return {false, Structure::Circulant, true, "", true};
   }
   return {};
 }

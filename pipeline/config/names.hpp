@@ -46,7 +46,8 @@ enum class StudentKind {
   LowRankCalibrated,
   Rtn,
   Gptq,
-  CalibratedRtn
+  CalibratedRtn,
+  RecalibratedRtn
 };
 template <>
 struct EnumNames<StudentKind> {
@@ -61,7 +62,8 @@ struct EnumNames<StudentKind> {
                                     std::pair{StudentKind::LowRankCalibrated, "lowrank_calibrated"},
                                     std::pair{StudentKind::Rtn, "rtn"},
                                     std::pair{StudentKind::Gptq, "gptq"},
-                                    std::pair{StudentKind::CalibratedRtn, "calibrated_rtn"}};
+                                    std::pair{StudentKind::CalibratedRtn, "calibrated_rtn"},
+                                    std::pair{StudentKind::RecalibratedRtn, "recalibrated_rtn"}};
 };
 
 // data.source: the prompt files (prompts.*) or windows of text corpora.
@@ -242,7 +244,8 @@ inline constexpr auto kStudentKinds = all_of<StudentKind>();
 // projection of project.h5 (`variant`, e.g. "frobenius": datasets c_frobenius, or U_svd and
 // V_svd) or calibrate.h5's result, of one structure: a run evaluates the students of its
 // project.structure. The quantized ones (rtn, gptq: the teacher's patched matrices quantized
-// at each of quantize.bits; calibrated_rtn: the calibrated circulant's c quantized; DESIGN
+// at each of quantize.bits; calibrated_rtn: the calibrated circulant's c quantized;
+// recalibrated_rtn: the same codes with the scales re-calibrated by calibrate; DESIGN
 // section 8.4) are made where they are used, and evaluated only when evaluate.students lists
 // them.
 struct StudentSource {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "pipeline/model/ops/next_token_nll.hpp"
 
@@ -65,6 +66,40 @@ double add_prompt_to_fisher(Transformer& net, const std::vector<int>& tokens, st
   return nll;
 }
 
+namespace {
+
+// sum over a pass's rows of g . (y - moved), and optionally of (g (y - moved))^2.
+double pass_dot(const std::vector<float>& y, const std::vector<float>& moved, const float* g, double* diagonal) {
+  double dot = 0;
+  for (size_t k = 0; k < y.size(); ++k) {
+    const double delta = double(y[k]) - moved[k], gk = g[k];
+    dot += gk * delta;
+    if (diagonal) *diagonal += gk * gk * delta * delta;
+  }
+  return dot;
+}
+
+}  // namespace
+
+void MoveProbe::backward(const float* X, const float* dY, float* dX, int T) {
+  y_.resize(size_t(T) * out_features());
+  moved_.resize(y_.size());
+  inner_.forward(X, y_.data(), T);
+  for (LinearOperator* candidate : candidates_) {
+    candidate->forward(X, moved_.data(), T);
+    dots_.push_back(pass_dot(y_, moved_, dY, nullptr));
+  }
+  inner_.backward(X, dY, dX, T);
+}
+
+std::vector<double> MoveProbe::take_dots() { return std::exchange(dots_, {}); }
+
+double gauss_newton_estimate(const std::vector<double>& dots, long positions) {
+  double sum = 0;
+  for (double dot : dots) sum += dot * dot;
+  return positions > 0 ? sum * (0.5 / double(positions)) : 0.0;
+}
+
 KlEstimate estimate_kl(const std::vector<FisherProbe::Rows>& rows, LinearOperator& teacher, LinearOperator& student) {
   const int m = teacher.out_features();
   KlEstimate estimate;
@@ -75,12 +110,7 @@ KlEstimate estimate_kl(const std::vector<FisherProbe::Rows>& rows, LinearOperato
     moved.resize(y.size());
     teacher.forward(r.X.data(), y.data(), r.T);
     student.forward(r.X.data(), moved.data(), r.T);
-    double dot = 0;
-    for (size_t k = 0; k < y.size(); ++k) {
-      const double delta = double(y[k]) - moved[k], g = r.dY[k];
-      dot += g * delta;
-      estimate.diagonal += g * g * delta * delta;
-    }
+    const double dot = pass_dot(y, moved, r.dY.data(), &estimate.diagonal);
     estimate.gauss_newton += dot * dot;
     positions += r.T;
   }

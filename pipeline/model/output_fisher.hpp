@@ -43,6 +43,29 @@ class FisherProbe : public LinearOperator {
   std::vector<Rows> kept_;
 };
 
+// The streaming form of estimate_kl for many replacements at once (project's allocation at
+// scale keeps no rows): stands in for a matrix's operator, and at each backward (one a pass)
+// records, for every candidate replacement, the pass's g . delta with delta = inner(X) -
+// candidate(X), in exactly estimate_kl's order of operations.
+class MoveProbe : public LinearOperator {
+ public:
+  MoveProbe(LinearOperator& inner, std::vector<LinearOperator*> candidates)
+      : inner_(inner), candidates_(std::move(candidates)) {}
+  int in_features() const override { return inner_.in_features(); }
+  int out_features() const override { return inner_.out_features(); }
+  void forward(const float* X, float* Y, int T) override { inner_.forward(X, Y, T); }
+  void backward(const float* X, const float* dY, float* dX, int T) override;
+
+  // Per pass since the last call, per candidate: g . delta (pass-major); then forgets them.
+  std::vector<double> take_dots();
+
+ private:
+  LinearOperator& inner_;
+  std::vector<LinearOperator*> candidates_;
+  std::vector<double> dots_;
+  std::vector<float> y_, moved_;
+};
+
 // Forward of one prompt (ids with BOS) through `net`, whose probed matrices are FisherProbes,
 // then the backward of its summed next-token NLL. Returns that NLL. With `sample`, every
 // row's target (the last row's too) is drawn from the model's own distribution there instead
@@ -62,5 +85,9 @@ struct KlEstimate {
   double gauss_newton = 0, diagonal = 0;
 };
 KlEstimate estimate_kl(const std::vector<FisherProbe::Rows>& rows, LinearOperator& teacher, LinearOperator& student);
+
+// The Gauss-Newton estimate from a pass's g . delta and positions, summed over passes in order:
+// 1/2 sum dot^2 / positions (estimate_kl's gauss_newton).
+double gauss_newton_estimate(const std::vector<double>& dots, long positions);
 
 }  // namespace circal

@@ -11,15 +11,15 @@ namespace circal {
 
 namespace {
 
-// The half a scale is stored as; a scale below the smallest positive half would store as 0.
+std::size_t packed_bytes(std::size_t values, int bits) { return (values * std::size_t(bits) + 7) / 8; }
+
+}  // namespace
+
+// A scale below the smallest positive half would store as 0.
 float stored_scale(double scale) {
   const float smallest = half_to_float(1);
   return std::max(half_to_float(float_to_half(float(scale))), smallest);
 }
-
-std::size_t packed_bytes(std::size_t values, int bits) { return (values * std::size_t(bits) + 7) / 8; }
-
-}  // namespace
 
 int GroupScale::code(double x, int max_code) const {
   const double q = std::nearbyint(x / double(scale)) + zero;
@@ -49,6 +49,20 @@ std::vector<float> QuantizedMatrix::dequantized() const {
       W[std::size_t(r) * cols + j] = group.value(codes[std::size_t(r) * cols + j]);
     }
   return W;
+}
+
+std::vector<double> QuantizedMatrix::scale_gradient(const float* dW) const {
+  const int g = groups();
+  std::vector<double> ds(std::size_t(rows) * g, 0.0);
+  for (int r = 0; r < rows; ++r) {
+    double* row = ds.data() + std::size_t(r) * g;
+    const std::size_t first = std::size_t(r) * cols;
+    for (int j = 0; j < cols; ++j) {
+      const int group = group_of(j);
+      row[group] += double(int(codes[first + j]) - int(zeros[std::size_t(r) * g + group])) * double(dW[first + j]);
+    }
+  }
+  return ds;
 }
 
 std::size_t quantized_storage_bytes(int m, int n, const QuantizationGrid& grid, bool with_group_map) {

@@ -30,6 +30,8 @@ struct GroupScale {
   float value(int code) const { return scale * float(code - zero); }  // exact in float32
 };
 GroupScale fit_group_scale(const double* x, int count, int max_code);
+// The half a scale is stored as (round to nearest even), at least the smallest positive half.
+float stored_scale(double scale);
 
 // Codes in the original column order; scales and zero points [m, groups] by row. With
 // GPTQ's activation order the groups are formed in the quantization order, so column j's
@@ -48,6 +50,9 @@ struct QuantizedMatrix {
   }
   // W_hat [rows, cols] row-major: s (q - z) of each weight.
   std::vector<float> dequantized() const;
+  // d loss / d scales [rows, groups] from d loss / d W [rows, cols]: W = s (q - z) is linear
+  // in each group's scale, so the gradient is the sum over the group of (q - z) dL/dW.
+  std::vector<double> scale_gradient(const float* dW) const;
   // What the stored form takes: codes and zero points packed at `bits` bits, scales as halves,
   // the column-to-group map as int32 when there is one. DESIGN.md section 11.
   std::size_t storage_bytes() const;

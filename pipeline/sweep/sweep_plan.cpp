@@ -231,15 +231,17 @@ SweepPlan make_sweep_plan(const Config& base, const std::vector<SweepAxis>& grid
   for (const SweepAxis& axis : grid)
     if (axis.key == "project.block_size")
       for (const std::string& value : axis.values) {
-        int b = 0;
+        std::vector<int> needed;
+        if (value == "auto" && base.capture.block_sizes.empty()) needed = kAutoBlockSizes;
         try {
-          b = std::stoi(value);
+          if (value != "auto") needed = {std::stoi(value)};
         } catch (const std::exception&) {
           continue;  // not a number: loading the point's config names the key and value
         }
-        if (std::find(shared.capture.block_sizes.begin(), shared.capture.block_sizes.end(), b) ==
-            shared.capture.block_sizes.end())
-          shared.capture.block_sizes.push_back(b);
+        for (int b : needed)
+          if (std::find(shared.capture.block_sizes.begin(), shared.capture.block_sizes.end(), b) ==
+              shared.capture.block_sizes.end())
+            shared.capture.block_sizes.push_back(b);
       }
   if (!base.capture.block_sizes.empty() && shared.capture.block_sizes != listed)
     plan.notes.push_back("capture.block_sizes " + config_value(base, "capture.block_sizes") + " extended to " +
@@ -325,7 +327,9 @@ void write_sweep_dir(const SweepPlan& plan) {
         link_to(fs::path(plan.projections[point.projection].config.run_dir) / "project.h5", dir / "project.h5");
         fs::remove(dir / "error.txt");
         entry["projection"] = plan.projections[point.projection].name;
-        entry["block_size"] = point.config.project.block_size;
+        const ProjectConfig& project = point.config.project;
+        entry["block_size"] = project.allocate_blocks ? 0 : project.block_size;
+        if (project.allocate_blocks) entry["compression"] = project.compression;
         entry["structure"] = name_of(point.config.project.structure);
         entry["lr"] = point.config.calibrate.lr;
       } else {

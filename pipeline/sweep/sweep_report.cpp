@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "pipeline/base/errors.hpp"
 #include "pipeline/base/number_text.hpp"
@@ -221,6 +222,7 @@ std::vector<SweepRow> read_sweep_rows(const std::string& sweep_dir) {
     row.name = point.at("name").get<std::string>();
     row.run_dir = point.at("run_dir").get<std::string>();
     row.block_size = point.value("block_size", 0);
+    row.allocated_compression = point.value("compression", 0.0);
     row.structure = point.value("structure", "");
     row.lr = point.value("lr", NAN);
     const fs::path dir = sweep / row.run_dir;
@@ -244,11 +246,11 @@ std::vector<SweepRow> read_sweep_rows(const std::string& sweep_dir) {
 }
 
 void mark_best_lr(std::vector<SweepRow>& rows) {
-  std::map<std::pair<std::string, int>, size_t> best;
+  std::map<std::tuple<std::string, int, double>, size_t> best;
   for (size_t i = 0; i < rows.size(); ++i) {
     rows[i].best_lr = false;
     if (!rows[i].failure.empty() || std::isnan(rows[i].kl_mean)) continue;
-    const auto key = std::make_pair(rows[i].structure, rows[i].block_size);
+    const auto key = std::make_tuple(rows[i].structure, rows[i].block_size, rows[i].allocated_compression);
     auto it = best.find(key);
     if (it == best.end() || rows[i].kl_mean < rows[it->second].kl_mean) best[key] = i;
   }
@@ -258,7 +260,7 @@ void mark_best_lr(std::vector<SweepRow>& rows) {
 std::vector<std::string> structure_verdicts(const std::vector<SweepRow>& rows) {
   std::map<int, std::vector<const SweepRow*>> by_block;  // the best point of each structure
   for (const auto& row : rows)
-    if (row.failure.empty() && row.best_lr) by_block[row.block_size].push_back(&row);
+    if (row.failure.empty() && row.best_lr && row.block_size > 0) by_block[row.block_size].push_back(&row);
   std::vector<std::string> verdicts;
   for (auto& [block_size, best] : by_block) {
     if (best.size() < 2) continue;
@@ -298,13 +300,22 @@ std::vector<size_t> pareto_front(const std::vector<SweepRow>& rows) {
   return front;
 }
 
+namespace {
+
+// "16", or "auto 16x" for an allocated point.
+std::string block_size_cell(const SweepRow& row) {
+  return row.block_size > 0 ? std::to_string(row.block_size) : "auto " + general(row.allocated_compression) + "x";
+}
+
+}  // namespace
+
 std::string sweep_report_csv(const std::vector<SweepRow>& rows) {
   std::string csv =
       "point,structure,block_size,lr,status,student,compression_ratio,kl_mean,kl_ci95_lo,kl_ci95_hi,"
       "top1,top5_overlap,match_rate,calibration_steps,calibration_seconds,best_lr,failure\n";
   for (const auto& r : rows) {
     const bool ok = r.failure.empty();
-    csv += csv_field(r.name) + "," + r.structure + "," + std::to_string(r.block_size) + "," + general(r.lr) + "," +
+    csv += csv_field(r.name) + "," + r.structure + "," + csv_field(block_size_cell(r)) + "," + general(r.lr) + "," +
            (ok ? "ok" : "failed") + "," + r.student + "," +
            (ok ? general(r.compression_ratio) + "," + general(r.kl_mean) + "," + general(r.kl_ci95.lo) + "," +
                      general(r.kl_ci95.hi) + "," + general(r.top1) + "," + general(r.top5_overlap) + "," +
@@ -334,9 +345,9 @@ std::string sweep_report_markdown(const std::vector<SweepRow>& rows) {
       continue;
     }
     const std::string mark = r.best_lr ? "**" : "";
-    md << "| " << r.name << " | " << r.structure << " | " << r.block_size << " | " << mark << general(r.lr) << mark
-       << " | " << fixed_or_blank(r.compression_ratio, 2) << "x | " << mark << fixed_or_blank(r.kl_mean, 4) << mark
-       << " [" << fixed_or_blank(r.kl_ci95.lo, 4) << ", " << fixed_or_blank(r.kl_ci95.hi, 4) << "] | "
+    md << "| " << r.name << " | " << r.structure << " | " << block_size_cell(r) << " | " << mark << general(r.lr)
+       << mark << " | " << fixed_or_blank(r.compression_ratio, 2) << "x | " << mark << fixed_or_blank(r.kl_mean, 4)
+       << mark << " [" << fixed_or_blank(r.kl_ci95.lo, 4) << ", " << fixed_or_blank(r.kl_ci95.hi, 4) << "] | "
        << fixed_or_blank(r.top1, 3) << " | " << fixed_or_blank(r.top5_overlap, 3) << " | "
        << fixed_or_blank(r.match_rate, 3) << " | " << r.calibration_steps << " | "
        << fixed_or_blank(r.calibration_seconds, 1) << " |\n";

@@ -15,9 +15,10 @@ struct Interval {
 
 struct SweepRow {
   std::string name;
-  std::string run_dir;  // relative to the sweep directory
-  int block_size = 0;
-  std::string structure;  // project.structure: circulant | lowrank
+  std::string run_dir;               // relative to the sweep directory
+  int block_size = 0;                // 0: allocated a matrix at a time (project.block_size auto)
+  double allocated_compression = 0;  // the allocated point's project.compression; 0 when uniform
+  std::string structure;             // project.structure: circulant | lowrank
   double lr = 0.0;
   std::string student;  // the student the row reports: calibrated when present
   // Filled when the point finished (metrics.json exists); otherwise `failure` says why.
@@ -30,6 +31,7 @@ struct SweepRow {
   int calibration_steps = 0;
   double calibration_seconds = 0.0;
   bool best_lr = false;  // lowest test KL mean among the finished rows of its structure and block size
+                         // (allocated: and compression)
   std::string failure;   // empty when the point finished
 };
 

@@ -163,6 +163,14 @@ void Calibrator::restore(const CalibrationState& state) {
   student_.parameters_changed();
 }
 
+void Calibrator::set_parameters(const std::vector<float>& params) {
+  if (params.size() != params_.size())
+    fail(kExitInternal, "calibrate: " + std::to_string(params.size()) + " parameters for a student of " +
+                            std::to_string(params_.size()));
+  std::copy(params.begin(), params.end(), params_.begin());
+  student_.parameters_changed();
+}
+
 void Calibrator::evaluate(CalibrationState& state, int step) {
   const double kl = validation_kl();
   state.validation_step.push_back(step);

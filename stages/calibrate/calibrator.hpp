@@ -72,6 +72,8 @@ class Calibrator {
   // From now on adds each step's phase times to *timings (null: stop timing).
   void attach_timings(StepTimings* timings) { timings_ = timings; }
 
+  // Puts `params` (layout.total_size values) in the student, leaving Adam's state alone.
+  void set_parameters(const std::vector<float>& params);
   std::vector<float>& parameters() { return params_; }
   const std::vector<float>& gradients() const { return grads_; }
 

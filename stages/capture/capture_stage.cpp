@@ -241,7 +241,7 @@ void capture_stage(const StageContext& context) {
   const MpiContext& mpi = context.mpi;
   const LlamaConfig& model_config = context.model.config;
   const CapturePrompts prompts = tokenize_capture_prompts(context.config, context.tokenizer, model_config);
-  const StudentLayout layout = StudentLayout::from_config(context.config, model_config);
+  const StudentLayout layout = StudentLayout::patched_matrices(context.config, model_config);
   const std::vector<CaptureColumn> columns = capture_columns(layout, model_config, context.config.capture);
   const int P = int(prompts.tokens.size());
   const uint64_t N = prompts.offsets.back();

@@ -113,7 +113,11 @@ std::vector<StagePeak> stage_peaks(const Config& config, const LlamaConfig& mode
   const double activations = recompute ? Transformer::activation_bytes(model, first_layer, group, true) : kept;
   const double group_rows = double(config.calibrate.group_prompts) * rows;
   // parameters, gradients, Adam's two moments and the best parameters so far
-  const double student = 5 * 4 * double(StudentLayout::from_config(config, model).total_size);
+  const StudentLayout layout = StudentLayout::patched_matrices(config, model);
+  const double student_parameters = config.project.allocate_blocks
+                                        ? double(layout.dense_parameters()) / config.project.compression
+                                        : double(layout.total_size);
+  const double student = 5 * 4 * student_parameters;
   StagePeak calibrate{
       "calibrate",
       {teacher,

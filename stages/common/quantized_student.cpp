@@ -50,32 +50,64 @@ std::size_t quantized_student_bytes(const Config& config, const StudentLayout& l
   return bytes;
 }
 
-namespace {
-
-// The calibrated circulant's c, each matrix's [p, q, b] quantized as a [p, q b] matrix.
-QuantizedStudent quantize_calibrated(const StageContext& context, int bits) {
-  const Config& config = context.config;
-  StudentLayout layout = StudentLayout::from_config(config, context.model.config);
-  if (layout.structure != Structure::Circulant)
-    fail(kExitUsage, "student calibrated_rtn quantizes the calibrated circulant's c: project.structure is " +
-                         std::string(name_of(layout.structure)));
-  std::vector<float> c = read_student_parameters(context.open_output(Stage::Calibrate), layout);
+std::vector<QuantizedMatrix> quantize_circulant(const StudentLayout& layout, const float* c,
+                                                const QuantizationGrid& grid) {
+  std::vector<QuantizedMatrix> quantized;
   for (const PatchedMatrix& matrix : layout.matrices) {
     const auto shape = parameter_shapes(layout, matrix).front();
-    const int rows = int(shape[0]), cols = int(shape[1] * shape[2]);
-    const std::vector<float> q =
-        quantize_rtn(c.data() + matrix.offset, rows, cols, {bits, config.quantize.group_size}).dequantized();
-    std::copy(q.begin(), q.end(), c.begin() + matrix.offset);
+    quantized.push_back(quantize_rtn(c + matrix.offset, int(shape[0]), int(shape[1] * shape[2]), grid));
   }
-  const std::size_t bytes = quantized_student_bytes(config, layout, StudentKind::CalibratedRtn, bits);
-  return {StudentKind::CalibratedRtn, bits, std::move(layout), std::move(c), bytes};
+  return quantized;
+}
+
+void dequantize_circulant(const StudentLayout& layout, const std::vector<QuantizedMatrix>& quantized, float* c) {
+  for (std::size_t k = 0; k < layout.matrices.size(); ++k) {
+    const std::vector<float> values = quantized[k].dequantized();
+    std::copy(values.begin(), values.end(), c + layout.matrices[k].offset);
+  }
+}
+
+std::string recalibrated_scales_dataset(int bits, const PatchedMatrix& matrix) {
+  return "/" + std::string(name_of(StudentKind::RecalibratedRtn)) + "/" + std::to_string(bits) + "bit" +
+         matrix.dataset() + "/scales";
+}
+
+namespace {
+
+// The calibrated circulant's c, each matrix's [p, q, b] quantized as a [p, q b] matrix; with
+// recalibrated_rtn the scales are calibrate's re-calibrated ones on the same codes.
+QuantizedStudent quantize_calibrated(const StageContext& context, StudentKind kind, int bits) {
+  const Config& config = context.config;
+  StudentLayout layout = run_student_layout(context);
+  if (layout.structure != Structure::Circulant)
+    fail(kExitUsage, "student " + std::string(name_of(kind)) +
+                         " quantizes the calibrated circulant's c: project.structure is " +
+                         std::string(name_of(layout.structure)));
+  const CheckpointReader calibrated = context.open_output(Stage::Calibrate);
+  std::vector<float> c = read_student_parameters(calibrated, layout);
+  std::vector<QuantizedMatrix> quantized = quantize_circulant(layout, c.data(), {bits, config.quantize.group_size});
+  if (kind == StudentKind::RecalibratedRtn)
+    for (std::size_t k = 0; k < layout.matrices.size(); ++k) {
+      const std::string name = recalibrated_scales_dataset(bits, layout.matrices[k]);
+      if (!calibrated.exists(name))
+        fail(kExitCheckpoint,
+             calibrated.path() + ": no " + name + ": rerun calibrate with recalibrated_rtn in evaluate.students");
+      std::vector<float> scales = calibrated.read_float(name);
+      if (scales.size() != quantized[k].scales.size())
+        fail(kExitCheckpoint, calibrated.path() + ": " + name + " has an unexpected shape");
+      quantized[k].scales = std::move(scales);
+    }
+  dequantize_circulant(layout, quantized, c.data());
+  const std::size_t bytes = quantized_student_bytes(config, layout, kind, bits);
+  return {kind, bits, std::move(layout), std::move(c), bytes};
 }
 
 }  // namespace
 
 QuantizedStudent quantize_student(const StageContext& context, StudentKind kind, int bits) {
   if (!student_source(kind).quantized) fail(kExitInternal, std::string("not a quantized student: ") + name_of(kind));
-  if (kind == StudentKind::CalibratedRtn) return quantize_calibrated(context, bits);
+  if (kind == StudentKind::CalibratedRtn || kind == StudentKind::RecalibratedRtn)
+    return quantize_calibrated(context, kind, bits);
   const Config& config = context.config;
   QuantizedStudent student{kind, bits, StudentLayout::dense(config, context.model.config), {}, 0};
   student.params.resize(student.layout.total_size);
@@ -88,7 +120,8 @@ QuantizedStudent quantize_student(const StageContext& context, StudentKind kind,
       [&](std::size_t k) {
         const PatchedMatrix& matrix = student.layout.matrices[k];
         const int m = matrix.out_features, n = matrix.in_features;
-        const float* W = mlp_matrix(context.model, matrix.layer, matrix.projection);
+        const MlpMatrixFloat32 teacher(context.model, matrix.layer, matrix.projection);
+        const float* W = teacher.data();
         const QuantizedMatrix q =
             kind == StudentKind::Gptq
                 ? quantize_gptq(W, m, n, captured_input_gram(*capture, matrix), gptq_options(config, bits))

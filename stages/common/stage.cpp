@@ -12,10 +12,16 @@ namespace {
 
 // Keys that change how often something is logged or saved, or how much memory the same
 // arithmetic uses (recomputation gives bitwise the same gradients: test_recompute), never a result.
+// Keys that only an allocated run (project.block_size: auto) reads: counted only there, so a
+// uniform run's fingerprint is what it was before they existed.
+bool allocation_key(const std::string& key) {
+  return key == "project.compression" || key == "project.sensitivity_samples";
+}
+
 bool affects_results(const std::string& key) {
   return key != "calibrate.log_every" && key != "calibrate.checkpoint_every" && key != "calibrate.keep_checkpoints" &&
          key != "calibrate.enabled" && key != "calibrate.data_budget_mb" && key != "calibrate.recompute" &&
-         key != "calibrate.activation_budget_mb";
+         key != "calibrate.activation_budget_mb" && !allocation_key(key);
 }
 
 // What a stage's fingerprint reads itself; the upstream stages' fingerprints chain the rest.
@@ -52,8 +58,20 @@ StageDependencies dependencies(const Config& config, Stage stage) {
       if (config.capture.block_sizes.empty()) capture.keys.push_back("project.block_size");
       return capture;
     }
-    case Stage::Project: return {{Stage::Capture}, {}, {}, "project"};
-    case Stage::Calibrate: return {{Stage::Project}, {}, {}, "calibrate"};
+    case Stage::Project: {
+      StageDependencies project{{Stage::Capture}, {}, {}, "project"};
+      if (config.project.allocate_blocks) project.keys = {"project.compression", "project.sensitivity_samples"};
+      return project;
+    }
+    case Stage::Calibrate: {
+      StageDependencies calibrate{{Stage::Project}, {}, {}, "calibrate"};
+      // The scales of recalibrated_rtn (DESIGN section 8.4) are in calibrate.h5 only when
+      // evaluated, so other runs keep their fingerprints.
+      if (recalibrates_scales(config))
+        calibrate.keys = {"quantize.bits", "quantize.group_size", "quantize.recalibrate_steps",
+                          "quantize.recalibrate_lr"};
+      return calibrate;
+    }
     case Stage::Evaluate: {
       StageDependencies evaluate{{Stage::Project}, {}, {}, "evaluate"};
       if (test_data_source(config) == DataSource::Corpus)

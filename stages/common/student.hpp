@@ -25,14 +25,17 @@ struct PatchedMatrix {
   size_t offset;                // start of its parameters in the buffer
   size_t size;                  // circulant p * q * b; low rank r (m + n)
   int rank = 0;                 // low rank: r = lowrank_rank(m, n, b); 0 for a circulant
+  int block_size = 0;           // b; low rank: the b its rank matches
   std::string dataset() const;  // "/layers/{layer}/{projection}"
 };
 
 // The layout of a student: which matrices, in which order (layer ascending, then gate, up,
-// down), of which structure, at which block size (a low-rank student takes the rank whose
-// parameter count matches the circulant of that block size).
+// down), of which structure, at which block size each (a low-rank student takes the rank
+// whose parameter count matches the circulant of that block size). Block sizes are one for
+// all (project.block_size) or one a matrix (auto: allocated by project, read from project.h5);
+// a matrix allocated block size 1 is kept dense: it is the teacher's, not in the layout.
 struct StudentLayout {
-  int block_size = 0;
+  int block_size = 0;  // every matrix's, or 0 when they differ (allocated)
   Structure structure = Structure::Circulant;
   // Each matrix's slice is a whole [m, n] matrix applied densely: a quantized student's
   // dequantized weights (stages/common/quantized_student.hpp). `structure` is then unused.
@@ -40,20 +43,37 @@ struct StudentLayout {
   std::vector<PatchedMatrix> matrices;
   size_t total_size = 0;
 
-  static StudentLayout from_config(const Config& config, const LlamaConfig& model);
+  // block_sizes: one for each patched matrix (layer ascending, then gate, up, down), required
+  // with project.block_size auto (else ignored: project.block_size for all); those of 1 are
+  // left out (kept dense).
+  static StudentLayout from_config(const Config& config, const LlamaConfig& model,
+                                   const std::vector<int>& block_sizes = {});
   // The same matrices in `structure` at the same block size, when each has a place in it (a
   // low-rank one needs rank >= 1): the other structure a run compares itself with.
   static std::optional<StudentLayout> with_structure(const Config& config, const LlamaConfig& model,
                                                      Structure structure);
+  // The patched matrices at project.block_size even when it is auto: for callers that need
+  // only which matrices (capture, memory estimates) before project has allocated.
+  static StudentLayout patched_matrices(const Config& config, const LlamaConfig& model);
   // The same matrices as whole dense slices (size m n each).
   static StudentLayout dense(const Config& config, const LlamaConfig& model);
   int first_layer() const;  // the lowest patched layer
   // Parameter counts of the patched matrices: dense m*n.
   size_t dense_parameters() const;
-  // What the same matrices take as block-circulant students of this block size (p*q*b each),
-  // whatever the structure: the count a low-rank student is matched to.
+  // What the same matrices take as block-circulant students of their block sizes (p*q*b each,
+  // m n at b = 1), whatever the structure: the count a low-rank student is matched to.
   size_t circulant_parameters() const;
 };
+
+struct StageContext;
+// The run's student layout: at project.block_size, or with auto at the block sizes the run's
+// project.h5 allocated (refused with kExitCheckpoint unless current).
+StudentLayout run_student_layout(const StageContext& context);
+
+// The block size of each patched matrix of an allocated student (project.block_size auto; 1 =
+// kept dense), layer ascending then gate, up, down, as project.h5 records them
+// (/allocation/block_size).
+std::vector<int> allocated_block_sizes(const CheckpointReader& project);
 
 // The datasets of one matrix's parameters under its group: circulant {"c"}, low rank
 // {"U", "V"}; with a variant (a projection of project.h5: frobenius, least_squares, svd,

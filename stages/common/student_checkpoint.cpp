@@ -69,23 +69,26 @@ StudentLayout stored_layout(const CheckpointReader& file, const LlamaConfig& mod
       const std::string path = matrix.dataset() + "/c";
       if (!file.exists(path)) continue;
       const std::vector<uint64_t> shape = file.shape(path);
-      if (layout.block_size == 0 && shape.size() == 3) layout.block_size = int(shape[2]);
-      const int b = layout.block_size;
-      const std::vector<uint64_t> expected = {uint64_t(block_count(matrix.out_features, b)),
-                                              uint64_t(block_count(matrix.in_features, b)), uint64_t(b)};
+      const int b = shape.size() == 3 ? int(shape[2]) : 0;  // each matrix its own (allocated students)
+      const std::vector<uint64_t> expected = {uint64_t(block_count(matrix.out_features, std::max(b, 1))),
+                                              uint64_t(block_count(matrix.in_features, std::max(b, 1))), uint64_t(b)};
       if (b <= 0 || shape != expected)
         fail(kExitCheckpoint, file.path() + ": is for another model: " + path + " is " + shape_text(shape) +
                                   ", this model's " + std::to_string(matrix.out_features) + " x " +
                                   std::to_string(matrix.in_features) + " matrix needs " + shape_text(expected));
       matrix.size = expected[0] * expected[1] * expected[2];
+      matrix.block_size = b;
+      layout.block_size = layout.matrices.empty() || layout.block_size == b ? b : 0;
       layout.total_size += matrix.size;
       layout.matrices.push_back(matrix);
     }
   }
   if (layout.matrices.empty())
     fail(kExitCheckpoint, file.path() + ": has no /layers/{l}/{proj}/c or U (no student parameters)");
-  if (layout.structure == Structure::LowRank && file.has_attr("/", "block_size"))
+  if (layout.structure == Structure::LowRank && file.has_attr("/", "block_size")) {
     layout.block_size = int(file.attr_int("/", "block_size"));
+    for (PatchedMatrix& matrix : layout.matrices) matrix.block_size = layout.block_size;
+  }
   return layout;
 }
 

@@ -154,7 +154,20 @@ void set_drift(const std::vector<int>& teacher, const std::vector<int>& student,
   result.first_divergence = double(first);
 }
 
-CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayout& layout,
+// Each patched matrix's block size: the layout's, or 1 for one an allocation kept dense.
+std::vector<CompressionCounts::PatchedBlock> patched_blocks(const Config& config, const LlamaConfig& model,
+                                                            const StudentLayout& layout) {
+  std::vector<CompressionCounts::PatchedBlock> blocks;
+  for (const PatchedMatrix& matrix : StudentLayout::patched_matrices(config, model).matrices) {
+    const auto in_layout = std::find_if(layout.matrices.begin(), layout.matrices.end(), [&](const PatchedMatrix& m) {
+      return m.layer == matrix.layer && m.projection == matrix.projection;
+    });
+    blocks.push_back({matrix.layer, matrix.projection, in_layout == layout.matrices.end() ? 1 : in_layout->block_size});
+  }
+  return blocks;
+}
+
+CompressionCounts compression_counts(const Config& config, const LlamaConfig& model, const StudentLayout& layout,
                                      const std::optional<StudentLayout>& other) {
   uint64_t dense = 0;
   for (Projection projection : kProjections)
@@ -165,6 +178,8 @@ CompressionCounts compression_counts(const LlamaConfig& model, const StudentLayo
   counts.mlp_params_student = dense - layout.dense_parameters() + layout.total_size;
   const StudentLayout* lowrank = layout.structure == Structure::LowRank ? &layout : other ? &*other : nullptr;
   if (lowrank) counts.mlp_params_lowrank = dense - lowrank->dense_parameters() + lowrank->total_size;
+  counts.allocated = config.project.allocate_blocks;
+  counts.blocks = patched_blocks(config, model, layout);
   return counts;
 }
 
@@ -176,7 +191,8 @@ LocalEvaluation evaluate_shard(const StageContext& context, const TestSplit& spl
   std::map<int, TeacherOutput> teacher;
   for (int i : context.mpi.shard(split.size()))
     teacher[i].greedy = model.generate_greedy(split.tokens[i], config.generate_tokens, &teacher[i].logits);
-  LocalEvaluation local{{}, config.topk, config.generate_tokens, {}, compression_counts(model.config(), layout, other)};
+  LocalEvaluation local{
+      {}, config.topk, config.generate_tokens, {}, compression_counts(context.config, model.config(), layout, other)};
   std::vector<float> logits;
   for (StudentSpec& spec : students) {
     const InstalledStudent installed(context, model, spec);
@@ -242,7 +258,7 @@ bool evaluation_reports_current(const std::string& evaluate_h5, const std::strin
 void evaluate_stage(const StageContext& context) {
   const LlamaConfig& model = context.model.config;
   const TestSplit split = read_test_data(context.config, context.tokenizer, model);
-  const StudentLayout layout = StudentLayout::from_config(context.config, model);
+  const StudentLayout layout = run_student_layout(context);
   const std::optional<StudentLayout> other = StudentLayout::with_structure(
       context.config, model, layout.structure == Structure::LowRank ? Structure::Circulant : Structure::LowRank);
   std::vector<StudentSpec> students = load_students(context, layout, other);

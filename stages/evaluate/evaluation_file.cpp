@@ -65,6 +65,36 @@ void write_round(CheckpointWriter& file, const TestSplit& split, const LocalEval
   }
 }
 
+// /compression/{layer, projection, block_size} int32 [N] (projection: 0 gate, 1 up, 2 down).
+void write_patched_blocks(CheckpointWriter& file, const CompressionCounts& compression) {
+  std::vector<int32_t> layers, projections, sizes;
+  for (const auto& block : compression.blocks) {
+    layers.push_back(block.layer);
+    projections.push_back(int32_t(block.projection));
+    sizes.push_back(block.block_size);
+  }
+  const uint64_t N = sizes.size();
+  file.write("/compression/layer", {N}, layers.data());
+  file.write("/compression/projection", {N}, projections.data());
+  file.write("/compression/block_size", {N}, sizes.data());
+  file.set_attr("/compression", "allocated", int64_t(compression.allocated));
+}
+
+void read_patched_blocks(const CheckpointReader& file, CompressionCounts& counts) {
+  if (!file.exists("/compression/block_size")) return;
+  const std::vector<int32_t> layers = file.read_int32("/compression/layer"),
+                             projections = file.read_int32("/compression/projection"),
+                             sizes = file.read_int32("/compression/block_size");
+  if (layers.size() != sizes.size() || projections.size() != sizes.size())
+    fail(kExitCheckpoint, file.path() + ": /compression block sizes of inconsistent length");
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (projections[i] < 0 || projections[i] >= int(kProjections.size()))
+      fail(kExitCheckpoint, file.path() + ": /compression/projection holds " + std::to_string(projections[i]));
+    counts.blocks.push_back({layers[i], kProjections[projections[i]], sizes[i]});
+  }
+  counts.allocated = file.attr_int("/compression", "allocated") != 0;
+}
+
 void write_attributes(CheckpointWriter& file, const TestSplit& split, const LocalEvaluation& local) {
   file.write("/prompts/offsets", {uint64_t(split.offsets.size())}, split.offsets.data());
   file.set_attr("/prompts", "families", joined(split.family));
@@ -80,6 +110,7 @@ void write_attributes(CheckpointWriter& file, const TestSplit& split, const Loca
   file.set_attr("/compression", "mlp_params_student", int64_t(local.compression.student_params()));
   if (local.compression.mlp_params_lowrank)
     file.set_attr("/compression", "mlp_params_lowrank", int64_t(local.compression.mlp_params_lowrank));
+  write_patched_blocks(file, local.compression);
 }
 
 }  // namespace
@@ -132,6 +163,7 @@ CompressionCounts read_compression(const CheckpointReader& file) {
     counts.mlp_params_student = uint64_t(file.attr_int("/compression", "mlp_params_student"));
   if (file.has_attr("/compression", "mlp_params_lowrank"))
     counts.mlp_params_lowrank = uint64_t(file.attr_int("/compression", "mlp_params_lowrank"));
+  read_patched_blocks(file, counts);
   return counts;
 }
 

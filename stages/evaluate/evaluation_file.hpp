@@ -37,7 +37,7 @@ struct LocalEvaluation {
   int generate_tokens = 0;
   std::vector<std::map<int, PromptEvaluation>> results;
   CompressionCounts compression;
-  std::vector<double> bits_per_patched_weight;  // of each student; empty: not stored
+  std::vector<double> bits_per_patched_weight = {};  // of each student; empty: not stored
 };
 
 // Collective: creates and fills every dataset. Prompt i's rows are written by rank i % R in

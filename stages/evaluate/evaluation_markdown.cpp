@@ -1,6 +1,7 @@
 #include "stages/evaluate/evaluation_markdown.hpp"
 
 #include <cstdio>
+#include <map>
 #include <sstream>
 
 #include "pipeline/base/number_text.hpp"
@@ -90,7 +91,29 @@ std::string breakdown_table(const Json& metrics, const std::string& key, const s
   return table(header, rows);
 }
 
-std::string compression_table(const Json& metrics) {
+// An allocated student's block sizes: a row a layer, a column a matrix (1 = kept dense).
+std::string block_size_table(const Json& compression) {
+  if (!compression.value("allocated", false)) return "";
+  std::map<int, std::map<std::string, int>> grid;
+  for (const Json& block : compression["block_sizes"])
+    grid[block["layer"].get<int>()][block["projection"].get<std::string>()] = block["block_size"].get<int>();
+  std::vector<std::string> header = {"layer"};
+  for (Projection projection : kProjections) header.push_back(name_of(projection));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [layer, sizes] : grid) {
+    std::vector<std::string> cells = {std::to_string(layer)};
+    for (Projection projection : kProjections) {
+      const auto it = sizes.find(name_of(projection));
+      cells.push_back(it == sizes.end() ? "" : std::to_string(it->second));
+    }
+    rows.push_back(cells);
+  }
+  return "\nBlock size of each patched matrix, allocated by predicted sensitivity (project.block_size auto; 1 = kept "
+         "dense):\n\n" +
+         table(header, rows);
+}
+
+std::string structure_counts_table(const Json& metrics) {
   const Json& c = metrics["compression"];
   const std::string structure = c.value("structure", name_of(Structure::Circulant));
   if (parse_name<Structure>(structure) == Structure::Circulant)
@@ -100,6 +123,10 @@ std::string compression_table(const Json& metrics) {
   return table({"MLP parameters, dense", "MLP parameters, " + structure, "ratio", "circulant at the same b"},
                {{c["mlp_params_dense"].dump(), c["mlp_params_student"].dump(), fixed(c["ratio"], 2) + "x",
                  c["mlp_params_circulant"].dump()}});
+}
+
+std::string compression_table(const Json& metrics) {
+  return structure_counts_table(metrics) + block_size_table(metrics["compression"]);
 }
 
 void dense_note(const Json& metrics, std::vector<std::string>& notes) {

@@ -1,6 +1,7 @@
 #include "stages/evaluate/evaluation_plots.hpp"
 
 #include <unistd.h>
+#include <cmath>
 
 #include <algorithm>
 #include <cstdlib>
@@ -66,6 +67,30 @@ std::string top1_script(const Json& metrics, const fs::path& work, const fs::pat
          plot + "\n";
 }
 
+// An allocated student's block sizes as a heatmap: layers down, gate/up/down across, colour
+// log2 b, each cell labelled with its b.
+std::string block_size_script(const Json& metrics, const fs::path& work, const fs::path& png) {
+  std::ofstream data(work / "block_sizes.dat");
+  int layers = 0;
+  for (const Json& block : metrics["compression"]["block_sizes"]) {
+    const int layer = block["layer"].get<int>(), b = block["block_size"].get<int>();
+    const auto column = int(parse_name<Projection>(block["projection"].get<std::string>()));
+    data << column << " " << layer << " " << std::log2(double(b)) << " " << b << "\n";
+    layers = std::max(layers, layer + 1);
+  }
+  const std::string file = gnuplot_quoted((work / "block_sizes.dat").string());
+  return "set terminal pngcairo size 640," + std::to_string(std::max(320, 120 + 28 * layers)) +
+         " noenhanced\nset output " + gnuplot_quoted(png.string()) +
+         "\nset title 'block size of each patched matrix (allocated; 1 = kept dense)'\n"
+         "set xtics ('gate_proj' 0, 'up_proj' 1, 'down_proj' 2)\nset xrange [-0.5:2.5]\nset ytics 1\n"
+         "set yrange [" +
+         std::to_string(layers) +
+         "-0.5:-0.5]\nset ylabel 'layer'\nset cblabel 'log2 b'\n"
+         "set palette defined (0 '#1a9850', 4 '#fee08b', 8 '#d73027')\nset cbrange [0:8]\n"
+         "plot " +
+         file + " using 1:2:3 with image notitle, " + file + " using 1:2:(sprintf('%d', $4)) with labels notitle\n";
+}
+
 }  // namespace
 
 std::vector<std::string> write_evaluation_plots(const EvaluationTables& tables, const Json& metrics,
@@ -83,6 +108,8 @@ std::vector<std::string> write_evaluation_plots(const EvaluationTables& tables, 
   std::vector<std::pair<std::string, Script>> plots = {
       {"kl_cdf", [&](const fs::path& png) { return kl_cdf_script(tables, work, png); }},
       {"top1_by_family", [&](const fs::path& png) { return top1_script(metrics, work, png); }}};
+  if (metrics["compression"].value("allocated", false))
+    plots.push_back({"block_sizes", [&](const fs::path& png) { return block_size_script(metrics, work, png); }});
   std::vector<std::string> written;
   const std::string folder = out.filename().string();
   for (const auto& [name, script] : plots) {

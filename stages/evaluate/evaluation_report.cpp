@@ -217,6 +217,12 @@ Json metrics_json(const EvaluationTables& tables, const CompressionCounts& compr
                  {"level", bootstrap.level},
                  {"resampled", "prompts"}}},
                {"delta_p_reference", "actual next prompt token; teacher argmax at the last prompt position"}};
+  Json blocks = Json::array();
+  for (const auto& block : compression.blocks)
+    blocks.push_back(
+        {{"layer", block.layer}, {"projection", name_of(block.projection)}, {"block_size", block.block_size}});
+  metrics["compression"]["block_sizes"] = blocks;
+  metrics["compression"]["allocated"] = compression.allocated;
   metrics["structure_comparison"] = structure_comparison(metrics, compression);
   return metrics;
 }

@@ -50,6 +50,15 @@ struct CompressionCounts {
   // The same with the patched matrices low rank at this block size (the low-rank student of
   // equal parameters); 0 when some matrix has no rank there, or in files from before.
   uint64_t mlp_params_lowrank = 0;
+  // Each patched matrix's block size, in layout order; allocated: one chosen a matrix by
+  // project (project.block_size auto). Empty in files from before.
+  struct PatchedBlock {
+    int layer;
+    Projection projection;
+    int block_size;
+  };
+  std::vector<PatchedBlock> blocks = {};
+  bool allocated = false;
   uint64_t student_params() const { return mlp_params_student ? mlp_params_student : mlp_params_circulant; }
 };
 

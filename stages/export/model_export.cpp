@@ -47,7 +47,7 @@ ExportedStudent read_student(const StageContext& context, StudentKind kind) {
   }
   if (!source.has_parameters) lacks_student(context, kind, "it has no parameters to export");
   const LlamaConfig& model = context.model.config;
-  StudentLayout layout = StudentLayout::from_config(context.config, model);
+  StudentLayout layout = run_student_layout(context);
   const CheckpointReader project = context.open_output(Stage::Project);
   if (source.structure != layout.structure) {
     const std::optional<StudentLayout> other = StudentLayout::with_structure(context.config, model, source.structure);
@@ -241,14 +241,17 @@ Json circal_section(const ExportedStudent& student, StudentKind kind) {
                   {"projection", name_of(matrix.projection)},
                   {"out_features", matrix.out_features},
                   {"in_features", matrix.in_features}};
-    if (layout.structure == Structure::LowRank) entry["rank"] = matrix.rank;
+    if (layout.structure == Structure::LowRank)
+      entry["rank"] = matrix.rank;
+    else
+      entry["block_size"] = matrix.block_size;  // 1: kept dense, c [m, n, 1] is W
     matrices.push_back(entry);
   }
   const char* rule = layout.structure == Structure::LowRank
                          ? "W = U V"
                          : "W[r, s] = c[r / b, s / b, (r - s) mod b] for r < out_features, s < in_features";
   Json section = {{"structure", name_of(layout.structure)},
-                  {"block_size", layout.block_size},
+                  {"block_size", layout.block_size},  // 0: each matrix its own (allocated)
                   {"student", name_of(kind)},
                   {"matrices", matrices},
                   {"rule", rule},

@@ -35,6 +35,7 @@
 #include "stages/common/capture_statistics.hpp"
 #include "stages/common/student.hpp"
 #include "stages/common/student_checkpoint.hpp"
+#include "stages/project/block_sensitivity.hpp"
 #include "stages/project/project_stage.hpp"
 
 namespace circal {
@@ -97,7 +98,7 @@ std::string unwritten_after(size_t done, size_t total, const std::string& what) 
 
 MatrixProjection project_matrix(const PatchedMatrix& matrix, const StageContext& context, const InputStatistics& input,
                                 const OutputStatistics& output) {
-  const int b = context.config.project.block_size, m = matrix.out_features, n = matrix.in_features;
+  const int b = matrix.block_size, m = matrix.out_features, n = matrix.in_features;
   const MlpMatrixFloat32 teacher(context.model, matrix.layer, matrix.projection);
   const float* W = teacher.data();
   MatrixProjection result;
@@ -123,7 +124,7 @@ void apply_matrix(const StageContext& context, const StudentLayout& layout,
   for (size_t i = 0; i < layout.matrices.size(); ++i) {
     const PatchedMatrix& matrix = layout.matrices[i];
     if (matrix.layer != layer || matrix.projection != projection) continue;
-    CirculantLinear op(m, n, layout.block_size, chosen[i].data(), nullptr);
+    CirculantLinear op(m, n, matrix.block_size, chosen[i].data(), nullptr);
     op.forward(x, y, T);
     return;
   }
@@ -188,8 +189,9 @@ std::vector<std::pair<InputStatistics, OutputStatistics>> student_down_statistic
   return totals;
 }
 
-void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, int b, ProjectionMethod method,
+void write_projection(CheckpointWriter& file, const PatchedMatrix& matrix, ProjectionMethod method,
                       const MatrixProjection& projection) {
+  const int b = matrix.block_size;
   const uint64_t p = block_count(matrix.out_features, b), q = block_count(matrix.in_features, b);
   const std::string base = matrix.dataset();
   const auto put = [&](const std::string& name, const std::vector<float>& c, const ProjectionError& errors) {
@@ -275,7 +277,8 @@ void write_lowrank_projection(CheckpointWriter& file, const PatchedMatrix& matri
   file.set_attr(matrix.dataset() + "/U", "method", std::string(projection_variant(Structure::LowRank, method)));
 }
 
-void log_projection(const MpiContext& mpi, const PatchedMatrix& matrix, int b, const MatrixProjection& projection) {
+void log_projection(const MpiContext& mpi, const PatchedMatrix& matrix, const MatrixProjection& projection) {
+  const int b = matrix.block_size;
   char line[240];
   std::snprintf(
       line, sizeof line,
@@ -373,19 +376,49 @@ void project_lowrank_stage(const StageContext& context, const CheckpointReader& 
   file.commit();
 }
 
+// project.block_size auto: one block size a matrix, chosen by predicted sensitivity
+// (stages/project/block_sensitivity.hpp), logged with what it predicts.
+StudentLayout allocated_layout(const StageContext& context, const CheckpointReader& capture,
+                               std::optional<BlockSizeChoice>& choice) {
+  const Config& config = context.config;
+  if (config.project.down_inputs == DownInputs::Student)
+    fail(kExitUsage,
+         "config: project.down_inputs: student is not supported with project.block_size auto (the "
+         "sensitivities are of the teacher's inputs); use teacher");
+  choice = choose_block_sizes(context, capture, StudentLayout::patched_matrices(config, context.model.config));
+  const std::vector<int> sizes = choice->block_sizes();
+  std::string counts;
+  for (int b : choice->candidates) {
+    const long chosen = std::count(sizes.begin(), sizes.end(), b);
+    if (chosen) counts += (counts.empty() ? "" : ", ") + std::to_string(chosen) + " at b=" + std::to_string(b);
+  }
+  char line[320];
+  std::snprintf(
+      line, sizeof line,
+      "project: block sizes for %gx: %s; %lld of %lld budget parameters, predicted KL %.4g (%ld passes, %ld positions, %.1f s)",
+      config.project.compression, counts.c_str(), (long long)choice->allocation.parameters, (long long)choice->budget,
+      choice->allocation.loss, choice->passes, choice->positions, choice->seconds);
+  context.mpi.log(line);
+  return StudentLayout::from_config(config, context.model.config, sizes);
+}
+
 }  // namespace
 
 void project_stage(const StageContext& context) {
   refuse_capture_shortfall(context.config);
   const MpiContext& mpi = context.mpi;
   const CheckpointReader capture = context.open_output(Stage::Capture);
-  const StudentLayout layout = StudentLayout::from_config(context.config, context.model.config);
   const ProjectionMethod method = context.config.project.method;
-  const int b = layout.block_size;
+  std::optional<BlockSizeChoice> choice;
+  const StudentLayout layout = context.config.project.allocate_blocks
+                                   ? allocated_layout(context, capture, choice)
+                                   : StudentLayout::from_config(context.config, context.model.config);
   if (layout.structure == Structure::LowRank) return project_lowrank_stage(context, capture, layout);
-  if (!has_statistics(capture, b))
-    fail(kExitCheckpoint, capture.path() + ": has no projection statistics for project.block_size " +
-                              std::to_string(b) + "; list it in capture.block_sizes and rerun capture");
+  for (const PatchedMatrix& matrix : layout.matrices)
+    if (matrix.block_size > 1 && !has_statistics(capture, matrix.block_size))
+      fail(kExitCheckpoint, capture.path() + ": has no projection statistics for project.block_size " +
+                                std::to_string(matrix.block_size) +
+                                "; list it in capture.block_sizes and rerun capture");
   const bool student_down = context.config.project.down_inputs == DownInputs::Student;
   std::vector<MatrixProjection> projections(layout.matrices.size());
   std::vector<std::vector<float>> chosen(layout.matrices.size());
@@ -393,7 +426,7 @@ void project_stage(const StageContext& context) {
   for (std::size_t i = 0; i < layout.matrices.size(); ++i)
     (student_down && layout.matrices[i].projection == Projection::Down ? downs : from_capture).push_back(i);
   const ProjectionDone keep = [&](std::size_t i, MatrixProjection projection) {
-    log_projection(mpi, layout.matrices[i], b, projection);
+    log_projection(mpi, layout.matrices[i], projection);
     chosen[i] = projection.chosen(method);
     projections[i] = std::move(projection);
   };
@@ -402,10 +435,11 @@ void project_stage(const StageContext& context) {
       mpi, from_capture, "matrices",
       [&](std::size_t i) {
         const PatchedMatrix& matrix = layout.matrices[i];
+        const int b = matrix.block_size;
         const Projection source = capture_input_source(matrix.projection);
-        const InputStatistics& input = inputs.get(capture_input_dataset(matrix.layer, matrix.projection), [&] {
-          return read_input_statistics(capture, b, matrix.layer, source, matrix.in_features);
-        });
+        const std::string input_key = capture_input_dataset(matrix.layer, matrix.projection) + "@" + std::to_string(b);
+        const InputStatistics& input = inputs.get(
+            input_key, [&] { return read_input_statistics(capture, b, matrix.layer, source, matrix.in_features); });
         const OutputStatistics output = read_output_statistics(capture, b, matrix.layer, matrix.projection,
                                                                matrix.out_features, matrix.in_features);
         return project_matrix(matrix, context, input, output);
@@ -427,7 +461,8 @@ void project_stage(const StageContext& context) {
   CheckpointWriter file(mpi.comm(), context.output_path(Stage::Project),
                         {"project", context.fingerprint(Stage::Project), context.config_yaml()});
   for (std::size_t i = 0; i < layout.matrices.size(); ++i)
-    write_projection(file, layout.matrices[i], b, method, projections[i]);
+    write_projection(file, layout.matrices[i], method, projections[i]);
+  if (choice) write_block_size_choice(file, *choice, context.config);
   if (context.config.project.compare_lowrank) {
     const std::string comparison = write_lowrank_comparison(file, context, capture);
     file.set_attr("/", "lowrank_comparison", comparison);

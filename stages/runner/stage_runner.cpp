@@ -139,7 +139,7 @@ void run_stages(MpiContext& mpi, Config config, const RunOptions& options) {
   const Teacher teacher = load_teacher(mpi, config);
   const ModelWeights& model = teacher.weights;
   resolve_layers(config, model.config.num_hidden_layers);
-  StudentLayout::from_config(config, model.config);
+  StudentLayout::patched_matrices(config, model.config);
   // A capture that could not serve the stages after it is refused before it starts.
   if (std::any_of(options.stages.begin(), options.stages.end(), [](Stage s) { return s != Stage::Capture; }))
     refuse_capture_shortfall(config);

@@ -14,7 +14,9 @@
 #   two tokens' logits and accepts it only below that same float32 bound;
 # - the float32 dense export, read by the float64 reference (tests/reference/family_forward.py)
 #   as any Hugging Face folder, gives the student's logits to 1e-4 (and not the teacher's);
-# - the modeling_circal.py in the folder is the repository's file, byte for byte.
+# - the modeling_circal.py in the folder is the repository's file, byte for byte;
+# - an allocated student (project.block_size auto: mixed block sizes, some matrices kept the
+#   teacher's) passes the same checks.
 source "$(dirname "$0")/common.bash"
 need_python_modules h5py numpy torch
 cat > "$WORK/prompts.txt" <<'TXT'
@@ -67,6 +69,14 @@ for family in llama3 llama-linear qwen2 qwen3 mistral; do
   student_folders "$family" "$model" "$WORK/$family-run/project.h5" "${run[@]}" --student least_squares
 done
 
+# An allocated student (project.block_size auto): block sizes differ between matrices and the
+# matrices allocated b = 1 stay the teacher's (written under their own names, not patched).
+alloc=(--config config/tiny.yaml --run-dir "$WORK/allocated-run" --set "prompts.calibration=$WORK/calibration.txt"
+       --set project.block_size=auto --set project.compression=2.5 --set "capture.block_sizes=[4, 16, 64]")
+for stage in capture project; do circal_np 1 "$stage" "${alloc[@]}" > /dev/null; done
+mkdir -p "$WORK/allocated"
+student_folders allocated "$bundled" "$WORK/allocated-run/project.h5" "${alloc[@]}" --student least_squares
+
 # A missing checkpoint (the family runs stop at project: no calibrate.h5 for the default
 # student) is refused with exit 4 and one line, nothing written; export.sh has the other refusals.
 set +e
@@ -79,7 +89,7 @@ check "says which file" grep -q "error: $WORK/mistral-run/calibrate.h5: missing"
 check "one line" test "$(wc -l < "$WORK/msg")" = 1
 check "nothing written" test ! -e "$WORK/refused" -a ! -e "$WORK/refused.tmp"
 
-/usr/bin/python3 - "$WORK" "$generate_tokens" bundled llama3 llama-linear qwen2 qwen3 mistral <<'PY'
+/usr/bin/python3 - "$WORK" "$generate_tokens" bundled allocated llama3 llama-linear qwen2 qwen3 mistral <<'PY'
 import importlib.util, json, sys
 import h5py
 import numpy as np
@@ -148,6 +158,11 @@ for name in names:
     eos = config["eos_token_id"][0] if isinstance(config["eos_token_id"], list) else config["eos_token_id"]
     compare_generation(what, model, prompts, circal_ids, eos)
 
+section = json.load(open(f"{work}/allocated/circulant/config.json"))["circal"]
+sizes = [m["block_size"] for m in section["matrices"]]
+assert section["block_size"] == 0 and len(set(sizes)) >= 2 and len(sizes) < 6, section
+print(f"allocated: {len(sizes)} of 6 matrices circulant at block sizes {sizes}, the rest the teacher's")
+
 # Rows of a batch are sequences of their own: the first 8 tokens of two prompts, together and apart.
 model = module_of(f"{work}/bundled/circulant").from_pretrained(f"{work}/bundled/circulant")
 with h5py.File(f"{work}/bundled/logits.h5") as f:
@@ -165,7 +180,7 @@ compare_logits("bundled low-rank aware (U, V)", module_of(folder).from_pretraine
 PY
 
 # The dense exports through the float64 reference: the student's logits, not the teacher's.
-for name in bundled llama3 llama-linear qwen2 qwen3 mistral; do
+for name in bundled allocated llama3 llama-linear qwen2 qwen3 mistral; do
   /usr/bin/python3 "$CIRCAL_SOURCE_DIR/tests/reference/family_forward.py" "$WORK/$name/dense" "$WORK/$name/logits.h5" student_logits
 done
 set +e

@@ -5,13 +5,14 @@
 # table (every student once, bits per patched weight as counted in DESIGN 8.4, KL and
 # perplexity with 95% intervals) and plots/frontier.png is drawn; GPTQ's KL is not above RTN's
 # at 2 bits; the calibrated circulant with its c quantized (calibrated_rtn) is counted at its
-# true bytes; `circal export --student gptq` writes the dequantized weights.
+# true bytes, and with its scales re-calibrated (recalibrated_rtn) at the same bytes, from
+# the half scales calibrate.h5 holds; `circal export --student gptq` writes the dequantized weights.
 source "$(dirname "$0")/common.bash"
 SWEEP="$WORK/sweep"
 
 circal_np 2 sweep --config config/frontier-tiny.yaml --local --sweep-dir "$SWEEP" > "$WORK/sweep.log" 2>&1 ||
   { cat "$WORK/sweep.log"; exit 1; }
-check "the frontier table lists every student once, at its bits per weight" python3 - "$SWEEP" <<'PY'
+check "the frontier table lists every student once, at its bits per weight" /usr/bin/python3 - "$SWEEP" <<'PY'
 import json, re, sys
 md = open(sys.argv[1] + "/report.md").read()
 assert "## Equal bytes" in md, md
@@ -41,6 +42,20 @@ assert abs(c8["bits_per_patched_weight"] - (8 + 24 / 64) / 16) < 1e-9, c8["bits_
 assert abs(c8["kl"]["mean"] - cal["kl"]["mean"]) < 0.02 * cal["kl"]["mean"], (c8["kl"], cal["kl"])
 assert c2["kl"]["mean"] > c8["kl"]["mean"], (c2["kl"], c8["kl"])
 assert students.count("calibrated_rtn_8bit") == 1, students
+# the re-calibrated scales: the same stored form, so the same bits; the lowrank point skips it
+for k in (8, 4, 2):
+    r, c = s[f"recalibrated_rtn_{k}bit"], s[f"calibrated_rtn_{k}bit"]
+    assert r["bits_per_patched_weight"] == c["bits_per_patched_weight"], (r, c)
+    assert students.count(f"recalibrated_rtn_{k}bit") == 1, students
+    print(f"{k} bits: test KL calibrated_rtn {c['kl']['mean']:.5f}, recalibrated_rtn {r['kl']['mean']:.5f}")
+import h5py, numpy as np
+with h5py.File(sys.argv[1] + "/points/structure-circulant_block_size-16/calibrate.h5", "r") as f:
+    g = f["recalibrated_rtn/2bit"]
+    assert g.attrs["steps"] == 4 and len(g["train_loss"]) == 4, dict(g.attrs)
+    scales = g["layers/3/gate_proj/scales"][...]
+    assert scales.shape == (48, 4), scales.shape  # c of gate_proj: p = 768 / 16 rows, q b = 256 columns
+    assert np.array_equal(scales.astype(np.float16).astype(np.float32), scales)  # half values
+    assert g.attrs["best_validation_kl"] <= g["validation_kl"][0]
 PY
 if command -v gnuplot > /dev/null || [ "${CI:-}" = true ]; then
   check "the Pareto plot" test -s "$SWEEP/plots/frontier.png"

@@ -2,7 +2,9 @@
 // bundled teacher) give the same parameters at every rank count as a one-rank run of the same
 // steps; resuming from a checkpoint continues bit for bit (both for block-circulant and for
 // low-rank students: the loop does not know which it trains); a stop signal on one rank stops
-// every rank after the same step with a checkpoint.
+// every rank after the same step with a checkpoint. The scale re-calibration of the quantized c
+// (recalibrated_rtn): its gradient against the obvious reduction and central differences of
+// the loss, its scales the same bits at every rank count, its training KL below the RTN scales'.
 #include <doctest/doctest.h>
 #include <mpi.h>
 #include <unistd.h>
@@ -25,6 +27,8 @@
 #include "pipeline/runtime/stop_signal.hpp"
 #include "stages/calibrate/calibration_batches.hpp"
 #include "stages/calibrate/calibrator.hpp"
+#include "stages/calibrate/scale_recalibration.hpp"
+#include "stages/common/quantized_student.hpp"
 
 using namespace circal;
 namespace fs = std::filesystem;
@@ -334,4 +338,141 @@ TEST_CASE("a stop signal on one rank stops every rank after the same step, with 
   const auto saved = load_calibration_checkpoint(calibration_checkpoint_path(policy.dir, 1), "tiny-fp");
   CHECK(saved.step == 1);
   CHECK(saved.train_loss.size() == 1);
+}
+
+namespace {
+
+// The tiny student's c quantized at `bits` (groups of 64), its calibrator on comm.
+struct QuantizedTiny {
+  Config config = tiny_config();
+  StudentLayout layout = StudentLayout::from_config(config, teacher().config);
+  CalibrationData data;
+  Transformer model{teacher()};
+  std::vector<float> c = frobenius_start(layout);
+  Calibrator calibrator;
+  QuantizedTiny(MPI_Comm comm, const std::string& capture)
+      : data(capture, "tiny", layout.first_layer(), teacher().config.hidden_size, float(config.calibrate.temperature)),
+        calibrator(comm, model, layout, data, config.calibrate, c) {
+    config.quantize.group_size = 64;
+    config.quantize.recalibrate_lr = 2e-2;
+  }
+  std::vector<QuantizedMatrix> quantized(int bits) const {
+    return quantize_circulant(layout, c.data(), {bits, config.quantize.group_size});
+  }
+  // The mean training loss over every calibration prompt with these quantized matrices.
+  double training_loss(const std::vector<QuantizedMatrix>& q) {
+    std::vector<float> dequantized(layout.total_size);
+    dequantize_circulant(layout, q, dequantized.data());
+    calibrator.set_parameters(dequantized);
+    return calibrator.batch_gradient(data.calibration()).loss;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the scale gradient: the reduction of dL/dc, and central differences of the loss") {
+  SharedTempDir dir;
+  const std::string capture = (dir.path / "capture.h5").string();
+  write_tiny_capture(capture);
+  if (world_rank() != 0) return;
+  QuantizedTiny tiny(MPI_COMM_SELF, capture);
+  std::vector<QuantizedMatrix> q = tiny.quantized(3);
+  const double loss = tiny.training_loss(q);
+  const std::vector<float> dc = tiny.calibrator.gradients();
+  const std::vector<float> du = log_scale_gradient(tiny.layout, q, dc.data());
+  // The obvious twin: for every group, scan its row for the group's columns.
+  std::size_t at = 0;
+  for (std::size_t k = 0; k < q.size(); ++k) {
+    const QuantizedMatrix& m = q[k];
+    const float* dck = dc.data() + tiny.layout.matrices[k].offset;
+    for (int r = 0; r < m.rows; ++r)
+      for (int g = 0; g < m.groups(); ++g, ++at) {
+        double ds = 0;
+        for (int j = 0; j < m.cols; ++j)
+          if (j / m.grid.group_size == g)
+            ds += double(int(m.codes[std::size_t(r) * m.cols + j]) - int(m.zeros[std::size_t(r) * m.groups() + g])) *
+                  double(dck[std::size_t(r) * m.cols + j]);
+        REQUIRE(du[at] == float(double(m.scales[std::size_t(r) * m.groups() + g]) * ds));
+      }
+  }
+  REQUIRE(at == du.size());
+  // Central differences in the log-scale u (s = s0 exp(u)) along the three steepest groups,
+  // and along sign(dL/du) over every group of one matrix (derivative: the sum of |dL/du|).
+  using Direction = std::vector<std::pair<std::size_t, double>>;  // (flat group, weight)
+  const auto loss_at = [&](const Direction& direction, double h) {
+    std::vector<QuantizedMatrix> moved = q;
+    for (auto [flat, weight] : direction) {
+      std::size_t k = 0;
+      while (flat >= moved[k].scales.size()) flat -= moved[k++].scales.size();
+      moved[k].scales[flat] = float(double(moved[k].scales[flat]) * std::exp(weight * h));
+    }
+    return tiny.training_loss(moved);
+  };
+  std::vector<std::size_t> order(du.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + 3, order.end(),
+                    [&](std::size_t a, std::size_t b) { return std::abs(du[a]) > std::abs(du[b]); });
+  std::vector<std::pair<Direction, double>> directions;
+  for (int i = 0; i < 3; ++i) directions.push_back({{{order[i], 1.0}}, du[order[i]]});
+  Direction first_matrix;
+  double first_matrix_gradient = 0;
+  for (std::size_t g = 0; g < q[0].scales.size(); ++g) {
+    first_matrix.push_back({g, du[g] < 0 ? -1.0 : 1.0});
+    first_matrix_gradient += std::abs(du[g]);
+  }
+  directions.push_back({first_matrix, first_matrix_gradient});
+  const double h = 3e-2;
+  for (const auto& [direction, gradient] : directions) {
+    const double fd = (loss_at(direction, h) - loss_at(direction, -h)) / (2 * h);
+    MESSAGE(direction.size() << " group(s): dL/du " << gradient << ", central difference " << fd << " (loss " << loss
+                             << ")");
+    CHECK(std::abs(gradient) > 1e-6);
+    // One group moves the loss by ~1e-6, near the float32 logits' rounding: a looser bound there.
+    CHECK(fd == doctest::Approx(gradient).epsilon(direction.size() > 1 ? 1e-3 : 2e-2));
+  }
+}
+
+TEST_CASE("re-calibrated scales: the same bits at R ranks as at one, half values on frozen codes, lower training KL") {
+  SharedTempDir dir;
+  const std::string capture = (dir.path / "capture.h5").string();
+  write_tiny_capture(capture);
+  const int bits = 3;
+  QuantizedTiny distributed(MPI_COMM_WORLD, capture);
+  distributed.config.quantize.recalibrate_steps = 4;
+  const RecalibratedScales world =
+      recalibrate_scales(distributed.calibrator, distributed.layout, distributed.c, bits, distributed.config,
+                         int(distributed.data.calibration().size()), true);
+  CHECK(world.validation_step == std::vector<int64_t>{0, 2, 4});
+  CHECK(world.train_loss.size() == 4);
+  if (world_rank() != 0) return;
+  QuantizedTiny serial(MPI_COMM_SELF, capture);
+  serial.config.quantize.recalibrate_steps = 4;
+  const RecalibratedScales one = recalibrate_scales(serial.calibrator, serial.layout, serial.c, bits, serial.config,
+                                                    int(serial.data.calibration().size()), true);
+  CHECK(one.train_loss == world.train_loss);
+  CHECK(one.validation_kl == world.validation_kl);
+  const std::vector<QuantizedMatrix> rtn = serial.quantized(bits);
+  std::size_t bytes = 0, rtn_bytes = 0;
+  for (std::size_t k = 0; k < rtn.size(); ++k) {
+    CHECK(one.quantized[k].scales == world.quantized[k].scales);
+    CHECK(one.quantized[k].codes == rtn[k].codes);
+    CHECK(one.quantized[k].zeros == rtn[k].zeros);
+    for (float s : one.quantized[k].scales) REQUIRE(stored_scale(s) == s);  // stored as half, exactly
+    bytes += one.quantized[k].storage_bytes();
+    rtn_bytes += rtn[k].storage_bytes();
+  }
+  CHECK(bytes == rtn_bytes);
+  CHECK(bytes == quantized_student_bytes(serial.config, serial.layout, StudentKind::CalibratedRtn, bits));
+  CHECK(bytes == quantized_student_bytes(serial.config, serial.layout, StudentKind::RecalibratedRtn, bits));
+
+  // Without validation the last scales are kept: more steps lower the training KL of the RTN scales.
+  serial.config.quantize.recalibrate_steps = 12;
+  const RecalibratedScales trained = recalibrate_scales(serial.calibrator, serial.layout, serial.c, bits, serial.config,
+                                                        int(serial.data.calibration().size()), false);
+  CHECK(trained.best_step == 12);
+  const double before = serial.training_loss(rtn), after = serial.training_loss(trained.quantized);
+  MESSAGE("training KL at " << bits << " bits: RTN scales " << before << ", re-calibrated " << after
+                            << "; validation KL " << one.validation_kl.front() << " -> " << one.best_validation_kl
+                            << " (best step " << one.best_step << ")");
+  CHECK(after < before);
 }

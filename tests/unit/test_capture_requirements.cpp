@@ -27,6 +27,11 @@ TEST_CASE("capture requirements: block sizes, full Grams, down inputs, logits") 
         "capture.block_sizes");
   point.project.block_size = 32;
   CHECK(key_of(capture, point).empty());
+  point.project.block_size = 8;  // auto chooses among the captured sizes, whatever they are
+  point.project.allocate_blocks = true;
+  CHECK(key_of(capture, point).empty());
+  point.project.allocate_blocks = false;
+  point.project.block_size = 32;
   capture.capture.block_sizes.clear();  // [] means the capture config's own project.block_size
   capture.project.block_size = 32;
   CHECK(key_of(capture, point).empty());

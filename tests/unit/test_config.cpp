@@ -267,3 +267,21 @@ TEST_CASE("config: capture.full_gram auto stores full Grams only where they can 
   config.project.structure = Structure::Circulant;
   CHECK(stores_full_gram(config, 11008));
 }
+
+TEST_CASE("config: calibrate re-calibrates the quantized c's scales only for a listed recalibrated_rtn") {
+  // Other runs (make run's default config among them) keep calibrate's work and fingerprint.
+  Config config;
+  CHECK_FALSE(recalibrates_scales(config));
+  config.evaluate.students = {StudentKind::Calibrated, StudentKind::CalibratedRtn};
+  CHECK_FALSE(recalibrates_scales(config));
+  config.evaluate.students.push_back(StudentKind::RecalibratedRtn);
+  CHECK(recalibrates_scales(config));
+  config.calibrate.enabled = false;
+  CHECK_FALSE(recalibrates_scales(config));
+  config.calibrate.enabled = true;
+  config.project.structure = Structure::LowRank;  // a sweep's low-rank point skips the student
+  CHECK_FALSE(recalibrates_scales(config));
+  CHECK(parse_name<StudentKind>("recalibrated_rtn") == StudentKind::RecalibratedRtn);
+  CHECK(student_source(StudentKind::RecalibratedRtn).quantized);
+  CHECK(student_source(StudentKind::RecalibratedRtn).calibrated);
+}

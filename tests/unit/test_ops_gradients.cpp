@@ -586,3 +586,34 @@ TEST_CASE("kl estimate: 1/2 E[(g . delta)^2] with sampled targets equals the KL 
   CHECK(kl > 1e-4);
   CHECK(estimate.gauss_newton == doctest::Approx(kl).epsilon(0.1).scale(0.0));
 }
+
+TEST_CASE("move probe: the streamed g . delta give estimate_kl's Gauss-Newton estimate bit for bit") {
+  std::mt19937 rng(29);
+  const ModelWeights model = tiny_model(rng, true);
+  const std::vector<std::vector<int>> prompts{{1, 7, 3, 20, 11, 4}, {1, 30, 2, 9, 9}};
+  const float* W = model.layers[0].down_proj.float32();
+  Vec moved_a(W, W + 16 * 24), moved_b(W, W + 16 * 24);
+  for (float& w : moved_a) w += 0.05f * std::normal_distribution<float>()(rng);
+  for (float& w : moved_b) w *= 0.9f;
+  DenseLinear teacher_op(16, 24, W), a(16, 24, moved_a.data()), b(16, 24, moved_b.data());
+  // The slow twin inside the fast path: the FisherProbe keeps every pass's rows while the
+  // MoveProbe around it streams the dot products.
+  FisherProbe kept(teacher_op);
+  kept.keep_rows(true);
+  MoveProbe streamed(kept, {&a, &b});
+  Transformer teacher(model);
+  teacher.set_mlp_operator(0, Projection::Down, &streamed);
+  std::mt19937_64 sample(3);
+  long positions = 0;
+  for (const auto& p : prompts)
+    for (int s = 0; s < 20; ++s) add_prompt_to_fisher(teacher, p, &sample), positions += long(p.size());
+  const std::vector<double> dots = streamed.take_dots();
+  REQUIRE(dots.size() == 2 * 40);  // pass-major, two candidates
+  std::vector<double> dots_a, dots_b;
+  for (size_t k = 0; k < dots.size(); k += 2) dots_a.push_back(dots[k]), dots_b.push_back(dots[k + 1]);
+  const double estimate_a = estimate_kl(kept.kept(), teacher_op, a).gauss_newton;
+  CHECK(estimate_a > 0.0);
+  CHECK(gauss_newton_estimate(dots_a, positions) == estimate_a);
+  CHECK(gauss_newton_estimate(dots_b, positions) == estimate_kl(kept.kept(), teacher_op, b).gauss_newton);
+  CHECK(streamed.take_dots().empty());
+}

@@ -135,6 +135,54 @@ TEST_CASE("GPTQ beats RTN on the output error tr((W - Q) H (W - Q)^T) it minimis
     }
 }
 
+TEST_CASE("the scale gradient sum over a group of (q - z) dL/dW: the obvious loop, and exact for a linear loss") {
+  // A ragged last group (70 = 4 x 16 + 6), and GPTQ's activation order (groups of scattered columns).
+  const int m = 5, n = 70;
+  const std::vector<float> W = random_vector(std::size_t(m) * n, 3, 0.05f);
+  const std::vector<float> dW = random_vector(std::size_t(m) * n, 4);
+  const std::vector<double> H = input_gram(2 * n, n, 8);
+  for (bool act_order : {false, true}) {
+    CAPTURE(act_order);
+    const QuantizationGrid grid{3, 16};
+    const circal::QuantizedMatrix q = act_order ? circal::quantize_gptq(W.data(), m, n, H, {grid, 0.01, true, 32})
+                                                : circal::quantize_rtn(W.data(), m, n, grid);
+    REQUIRE(q.group_of_column.empty() != act_order);
+    const std::vector<double> got = q.scale_gradient(dW.data());
+    const int groups = q.groups();
+    REQUIRE(got.size() == std::size_t(m) * groups);
+    // Slow twin: each group's members found by scanning every column.
+    for (int r = 0; r < m; ++r)
+      for (int g = 0; g < groups; ++g) {
+        double want = 0;
+        int members = 0;
+        for (int j = 0; j < n; ++j)
+          if (q.group_of(j) == g) {
+            ++members;
+            want += double(int(q.codes[std::size_t(r) * n + j]) - int(q.zeros[std::size_t(r) * groups + g])) *
+                    double(dW[std::size_t(r) * n + j]);
+          }
+        CHECK(members == (g == groups - 1 ? n - 16 * (groups - 1) : 16));
+        CHECK(got[std::size_t(r) * groups + g] == want);
+      }
+    // L = sum dW * W_hat is linear in each scale: moving one scale by d moves L by d dL/ds
+    // (float64 dequantization, so the difference is exact up to rounding).
+    const auto loss = [&](const circal::QuantizedMatrix& quantized) {
+      double L = 0;
+      for (int r = 0; r < m; ++r)
+        for (int j = 0; j < n; ++j) {
+          const std::size_t at = std::size_t(r) * groups + quantized.group_of(j);
+          L += double(dW[std::size_t(r) * n + j]) * double(quantized.scales[at]) *
+               double(int(quantized.codes[std::size_t(r) * n + j]) - int(quantized.zeros[at]));
+        }
+      return L;
+    };
+    circal::QuantizedMatrix moved = q;
+    const std::size_t g = 2 * std::size_t(groups) + 1;
+    moved.scales[g] *= 1.25f;
+    CHECK(loss(moved) - loss(q) == doctest::Approx(0.25 * double(q.scales[g]) * got[g]).epsilon(1e-9));
+  }
+}
+
 TEST_CASE("stored bytes: packed codes and zero points, half scales, the group map") {
   // 3 x 10 at 3 bits, groups of 4: 9 groups; codes 90 bits -> 12 bytes, scales 18 bytes,
   // zero points 27 bits -> 4 bytes; the group map 10 int32.
