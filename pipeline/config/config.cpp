@@ -192,9 +192,8 @@ std::vector<ConfigKey> build_schema() {
       field(CIRCAL_FIELD(quantize.recalibrate_lr), positive,
             "Adam learning rate of that re-calibration, on the scales' logarithms (a relative step per scale)"),
       field(CIRCAL_FIELD(runtime.fftw_wisdom), any_value, "file to load and save FFTW wisdom, empty = none"),
-      field(
-          CIRCAL_FIELD(runtime.fftw_planner), any_value,
-          "FFTW planning effort: estimate (plans from sizes alone: the same plans, so the same bits, in every process and after a resume) or measure (plans chosen by timing, often faster; the last bits can differ from process to process unless runtime.fftw_wisdom keeps the plans)"),
+      field(CIRCAL_FIELD(runtime.fftw_planner),
+            any_value, "FFTW planning effort: estimate (plans from sizes alone: the same plans, so the same bits, in every process and after a resume) or measure (plans chosen by timing, often faster; the last bits can differ from process to process unless runtime.fftw_wisdom keeps the plans)"),
       field(
           CIRCAL_FIELD(runtime.shared_weights), any_value,
           "the ranks of a node share one float32 copy of the teacher weights (MPI-3 shared memory) instead of one each"),
