@@ -5,7 +5,7 @@
 #    16 and 32, each at two learning rates, on config/corpus.yaml's data;
 # 2. the uniform rivals on the same capture: block size 8, 16 and 32 at the same learning rates;
 # 3. every calibrated student tested a second time on the seed-prompt test split
-#    (data.test_source: prompts; SWEEP_DIR/prompts-test/NAME), beside the corpus test windows;
+#    (bench/prompts_split.sh: SWEEP_DIR/prompts-test), beside the corpus test windows;
 # 4. the table: test KL [95% CI] on both test sets, best learning rate of each row in bold.
 # RANKS (default 2) ranks. Every output goes under SWEEP_DIR (default BUILD_DIR/bench-allocation).
 set -euo pipefail
@@ -33,13 +33,7 @@ for b in 8 16 32; do
   done
 done
 
-# The seed-prompt test split: evaluate again beside each point, its other files linked.
-for dir in "$sweep"/points/*/ "$sweep"/uniform/*/; do
-  dir=${dir%/} prompts=$sweep/prompts-test/$(basename "$dir")
-  mkdir -p "$prompts"
-  for f in capture.h5 project.h5 calibrate.h5; do ln -sf "$(readlink -f "$dir/$f")" "$prompts/$f"; done
-  [ -f "$prompts/metrics.json" ] || run evaluate --config "$dir/config.yaml" --run-dir "$prompts" \
-    --set data.test_source=prompts > "$prompts.log"
-done
+# The seed-prompt test split: every point evaluated again (SWEEP_DIR/prompts-test).
+bash "$source_dir/bench/prompts_split.sh" "$build" "$sweep"
 uptime
 /usr/bin/python3 "$source_dir/bench/allocation_table.py" "$sweep"

@@ -1,6 +1,6 @@
 """The table of bench/allocation.sh: every calibrated student of SWEEP_DIR (points/ allocated,
 uniform/ one block size for all), its test KL on the corpus test windows and on the seed-prompt
-test split (prompts-test/ the same name), the best learning rate of each budget and kind in bold, and
+test split (prompts-test/ the same path, bench/prompts_split.sh), the best learning rate of each budget and kind in bold, and
 the allocated student's KL against the uniform one's at each budget.
 
     /usr/bin/python3 bench/allocation_table.py SWEEP_DIR
@@ -42,7 +42,7 @@ def rows_of(sweep):
         budget = round(float(project["compression"] if allocated else project["block_size"]))
         lr = float(config["calibrate"]["lr"])
         rows.append({"run": run, "kind": "allocated" if allocated else "uniform", "budget": budget, "lr": lr,
-                     "ratio": compression["ratio"], "corpus": kl_of(run), "prompts": kl_of(f"{sweep}/prompts-test/{os.path.basename(run)}"),
+                     "ratio": compression["ratio"], "corpus": kl_of(run), "prompts": kl_of(f"{sweep}/prompts-test/{os.path.relpath(run, sweep)}"),
                      "sizes": allocated_sizes(run) if allocated else []})
     return rows
 
