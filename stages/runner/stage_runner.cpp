@@ -93,7 +93,11 @@ Teacher load_teacher(const MpiContext& mpi, const Config& config) {
   ResidentDtype resident = ResidentDtype::Float32;
   if (std::filesystem::is_regular_file(config.model.path + "/config.json")) {
     const TeacherResidency residency = teacher_residency_on_node(mpi, config);
-    mpi.log("teacher matrices resident as " + residency.reason);
+    // Said when it is news: a teacher kept in its file dtype, or a setting that chose. auto
+    // keeping float32 (it fits, or the file is float32) is the quiet default, so that a refusal
+    // after the load stays one line.
+    if (residency.dtype != ResidentDtype::Float32 || config.model.resident_dtype != ResidentDtype::Auto)
+      mpi.log("teacher matrices resident as " + residency.reason);
     resident = residency.dtype;
   }
   FileHashCache hashes(weight_hash_cache(config));
